@@ -1,0 +1,329 @@
+//! Command-line grammar: argv → [`Command`]. Admin commands also travel over the control
+//! socket as argv ([`AdminCommand::to_args`]) and are parsed here again by the server, so the two
+//! paths cannot drift apart.
+
+use lexopt::prelude::*;
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Default data folder.
+pub const DEFAULT_DATA: &str = "./mailnook-data";
+
+/// Options of `mailnook serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// Data folder.
+    pub data: PathBuf,
+    /// Port base (standard port P listens on base+P); `None` picks 0 as root, 10000 otherwise.
+    pub port_base: Option<u16>,
+    /// Bind address; `None` picks all interfaces for production ports, loopback for dev ports.
+    pub bind: Option<IpAddr>,
+    /// Mail domain for a first run.
+    pub domain: Option<String>,
+}
+
+/// Commands that inspect or change the store, run locally or through the control socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// `init --domain D [--hostname H] [--admin EMAIL]`
+    Init {
+        /// Mail domain.
+        domain: String,
+        /// Host name.
+        hostname: Option<String>,
+        /// Postmaster recipient.
+        admin: Option<String>,
+    },
+    /// `user add EMAIL [--password P]`
+    UserAdd {
+        /// Address.
+        email: String,
+        /// Password (read from stdin when absent).
+        password: Option<String>,
+    },
+    /// `user del EMAIL`
+    UserDel(String),
+    /// `user passwd EMAIL [--password P]`
+    UserPasswd {
+        /// Address.
+        email: String,
+        /// Password (read from stdin when absent).
+        password: Option<String>,
+    },
+    /// `user list`
+    UserList,
+    /// `domain add D`
+    DomainAdd(String),
+    /// `domain del D`
+    DomainDel(String),
+    /// `domain list`
+    DomainList,
+    /// `config get KEY`
+    ConfigGet(String),
+    /// `config set KEY VALUE`
+    ConfigSet(String, String),
+    /// `config unset KEY`
+    ConfigUnset(String),
+    /// `config list`
+    ConfigList,
+    /// `mail list USER [MAILBOX]`
+    MailList {
+        /// The user's address.
+        user: String,
+        /// Mailbox; all mailboxes when absent.
+        mailbox: Option<String>,
+    },
+    /// `mail show USER MAILBOX UID`
+    MailShow {
+        /// The user's address.
+        user: String,
+        /// Mailbox name.
+        mailbox: String,
+        /// UID.
+        uid: u32,
+    },
+    /// `check`
+    Check,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// An admin command on the store in `data`.
+    Admin {
+        /// Data folder.
+        data: PathBuf,
+        /// The command.
+        cmd: AdminCommand,
+    },
+    /// Print usage.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Usage text.
+pub const USAGE: &str = "\
+mailnook — a complete mail server for small boards
+
+Usage: mailnook <command> [--data DIR]
+
+  serve [--port-base N] [--bind ADDR] [--domain D]
+                                 run every role (creates DIR on first run)
+  init --domain D [--hostname H] [--admin EMAIL]
+                                 set up DIR: domain, host name, TLS certificate
+  user add EMAIL [--password P]  add a user (password from stdin if not given)
+  user del EMAIL                 delete a user and all their mail
+  user passwd EMAIL [--password P]
+  user list
+  domain add|del D, domain list  local mail domains
+  config get KEY | set KEY VALUE | unset KEY | list
+  mail list USER [MAILBOX]       list mailboxes, or the messages in one
+  mail show USER MAILBOX UID     write a stored message to stdout
+  check                          verify the store's invariants
+
+  --data DIR                     data folder (default ./mailnook-data)
+
+Admin commands work with the server stopped (they open the store) or running
+(they go through DIR/control.sock).";
+
+fn take_string(v: OsString, what: &str) -> Result<String, String> {
+    v.into_string().map_err(|_| format!("{what} is not valid UTF-8"))
+}
+
+/// Parses argv (without the program name).
+pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
+    let mut p = lexopt::Parser::from_args(args);
+    let mut data: Option<PathBuf> = None;
+    let mut positional: Vec<String> = Vec::new();
+    let mut port_base = None;
+    let mut bind = None;
+    let mut domain = None;
+    let mut hostname = None;
+    let mut admin = None;
+    let mut password = None;
+    let mut help = false;
+    let mut version = false;
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("data") | Short('d') => data = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
+            Long("port-base") => {
+                let v = take_string(p.value().map_err(|e| e.to_string())?, "--port-base")?;
+                port_base = Some(v.parse::<u16>().map_err(|_| format!("--port-base: `{v}` is not a port number"))?);
+            }
+            Long("bind") => {
+                let v = take_string(p.value().map_err(|e| e.to_string())?, "--bind")?;
+                bind = Some(v.parse::<IpAddr>().map_err(|_| format!("--bind: `{v}` is not an IP address"))?);
+            }
+            Long("domain") => domain = Some(take_string(p.value().map_err(|e| e.to_string())?, "--domain")?),
+            Long("hostname") => hostname = Some(take_string(p.value().map_err(|e| e.to_string())?, "--hostname")?),
+            Long("admin") => admin = Some(take_string(p.value().map_err(|e| e.to_string())?, "--admin")?),
+            Long("password") => password = Some(take_string(p.value().map_err(|e| e.to_string())?, "--password")?),
+            Long("help") | Short('h') => help = true,
+            Long("version") | Short('V') => version = true,
+            Value(v) => positional.push(take_string(v, "argument")?),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    if help {
+        return Ok(Command::Help);
+    }
+    if version {
+        return Ok(Command::Version);
+    }
+    let data = data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let words: Vec<&str> = positional.iter().map(String::as_str).collect();
+    let unused = |flags: &[(&str, bool)]| -> Result<(), String> {
+        match flags.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(format!("{name} does not apply to this command")),
+            None => Ok(()),
+        }
+    };
+    let serve_flags = [("--port-base", port_base.is_some()), ("--bind", bind.is_some())];
+    let init_flags = [("--hostname", hostname.is_some()), ("--admin", admin.is_some())];
+    let pw_flag = [("--password", password.is_some())];
+    let cmd = match words.as_slice() {
+        ["serve"] => {
+            unused(&init_flags)?;
+            unused(&pw_flag)?;
+            return Ok(Command::Serve(ServeArgs { data, port_base, bind, domain }));
+        }
+        ["help"] | [] => return Ok(Command::Help),
+        ["version"] => return Ok(Command::Version),
+        ["init"] => {
+            unused(&serve_flags)?;
+            unused(&pw_flag)?;
+            let domain = domain.take().ok_or("init needs --domain D")?;
+            AdminCommand::Init { domain, hostname: hostname.take(), admin: admin.take() }
+        }
+        ["user", "add", email] => AdminCommand::UserAdd { email: email.to_string(), password: password.take() },
+        ["user", "passwd", email] => AdminCommand::UserPasswd { email: email.to_string(), password: password.take() },
+        ["user", "del", email] => AdminCommand::UserDel(email.to_string()),
+        ["user", "list"] => AdminCommand::UserList,
+        ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
+        ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
+        ["domain", "list"] => AdminCommand::DomainList,
+        ["config", "get", k] => AdminCommand::ConfigGet(k.to_string()),
+        ["config", "set", k, v] => AdminCommand::ConfigSet(k.to_string(), v.to_string()),
+        ["config", "unset", k] => AdminCommand::ConfigUnset(k.to_string()),
+        ["config", "list"] => AdminCommand::ConfigList,
+        ["mail", "list", u] => AdminCommand::MailList { user: u.to_string(), mailbox: None },
+        ["mail", "list", u, m] => AdminCommand::MailList { user: u.to_string(), mailbox: Some(m.to_string()) },
+        ["mail", "show", u, m, uid] => AdminCommand::MailShow {
+            user: u.to_string(),
+            mailbox: m.to_string(),
+            uid: uid.parse().map_err(|_| format!("UID `{uid}` is not a number"))?,
+        },
+        ["check"] => AdminCommand::Check,
+        [first, ..] => {
+            let known = ["serve", "init", "user", "domain", "config", "mail", "check", "help", "version"];
+            return Err(if known.contains(first) {
+                format!("incomplete or wrong arguments for `{}` (see `mailnook help`)", words.join(" "))
+            } else {
+                format!("unknown command `{first}` (see `mailnook help`)")
+            });
+        }
+    };
+    if !matches!(cmd, AdminCommand::Init { .. }) {
+        unused(&serve_flags)?;
+        unused(&init_flags)?;
+        unused(&[("--domain", domain.is_some())])?;
+    }
+    if !matches!(cmd, AdminCommand::UserAdd { .. } | AdminCommand::UserPasswd { .. }) {
+        unused(&[("--password", password.is_some())])?;
+    }
+    Ok(Command::Admin { data, cmd })
+}
+
+impl AdminCommand {
+    /// The argv that parses back to this command (passwords included: only for the owner-only
+    /// control socket, never for logs).
+    pub fn to_args(&self) -> Vec<String> {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let mut a = match self {
+            AdminCommand::Init { domain, .. } => s(&["init", "--domain", domain]),
+            AdminCommand::UserAdd { email, .. } => s(&["user", "add", email]),
+            AdminCommand::UserDel(e) => s(&["user", "del", e]),
+            AdminCommand::UserPasswd { email, .. } => s(&["user", "passwd", email]),
+            AdminCommand::UserList => s(&["user", "list"]),
+            AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
+            AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
+            AdminCommand::DomainList => s(&["domain", "list"]),
+            AdminCommand::ConfigGet(k) => s(&["config", "get", k]),
+            AdminCommand::ConfigSet(k, v) => s(&["config", "set", k, v]),
+            AdminCommand::ConfigUnset(k) => s(&["config", "unset", k]),
+            AdminCommand::ConfigList => s(&["config", "list"]),
+            AdminCommand::MailList { user, mailbox } => {
+                let mut v = s(&["mail", "list", user]);
+                v.extend(mailbox.clone());
+                v
+            }
+            AdminCommand::MailShow { user, mailbox, uid } => s(&["mail", "show", user, mailbox, &uid.to_string()]),
+            AdminCommand::Check => s(&["check"]),
+        };
+        match self {
+            AdminCommand::Init { hostname, admin, .. } => {
+                if let Some(h) = hostname {
+                    a.extend(s(&["--hostname", h]));
+                }
+                if let Some(e) = admin {
+                    a.extend(s(&["--admin", e]));
+                }
+            }
+            AdminCommand::UserAdd { password: Some(p), .. } | AdminCommand::UserPasswd { password: Some(p), .. } => {
+                a.extend(s(&["--password", p]));
+            }
+            _ => {}
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parses_commands_and_round_trips_admin_argv() {
+        assert_eq!(
+            parse(argv("serve")).unwrap(),
+            Command::Serve(ServeArgs { data: DEFAULT_DATA.into(), port_base: None, bind: None, domain: None })
+        );
+        for line in [
+            "init --domain example.test --hostname mx.example.test --admin a@example.test",
+            "user add a@example.test --password secret123",
+            "user passwd a@example.test",
+            "user del a@example.test",
+            "user list",
+            "domain add x.test",
+            "config set smtp.max_errors 5",
+            "config list",
+            "mail list a@example.test INBOX",
+            "mail show a@example.test INBOX 7",
+            "check",
+        ] {
+            let Command::Admin { cmd, .. } = parse(argv(&format!("{line} --data /tmp/d"))).unwrap() else {
+                panic!("{line}")
+            };
+            let back = parse(cmd.to_args().into_iter().map(OsString::from).collect()).unwrap();
+            assert_eq!(back, Command::Admin { data: DEFAULT_DATA.into(), cmd }, "{line}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_input_with_a_message() {
+        assert!(parse(argv("frobnicate")).unwrap_err().contains("unknown command"));
+        assert!(parse(argv("user add")).unwrap_err().contains("incomplete"));
+        assert!(parse(argv("serve --port-base x")).unwrap_err().contains("not a port"));
+        assert!(parse(argv("user list --password x")).unwrap_err().contains("does not apply"));
+        assert!(parse(argv("mail show a@b.test INBOX x")).unwrap_err().contains("not a number"));
+        assert!(parse(argv("init")).unwrap_err().contains("--domain"));
+    }
+}

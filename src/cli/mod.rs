@@ -1,0 +1,171 @@
+//! Subcommands: argv → [`args::Command`] → the server or an admin command.
+//!
+//! Admin commands run against the store directly when the server is stopped, or through the
+//! server's control socket when it runs; the output is the same either way. Errors print one line
+//! (`mailnook: …`) and exit non-zero; nothing here panics on bad input.
+
+pub mod admin;
+pub mod args;
+pub mod control;
+
+use args::{AdminCommand, Command};
+use std::ffi::OsString;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// Exit code for usage errors.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs the command line; returns the process exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    crate::logger::init();
+    let cmd = match args::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mailnook: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match cmd {
+        Command::Help => {
+            println!("{}", args::USAGE);
+            0
+        }
+        Command::Version => {
+            println!("mailnook {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Command::Serve(a) => match crate::server::run(a) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mailnook: {e}");
+                1
+            }
+        },
+        Command::Admin { data, cmd } => run_admin(&data, cmd),
+    }
+}
+
+/// Reads a password: from the terminal without echo, else one line of stdin.
+fn read_password(prompt: &str) -> Result<String, String> {
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    if stdin.is_terminal() {
+        eprint!("{prompt}");
+        let saved = rustix::termios::tcgetattr(&stdin).map_err(|e| format!("terminal: {e}"))?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
+        let read = stdin.read_line(&mut line);
+        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &saved);
+        eprintln!();
+        read.map_err(|e| format!("reading password: {e}"))?;
+    } else {
+        std::io::BufReader::new(stdin.lock().take(4096)).read_line(&mut line).map_err(|e| format!("reading password: {e}"))?;
+    }
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        return Err("no password given (pass --password or write it to stdin)".into());
+    }
+    Ok(pw)
+}
+
+/// Runs an admin command through the control socket if the server is up, else on the store.
+fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
+    match &mut cmd {
+        AdminCommand::UserAdd { password, .. } | AdminCommand::UserPasswd { password, .. } if password.is_none() => {
+            match read_password("Password: ") {
+                Ok(p) => *password = Some(p),
+                Err(e) => {
+                    eprintln!("mailnook: {e}");
+                    return 1;
+                }
+            }
+        }
+        _ => {}
+    }
+    let sock = data.join(control::SOCKET_NAME);
+    match UnixStream::connect(&sock) {
+        Ok(mut conn) => {
+            let sent = control::write_request(&mut conn, &cmd.to_args());
+            let answer = sent.and_then(|_| control::read_response(&mut conn, &mut std::io::stdout().lock(), &mut std::io::stderr()));
+            match answer {
+                Ok(code) => i32::from(code),
+                Err(e) => {
+                    eprintln!("mailnook: control socket {}: {e}", sock.display());
+                    1
+                }
+            }
+        }
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => run_local(data, &cmd),
+        Err(e) => {
+            eprintln!("mailnook: control socket {}: {e}", sock.display());
+            1
+        }
+    }
+}
+
+/// Runs an admin command on the store directly (server stopped).
+fn run_local(data: &Path, cmd: &AdminCommand) -> i32 {
+    let is_init = matches!(cmd, AdminCommand::Init { .. });
+    if !data.join(crate::server::STORE_FILE).exists() && !is_init {
+        eprintln!(
+            "mailnook: no store in {} (run `mailnook init --domain D --data {0}` or `mailnook serve`)",
+            data.display()
+        );
+        return 1;
+    }
+    if let Err(e) = admin::create_data_dir(data) {
+        eprintln!("mailnook: {}: {e}", data.display());
+        return 1;
+    }
+    let store = match crate::store::Store::open(&data.join(crate::server::STORE_FILE), crate::config::Config::default().store_cache_bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mailnook: {e}");
+            return 1;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let result = admin::execute(cmd, &store, data, &mut stdout);
+    let _ = stdout.flush();
+    store.close();
+    match result {
+        Ok(_) => 0,
+        Err(admin::AdminError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("mailnook: {e}");
+            1
+        }
+    }
+}
+
+/// Serves one control-socket connection (blocking; runs on a worker thread of the server).
+/// Returns what the command changed.
+pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &Path) -> admin::Changed {
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let request = match control::read_request(&mut conn) {
+        Ok(r) => r,
+        Err(e) => {
+            log::info!("control: bad request: {e}");
+            return admin::Changed::default();
+        }
+    };
+    let mut writer = conn.try_clone().ok();
+    let Some(w) = writer.as_mut() else { return admin::Changed::default() };
+    let mut out = control::FrameWriter::new(w);
+    let parsed = args::parse(request.into_iter().map(OsString::from).collect());
+    let (result, code, changed) = match parsed {
+        Ok(Command::Admin { cmd, .. }) => match admin::execute(&cmd, store, data, &mut out) {
+            Ok(changed) => (Ok(()), 0, changed),
+            Err(e) => (Err(format!("mailnook: {e}")), 1, admin::Changed::default()),
+        },
+        Ok(_) => (Err("mailnook: not an admin command".to_string()), EXIT_USAGE as u8, admin::Changed::default()),
+        Err(e) => (Err(format!("mailnook: {e}")), EXIT_USAGE as u8, admin::Changed::default()),
+    };
+    if let Err(e) = out.finish(result, code) {
+        log::debug!("control: client went away: {e}");
+    }
+    changed
+}

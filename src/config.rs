@@ -1,0 +1,219 @@
+//! Typed settings, their defaults and validation.
+//!
+//! Settings live in the store's `settings` table as `key = value` text (there is no config file to
+//! parse); this module is the one list of keys, what each means, its default and its bounds.
+//! Every limit the servers enforce is a setting here, with its unit in its name. Reading never
+//! fails: an unknown or unparsable stored value falls back to the default and is reported by
+//! `mailnook config list`; writing validates first, so a bad value never reaches the store.
+
+use std::collections::BTreeMap;
+
+/// How a setting's text is checked before it is stored.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// An unsigned integer within `min..=max`.
+    Int { min: u64, max: u64 },
+    /// A DNS host name.
+    Host,
+    /// An email address (may be empty: unset).
+    Email,
+}
+
+/// One known setting.
+#[derive(Debug)]
+pub struct Spec {
+    /// The key, e.g. `smtp.max_message_bytes`.
+    pub key: &'static str,
+    /// Default value as text.
+    pub default: &'static str,
+    /// One-line description for `config list`.
+    pub help: &'static str,
+    kind: Kind,
+}
+
+const fn int(key: &'static str, default: &'static str, min: u64, max: u64, help: &'static str) -> Spec {
+    Spec { key, default, help, kind: Kind::Int { min, max } }
+}
+
+/// Every setting mailnook knows, in display order.
+pub const SPECS: &[Spec] = &[
+    Spec { key: "hostname", default: "localhost", help: "this server's host name (EHLO, Received, certificate)", kind: Kind::Host },
+    Spec { key: "admin", default: "", help: "address that receives postmaster@ mail (empty: the first user added)", kind: Kind::Email },
+    int("smtp.max_line_bytes", "1000", 512, 65_536, "longest SMTP command line, CRLF included (RFC 5321 §4.5.3.1)"),
+    int("smtp.max_message_bytes", "52428800", 1024, 1 << 32, "largest accepted message (advertised as SIZE)"),
+    int("smtp.max_recipients", "100", 1, 10_000, "recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100)"),
+    int("smtp.max_errors", "10", 1, 1000, "protocol errors before the session is closed with 421"),
+    int("smtp.command_timeout_secs", "300", 5, 3600, "idle time allowed while waiting for a command (RFC 5321 §4.5.3.2.7)"),
+    int("smtp.data_timeout_secs", "180", 5, 3600, "idle time allowed inside DATA/BDAT (RFC 5321 §4.5.3.2.6)"),
+    int("net.max_conns", "1024", 1, 100_000, "connections open at once, all ports together"),
+    int("net.max_conns_per_ip", "32", 1, 100_000, "connections open at once from one client address"),
+    int("store.cache_bytes", "4194304", 65_536, 1 << 34, "redb page cache (read cache plus write buffer)"),
+    int("auth.argon2_memory_kib", "19456", 1024, 1 << 20, "argon2id memory cost per password hash (KiB)"),
+    int("auth.argon2_iterations", "2", 1, 20, "argon2id time cost (passes)"),
+    int("tls.reload_check_secs", "60", 1, 86_400, "how often DATA/tls/ is checked for new certificate files"),
+];
+
+/// Looks up a setting by key.
+pub fn spec(key: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.key == key)
+}
+
+/// Why a value cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The key is not one of [`SPECS`].
+    #[error("unknown setting `{0}` (see `mailnook config list`)")]
+    UnknownKey(String),
+    /// The value does not fit the setting.
+    #[error("invalid value for `{key}`: {why}")]
+    Invalid {
+        /// The setting.
+        key: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Checks `value` for `key` and returns it normalised (trimmed, lower-cased where case-blind).
+pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
+    let spec = spec(key).ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?;
+    let value = value.trim();
+    let invalid = |why: String| ConfigError::Invalid { key: key.to_string(), why };
+    match spec.kind {
+        Kind::Int { min, max } => {
+            let n: u64 = value.parse().map_err(|_| invalid(format!("`{value}` is not a whole number")))?;
+            if n < min || n > max {
+                return Err(invalid(format!("{n} is outside {min}..={max}")));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Host => {
+            if is_hostname(value) {
+                Ok(value.to_ascii_lowercase())
+            } else {
+                Err(invalid(format!("`{value}` is not a host name")))
+            }
+        }
+        Kind::Email => {
+            if value.is_empty() || crate::message::address::normalize(value).is_some() {
+                Ok(value.to_ascii_lowercase())
+            } else {
+                Err(invalid(format!("`{value}` is not an email address")))
+            }
+        }
+    }
+}
+
+/// True for a syntactically valid DNS host name (RFC 1123 §2.1 labels, at most 253 octets).
+pub fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// The settings in force, typed. Built from the stored key/value pairs with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This server's host name.
+    pub hostname: String,
+    /// Postmaster recipient; empty means the first user added.
+    pub admin: String,
+    /// Longest SMTP command line in octets, CRLF included.
+    pub smtp_max_line_bytes: usize,
+    /// Largest accepted message in octets.
+    pub smtp_max_message_bytes: u64,
+    /// Recipients per message.
+    pub smtp_max_recipients: usize,
+    /// Protocol errors before the session is closed.
+    pub smtp_max_errors: u32,
+    /// Seconds to wait for a command.
+    pub smtp_command_timeout_secs: u64,
+    /// Seconds to wait for message data.
+    pub smtp_data_timeout_secs: u64,
+    /// Connections at once, all ports.
+    pub net_max_conns: usize,
+    /// Connections at once per client address.
+    pub net_max_conns_per_ip: usize,
+    /// redb cache size in bytes.
+    pub store_cache_bytes: usize,
+    /// argon2id memory cost in KiB.
+    pub auth_argon2_memory_kib: u32,
+    /// argon2id passes.
+    pub auth_argon2_iterations: u32,
+    /// Seconds between checks of DATA/tls/.
+    pub tls_reload_check_secs: u64,
+}
+
+impl Config {
+    /// Builds the typed settings from stored pairs; bad or missing values take their defaults.
+    pub fn from_pairs(pairs: &BTreeMap<String, String>) -> Config {
+        let get = |key: &str| -> String {
+            let spec = spec(key).expect("every key read here is listed in SPECS");
+            match pairs.get(key) {
+                Some(v) if validate(key, v).is_ok() => v.clone(),
+                _ => spec.default.to_string(),
+            }
+        };
+        let num = |key: &str| -> u64 { get(key).parse().expect("validated integers parse") };
+        Config {
+            hostname: get("hostname"),
+            admin: get("admin"),
+            smtp_max_line_bytes: num("smtp.max_line_bytes") as usize,
+            smtp_max_message_bytes: num("smtp.max_message_bytes"),
+            smtp_max_recipients: num("smtp.max_recipients") as usize,
+            smtp_max_errors: num("smtp.max_errors") as u32,
+            smtp_command_timeout_secs: num("smtp.command_timeout_secs"),
+            smtp_data_timeout_secs: num("smtp.data_timeout_secs"),
+            net_max_conns: num("net.max_conns") as usize,
+            net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
+            store_cache_bytes: num("store.cache_bytes") as usize,
+            auth_argon2_memory_kib: num("auth.argon2_memory_kib") as u32,
+            auth_argon2_iterations: num("auth.argon2_iterations") as u32,
+            tls_reload_check_secs: num("tls.reload_check_secs"),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_pairs(&BTreeMap::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_validates() {
+        for s in SPECS {
+            validate(s.key, s.default).unwrap_or_else(|e| panic!("{}: {e}", s.key));
+        }
+        let _ = Config::default();
+    }
+
+    #[test]
+    fn rejects_out_of_range_and_unknown() {
+        assert!(validate("smtp.max_line_bytes", "10").is_err());
+        assert!(validate("smtp.max_line_bytes", "x").is_err());
+        assert!(validate("nope", "1").is_err());
+        assert_eq!(validate("hostname", " MX.Example.TEST ").unwrap(), "mx.example.test");
+        assert!(validate("hostname", "bad_host").is_err());
+    }
+
+    #[test]
+    fn bad_stored_values_fall_back_to_defaults() {
+        let mut pairs = BTreeMap::new();
+        pairs.insert("smtp.max_errors".to_string(), "lots".to_string());
+        pairs.insert("smtp.max_recipients".to_string(), "7".to_string());
+        let c = Config::from_pairs(&pairs);
+        assert_eq!(c.smtp_max_errors, 10);
+        assert_eq!(c.smtp_max_recipients, 7);
+    }
+}

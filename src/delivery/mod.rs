@@ -1,0 +1,151 @@
+//! The accept decision for inbound mail: which recipients are ours, and how a message's bytes
+//! reach the store.
+//!
+//! Invariants: a recipient is accepted only if its domain is local and a user (or the postmaster
+//! alias) exists; nothing here is ever answered with 250 before [`MessageSink::commit`]
+//! returned, which happens only after the store's durable commit. Store faults are reported as
+//! errors for the caller to turn into 4xx replies, never 5xx.
+
+use crate::config::Config;
+use crate::message::{Summary, address};
+use crate::proto::smtp::reply::r;
+use crate::proto::smtp::{Recipient, Reply};
+use crate::store::{self, CHUNK_BYTES, Delivery, Done, Op, Store, UploadId, UserId};
+
+/// What to do with one RCPT.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RcptDecision {
+    /// Deliver to this user's INBOX.
+    Accept(UserId),
+    /// Refuse with this reply.
+    Reject(Reply),
+}
+
+/// The user that receives postmaster mail: the `admin` setting if it names a user, else the
+/// first user created.
+pub fn postmaster(store: &Store, cfg: &Config) -> store::Result<Option<UserId>> {
+    if !cfg.admin.is_empty() {
+        if let Some(u) = store.user(&cfg.admin)? {
+            return Ok(Some(u.id));
+        }
+    }
+    Ok(store.users()?.first().map(|u| u.id))
+}
+
+/// Decides one recipient for the MX role (RFC 5321 §4.5.1: postmaster is always accepted).
+pub fn check_recipient(store: &Store, cfg: &Config, rcpt: &Recipient) -> store::Result<RcptDecision> {
+    let (local, domain) = match rcpt {
+        Recipient::Postmaster => return postmaster_decision(store, cfg),
+        Recipient::Mailbox { local, domain } => (local, domain),
+    };
+    if !store.is_local_domain(domain)? {
+        return Ok(RcptDecision::Reject(r::RELAY_DENIED));
+    }
+    if local.eq_ignore_ascii_case("postmaster") {
+        return postmaster_decision(store, cfg);
+    }
+    if !address::is_local_part(local) {
+        return Ok(RcptDecision::Reject(r::NO_SUCH_USER));
+    }
+    let email = format!("{}@{}", local.to_ascii_lowercase(), domain);
+    Ok(match store.user(&email)? {
+        Some(u) => RcptDecision::Accept(u.id),
+        None => RcptDecision::Reject(r::NO_SUCH_USER),
+    })
+}
+
+fn postmaster_decision(store: &Store, cfg: &Config) -> store::Result<RcptDecision> {
+    Ok(match postmaster(store, cfg)? {
+        Some(id) => RcptDecision::Accept(id),
+        // No user exists yet: nowhere to put it, but the sender may retry once one does.
+        None => RcptDecision::Reject(r::LOCAL_ERROR),
+    })
+}
+
+/// Streams one message into the store in chunks, so memory stays at one chunk whatever the
+/// message size, and keeps the start of the message for its [`Summary`].
+pub struct MessageSink {
+    store: Store,
+    upload: UploadId,
+    buf: Vec<u8>,
+    chunks_sent: usize,
+    head: Vec<u8>,
+    total: u64,
+}
+
+impl MessageSink {
+    /// Starts an upload.
+    pub fn new(store: &Store) -> MessageSink {
+        MessageSink {
+            upload: store.new_upload(),
+            store: store.clone(),
+            buf: Vec::new(),
+            chunks_sent: 0,
+            head: Vec::new(),
+            total: 0,
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether nothing was received.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Appends message bytes, sending every full chunk to the store.
+    pub async fn write(&mut self, mut data: &[u8]) -> store::Result<()> {
+        self.total += data.len() as u64;
+        if self.head.len() < crate::message::summary::HEADER_SCAN_BYTES {
+            let room = crate::message::summary::HEADER_SCAN_BYTES - self.head.len();
+            self.head.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        while !data.is_empty() {
+            let room = CHUNK_BYTES - self.buf.len();
+            let (now, rest) = data.split_at(data.len().min(room));
+            if self.buf.capacity() == 0 {
+                self.buf.reserve_exact(CHUNK_BYTES.min(now.len().max(4096)));
+            }
+            self.buf.extend_from_slice(now);
+            data = rest;
+            if self.buf.len() == CHUNK_BYTES {
+                let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES));
+                self.store.call(Op::PutChunk { upload: self.upload, data: chunk }).await?;
+                self.chunks_sent += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the message durably to each recipient's INBOX, with `prefix` (trace headers)
+    /// stored before the data. On error the upload is dropped.
+    pub async fn commit(self, prefix: Vec<u8>, recipients: Vec<UserId>, internal_date: u64) -> store::Result<Done> {
+        let summary = Summary::from_message_start(&self.head).encode();
+        let delivery = Delivery {
+            upload: self.upload,
+            chunks_sent: self.chunks_sent,
+            prefix,
+            tail: self.buf,
+            summary,
+            internal_date,
+            recipients,
+        };
+        let result = self.store.call(Op::Deliver(delivery)).await;
+        if result.is_err() {
+            let _ = self.store.call(Op::Discard(self.upload)).await;
+        }
+        result
+    }
+
+    /// Drops the upload and whatever chunks only it holds.
+    pub async fn discard(self) {
+        if self.chunks_sent > 0 {
+            if let Err(e) = self.store.call(Op::Discard(self.upload)).await {
+                log::warn!("store: discarding an upload failed: {e}");
+            }
+        }
+    }
+}

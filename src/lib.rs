@@ -1,0 +1,25 @@
+//! mailnook: a complete mail server for Raspberry-Pi-class boards.
+//!
+//! One binary, one async executor thread, one embedded redb store. The module tree mirrors the
+//! architecture (DESIGN.md): `proto` holds sans-IO protocol cores, `conn` drives them over sockets,
+//! `delivery` decides what happens to an inbound message, `store` is the only module that touches
+//! redb, and `server` is the only module that wires everything together.
+#![forbid(unsafe_code)]
+#![allow(missing_docs)]
+
+pub mod auth;
+pub mod cli;
+pub mod codec;
+pub mod config;
+pub mod conn;
+pub mod delivery;
+pub mod logger;
+pub mod message;
+pub mod proto;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod time;
+
+#[doc(hidden)]
+pub mod fuzz;

@@ -1,0 +1,8 @@
+//! Sans-IO protocol cores: bytes in, events and replies out.
+//!
+//! Nothing here touches sockets, clocks, the store or async code (`tests/layering.rs` checks
+//! this). Each session is a state machine that a driver in `conn` pumps; every buffer it keeps is
+//! bounded by a limit the driver passes in.
+
+pub mod line;
+pub mod smtp;

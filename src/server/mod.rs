@@ -1,0 +1,353 @@
+//! The server: binds the listeners, supervises connection tasks, reloads settings and
+//! certificates, and shuts down cleanly. The only module that wires all the others together.
+//!
+//! Runtime (DESIGN.md): one `LocalExecutor` on this thread runs every connection, the control
+//! socket acceptor and the reload timers; the store's writer has its own thread; blocking work
+//! (control commands, certificate loading) goes to the `blocking` pool. On SIGTERM/SIGINT the
+//! listeners stop, sessions are told to finish (421 to idle ones; a commit in flight completes and
+//! its reply is sent), and the store writer drains its queue before the process exits.
+
+pub mod limits;
+
+use crate::cli::args::ServeArgs;
+use crate::config::Config;
+use crate::conn::stream::Stream;
+use crate::conn::{ConnId, mx};
+use crate::store::Store;
+use crate::tls::ServerTls;
+use async_executor::LocalExecutor;
+use async_io::{Async, Timer};
+use futures_lite::{AsyncWriteExt, StreamExt};
+use limits::ConnLimits;
+use std::cell::{Cell, RefCell};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The store's file name inside the data folder.
+pub const STORE_FILE: &str = "mail.redb";
+/// Port base used by a server started without root and without `--port-base`.
+pub const DEV_PORT_BASE: u16 = 10000;
+/// How long shutdown waits for sessions to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Preparing the data folder failed.
+    #[error("{0}")]
+    Setup(String),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Other I/O.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The roles and their standard ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Inbound SMTP.
+    Mx,
+}
+
+impl Role {
+    /// Standard port.
+    pub fn port(self) -> u16 {
+        match self {
+            Role::Mx => 25,
+        }
+    }
+
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Mx => "mx (SMTP)",
+        }
+    }
+}
+
+/// Everything the tasks share, owned by the executor thread.
+struct Shared {
+    store: Store,
+    data: PathBuf,
+    config: RefCell<Rc<Config>>,
+    tls: ServerTls,
+    limits: ConnLimits,
+    next_cid: Cell<u64>,
+    shutdown: async_channel::Receiver<()>,
+}
+
+impl Shared {
+    fn cid(&self) -> ConnId {
+        let n = self.next_cid.get() + 1;
+        self.next_cid.set(n);
+        ConnId(n)
+    }
+
+    fn config(&self) -> Rc<Config> {
+        self.config.borrow().clone()
+    }
+
+    fn reload_config(&self) {
+        match self.store.config() {
+            Ok(c) => *self.config.borrow_mut() = Rc::new(c),
+            Err(e) => log::warn!("config reload failed: {e}"),
+        }
+    }
+}
+
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            log::warn!("cannot raise the open-file limit: {e}");
+        }
+    }
+}
+
+/// Opens the store with the configured cache size, initialising a new data folder first.
+fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
+    let path = args.data.join(STORE_FILE);
+    let first_run = !path.exists();
+    crate::cli::admin::create_data_dir(&args.data).map_err(|e| ServerError::Setup(format!("{}: {e}", args.data.display())))?;
+    let default_cache = Config::default().store_cache_bytes;
+    let mut store = Store::open(&path, default_cache)?;
+    let wanted = store.config()?.store_cache_bytes;
+    if wanted != default_cache {
+        store.close();
+        store = Store::open(&path, wanted)?;
+    }
+    if first_run || args.domain.is_some() {
+        let domain = args.domain.clone().unwrap_or_else(crate::cli::admin::default_domain);
+        let mut out = Vec::new();
+        crate::cli::admin::init(&store, &args.data, &domain, None, None, &mut out)
+            .map_err(|e| ServerError::Setup(format!("initialising {}: {e}", args.data.display())))?;
+        if first_run {
+            println!("mailnook: first run: initialised {}", args.data.display());
+        }
+        print!("{}", String::from_utf8_lossy(&out));
+    }
+    Ok(store)
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub fn run(args: ServeArgs) -> Result<(), ServerError> {
+    raise_fd_limit();
+    let store = open_store(&args)?;
+    let result = run_with_store(&args, store.clone());
+    store.close();
+    result
+}
+
+fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
+    let config = store.config()?;
+    crate::tls::ensure_self_signed(&args.data, &config.hostname).map_err(|e| ServerError::Setup(e.to_string()))?;
+    let tls = ServerTls::default();
+    match crate::tls::reload_if_changed(&args.data, None) {
+        Some(Ok((files, print, cfg))) => tls.swap(files, print, cfg),
+        Some(Err(e)) => log::error!("TLS unavailable: {e}"),
+        None => {}
+    }
+    let root = rustix::process::geteuid().is_root();
+    let port_base = args.port_base.unwrap_or(if root { 0 } else { DEV_PORT_BASE });
+    let bind = args.bind.unwrap_or(if port_base == 0 { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) });
+    if args.port_base.is_none() && !root {
+        println!("mailnook: not running as root: using dev ports (--port-base {DEV_PORT_BASE})");
+    }
+    let mut listeners = Vec::new();
+    for role in [Role::Mx] {
+        let port = port_base.checked_add(role.port()).ok_or_else(|| ServerError::Setup(format!("--port-base {port_base} is too high")))?;
+        let addr = SocketAddr::new(bind, port);
+        let l = Async::<TcpListener>::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+        println!("mailnook: {} listening on {}", role.name(), l.get_ref().local_addr()?);
+        listeners.push((role, l));
+    }
+    let sock_path = args.data.join(crate::cli::control::SOCKET_NAME);
+    // We hold the store's lock, so no other server owns a socket file left here.
+    let _ = std::fs::remove_file(&sock_path);
+    let control = Async::<UnixListener>::bind(&sock_path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    println!("mailnook: control socket {}", sock_path.display());
+    if store.users()?.is_empty() {
+        println!(
+            "mailnook: no users yet; add one with: mailnook user add you@{} --data {}",
+            store.domains()?.first().map(String::as_str).unwrap_or("example.test"),
+            args.data.display()
+        );
+    }
+    let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
+    let shared = Rc::new(Shared {
+        store,
+        data: args.data.clone(),
+        config: RefCell::new(Rc::new(config)),
+        tls,
+        limits: ConnLimits::default(),
+        next_cid: Cell::new(0),
+        shutdown: shutdown_rx,
+    });
+    let ex = Rc::new(LocalExecutor::new());
+    let signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])?;
+    let main = {
+        let ex = ex.clone();
+        let shared = shared.clone();
+        async move {
+            for (role, l) in listeners {
+                ex.spawn(accept_loop(ex.clone(), shared.clone(), role, l)).detach();
+            }
+            ex.spawn(control_loop(shared.clone(), control)).detach();
+            ex.spawn(tls_reload_loop(shared.clone())).detach();
+            let mut signals = signals;
+            let sig = futures_lite::future::or(async { signals.next().await }, async {
+                let _ = shared.shutdown.recv().await;
+                None
+            })
+            .await;
+            log::info!("shutting down ({sig:?}); {} connections open", shared.limits.open());
+            shutdown_tx.close();
+            let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+            while shared.limits.open() > 0 && std::time::Instant::now() < deadline {
+                Timer::after(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    async_io::block_on(ex.run(main));
+    let _ = std::fs::remove_file(&sock_path);
+    log::info!("stopped");
+    Ok(())
+}
+
+async fn accept_loop(ex: Rc<LocalExecutor<'static>>, shared: Rc<Shared>, role: Role, listener: Async<TcpListener>) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            let _ = shared.shutdown.recv().await;
+            None
+        })
+        .await;
+        let Some(accepted) = accepted else { return };
+        let (tcp, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log::warn!("{}: accept failed: {e}", role.name());
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.get_ref().set_nodelay(true);
+        let cfg = shared.config();
+        let cid = shared.cid();
+        let Some(permit) = shared.limits.try_admit(peer.ip(), cfg.net_max_conns, cfg.net_max_conns_per_ip) else {
+            log::info!("cid={cid} refused ip={}: connection limit", peer.ip());
+            ex.spawn(refuse(tcp)).detach();
+            continue;
+        };
+        let shared = shared.clone();
+        ex.spawn(async move {
+            let _permit = permit;
+            log::debug!("cid={cid} connect ip={} role={}", peer.ip(), role.name());
+            let result = match role {
+                Role::Mx => {
+                    let ctx = mx::MxContext {
+                        store: shared.store.clone(),
+                        config: shared.config(),
+                        tls: shared.tls.config(),
+                        shutdown: shared.shutdown.clone(),
+                        peer,
+                        cid,
+                    };
+                    mx::serve(Stream::Plain(tcp), ctx).await
+                }
+            };
+            match result {
+                Ok(()) => log::debug!("cid={cid} closed"),
+                Err(e) => log::info!("cid={cid} ended: {e}"),
+            }
+        })
+        .detach();
+    }
+}
+
+/// Tells a client over the connection limit to come back later (RFC 5321 §3.1: 421).
+async fn refuse(mut tcp: Async<std::net::TcpStream>) {
+    let mut out = Vec::new();
+    crate::proto::smtp::reply::r::TOO_MANY_CONNS.write_to(&mut out);
+    let _ = crate::conn::with_timeout(Duration::from_secs(5), tcp.write_all(&out)).await;
+}
+
+async fn control_loop(shared: Rc<Shared>, listener: Async<UnixListener>) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            let _ = shared.shutdown.recv().await;
+            None
+        })
+        .await;
+        let Some(accepted) = accepted else { return };
+        let conn = match accepted.and_then(|(c, _)| c.into_inner()) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("control: accept failed: {e}");
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = conn.set_nonblocking(false);
+        let (store, data) = (shared.store.clone(), shared.data.clone());
+        let changed = blocking::unblock(move || crate::cli::serve_control(conn, &store, &data)).await;
+        if changed.config {
+            shared.reload_config();
+            log::info!("settings reloaded");
+        }
+    }
+}
+
+async fn tls_reload_loop(shared: Rc<Shared>) {
+    loop {
+        let wait = Duration::from_secs(shared.config().tls_reload_check_secs);
+        let stop = futures_lite::future::or(
+            async {
+                Timer::after(wait).await;
+                false
+            },
+            async {
+                let _ = shared.shutdown.recv().await;
+                true
+            },
+        )
+        .await;
+        if stop {
+            return;
+        }
+        let data: PathBuf = shared.data.clone();
+        let loaded = shared.tls.loaded();
+        match blocking::unblock(move || crate::tls::reload_if_changed(&data, loaded)).await {
+            Some(Ok((files, print, cfg))) => {
+                log::info!("TLS certificate loaded from {}", files.cert.display());
+                shared.tls.swap(files, print, cfg);
+            }
+            Some(Err(e)) => log::error!("TLS certificate not reloaded: {e}"),
+            None => {}
+        }
+    }
+}
+
+/// Where the store file of a data folder is.
+pub fn store_path(data: &Path) -> PathBuf {
+    data.join(STORE_FILE)
+}

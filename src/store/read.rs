@@ -1,0 +1,275 @@
+//! Read queries. Each opens one short read transaction and returns owned values, so no
+//! transaction outlives the call (and none can be held across an `.await`).
+
+use super::schema::*;
+use super::{BodyId, Error, MailboxId, Result, Store, Uid, UserId};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Row.
+    pub row: UserRow,
+}
+
+/// A mailbox as stored.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// Id.
+    pub id: MailboxId,
+    /// Row.
+    pub row: MailboxRow,
+}
+
+/// A message as stored.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// UID in its mailbox.
+    pub uid: Uid,
+    /// Row.
+    pub row: MessageRow,
+}
+
+fn corrupt(what: &'static str) -> Error {
+    Error::Corrupt(what)
+}
+
+fn uid(n: u32) -> Result<Uid> {
+    Ok(Uid(std::num::NonZeroU32::new(n).ok_or(corrupt("uid 0"))?))
+}
+
+impl Store {
+    /// Every stored setting.
+    pub fn settings(&self) -> Result<BTreeMap<String, String>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(SETTINGS)?;
+        t.iter()?
+            .map(|e| e.map(|(k, v)| (k.value().to_string(), v.value().to_string())).map_err(Error::from))
+            .collect()
+    }
+
+    /// The typed settings in force.
+    pub fn config(&self) -> Result<crate::config::Config> {
+        Ok(crate::config::Config::from_pairs(&self.settings()?))
+    }
+
+    /// Local domains, sorted.
+    pub fn domains(&self) -> Result<Vec<String>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(DOMAINS)?;
+        t.iter()?.map(|e| e.map(|(k, _)| k.value().to_string()).map_err(Error::from)).collect()
+    }
+
+    /// Whether `domain` (lower-case) is local.
+    pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
+        let txn = self.db()?.begin_read()?;
+        Ok(txn.open_table(DOMAINS)?.get(domain)?.is_some())
+    }
+
+    /// The user with this (normalised) address.
+    pub fn user(&self, email: &str) -> Result<Option<User>> {
+        let txn = self.db()?.begin_read()?;
+        let Some(id) = txn.open_table(USER_BY_EMAIL)?.get(email)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let row = txn.open_table(USERS)?.get(id)?.and_then(|v| UserRow::decode(v.value())).ok_or(corrupt("user row"))?;
+        Ok(Some(User { id: UserId(id), row }))
+    }
+
+    /// Every user, in creation order.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(USERS)?;
+        t.iter()?
+            .map(|e| {
+                let (k, v) = e?;
+                let row = UserRow::decode(v.value()).ok_or(corrupt("user row"))?;
+                Ok(User { id: UserId(k.value()), row })
+            })
+            .collect()
+    }
+
+    /// A user's mailboxes, sorted by name.
+    pub fn mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
+        let txn = self.db()?.begin_read()?;
+        let names = txn.open_table(MAILBOX_BY_NAME)?;
+        let rows = txn.open_table(MAILBOXES)?;
+        let mut out = Vec::new();
+        for e in names.range((user.0, "")..(user.0 + 1, ""))? {
+            let (_, id) = e?;
+            let id = id.value();
+            let row = rows.get(id)?.and_then(|v| MailboxRow::decode(v.value())).ok_or(corrupt("mailbox row"))?;
+            out.push(Mailbox { id: MailboxId(id), row });
+        }
+        Ok(out)
+    }
+
+    /// One of a user's mailboxes by exact name.
+    pub fn mailbox(&self, user: UserId, name: &str) -> Result<Option<Mailbox>> {
+        let txn = self.db()?.begin_read()?;
+        let Some(id) = txn.open_table(MAILBOX_BY_NAME)?.get((user.0, name))?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let row = txn.open_table(MAILBOXES)?.get(id)?.and_then(|v| MailboxRow::decode(v.value())).ok_or(corrupt("mailbox row"))?;
+        Ok(Some(Mailbox { id: MailboxId(id), row }))
+    }
+
+    /// A mailbox's messages in UID order.
+    pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<Message>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(MESSAGES)?;
+        t.range((mailbox.0, 0)..=(mailbox.0, u32::MAX))?
+            .map(|e| {
+                let (k, v) = e?;
+                let row = MessageRow::decode(v.value()).ok_or(corrupt("message row"))?;
+                Ok(Message { uid: uid(k.value().1)?, row })
+            })
+            .collect()
+    }
+
+    /// A body's row (prefix, chunk list and summary; inline data included).
+    pub fn body(&self, body: BodyId) -> Result<Option<BodyRow>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(BODIES)?;
+        match t.get(body.0)? {
+            Some(v) => Ok(Some(BodyRow::decode(v.value()).ok_or(corrupt("body row"))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the raw message (stored prefix then data) to `out`, one chunk at a time. Returns
+    /// false if there is no such message. Blocking: call it off the executor thread.
+    pub fn write_message_blocking(&self, mailbox: MailboxId, uid: u32, out: &mut dyn Write) -> Result<bool> {
+        let txn = self.db()?.begin_read()?;
+        let Some(msg) = txn.open_table(MESSAGES)?.get((mailbox.0, uid))? else {
+            return Ok(false);
+        };
+        let msg = MessageRow::decode(msg.value()).ok_or(corrupt("message row"))?;
+        let body = txn.open_table(BODIES)?.get(msg.body)?.ok_or(corrupt("body missing"))?;
+        let body = BodyRow::decode(body.value()).ok_or(corrupt("body row"))?;
+        out.write_all(&body.prefix)?;
+        match body.data {
+            BodyData::Inline(data) => out.write_all(&data)?,
+            BodyData::Chunks(hashes) => {
+                let chunks = txn.open_table(CHUNKS)?;
+                for h in hashes {
+                    let c = chunks.get(h)?.ok_or(corrupt("chunk missing"))?;
+                    out.write_all(c.value())?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Checks the invariants listed in [`super::schema`]; returns one line per problem found.
+    pub fn check(&self) -> Result<Vec<String>> {
+        let txn = self.db()?.begin_read()?;
+        let mut problems = Vec::new();
+        let users = txn.open_table(USERS)?;
+        let by_email = txn.open_table(USER_BY_EMAIL)?;
+        let mut user_count = 0;
+        for e in users.iter()? {
+            let (k, v) = e?;
+            user_count += 1;
+            match UserRow::decode(v.value()) {
+                Some(row) if by_email.get(row.email.as_str())?.map(|v| v.value()) == Some(k.value()) => {}
+                Some(row) => problems.push(format!("user {} ({}) missing from the address index", k.value(), row.email)),
+                None => problems.push(format!("user {} row corrupt", k.value())),
+            }
+        }
+        if by_email.len()? != user_count {
+            problems.push(format!("address index has {} entries for {} users", by_email.len()?, user_count));
+        }
+        let mailboxes = txn.open_table(MAILBOXES)?;
+        let names = txn.open_table(MAILBOX_BY_NAME)?;
+        let messages = txn.open_table(MESSAGES)?;
+        let bodies = txn.open_table(BODIES)?;
+        let mut body_refs: BTreeMap<u64, u32> = BTreeMap::new();
+        for e in mailboxes.iter()? {
+            let (k, v) = e?;
+            let id = k.value();
+            let Some(row) = MailboxRow::decode(v.value()) else {
+                problems.push(format!("mailbox {id} row corrupt"));
+                continue;
+            };
+            if names.get((row.user, row.name.as_str()))?.map(|v| v.value()) != Some(id) {
+                problems.push(format!("mailbox {id} ({}) missing from the name index", row.name));
+            }
+            let (mut count, mut bytes, mut unseen, mut max_uid) = (0u32, 0u64, 0u32, 0u32);
+            for m in messages.range((id, 0)..=(id, u32::MAX))? {
+                let (k, v) = m?;
+                let Some(msg) = MessageRow::decode(v.value()) else {
+                    problems.push(format!("message {:?} row corrupt", k.value()));
+                    continue;
+                };
+                count += 1;
+                bytes += msg.size;
+                unseen += u32::from(msg.flags & flags::SEEN == 0);
+                max_uid = max_uid.max(k.value().1);
+                *body_refs.entry(msg.body).or_default() += 1;
+                match bodies.get(msg.body)?.and_then(|b| BodyRow::decode(b.value())) {
+                    Some(b) if b.size == msg.size => {}
+                    Some(_) => problems.push(format!("message {:?} size differs from its body", k.value())),
+                    None => problems.push(format!("message {:?} has no body", k.value())),
+                }
+            }
+            if (count, bytes, unseen) != (row.messages, row.bytes, row.unseen) {
+                problems.push(format!(
+                    "mailbox {id} counters (messages {}, bytes {}, unseen {}) differ from its rows ({count}, {bytes}, {unseen})",
+                    row.messages, row.bytes, row.unseen
+                ));
+            }
+            if row.uidnext <= max_uid {
+                problems.push(format!("mailbox {id} uidnext {} is not above its largest uid {max_uid}", row.uidnext));
+            }
+        }
+        let chunk_refs = txn.open_table(CHUNK_REFS)?;
+        let chunks = txn.open_table(CHUNKS)?;
+        let mut chunk_uses: BTreeMap<[u8; 32], u32> = BTreeMap::new();
+        for e in bodies.iter()? {
+            let (k, v) = e?;
+            let Some(b) = BodyRow::decode(v.value()) else {
+                problems.push(format!("body {} row corrupt", k.value()));
+                continue;
+            };
+            let want = body_refs.remove(&k.value()).unwrap_or(0);
+            if b.refs != want {
+                problems.push(format!("body {} refs {} but {} messages use it", k.value(), b.refs, want));
+            }
+            let mut len = b.prefix.len() as u64;
+            match &b.data {
+                BodyData::Inline(d) => len += d.len() as u64,
+                BodyData::Chunks(hs) => {
+                    for h in hs {
+                        *chunk_uses.entry(*h).or_default() += 1;
+                        match chunks.get(h)? {
+                            Some(c) => len += c.value().len() as u64,
+                            None => problems.push(format!("body {} lists a missing chunk", k.value())),
+                        }
+                    }
+                }
+            }
+            if len != b.size {
+                problems.push(format!("body {} size {} but its bytes add up to {len}", k.value(), b.size));
+            }
+        }
+        for (body, n) in body_refs {
+            problems.push(format!("{n} messages use missing body {body}"));
+        }
+        for e in chunk_refs.iter()? {
+            let (k, v) = e?;
+            let want = chunk_uses.remove(&k.value()).unwrap_or(0);
+            if v.value() != want {
+                problems.push(format!("chunk refs {} but {} bodies list it", v.value(), want));
+            }
+        }
+        if chunks.len()? != chunk_refs.len()? {
+            problems.push(format!("{} chunks but {} chunk counts", chunks.len()?, chunk_refs.len()?));
+        }
+        Ok(problems)
+    }
+}
