@@ -51,17 +51,20 @@ impl<'a> Dec<'a> {
         self.take(1).map(|b| b[0])
     }
     pub fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
     }
     pub fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     }
     pub fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.u32()? as usize;
         self.take(n)
     }
     pub fn string(&mut self) -> Option<String> {
-        self.bytes().and_then(|b| String::from_utf8(b.to_vec()).ok())
+        self.bytes()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
     }
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.0)
@@ -74,7 +77,13 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_short_input() {
-        let row = Enc::default().u8(1).u32(7).u64(9).str("hé").bytes(b"").done();
+        let row = Enc::default()
+            .u8(1)
+            .u32(7)
+            .u64(9)
+            .str("hé")
+            .bytes(b"")
+            .done();
         let mut d = Dec(&row);
         assert_eq!(d.u8(), Some(1));
         assert_eq!(d.u32(), Some(7));

@@ -31,26 +31,119 @@ pub struct Spec {
     kind: Kind,
 }
 
-const fn int(key: &'static str, default: &'static str, min: u64, max: u64, help: &'static str) -> Spec {
-    Spec { key, default, help, kind: Kind::Int { min, max } }
+const fn int(
+    key: &'static str,
+    default: &'static str,
+    min: u64,
+    max: u64,
+    help: &'static str,
+) -> Spec {
+    Spec {
+        key,
+        default,
+        help,
+        kind: Kind::Int { min, max },
+    }
 }
 
 /// Every setting mailnook knows, in display order.
 pub const SPECS: &[Spec] = &[
-    Spec { key: "hostname", default: "localhost", help: "this server's host name (EHLO, Received, certificate)", kind: Kind::Host },
-    Spec { key: "admin", default: "", help: "address that receives postmaster@ mail (empty: the first user added)", kind: Kind::Email },
-    int("smtp.max_line_bytes", "1000", 512, 65_536, "longest SMTP command line, CRLF included (RFC 5321 §4.5.3.1)"),
-    int("smtp.max_message_bytes", "52428800", 1024, 1 << 32, "largest accepted message (advertised as SIZE)"),
-    int("smtp.max_recipients", "100", 1, 10_000, "recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100)"),
-    int("smtp.max_errors", "10", 1, 1000, "protocol errors before the session is closed with 421"),
-    int("smtp.command_timeout_secs", "300", 5, 3600, "idle time allowed while waiting for a command (RFC 5321 §4.5.3.2.7)"),
-    int("smtp.data_timeout_secs", "180", 5, 3600, "idle time allowed inside DATA/BDAT (RFC 5321 §4.5.3.2.6)"),
-    int("net.max_conns", "1024", 1, 100_000, "connections open at once, all ports together"),
-    int("net.max_conns_per_ip", "32", 1, 100_000, "connections open at once from one client address"),
-    int("store.cache_bytes", "4194304", 65_536, 1 << 34, "redb page cache (read cache plus write buffer)"),
-    int("auth.argon2_memory_kib", "19456", 1024, 1 << 20, "argon2id memory cost per password hash (KiB)"),
-    int("auth.argon2_iterations", "2", 1, 20, "argon2id time cost (passes)"),
-    int("tls.reload_check_secs", "60", 1, 86_400, "how often DATA/tls/ is checked for new certificate files"),
+    Spec {
+        key: "hostname",
+        default: "localhost",
+        help: "this server's host name (EHLO, Received, certificate)",
+        kind: Kind::Host,
+    },
+    Spec {
+        key: "admin",
+        default: "",
+        help: "address that receives postmaster@ mail (empty: the first user added)",
+        kind: Kind::Email,
+    },
+    int(
+        "smtp.max_line_bytes",
+        "1000",
+        512,
+        65_536,
+        "longest SMTP command line, CRLF included (RFC 5321 §4.5.3.1)",
+    ),
+    int(
+        "smtp.max_message_bytes",
+        "52428800",
+        1024,
+        1 << 32,
+        "largest accepted message (advertised as SIZE)",
+    ),
+    int(
+        "smtp.max_recipients",
+        "100",
+        1,
+        10_000,
+        "recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100)",
+    ),
+    int(
+        "smtp.max_errors",
+        "10",
+        1,
+        1000,
+        "protocol errors before the session is closed with 421",
+    ),
+    int(
+        "smtp.command_timeout_secs",
+        "300",
+        5,
+        3600,
+        "idle time allowed while waiting for a command (RFC 5321 §4.5.3.2.7)",
+    ),
+    int(
+        "smtp.data_timeout_secs",
+        "180",
+        5,
+        3600,
+        "idle time allowed inside DATA/BDAT (RFC 5321 §4.5.3.2.6)",
+    ),
+    int(
+        "net.max_conns",
+        "1024",
+        1,
+        100_000,
+        "connections open at once, all ports together",
+    ),
+    int(
+        "net.max_conns_per_ip",
+        "32",
+        1,
+        100_000,
+        "connections open at once from one client address",
+    ),
+    int(
+        "store.cache_bytes",
+        "4194304",
+        65_536,
+        1 << 34,
+        "redb page cache (read cache plus write buffer)",
+    ),
+    int(
+        "auth.argon2_memory_kib",
+        "19456",
+        1024,
+        1 << 20,
+        "argon2id memory cost per password hash (KiB)",
+    ),
+    int(
+        "auth.argon2_iterations",
+        "2",
+        1,
+        20,
+        "argon2id time cost (passes)",
+    ),
+    int(
+        "tls.reload_check_secs",
+        "60",
+        1,
+        86_400,
+        "how often DATA/tls/ is checked for new certificate files",
+    ),
 ];
 
 /// Looks up a setting by key.
@@ -78,10 +171,15 @@ pub enum ConfigError {
 pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
     let spec = spec(key).ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?;
     let value = value.trim();
-    let invalid = |why: String| ConfigError::Invalid { key: key.to_string(), why };
+    let invalid = |why: String| ConfigError::Invalid {
+        key: key.to_string(),
+        why,
+    };
     match spec.kind {
         Kind::Int { min, max } => {
-            let n: u64 = value.parse().map_err(|_| invalid(format!("`{value}` is not a whole number")))?;
+            let n: u64 = value
+                .parse()
+                .map_err(|_| invalid(format!("`{value}` is not a whole number")))?;
             if n < min || n > max {
                 return Err(invalid(format!("{n} is outside {min}..={max}")));
             }
@@ -113,7 +211,9 @@ pub fn is_hostname(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -203,7 +303,10 @@ mod tests {
         assert!(validate("smtp.max_line_bytes", "10").is_err());
         assert!(validate("smtp.max_line_bytes", "x").is_err());
         assert!(validate("nope", "1").is_err());
-        assert_eq!(validate("hostname", " MX.Example.TEST ").unwrap(), "mx.example.test");
+        assert_eq!(
+            validate("hostname", " MX.Example.TEST ").unwrap(),
+            "mx.example.test"
+        );
         assert!(validate("hostname", "bad_host").is_err());
     }
 

@@ -18,8 +18,8 @@ pub mod message;
 pub mod proto;
 pub mod server;
 pub mod store;
-pub mod tls;
 pub mod time;
+pub mod tls;
 
 #[doc(hidden)]
 pub mod fuzz;

@@ -37,9 +37,14 @@ pub fn check_policy(password: &str) -> Result<(), PasswordError> {
 }
 
 /// Hashes `password` with argon2id (`memory_kib`, `iterations`, one lane) and a random salt.
-pub fn hash_password(password: &str, memory_kib: u32, iterations: u32) -> Result<String, PasswordError> {
+pub fn hash_password(
+    password: &str,
+    memory_kib: u32,
+    iterations: u32,
+) -> Result<String, PasswordError> {
     check_policy(password)?;
-    let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let params = Params::new(memory_kib, iterations, 1, None)
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     hasher
         .hash_password(password.as_bytes())
@@ -49,7 +54,9 @@ pub fn hash_password(password: &str, memory_kib: u32, iterations: u32) -> Result
 
 /// Whether `password` matches the PHC string `phc` (constant-time comparison inside argon2).
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -68,7 +75,10 @@ mod tests {
     #[test]
     fn enforces_policy() {
         assert!(matches!(check_policy("short"), Err(PasswordError::Length)));
-        assert!(matches!(check_policy("has\nnewline"), Err(PasswordError::Control)));
+        assert!(matches!(
+            check_policy("has\nnewline"),
+            Err(PasswordError::Control)
+        ));
         assert!(check_policy("benchpass").is_ok());
     }
 }

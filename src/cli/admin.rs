@@ -52,34 +52,59 @@ fn domain_arg(s: &str) -> Result<String, AdminError> {
 
 /// The machine's host name (for defaults), lower-case.
 pub fn machine_hostname() -> String {
-    let name = rustix::system::uname().nodename().to_string_lossy().to_ascii_lowercase();
-    if config::is_hostname(&name) { name } else { "localhost".to_string() }
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .to_ascii_lowercase();
+    if config::is_hostname(&name) {
+        name
+    } else {
+        "localhost".to_string()
+    }
 }
 
 /// The domain to use when none is given: the host name if it is fully qualified, else
 /// `<hostname>.local` (the name the box answers to on the LAN).
 pub fn default_domain() -> String {
     let host = machine_hostname();
-    if host.contains('.') { host } else { format!("{host}.local") }
+    if host.contains('.') {
+        host
+    } else {
+        format!("{host}.local")
+    }
 }
 
 /// Creates the data folder (owner-only) if needed.
 pub fn create_data_dir(data: &Path) -> Result<(), AdminError> {
     use std::os::unix::fs::DirBuilderExt;
     if !data.exists() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data)?;
     }
     Ok(())
 }
 
 /// Sets up a store: domain, host name, admin address, self-signed certificate. Idempotent.
-pub fn init(store: &Store, data: &Path, domain: &str, hostname: Option<&str>, admin: Option<&str>, out: &mut dyn Write) -> Result<Changed, AdminError> {
+pub fn init(
+    store: &Store,
+    data: &Path,
+    domain: &str,
+    hostname: Option<&str>,
+    admin: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<Changed, AdminError> {
     let domain = domain_arg(domain)?;
     let hostname = match hostname {
         Some(h) => config::validate("hostname", h).map_err(|e| invalid(e.to_string()))?,
         None => {
             let machine = machine_hostname();
-            if machine.contains('.') { machine } else { domain.clone() }
+            if machine.contains('.') {
+                machine
+            } else {
+                domain.clone()
+            }
         }
     };
     let admin = admin.map(email_arg).transpose()?;
@@ -87,9 +112,15 @@ pub fn init(store: &Store, data: &Path, domain: &str, hostname: Option<&str>, ad
         Ok(_) | Err(store::Error::Refused(Refusal::DomainExists(_))) => {}
         Err(e) => return Err(e.into()),
     }
-    store.call_blocking(Op::SetSetting { key: "hostname".into(), value: Some(hostname.clone()) })?;
+    store.call_blocking(Op::SetSetting {
+        key: "hostname".into(),
+        value: Some(hostname.clone()),
+    })?;
     if let Some(a) = &admin {
-        store.call_blocking(Op::SetSetting { key: "admin".into(), value: Some(a.clone()) })?;
+        store.call_blocking(Op::SetSetting {
+            key: "admin".into(),
+            value: Some(a.clone()),
+        })?;
     }
     let created = crate::tls::ensure_self_signed(data, &hostname)?;
     writeln!(out, "domain {domain}, host name {hostname}")?;
@@ -97,50 +128,94 @@ pub fn init(store: &Store, data: &Path, domain: &str, hostname: Option<&str>, ad
         writeln!(out, "postmaster mail goes to {a}")?;
     }
     if created {
-        writeln!(out, "created a self-signed TLS certificate in {}", crate::tls::tls_dir(data).display())?;
+        writeln!(
+            out,
+            "created a self-signed TLS certificate in {}",
+            crate::tls::tls_dir(data).display()
+        )?;
     }
     Ok(Changed { config: true })
 }
 
 fn hash(store: &Store, password: &str) -> Result<String, AdminError> {
     let cfg = store.config()?;
-    crate::auth::hash_password(password, cfg.auth_argon2_memory_kib, cfg.auth_argon2_iterations).map_err(|e| invalid(e.to_string()))
+    crate::auth::hash_password(
+        password,
+        cfg.auth_argon2_memory_kib,
+        cfg.auth_argon2_iterations,
+    )
+    .map_err(|e| invalid(e.to_string()))
 }
 
 fn user_arg(store: &Store, s: &str) -> Result<store::User, AdminError> {
     let email = email_arg(s)?;
-    store.user(&email)?.ok_or_else(|| invalid(format!("no such user: {email}")))
+    store
+        .user(&email)?
+        .ok_or_else(|| invalid(format!("no such user: {email}")))
 }
 
 fn flag_letters(f: u32) -> String {
     let mut s = String::new();
-    for (bit, c) in [(flags::SEEN, 'S'), (flags::ANSWERED, 'A'), (flags::FLAGGED, 'F'), (flags::DELETED, 'D'), (flags::DRAFT, 'T')] {
+    for (bit, c) in [
+        (flags::SEEN, 'S'),
+        (flags::ANSWERED, 'A'),
+        (flags::FLAGGED, 'F'),
+        (flags::DELETED, 'D'),
+        (flags::DRAFT, 'T'),
+    ] {
         s.push(if f & bit != 0 { c } else { '-' });
     }
     s
 }
 
 fn one_line(s: &str, max: usize) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).take(max).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect()
 }
 
 /// Runs one admin command. `init` needs the data folder; everything else only the store.
-pub fn execute(cmd: &AdminCommand, store: &Store, data: &Path, out: &mut dyn Write) -> Result<Changed, AdminError> {
+pub fn execute(
+    cmd: &AdminCommand,
+    store: &Store,
+    data: &Path,
+    out: &mut dyn Write,
+) -> Result<Changed, AdminError> {
     match cmd {
-        AdminCommand::Init { domain, hostname, admin } => {
-            return init(store, data, domain, hostname.as_deref(), admin.as_deref(), out);
+        AdminCommand::Init {
+            domain,
+            hostname,
+            admin,
+        } => {
+            return init(
+                store,
+                data,
+                domain,
+                hostname.as_deref(),
+                admin.as_deref(),
+                out,
+            );
         }
         AdminCommand::UserAdd { email, password } => {
             let email = email_arg(email)?;
-            let password = password.as_deref().ok_or_else(|| invalid("no password given"))?;
+            let password = password
+                .as_deref()
+                .ok_or_else(|| invalid("no password given"))?;
             if !store.is_local_domain(address::domain(&email))? {
-                return Err(store::Error::from(Refusal::NoSuchDomain(address::domain(&email).to_string())).into());
+                return Err(store::Error::from(Refusal::NoSuchDomain(
+                    address::domain(&email).to_string(),
+                ))
+                .into());
             }
             if store.user(&email)?.is_some() {
                 return Err(store::Error::from(Refusal::UserExists(email)).into());
             }
             let password_hash = hash(store, password)?;
-            store.call_blocking(Op::AddUser { email: email.clone(), password_hash })?;
+            store.call_blocking(Op::AddUser {
+                email: email.clone(),
+                password_hash,
+            })?;
             writeln!(out, "added {email}")?;
         }
         AdminCommand::UserDel(email) => {
@@ -150,12 +225,17 @@ pub fn execute(cmd: &AdminCommand, store: &Store, data: &Path, out: &mut dyn Wri
         }
         AdminCommand::UserPasswd { email, password } => {
             let email = email_arg(email)?;
-            let password = password.as_deref().ok_or_else(|| invalid("no password given"))?;
+            let password = password
+                .as_deref()
+                .ok_or_else(|| invalid("no password given"))?;
             if store.user(&email)?.is_none() {
                 return Err(store::Error::from(Refusal::NoSuchUser(email)).into());
             }
             let password_hash = hash(store, password)?;
-            store.call_blocking(Op::SetPassword { email: email.clone(), password_hash })?;
+            store.call_blocking(Op::SetPassword {
+                email: email.clone(),
+                password_hash,
+            })?;
             writeln!(out, "password changed for {email}")?;
         }
         AdminCommand::UserList => {
@@ -163,7 +243,14 @@ pub fn execute(cmd: &AdminCommand, store: &Store, data: &Path, out: &mut dyn Wri
                 let boxes = store.mailboxes(u.id)?;
                 let msgs: u64 = boxes.iter().map(|m| u64::from(m.row.messages)).sum();
                 let bytes: u64 = boxes.iter().map(|m| m.row.bytes).sum();
-                writeln!(out, "{}\t{} messages\t{} bytes\tsince {}", u.row.email, msgs, bytes, crate::time::iso8601(u.row.created))?;
+                writeln!(
+                    out,
+                    "{}\t{} messages\t{} bytes\tsince {}",
+                    u.row.email,
+                    msgs,
+                    bytes,
+                    crate::time::iso8601(u.row.created)
+                )?;
             }
         }
         AdminCommand::DomainAdd(d) => {
@@ -182,20 +269,34 @@ pub fn execute(cmd: &AdminCommand, store: &Store, data: &Path, out: &mut dyn Wri
             }
         }
         AdminCommand::ConfigGet(key) => {
-            let spec = config::spec(key).ok_or_else(|| invalid(format!("unknown setting `{key}` (see `mailnook config list`)")))?;
+            let spec = config::spec(key).ok_or_else(|| {
+                invalid(format!(
+                    "unknown setting `{key}` (see `mailnook config list`)"
+                ))
+            })?;
             let stored = store.settings()?;
-            let value = stored.get(key).filter(|v| config::validate(key, v).is_ok()).cloned();
+            let value = stored
+                .get(key)
+                .filter(|v| config::validate(key, v).is_ok())
+                .cloned();
             writeln!(out, "{}", value.unwrap_or_else(|| spec.default.to_string()))?;
         }
         AdminCommand::ConfigSet(key, value) => {
             let value = config::validate(key, value).map_err(|e| invalid(e.to_string()))?;
-            store.call_blocking(Op::SetSetting { key: key.clone(), value: Some(value.clone()) })?;
+            store.call_blocking(Op::SetSetting {
+                key: key.clone(),
+                value: Some(value.clone()),
+            })?;
             writeln!(out, "{key} = {value}")?;
             return Ok(Changed { config: true });
         }
         AdminCommand::ConfigUnset(key) => {
-            let spec = config::spec(key).ok_or_else(|| invalid(format!("unknown setting `{key}`")))?;
-            store.call_blocking(Op::SetSetting { key: key.clone(), value: None })?;
+            let spec =
+                config::spec(key).ok_or_else(|| invalid(format!("unknown setting `{key}`")))?;
+            store.call_blocking(Op::SetSetting {
+                key: key.clone(),
+                value: None,
+            })?;
             writeln!(out, "{key} = {} (default)", spec.default)?;
             return Ok(Changed { config: true });
         }
@@ -203,27 +304,51 @@ pub fn execute(cmd: &AdminCommand, store: &Store, data: &Path, out: &mut dyn Wri
             let stored = store.settings()?;
             for spec in config::SPECS {
                 let line = match stored.get(spec.key) {
-                    Some(v) if config::validate(spec.key, v).is_ok() => format!("{} = {v}", spec.key),
-                    Some(v) => format!("{} = {}  # stored value `{v}` is invalid; default used", spec.key, spec.default),
+                    Some(v) if config::validate(spec.key, v).is_ok() => {
+                        format!("{} = {v}", spec.key)
+                    }
+                    Some(v) => format!(
+                        "{} = {}  # stored value `{v}` is invalid; default used",
+                        spec.key, spec.default
+                    ),
                     None => format!("{} = {}  # default", spec.key, spec.default),
                 };
                 writeln!(out, "{line}\t— {}", spec.help)?;
             }
         }
-        AdminCommand::MailList { user, mailbox: None } => {
+        AdminCommand::MailList {
+            user,
+            mailbox: None,
+        } => {
             let u = user_arg(store, user)?;
             for m in store.mailboxes(u.id)? {
                 let special = m.row.special_use.attribute().unwrap_or("");
-                writeln!(out, "{}\t{} messages\t{} unseen\t{} bytes\t{special}", m.row.name, m.row.messages, m.row.unseen, m.row.bytes)?;
+                writeln!(
+                    out,
+                    "{}\t{} messages\t{} unseen\t{} bytes\t{special}",
+                    m.row.name, m.row.messages, m.row.unseen, m.row.bytes
+                )?;
             }
         }
-        AdminCommand::MailList { user, mailbox: Some(name) } => {
+        AdminCommand::MailList {
+            user,
+            mailbox: Some(name),
+        } => {
             let u = user_arg(store, user)?;
-            let mb = store.mailbox(u.id, name)?.ok_or_else(|| invalid(format!("{} has no mailbox `{name}`", u.row.email)))?;
+            let mb = store
+                .mailbox(u.id, name)?
+                .ok_or_else(|| invalid(format!("{} has no mailbox `{name}`", u.row.email)))?;
             writeln!(out, "UID\tDATE\tSIZE\tFLAGS\tFROM\tSUBJECT")?;
             for m in store.messages(mb.id)? {
-                let summary = store.body(store::BodyId(m.row.body))?.and_then(|b| Summary::decode(&b.summary)).unwrap_or_default();
-                let from = summary.from.first().and_then(|a| a.address.clone()).unwrap_or_default();
+                let summary = store
+                    .body(store::BodyId(m.row.body))?
+                    .and_then(|b| Summary::decode(&b.summary))
+                    .unwrap_or_default();
+                let from = summary
+                    .from
+                    .first()
+                    .and_then(|a| a.address.clone())
+                    .unwrap_or_default();
                 let subject = summary.subject.unwrap_or_default();
                 writeln!(
                     out,
@@ -239,7 +364,9 @@ pub fn execute(cmd: &AdminCommand, store: &Store, data: &Path, out: &mut dyn Wri
         }
         AdminCommand::MailShow { user, mailbox, uid } => {
             let u = user_arg(store, user)?;
-            let mb = store.mailbox(u.id, mailbox)?.ok_or_else(|| invalid(format!("{} has no mailbox `{mailbox}`", u.row.email)))?;
+            let mb = store
+                .mailbox(u.id, mailbox)?
+                .ok_or_else(|| invalid(format!("{} has no mailbox `{mailbox}`", u.row.email)))?;
             if !store.write_message_blocking(mb.id, *uid, out)? {
                 return Err(invalid(format!("no message with UID {uid} in {mailbox}")));
             }

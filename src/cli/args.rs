@@ -131,7 +131,8 @@ Admin commands work with the server stopped (they open the store) or running
 (they go through DIR/control.sock).";
 
 fn take_string(v: OsString, what: &str) -> Result<String, String> {
-    v.into_string().map_err(|_| format!("{what} is not valid UTF-8"))
+    v.into_string()
+        .map_err(|_| format!("{what} is not valid UTF-8"))
 }
 
 /// Parses argv (without the program name).
@@ -149,19 +150,47 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     let mut version = false;
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
-            Long("data") | Short('d') => data = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
+            Long("data") | Short('d') => {
+                data = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
             Long("port-base") => {
                 let v = take_string(p.value().map_err(|e| e.to_string())?, "--port-base")?;
-                port_base = Some(v.parse::<u16>().map_err(|_| format!("--port-base: `{v}` is not a port number"))?);
+                port_base = Some(
+                    v.parse::<u16>()
+                        .map_err(|_| format!("--port-base: `{v}` is not a port number"))?,
+                );
             }
             Long("bind") => {
                 let v = take_string(p.value().map_err(|e| e.to_string())?, "--bind")?;
-                bind = Some(v.parse::<IpAddr>().map_err(|_| format!("--bind: `{v}` is not an IP address"))?);
+                bind = Some(
+                    v.parse::<IpAddr>()
+                        .map_err(|_| format!("--bind: `{v}` is not an IP address"))?,
+                );
             }
-            Long("domain") => domain = Some(take_string(p.value().map_err(|e| e.to_string())?, "--domain")?),
-            Long("hostname") => hostname = Some(take_string(p.value().map_err(|e| e.to_string())?, "--hostname")?),
-            Long("admin") => admin = Some(take_string(p.value().map_err(|e| e.to_string())?, "--admin")?),
-            Long("password") => password = Some(take_string(p.value().map_err(|e| e.to_string())?, "--password")?),
+            Long("domain") => {
+                domain = Some(take_string(
+                    p.value().map_err(|e| e.to_string())?,
+                    "--domain",
+                )?)
+            }
+            Long("hostname") => {
+                hostname = Some(take_string(
+                    p.value().map_err(|e| e.to_string())?,
+                    "--hostname",
+                )?)
+            }
+            Long("admin") => {
+                admin = Some(take_string(
+                    p.value().map_err(|e| e.to_string())?,
+                    "--admin",
+                )?)
+            }
+            Long("password") => {
+                password = Some(take_string(
+                    p.value().map_err(|e| e.to_string())?,
+                    "--password",
+                )?)
+            }
             Long("help") | Short('h') => help = true,
             Long("version") | Short('V') => version = true,
             Value(v) => positional.push(take_string(v, "argument")?),
@@ -182,14 +211,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             None => Ok(()),
         }
     };
-    let serve_flags = [("--port-base", port_base.is_some()), ("--bind", bind.is_some())];
-    let init_flags = [("--hostname", hostname.is_some()), ("--admin", admin.is_some())];
+    let serve_flags = [
+        ("--port-base", port_base.is_some()),
+        ("--bind", bind.is_some()),
+    ];
+    let init_flags = [
+        ("--hostname", hostname.is_some()),
+        ("--admin", admin.is_some()),
+    ];
     let pw_flag = [("--password", password.is_some())];
     let cmd = match words.as_slice() {
         ["serve"] => {
             unused(&init_flags)?;
             unused(&pw_flag)?;
-            return Ok(Command::Serve(ServeArgs { data, port_base, bind, domain }));
+            return Ok(Command::Serve(ServeArgs {
+                data,
+                port_base,
+                bind,
+                domain,
+            }));
         }
         ["help"] | [] => return Ok(Command::Help),
         ["version"] => return Ok(Command::Version),
@@ -197,10 +237,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             unused(&serve_flags)?;
             unused(&pw_flag)?;
             let domain = domain.take().ok_or("init needs --domain D")?;
-            AdminCommand::Init { domain, hostname: hostname.take(), admin: admin.take() }
+            AdminCommand::Init {
+                domain,
+                hostname: hostname.take(),
+                admin: admin.take(),
+            }
         }
-        ["user", "add", email] => AdminCommand::UserAdd { email: email.to_string(), password: password.take() },
-        ["user", "passwd", email] => AdminCommand::UserPasswd { email: email.to_string(), password: password.take() },
+        ["user", "add", email] => AdminCommand::UserAdd {
+            email: email.to_string(),
+            password: password.take(),
+        },
+        ["user", "passwd", email] => AdminCommand::UserPasswd {
+            email: email.to_string(),
+            password: password.take(),
+        },
         ["user", "del", email] => AdminCommand::UserDel(email.to_string()),
         ["user", "list"] => AdminCommand::UserList,
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
@@ -210,18 +260,31 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         ["config", "set", k, v] => AdminCommand::ConfigSet(k.to_string(), v.to_string()),
         ["config", "unset", k] => AdminCommand::ConfigUnset(k.to_string()),
         ["config", "list"] => AdminCommand::ConfigList,
-        ["mail", "list", u] => AdminCommand::MailList { user: u.to_string(), mailbox: None },
-        ["mail", "list", u, m] => AdminCommand::MailList { user: u.to_string(), mailbox: Some(m.to_string()) },
+        ["mail", "list", u] => AdminCommand::MailList {
+            user: u.to_string(),
+            mailbox: None,
+        },
+        ["mail", "list", u, m] => AdminCommand::MailList {
+            user: u.to_string(),
+            mailbox: Some(m.to_string()),
+        },
         ["mail", "show", u, m, uid] => AdminCommand::MailShow {
             user: u.to_string(),
             mailbox: m.to_string(),
-            uid: uid.parse().map_err(|_| format!("UID `{uid}` is not a number"))?,
+            uid: uid
+                .parse()
+                .map_err(|_| format!("UID `{uid}` is not a number"))?,
         },
         ["check"] => AdminCommand::Check,
         [first, ..] => {
-            let known = ["serve", "init", "user", "domain", "config", "mail", "check", "help", "version"];
+            let known = [
+                "serve", "init", "user", "domain", "config", "mail", "check", "help", "version",
+            ];
             return Err(if known.contains(first) {
-                format!("incomplete or wrong arguments for `{}` (see `mailnook help`)", words.join(" "))
+                format!(
+                    "incomplete or wrong arguments for `{}` (see `mailnook help`)",
+                    words.join(" ")
+                )
             } else {
                 format!("unknown command `{first}` (see `mailnook help`)")
             });
@@ -232,7 +295,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         unused(&init_flags)?;
         unused(&[("--domain", domain.is_some())])?;
     }
-    if !matches!(cmd, AdminCommand::UserAdd { .. } | AdminCommand::UserPasswd { .. }) {
+    if !matches!(
+        cmd,
+        AdminCommand::UserAdd { .. } | AdminCommand::UserPasswd { .. }
+    ) {
         unused(&[("--password", password.is_some())])?;
     }
     Ok(Command::Admin { data, cmd })
@@ -261,11 +327,15 @@ impl AdminCommand {
                 v.extend(mailbox.clone());
                 v
             }
-            AdminCommand::MailShow { user, mailbox, uid } => s(&["mail", "show", user, mailbox, &uid.to_string()]),
+            AdminCommand::MailShow { user, mailbox, uid } => {
+                s(&["mail", "show", user, mailbox, &uid.to_string()])
+            }
             AdminCommand::Check => s(&["check"]),
         };
         match self {
-            AdminCommand::Init { hostname, admin, .. } => {
+            AdminCommand::Init {
+                hostname, admin, ..
+            } => {
                 if let Some(h) = hostname {
                     a.extend(s(&["--hostname", h]));
                 }
@@ -273,7 +343,12 @@ impl AdminCommand {
                     a.extend(s(&["--admin", e]));
                 }
             }
-            AdminCommand::UserAdd { password: Some(p), .. } | AdminCommand::UserPasswd { password: Some(p), .. } => {
+            AdminCommand::UserAdd {
+                password: Some(p), ..
+            }
+            | AdminCommand::UserPasswd {
+                password: Some(p), ..
+            } => {
                 a.extend(s(&["--password", p]));
             }
             _ => {}
@@ -294,7 +369,12 @@ mod tests {
     fn parses_commands_and_round_trips_admin_argv() {
         assert_eq!(
             parse(argv("serve")).unwrap(),
-            Command::Serve(ServeArgs { data: DEFAULT_DATA.into(), port_base: None, bind: None, domain: None })
+            Command::Serve(ServeArgs {
+                data: DEFAULT_DATA.into(),
+                port_base: None,
+                bind: None,
+                domain: None
+            })
         );
         for line in [
             "init --domain example.test --hostname mx.example.test --admin a@example.test",
@@ -309,21 +389,45 @@ mod tests {
             "mail show a@example.test INBOX 7",
             "check",
         ] {
-            let Command::Admin { cmd, .. } = parse(argv(&format!("{line} --data /tmp/d"))).unwrap() else {
+            let Command::Admin { cmd, .. } = parse(argv(&format!("{line} --data /tmp/d"))).unwrap()
+            else {
                 panic!("{line}")
             };
             let back = parse(cmd.to_args().into_iter().map(OsString::from).collect()).unwrap();
-            assert_eq!(back, Command::Admin { data: DEFAULT_DATA.into(), cmd }, "{line}");
+            assert_eq!(
+                back,
+                Command::Admin {
+                    data: DEFAULT_DATA.into(),
+                    cmd
+                },
+                "{line}"
+            );
         }
     }
 
     #[test]
     fn refuses_bad_input_with_a_message() {
-        assert!(parse(argv("frobnicate")).unwrap_err().contains("unknown command"));
+        assert!(
+            parse(argv("frobnicate"))
+                .unwrap_err()
+                .contains("unknown command")
+        );
         assert!(parse(argv("user add")).unwrap_err().contains("incomplete"));
-        assert!(parse(argv("serve --port-base x")).unwrap_err().contains("not a port"));
-        assert!(parse(argv("user list --password x")).unwrap_err().contains("does not apply"));
-        assert!(parse(argv("mail show a@b.test INBOX x")).unwrap_err().contains("not a number"));
+        assert!(
+            parse(argv("serve --port-base x"))
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(
+            parse(argv("user list --password x"))
+                .unwrap_err()
+                .contains("does not apply")
+        );
+        assert!(
+            parse(argv("mail show a@b.test INBOX x"))
+                .unwrap_err()
+                .contains("not a number")
+        );
         assert!(parse(argv("init")).unwrap_err().contains("--domain"));
     }
 }

@@ -84,7 +84,10 @@ pub struct FrameWriter<'a> {
 impl<'a> FrameWriter<'a> {
     /// Wraps the connection.
     pub fn new(inner: &'a mut dyn Write) -> FrameWriter<'a> {
-        FrameWriter { inner, buf: Vec::new() }
+        FrameWriter {
+            inner,
+            buf: Vec::new(),
+        }
     }
 
     /// Sends the buffered output, then the outcome.
@@ -147,14 +150,23 @@ mod tests {
     fn request_and_response_round_trip() {
         let mut wire = Vec::new();
         write_request(&mut wire, &["user".into(), "list".into()]).unwrap();
-        assert_eq!(read_request(&mut wire.as_slice()).unwrap(), vec!["user", "list"]);
+        assert_eq!(
+            read_request(&mut wire.as_slice()).unwrap(),
+            vec!["user", "list"]
+        );
         let mut resp = Vec::new();
         let mut w = FrameWriter::new(&mut resp);
         w.write_all(b"hello\n").unwrap();
         w.finish(Err("boom".into()), 1).unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        assert_eq!(read_response(&mut resp.as_slice(), &mut out, &mut err).unwrap(), 1);
-        assert_eq!((out.as_slice(), err.as_slice()), (&b"hello\n"[..], &b"boom\n"[..]));
+        assert_eq!(
+            read_response(&mut resp.as_slice(), &mut out, &mut err).unwrap(),
+            1
+        );
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"hello\n"[..], &b"boom\n"[..])
+        );
         let mut huge = Vec::new();
         huge.extend_from_slice(MAGIC);
         huge.extend_from_slice(&1000u32.to_be_bytes());

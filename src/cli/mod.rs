@@ -62,7 +62,9 @@ fn read_password(prompt: &str) -> Result<String, String> {
         eprintln!();
         read.map_err(|e| format!("reading password: {e}"))?;
     } else {
-        std::io::BufReader::new(stdin.lock().take(4096)).read_line(&mut line).map_err(|e| format!("reading password: {e}"))?;
+        std::io::BufReader::new(stdin.lock().take(4096))
+            .read_line(&mut line)
+            .map_err(|e| format!("reading password: {e}"))?;
     }
     let pw = line.trim_end_matches(['\r', '\n']).to_string();
     if pw.is_empty() {
@@ -74,7 +76,9 @@ fn read_password(prompt: &str) -> Result<String, String> {
 /// Runs an admin command through the control socket if the server is up, else on the store.
 fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
     match &mut cmd {
-        AdminCommand::UserAdd { password, .. } | AdminCommand::UserPasswd { password, .. } if password.is_none() => {
+        AdminCommand::UserAdd { password, .. } | AdminCommand::UserPasswd { password, .. }
+            if password.is_none() =>
+        {
             match read_password("Password: ") {
                 Ok(p) => *password = Some(p),
                 Err(e) => {
@@ -89,7 +93,13 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
     match UnixStream::connect(&sock) {
         Ok(mut conn) => {
             let sent = control::write_request(&mut conn, &cmd.to_args());
-            let answer = sent.and_then(|_| control::read_response(&mut conn, &mut std::io::stdout().lock(), &mut std::io::stderr()));
+            let answer = sent.and_then(|_| {
+                control::read_response(
+                    &mut conn,
+                    &mut std::io::stdout().lock(),
+                    &mut std::io::stderr(),
+                )
+            });
             match answer {
                 Ok(code) => i32::from(code),
                 Err(e) => {
@@ -98,7 +108,14 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
                 }
             }
         }
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => run_local(data, &cmd),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            run_local(data, &cmd)
+        }
         Err(e) => {
             eprintln!("mailnook: control socket {}: {e}", sock.display());
             1
@@ -120,7 +137,10 @@ fn run_local(data: &Path, cmd: &AdminCommand) -> i32 {
         eprintln!("mailnook: {}: {e}", data.display());
         return 1;
     }
-    let store = match crate::store::Store::open(&data.join(crate::server::STORE_FILE), crate::config::Config::default().store_cache_bytes) {
+    let store = match crate::store::Store::open(
+        &data.join(crate::server::STORE_FILE),
+        crate::config::Config::default().store_cache_bytes,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mailnook: {e}");
@@ -143,7 +163,11 @@ fn run_local(data: &Path, cmd: &AdminCommand) -> i32 {
 
 /// Serves one control-socket connection (blocking; runs on a worker thread of the server).
 /// Returns what the command changed.
-pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &Path) -> admin::Changed {
+pub fn serve_control(
+    mut conn: UnixStream,
+    store: &crate::store::Store,
+    data: &Path,
+) -> admin::Changed {
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
     let request = match control::read_request(&mut conn) {
         Ok(r) => r,
@@ -153,7 +177,9 @@ pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &P
         }
     };
     let mut writer = conn.try_clone().ok();
-    let Some(w) = writer.as_mut() else { return admin::Changed::default() };
+    let Some(w) = writer.as_mut() else {
+        return admin::Changed::default();
+    };
     let mut out = control::FrameWriter::new(w);
     let parsed = args::parse(request.into_iter().map(OsString::from).collect());
     let (result, code, changed) = match parsed {
@@ -161,8 +187,16 @@ pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &P
             Ok(changed) => (Ok(()), 0, changed),
             Err(e) => (Err(format!("mailnook: {e}")), 1, admin::Changed::default()),
         },
-        Ok(_) => (Err("mailnook: not an admin command".to_string()), EXIT_USAGE as u8, admin::Changed::default()),
-        Err(e) => (Err(format!("mailnook: {e}")), EXIT_USAGE as u8, admin::Changed::default()),
+        Ok(_) => (
+            Err("mailnook: not an admin command".to_string()),
+            EXIT_USAGE as u8,
+            admin::Changed::default(),
+        ),
+        Err(e) => (
+            Err(format!("mailnook: {e}")),
+            EXIT_USAGE as u8,
+            admin::Changed::default(),
+        ),
     };
     if let Err(e) = out.finish(result, code) {
         log::debug!("control: client went away: {e}");

@@ -54,7 +54,12 @@ enum Input {
     Shutdown,
 }
 
-async fn read_some(stream: &mut Stream, buf: &mut [u8], limit: Duration, shutdown: &async_channel::Receiver<()>) -> Input {
+async fn read_some(
+    stream: &mut Stream,
+    buf: &mut [u8],
+    limit: Duration,
+    shutdown: &async_channel::Receiver<()>,
+) -> Input {
     let read = async {
         match with_timeout(limit, stream.read(buf)).await {
             Ok(0) => Input::Eof,
@@ -70,7 +75,11 @@ async fn read_some(stream: &mut Stream, buf: &mut [u8], limit: Duration, shutdow
     .await
 }
 
-async fn flush(stream: &mut Stream, session: &mut SmtpServerSession, limit: Duration) -> Result<(), ConnError> {
+async fn flush(
+    stream: &mut Stream,
+    session: &mut SmtpServerSession,
+    limit: Duration,
+) -> Result<(), ConnError> {
     if !session.output().is_empty() {
         with_timeout(limit, stream.write_all(session.output())).await?;
         session.clear_output();
@@ -102,8 +111,21 @@ pub async fn serve(mut stream: Stream, ctx: MxContext) -> Result<(), ConnError> 
     let command_timeout = Duration::from_secs(cfg.smtp_command_timeout_secs);
     let data_timeout = Duration::from_secs(cfg.smtp_data_timeout_secs);
     let mut buf = vec![0u8; READ_BYTES];
-    let mut txn = Txn { sink: None, recipients: Vec::new(), store_failed: false };
-    let result = drive(&mut stream, &ctx, &mut session, &mut buf, &mut txn, command_timeout, data_timeout).await;
+    let mut txn = Txn {
+        sink: None,
+        recipients: Vec::new(),
+        store_failed: false,
+    };
+    let result = drive(
+        &mut stream,
+        &ctx,
+        &mut session,
+        &mut buf,
+        &mut txn,
+        command_timeout,
+        data_timeout,
+    )
+    .await;
     if let Some(sink) = txn.sink.take() {
         sink.discard().await;
     }
@@ -125,7 +147,11 @@ async fn drive(
         match session.next_event() {
             Event::NeedInput => {
                 flush(stream, session, command_timeout).await?;
-                let limit = if session.in_data() { data_timeout } else { command_timeout };
+                let limit = if session.in_data() {
+                    data_timeout
+                } else {
+                    command_timeout
+                };
                 match read_some(stream, buf, limit, &ctx.shutdown).await {
                     Input::Bytes(n) => session.feed(&buf[..n]),
                     Input::Eof => return Ok(()),
@@ -147,7 +173,9 @@ async fn drive(
                     Ok(RcptDecision::Accept(user)) => {
                         let shown = match &rcpt {
                             crate::proto::smtp::Recipient::Postmaster => "postmaster".to_string(),
-                            crate::proto::smtp::Recipient::Mailbox { local, domain } => format!("{local}@{domain}"),
+                            crate::proto::smtp::Recipient::Mailbox { local, domain } => {
+                                format!("{local}@{domain}")
+                            }
                         };
                         txn.recipients.push((user, shown));
                         session.accept_rcpt();
@@ -209,7 +237,12 @@ async fn drive(
     }
 }
 
-async fn finish_message(stream: &Stream, ctx: &MxContext, session: &mut SmtpServerSession, txn: &mut Txn) {
+async fn finish_message(
+    stream: &Stream,
+    ctx: &MxContext,
+    session: &mut SmtpServerSession,
+    txn: &mut Txn,
+) {
     let Some(sink) = txn.sink.take() else {
         session.reject(r::LOCAL_ERROR);
         return;

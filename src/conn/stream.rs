@@ -24,7 +24,9 @@ impl Stream {
     pub async fn upgrade(self, config: Arc<rustls::ServerConfig>) -> io::Result<Stream> {
         match self {
             Stream::Plain(tcp) => {
-                let tls = futures_rustls::TlsAcceptor::from(config).accept(tcp).await?;
+                let tls = futures_rustls::TlsAcceptor::from(config)
+                    .accept(tcp)
+                    .await?;
                 Ok(Stream::Tls(Box::new(tls)))
             }
             other => Ok(other),
@@ -45,7 +47,11 @@ fn upgrading() -> io::Error {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -55,7 +61,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

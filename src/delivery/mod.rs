@@ -33,7 +33,11 @@ pub fn postmaster(store: &Store, cfg: &Config) -> store::Result<Option<UserId>> 
 }
 
 /// Decides one recipient for the MX role (RFC 5321 §4.5.1: postmaster is always accepted).
-pub fn check_recipient(store: &Store, cfg: &Config, rcpt: &Recipient) -> store::Result<RcptDecision> {
+pub fn check_recipient(
+    store: &Store,
+    cfg: &Config,
+    rcpt: &Recipient,
+) -> store::Result<RcptDecision> {
     let (local, domain) = match rcpt {
         Recipient::Postmaster => return postmaster_decision(store, cfg),
         Recipient::Mailbox { local, domain } => (local, domain),
@@ -113,7 +117,12 @@ impl MessageSink {
             data = rest;
             if self.buf.len() == CHUNK_BYTES {
                 let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES));
-                self.store.call(Op::PutChunk { upload: self.upload, data: chunk }).await?;
+                self.store
+                    .call(Op::PutChunk {
+                        upload: self.upload,
+                        data: chunk,
+                    })
+                    .await?;
                 self.chunks_sent += 1;
             }
         }
@@ -122,7 +131,12 @@ impl MessageSink {
 
     /// Commits the message durably to each recipient's INBOX, with `prefix` (trace headers)
     /// stored before the data. On error the upload is dropped.
-    pub async fn commit(self, prefix: Vec<u8>, recipients: Vec<UserId>, internal_date: u64) -> store::Result<Done> {
+    pub async fn commit(
+        self,
+        prefix: Vec<u8>,
+        recipients: Vec<UserId>,
+        internal_date: u64,
+    ) -> store::Result<Done> {
         let summary = Summary::from_message_start(&self.head).encode();
         let delivery = Delivery {
             upload: self.upload,

@@ -15,14 +15,19 @@ fn is_local_char(b: u8) -> bool {
 pub fn is_local_part(local: &str) -> bool {
     !local.is_empty()
         && local.len() <= 64
-        && local.split('.').all(|atom| !atom.is_empty() && atom.bytes().all(is_local_char))
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.bytes().all(is_local_char))
 }
 
 /// Splits and checks `local@domain`; returns the normalised (lower-case) address.
 pub fn normalize(addr: &str) -> Option<String> {
     let addr = addr.trim();
     let (local, domain) = addr.rsplit_once('@')?;
-    if !is_local_part(local) || !crate::config::is_hostname(domain) || !domain.contains('.') && domain != "localhost" {
+    if !is_local_part(local)
+        || !crate::config::is_hostname(domain)
+        || !domain.contains('.') && domain != "localhost"
+    {
         return None;
     }
     Some(addr.to_ascii_lowercase())
@@ -39,9 +44,22 @@ mod tests {
 
     #[test]
     fn accepts_plain_and_refuses_relay_syntax() {
-        assert_eq!(normalize(" Alice.B+tag@Example.TEST ").as_deref(), Some("alice.b+tag@example.test"));
-        for bad in ["a%b@example.test", "a!b@example.test", "\"a\"@example.test", "a..b@example.test",
-                    ".a@example.test", "a@", "@example.test", "a@-x.test", "a@b@c.test", "a@nodot"] {
+        assert_eq!(
+            normalize(" Alice.B+tag@Example.TEST ").as_deref(),
+            Some("alice.b+tag@example.test")
+        );
+        for bad in [
+            "a%b@example.test",
+            "a!b@example.test",
+            "\"a\"@example.test",
+            "a..b@example.test",
+            ".a@example.test",
+            "a@",
+            "@example.test",
+            "a@-x.test",
+            "a@b@c.test",
+            "a@nodot",
+        ] {
             assert_eq!(normalize(bad), None, "{bad}");
         }
         assert_eq!(domain("a@b.test"), "b.test");

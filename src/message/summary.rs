@@ -65,7 +65,10 @@ fn addrs(a: Option<&Address<'_>>) -> Vec<Addr> {
     let Some(a) = a else { return Vec::new() };
     a.iter()
         .take(MAX_ADDRESSES)
-        .map(|x| Addr { name: x.name.as_deref().map(cut), address: x.address.as_deref().map(cut) })
+        .map(|x| Addr {
+            name: x.name.as_deref().map(cut),
+            address: x.address.as_deref().map(cut),
+        })
         .collect()
 }
 
@@ -95,7 +98,10 @@ impl Summary {
         let header_len = header_section_len(start);
         let section = &start[..header_len.unwrap_or(start.len())];
         let Some(m) = MessageParser::new().parse_headers(section) else {
-            return Summary { header_bytes: header_len.unwrap_or(0) as u64, ..Summary::default() };
+            return Summary {
+                header_bytes: header_len.unwrap_or(0) as u64,
+                ..Summary::default()
+            };
         };
         Summary {
             date: m.date().map(|d| d.to_timestamp()),
@@ -123,7 +129,14 @@ impl Summary {
         for s in [&self.subject, &self.in_reply_to, &self.message_id] {
             opt(&mut e, s.as_deref());
         }
-        for list in [&self.from, &self.sender, &self.reply_to, &self.to, &self.cc, &self.bcc] {
+        for list in [
+            &self.from,
+            &self.sender,
+            &self.reply_to,
+            &self.to,
+            &self.cc,
+            &self.bcc,
+        ] {
             e.u32(list.len() as u32);
             for a in list {
                 opt(&mut e, a.name.as_deref());
@@ -150,7 +163,10 @@ impl Summary {
             let n = d.u32()? as usize;
             let mut list = Vec::with_capacity(n.min(MAX_ADDRESSES));
             for _ in 0..n {
-                list.push(Addr { name: get_opt(&mut d)?, address: get_opt(&mut d)? });
+                list.push(Addr {
+                    name: get_opt(&mut d)?,
+                    address: get_opt(&mut d)?,
+                });
             }
             lists.push(list);
         }
@@ -209,7 +225,13 @@ mod tests {
 
     #[test]
     fn survives_garbage() {
-        for input in [&b""[..], b"\r\n", b"no colon here", b"\xff\xfe: \x00\r\n\r\n", b"Subject: a\n\nb"] {
+        for input in [
+            &b""[..],
+            b"\r\n",
+            b"no colon here",
+            b"\xff\xfe: \x00\r\n\r\n",
+            b"Subject: a\n\nb",
+        ] {
             let s = Summary::from_message_start(input);
             assert_eq!(Summary::decode(&s.encode()), Some(s));
         }

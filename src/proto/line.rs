@@ -30,7 +30,10 @@ pub struct LineSplitter {
 impl LineSplitter {
     /// A splitter for lines of at most `max` octets including CRLF.
     pub fn new(max: usize) -> LineSplitter {
-        LineSplitter { max: max.max(3), discarding: false }
+        LineSplitter {
+            max: max.max(3),
+            discarding: false,
+        }
     }
 
     /// Examines `input`; returns how many bytes were consumed and what was found. The caller
@@ -65,22 +68,67 @@ mod tests {
     #[test]
     fn splits_crlf_and_bare_lf_lines() {
         let mut s = LineSplitter::new(10);
-        assert_eq!(s.split(b"ab\r\ncd"), (4, Split::Line { line: b"ab", crlf: true }));
+        assert_eq!(
+            s.split(b"ab\r\ncd"),
+            (
+                4,
+                Split::Line {
+                    line: b"ab",
+                    crlf: true
+                }
+            )
+        );
         assert_eq!(s.split(b"cd"), (0, Split::Incomplete));
-        assert_eq!(s.split(b"cd\n"), (3, Split::Line { line: b"cd", crlf: false }));
+        assert_eq!(
+            s.split(b"cd\n"),
+            (
+                3,
+                Split::Line {
+                    line: b"cd",
+                    crlf: false
+                }
+            )
+        );
     }
 
     #[test]
     fn reports_a_long_line_once_and_discards_it() {
         let mut s = LineSplitter::new(6);
         assert_eq!(s.split(b"1234567\r\nok\r\n"), (9, Split::TooLong));
-        assert_eq!(s.split(b"ok\r\n"), (4, Split::Line { line: b"ok", crlf: true }));
+        assert_eq!(
+            s.split(b"ok\r\n"),
+            (
+                4,
+                Split::Line {
+                    line: b"ok",
+                    crlf: true
+                }
+            )
+        );
         // Without a newline in sight: report at the limit, then swallow until LF.
         assert_eq!(s.split(b"123456"), (6, Split::TooLong));
         assert_eq!(s.split(b"789"), (3, Split::Incomplete));
         assert_eq!(s.split(b"0\r\nnext\r\n"), (3, Split::Incomplete));
-        assert_eq!(s.split(b"next\r\n"), (6, Split::Line { line: b"next", crlf: true }));
+        assert_eq!(
+            s.split(b"next\r\n"),
+            (
+                6,
+                Split::Line {
+                    line: b"next",
+                    crlf: true
+                }
+            )
+        );
         // Exactly at the limit is fine.
-        assert_eq!(s.split(b"1234\r\n"), (6, Split::Line { line: b"1234", crlf: true }));
+        assert_eq!(
+            s.split(b"1234\r\n"),
+            (
+                6,
+                Split::Line {
+                    line: b"1234",
+                    crlf: true
+                }
+            )
+        );
     }
 }

@@ -35,7 +35,10 @@ impl ConnLimits {
         }
         c.total += 1;
         c.per_ip.insert(ip, here + 1);
-        Some(Permit { counts: self.counts.clone(), ip })
+        Some(Permit {
+            counts: self.counts.clone(),
+            ip,
+        })
     }
 
     /// Connections open now.

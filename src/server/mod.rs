@@ -123,7 +123,8 @@ fn raise_fd_limit() {
 fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
     let path = args.data.join(STORE_FILE);
     let first_run = !path.exists();
-    crate::cli::admin::create_data_dir(&args.data).map_err(|e| ServerError::Setup(format!("{}: {e}", args.data.display())))?;
+    crate::cli::admin::create_data_dir(&args.data)
+        .map_err(|e| ServerError::Setup(format!("{}: {e}", args.data.display())))?;
     let default_cache = Config::default().store_cache_bytes;
     let mut store = Store::open(&path, default_cache)?;
     let wanted = store.config()?.store_cache_bytes;
@@ -132,10 +133,14 @@ fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
         store = Store::open(&path, wanted)?;
     }
     if first_run || args.domain.is_some() {
-        let domain = args.domain.clone().unwrap_or_else(crate::cli::admin::default_domain);
+        let domain = args
+            .domain
+            .clone()
+            .unwrap_or_else(crate::cli::admin::default_domain);
         let mut out = Vec::new();
-        crate::cli::admin::init(&store, &args.data, &domain, None, None, &mut out)
-            .map_err(|e| ServerError::Setup(format!("initialising {}: {e}", args.data.display())))?;
+        crate::cli::admin::init(&store, &args.data, &domain, None, None, &mut out).map_err(
+            |e| ServerError::Setup(format!("initialising {}: {e}", args.data.display())),
+        )?;
         if first_run {
             println!("mailnook: first run: initialised {}", args.data.display());
         }
@@ -155,7 +160,8 @@ pub fn run(args: ServeArgs) -> Result<(), ServerError> {
 
 fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let config = store.config()?;
-    crate::tls::ensure_self_signed(&args.data, &config.hostname).map_err(|e| ServerError::Setup(e.to_string()))?;
+    crate::tls::ensure_self_signed(&args.data, &config.hostname)
+        .map_err(|e| ServerError::Setup(e.to_string()))?;
     let tls = ServerTls::default();
     match crate::tls::reload_if_changed(&args.data, None) {
         Some(Ok((files, print, cfg))) => tls.swap(files, print, cfg),
@@ -163,17 +169,30 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         None => {}
     }
     let root = rustix::process::geteuid().is_root();
-    let port_base = args.port_base.unwrap_or(if root { 0 } else { DEV_PORT_BASE });
-    let bind = args.bind.unwrap_or(if port_base == 0 { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) });
+    let port_base = args
+        .port_base
+        .unwrap_or(if root { 0 } else { DEV_PORT_BASE });
+    let bind = args.bind.unwrap_or(if port_base == 0 {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    });
     if args.port_base.is_none() && !root {
         println!("mailnook: not running as root: using dev ports (--port-base {DEV_PORT_BASE})");
     }
     let mut listeners = Vec::new();
     for role in [Role::Mx] {
-        let port = port_base.checked_add(role.port()).ok_or_else(|| ServerError::Setup(format!("--port-base {port_base} is too high")))?;
+        let port = port_base
+            .checked_add(role.port())
+            .ok_or_else(|| ServerError::Setup(format!("--port-base {port_base} is too high")))?;
         let addr = SocketAddr::new(bind, port);
-        let l = Async::<TcpListener>::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
-        println!("mailnook: {} listening on {}", role.name(), l.get_ref().local_addr()?);
+        let l = Async::<TcpListener>::bind(addr)
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        println!(
+            "mailnook: {} listening on {}",
+            role.name(),
+            l.get_ref().local_addr()?
+        );
         listeners.push((role, l));
     }
     let sock_path = args.data.join(crate::cli::control::SOCKET_NAME);
@@ -188,7 +207,11 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     if store.users()?.is_empty() {
         println!(
             "mailnook: no users yet; add one with: mailnook user add you@{} --data {}",
-            store.domains()?.first().map(String::as_str).unwrap_or("example.test"),
+            store
+                .domains()?
+                .first()
+                .map(String::as_str)
+                .unwrap_or("example.test"),
             args.data.display()
         );
     }
@@ -203,13 +226,15 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         shutdown: shutdown_rx,
     });
     let ex = Rc::new(LocalExecutor::new());
-    let signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])?;
+    let signals =
+        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])?;
     let main = {
         let ex = ex.clone();
         let shared = shared.clone();
         async move {
             for (role, l) in listeners {
-                ex.spawn(accept_loop(ex.clone(), shared.clone(), role, l)).detach();
+                ex.spawn(accept_loop(ex.clone(), shared.clone(), role, l))
+                    .detach();
             }
             ex.spawn(control_loop(shared.clone(), control)).detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
@@ -219,7 +244,10 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                 None
             })
             .await;
-            log::info!("shutting down ({sig:?}); {} connections open", shared.limits.open());
+            log::info!(
+                "shutting down ({sig:?}); {} connections open",
+                shared.limits.open()
+            );
             shutdown_tx.close();
             let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
             while shared.limits.open() > 0 && std::time::Instant::now() < deadline {
@@ -233,7 +261,12 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     Ok(())
 }
 
-async fn accept_loop(ex: Rc<LocalExecutor<'static>>, shared: Rc<Shared>, role: Role, listener: Async<TcpListener>) {
+async fn accept_loop(
+    ex: Rc<LocalExecutor<'static>>,
+    shared: Rc<Shared>,
+    role: Role,
+    listener: Async<TcpListener>,
+) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             let _ = shared.shutdown.recv().await;
@@ -253,7 +286,11 @@ async fn accept_loop(ex: Rc<LocalExecutor<'static>>, shared: Rc<Shared>, role: R
         let _ = tcp.get_ref().set_nodelay(true);
         let cfg = shared.config();
         let cid = shared.cid();
-        let Some(permit) = shared.limits.try_admit(peer.ip(), cfg.net_max_conns, cfg.net_max_conns_per_ip) else {
+        let Some(permit) =
+            shared
+                .limits
+                .try_admit(peer.ip(), cfg.net_max_conns, cfg.net_max_conns_per_ip)
+        else {
             log::info!("cid={cid} refused ip={}: connection limit", peer.ip());
             ex.spawn(refuse(tcp)).detach();
             continue;
@@ -309,7 +346,8 @@ async fn control_loop(shared: Rc<Shared>, listener: Async<UnixListener>) {
         };
         let _ = conn.set_nonblocking(false);
         let (store, data) = (shared.store.clone(), shared.data.clone());
-        let changed = blocking::unblock(move || crate::cli::serve_control(conn, &store, &data)).await;
+        let changed =
+            blocking::unblock(move || crate::cli::serve_control(conn, &store, &data)).await;
         if changed.config {
             shared.reload_config();
             log::info!("settings reloaded");

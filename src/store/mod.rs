@@ -26,7 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use read::{Mailbox, Message, User};
-pub use schema::{BodyData, BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
+pub use schema::{
+    BodyData, BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags,
+};
 
 /// A user's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,10 +57,14 @@ impl Uid {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Another process holds the database file.
-    #[error("the store {0} is in use by another process (is `mailnook serve` running without its control socket?)")]
+    #[error(
+        "the store {0} is in use by another process (is `mailnook serve` running without its control socket?)"
+    )]
     Locked(PathBuf),
     /// The file was written by a newer release.
-    #[error("the store was written by a newer mailnook (schema {found}; this binary reads up to {supported}); refusing to open it")]
+    #[error(
+        "the store was written by a newer mailnook (schema {found}; this binary reads up to {supported}); refusing to open it"
+    )]
     NewerSchema {
         /// Version found in the file.
         found: u64,
@@ -250,7 +256,10 @@ impl Store {
 
     /// Opens a store on a caller's redb storage backend (e.g. one that simulates crashes). After
     /// a storage error such a store stays unavailable.
-    pub fn open_with_backend(backend: impl redb::StorageBackend, cache_bytes: usize) -> Result<Store> {
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        cache_bytes: usize,
+    ) -> Result<Store> {
         let db = redb::Database::builder()
             .set_cache_size(cache_bytes)
             .create_with_backend(backend)
@@ -281,7 +290,11 @@ impl Store {
     /// Runs `op` on the writer thread and waits (async) for its committed result.
     pub async fn call(&self, op: Op) -> Result<Done> {
         let (reply, answer) = async_channel::bounded(1);
-        self.shared.tx.send(Request { op, reply }).await.map_err(|_| Error::Unavailable)?;
+        self.shared
+            .tx
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| Error::Unavailable)?;
         answer.recv().await.map_err(|_| Error::Unavailable)?
     }
 
@@ -289,7 +302,10 @@ impl Store {
     /// the executor thread.
     pub fn call_blocking(&self, op: Op) -> Result<Done> {
         let (reply, answer) = async_channel::bounded(1);
-        self.shared.tx.send_blocking(Request { op, reply }).map_err(|_| Error::Unavailable)?;
+        self.shared
+            .tx
+            .send_blocking(Request { op, reply })
+            .map_err(|_| Error::Unavailable)?;
         answer.recv_blocking().map_err(|_| Error::Unavailable)?
     }
 
@@ -309,7 +325,12 @@ impl Store {
     }
 
     fn db(&self) -> Result<Arc<redb::Database>> {
-        self.shared.db.read().expect("not poisoned").clone().ok_or(Error::Unavailable)
+        self.shared
+            .db
+            .read()
+            .expect("not poisoned")
+            .clone()
+            .ok_or(Error::Unavailable)
     }
 }
 

@@ -48,7 +48,10 @@ impl Store {
         let txn = self.db()?.begin_read()?;
         let t = txn.open_table(SETTINGS)?;
         t.iter()?
-            .map(|e| e.map(|(k, v)| (k.value().to_string(), v.value().to_string())).map_err(Error::from))
+            .map(|e| {
+                e.map(|(k, v)| (k.value().to_string(), v.value().to_string()))
+                    .map_err(Error::from)
+            })
             .collect()
     }
 
@@ -61,7 +64,9 @@ impl Store {
     pub fn domains(&self) -> Result<Vec<String>> {
         let txn = self.db()?.begin_read()?;
         let t = txn.open_table(DOMAINS)?;
-        t.iter()?.map(|e| e.map(|(k, _)| k.value().to_string()).map_err(Error::from)).collect()
+        t.iter()?
+            .map(|e| e.map(|(k, _)| k.value().to_string()).map_err(Error::from))
+            .collect()
     }
 
     /// Whether `domain` (lower-case) is local.
@@ -73,11 +78,22 @@ impl Store {
     /// The user with this (normalised) address.
     pub fn user(&self, email: &str) -> Result<Option<User>> {
         let txn = self.db()?.begin_read()?;
-        let Some(id) = txn.open_table(USER_BY_EMAIL)?.get(email)?.map(|v| v.value()) else {
+        let Some(id) = txn
+            .open_table(USER_BY_EMAIL)?
+            .get(email)?
+            .map(|v| v.value())
+        else {
             return Ok(None);
         };
-        let row = txn.open_table(USERS)?.get(id)?.and_then(|v| UserRow::decode(v.value())).ok_or(corrupt("user row"))?;
-        Ok(Some(User { id: UserId(id), row }))
+        let row = txn
+            .open_table(USERS)?
+            .get(id)?
+            .and_then(|v| UserRow::decode(v.value()))
+            .ok_or(corrupt("user row"))?;
+        Ok(Some(User {
+            id: UserId(id),
+            row,
+        }))
     }
 
     /// Every user, in creation order.
@@ -88,7 +104,10 @@ impl Store {
             .map(|e| {
                 let (k, v) = e?;
                 let row = UserRow::decode(v.value()).ok_or(corrupt("user row"))?;
-                Ok(User { id: UserId(k.value()), row })
+                Ok(User {
+                    id: UserId(k.value()),
+                    row,
+                })
             })
             .collect()
     }
@@ -102,8 +121,14 @@ impl Store {
         for e in names.range((user.0, "")..(user.0 + 1, ""))? {
             let (_, id) = e?;
             let id = id.value();
-            let row = rows.get(id)?.and_then(|v| MailboxRow::decode(v.value())).ok_or(corrupt("mailbox row"))?;
-            out.push(Mailbox { id: MailboxId(id), row });
+            let row = rows
+                .get(id)?
+                .and_then(|v| MailboxRow::decode(v.value()))
+                .ok_or(corrupt("mailbox row"))?;
+            out.push(Mailbox {
+                id: MailboxId(id),
+                row,
+            });
         }
         Ok(out)
     }
@@ -111,11 +136,22 @@ impl Store {
     /// One of a user's mailboxes by exact name.
     pub fn mailbox(&self, user: UserId, name: &str) -> Result<Option<Mailbox>> {
         let txn = self.db()?.begin_read()?;
-        let Some(id) = txn.open_table(MAILBOX_BY_NAME)?.get((user.0, name))?.map(|v| v.value()) else {
+        let Some(id) = txn
+            .open_table(MAILBOX_BY_NAME)?
+            .get((user.0, name))?
+            .map(|v| v.value())
+        else {
             return Ok(None);
         };
-        let row = txn.open_table(MAILBOXES)?.get(id)?.and_then(|v| MailboxRow::decode(v.value())).ok_or(corrupt("mailbox row"))?;
-        Ok(Some(Mailbox { id: MailboxId(id), row }))
+        let row = txn
+            .open_table(MAILBOXES)?
+            .get(id)?
+            .and_then(|v| MailboxRow::decode(v.value()))
+            .ok_or(corrupt("mailbox row"))?;
+        Ok(Some(Mailbox {
+            id: MailboxId(id),
+            row,
+        }))
     }
 
     /// A mailbox's messages in UID order.
@@ -126,7 +162,10 @@ impl Store {
             .map(|e| {
                 let (k, v) = e?;
                 let row = MessageRow::decode(v.value()).ok_or(corrupt("message row"))?;
-                Ok(Message { uid: uid(k.value().1)?, row })
+                Ok(Message {
+                    uid: uid(k.value().1)?,
+                    row,
+                })
             })
             .collect()
     }
@@ -143,13 +182,21 @@ impl Store {
 
     /// Writes the raw message (stored prefix then data) to `out`, one chunk at a time. Returns
     /// false if there is no such message. Blocking: call it off the executor thread.
-    pub fn write_message_blocking(&self, mailbox: MailboxId, uid: u32, out: &mut dyn Write) -> Result<bool> {
+    pub fn write_message_blocking(
+        &self,
+        mailbox: MailboxId,
+        uid: u32,
+        out: &mut dyn Write,
+    ) -> Result<bool> {
         let txn = self.db()?.begin_read()?;
         let Some(msg) = txn.open_table(MESSAGES)?.get((mailbox.0, uid))? else {
             return Ok(false);
         };
         let msg = MessageRow::decode(msg.value()).ok_or(corrupt("message row"))?;
-        let body = txn.open_table(BODIES)?.get(msg.body)?.ok_or(corrupt("body missing"))?;
+        let body = txn
+            .open_table(BODIES)?
+            .get(msg.body)?
+            .ok_or(corrupt("body missing"))?;
         let body = BodyRow::decode(body.value()).ok_or(corrupt("body row"))?;
         out.write_all(&body.prefix)?;
         match body.data {
@@ -176,13 +223,22 @@ impl Store {
             let (k, v) = e?;
             user_count += 1;
             match UserRow::decode(v.value()) {
-                Some(row) if by_email.get(row.email.as_str())?.map(|v| v.value()) == Some(k.value()) => {}
-                Some(row) => problems.push(format!("user {} ({}) missing from the address index", k.value(), row.email)),
+                Some(row)
+                    if by_email.get(row.email.as_str())?.map(|v| v.value()) == Some(k.value()) => {}
+                Some(row) => problems.push(format!(
+                    "user {} ({}) missing from the address index",
+                    k.value(),
+                    row.email
+                )),
                 None => problems.push(format!("user {} row corrupt", k.value())),
             }
         }
         if by_email.len()? != user_count {
-            problems.push(format!("address index has {} entries for {} users", by_email.len()?, user_count));
+            problems.push(format!(
+                "address index has {} entries for {} users",
+                by_email.len()?,
+                user_count
+            ));
         }
         let mailboxes = txn.open_table(MAILBOXES)?;
         let names = txn.open_table(MAILBOX_BY_NAME)?;
@@ -197,7 +253,10 @@ impl Store {
                 continue;
             };
             if names.get((row.user, row.name.as_str()))?.map(|v| v.value()) != Some(id) {
-                problems.push(format!("mailbox {id} ({}) missing from the name index", row.name));
+                problems.push(format!(
+                    "mailbox {id} ({}) missing from the name index",
+                    row.name
+                ));
             }
             let (mut count, mut bytes, mut unseen, mut max_uid) = (0u32, 0u64, 0u32, 0u32);
             for m in messages.range((id, 0)..=(id, u32::MAX))? {
@@ -211,9 +270,15 @@ impl Store {
                 unseen += u32::from(msg.flags & flags::SEEN == 0);
                 max_uid = max_uid.max(k.value().1);
                 *body_refs.entry(msg.body).or_default() += 1;
-                match bodies.get(msg.body)?.and_then(|b| BodyRow::decode(b.value())) {
+                match bodies
+                    .get(msg.body)?
+                    .and_then(|b| BodyRow::decode(b.value()))
+                {
                     Some(b) if b.size == msg.size => {}
-                    Some(_) => problems.push(format!("message {:?} size differs from its body", k.value())),
+                    Some(_) => problems.push(format!(
+                        "message {:?} size differs from its body",
+                        k.value()
+                    )),
                     None => problems.push(format!("message {:?} has no body", k.value())),
                 }
             }
@@ -224,7 +289,10 @@ impl Store {
                 ));
             }
             if row.uidnext <= max_uid {
-                problems.push(format!("mailbox {id} uidnext {} is not above its largest uid {max_uid}", row.uidnext));
+                problems.push(format!(
+                    "mailbox {id} uidnext {} is not above its largest uid {max_uid}",
+                    row.uidnext
+                ));
             }
         }
         let chunk_refs = txn.open_table(CHUNK_REFS)?;
@@ -238,7 +306,12 @@ impl Store {
             };
             let want = body_refs.remove(&k.value()).unwrap_or(0);
             if b.refs != want {
-                problems.push(format!("body {} refs {} but {} messages use it", k.value(), b.refs, want));
+                problems.push(format!(
+                    "body {} refs {} but {} messages use it",
+                    k.value(),
+                    b.refs,
+                    want
+                ));
             }
             let mut len = b.prefix.len() as u64;
             match &b.data {
@@ -248,13 +321,19 @@ impl Store {
                         *chunk_uses.entry(*h).or_default() += 1;
                         match chunks.get(h)? {
                             Some(c) => len += c.value().len() as u64,
-                            None => problems.push(format!("body {} lists a missing chunk", k.value())),
+                            None => {
+                                problems.push(format!("body {} lists a missing chunk", k.value()))
+                            }
                         }
                     }
                 }
             }
             if len != b.size {
-                problems.push(format!("body {} size {} but its bytes add up to {len}", k.value(), b.size));
+                problems.push(format!(
+                    "body {} size {} but its bytes add up to {len}",
+                    k.value(),
+                    b.size
+                ));
             }
         }
         for (body, n) in body_refs {
@@ -264,11 +343,19 @@ impl Store {
             let (k, v) = e?;
             let want = chunk_uses.remove(&k.value()).unwrap_or(0);
             if v.value() != want {
-                problems.push(format!("chunk refs {} but {} bodies list it", v.value(), want));
+                problems.push(format!(
+                    "chunk refs {} but {} bodies list it",
+                    v.value(),
+                    want
+                ));
             }
         }
         if chunks.len()? != chunk_refs.len()? {
-            problems.push(format!("{} chunks but {} chunk counts", chunks.len()?, chunk_refs.len()?));
+            problems.push(format!(
+                "{} chunks but {} chunk counts",
+                chunks.len()?,
+                chunk_refs.len()?
+            ));
         }
         Ok(problems)
     }

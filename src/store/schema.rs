@@ -29,7 +29,8 @@ pub const USER_BY_EMAIL: TableDefinition<'_, &str, u64> = TableDefinition::new("
 /// Mailbox id → [`MailboxRow`].
 pub const MAILBOXES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("mailboxes");
 /// (user id, mailbox name) → mailbox id.
-pub const MAILBOX_BY_NAME: TableDefinition<'_, (u64, &str), u64> = TableDefinition::new("mailbox_by_name");
+pub const MAILBOX_BY_NAME: TableDefinition<'_, (u64, &str), u64> =
+    TableDefinition::new("mailbox_by_name");
 /// (mailbox id, UID) → [`MessageRow`].
 pub const MESSAGES: TableDefinition<'_, (u64, u32), &[u8]> = TableDefinition::new("messages");
 /// Body id → [`BodyRow`]. One body is shared by every message row holding the same delivery.
@@ -112,12 +113,21 @@ pub struct UserRow {
 
 impl UserRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        Enc::default().u8(ROW_V1).str(&self.email).str(&self.password_hash).u64(self.created).done()
+        Enc::default()
+            .u8(ROW_V1)
+            .str(&self.email)
+            .str(&self.password_hash)
+            .u64(self.created)
+            .done()
     }
     pub(crate) fn decode(b: &[u8]) -> Option<UserRow> {
         let mut d = Dec(b);
         (d.u8()? == ROW_V1).then_some(())?;
-        Some(UserRow { email: d.string()?, password_hash: d.string()?, created: d.u64()? })
+        Some(UserRow {
+            email: d.string()?,
+            password_hash: d.string()?,
+            created: d.u64()?,
+        })
     }
 }
 
@@ -214,7 +224,12 @@ pub struct MessageRow {
 impl MessageRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut e = Enc::default();
-        e.u8(ROW_V1).u64(self.body).u64(self.internal_date).u64(self.size).u32(self.flags).u64(self.modseq);
+        e.u8(ROW_V1)
+            .u64(self.body)
+            .u64(self.internal_date)
+            .u64(self.size)
+            .u32(self.flags)
+            .u64(self.modseq);
         e.u32(self.keywords.len() as u32);
         for k in &self.keywords {
             e.str(k);
@@ -224,13 +239,21 @@ impl MessageRow {
     pub(crate) fn decode(b: &[u8]) -> Option<MessageRow> {
         let mut d = Dec(b);
         (d.u8()? == ROW_V1).then_some(())?;
-        let (body, internal_date, size, flags, modseq) = (d.u64()?, d.u64()?, d.u64()?, d.u32()?, d.u64()?);
+        let (body, internal_date, size, flags, modseq) =
+            (d.u64()?, d.u64()?, d.u64()?, d.u32()?, d.u64()?);
         let n = d.u32()? as usize;
         let mut keywords = Vec::with_capacity(n.min(64));
         for _ in 0..n {
             keywords.push(d.string()?);
         }
-        Some(MessageRow { body, internal_date, size, flags, keywords, modseq })
+        Some(MessageRow {
+            body,
+            internal_date,
+            size,
+            flags,
+            keywords,
+            modseq,
+        })
     }
 }
 
@@ -262,7 +285,11 @@ pub struct BodyRow {
 impl BodyRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut e = Enc::default();
-        e.u8(ROW_V1).u32(self.refs).u64(self.size).bytes(&self.prefix).bytes(&self.summary);
+        e.u8(ROW_V1)
+            .u32(self.refs)
+            .u64(self.size)
+            .bytes(&self.prefix)
+            .bytes(&self.summary);
         match &self.data {
             BodyData::Inline(b) => {
                 e.u8(0).bytes(b);
@@ -290,11 +317,21 @@ impl BodyRow {
                 if rest.len() != n * 32 {
                     return None;
                 }
-                BodyData::Chunks(rest.chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect())
+                BodyData::Chunks(
+                    rest.chunks_exact(32)
+                        .map(|c| c.try_into().expect("32 bytes"))
+                        .collect(),
+                )
             }
             _ => return None,
         };
-        Some(BodyRow { refs, size, prefix, data, summary })
+        Some(BodyRow {
+            refs,
+            size,
+            prefix,
+            data,
+            summary,
+        })
     }
 }
 
@@ -304,7 +341,11 @@ mod tests {
 
     #[test]
     fn rows_round_trip() {
-        let u = UserRow { email: "a@b.test".into(), password_hash: "$argon2id$x".into(), created: 5 };
+        let u = UserRow {
+            email: "a@b.test".into(),
+            password_hash: "$argon2id$x".into(),
+            created: 5,
+        };
         assert_eq!(UserRow::decode(&u.encode()), Some(u));
         let m = MailboxRow {
             user: 1,
@@ -319,10 +360,26 @@ mod tests {
             bytes: 100,
         };
         assert_eq!(MailboxRow::decode(&m.encode()), Some(m));
-        let r = MessageRow { body: 1, internal_date: 2, size: 3, flags: flags::SEEN, keywords: vec!["$Junk".into()], modseq: 7 };
+        let r = MessageRow {
+            body: 1,
+            internal_date: 2,
+            size: 3,
+            flags: flags::SEEN,
+            keywords: vec!["$Junk".into()],
+            modseq: 7,
+        };
         assert_eq!(MessageRow::decode(&r.encode()), Some(r));
-        for data in [BodyData::Inline(b"hi".to_vec()), BodyData::Chunks(vec![[7; 32], [8; 32]])] {
-            let b = BodyRow { refs: 2, size: 10, prefix: b"Received: x\r\n".to_vec(), data, summary: vec![1, 2] };
+        for data in [
+            BodyData::Inline(b"hi".to_vec()),
+            BodyData::Chunks(vec![[7; 32], [8; 32]]),
+        ] {
+            let b = BodyRow {
+                refs: 2,
+                size: 10,
+                prefix: b"Received: x\r\n".to_vec(),
+                data,
+                summary: vec![1, 2],
+            };
             assert_eq!(BodyRow::decode(&b.encode()), Some(b));
         }
         assert_eq!(BodyRow::decode(&[1, 0]), None);

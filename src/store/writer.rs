@@ -7,8 +7,10 @@
 //! restart, and [`prepare`] deletes their chunks at the next open.
 
 use super::schema::*;
-use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, chunk_hash};
 use super::{BodyId, MailboxId, Uid};
+use super::{
+    Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, chunk_hash,
+};
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use std::collections::HashMap;
 use std::path::Path;
@@ -63,7 +65,10 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
         let found = meta.get("schema_version")?.map(|v| v.value());
         match found {
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(Error::NewerSchema { found: v, supported: SCHEMA_VERSION });
+                return Err(Error::NewerSchema {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
             }
             Some(_) => {}
             None => {
@@ -95,11 +100,17 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
             chunks.remove(h)?;
         }
         if !orphans.is_empty() {
-            log::info!("store: removed {} chunks of unfinished uploads", orphans.len());
+            log::info!(
+                "store: removed {} chunks of unfinished uploads",
+                orphans.len()
+            );
         }
     }
     txn.commit()?;
-    Ok(State { next_body, ..State::default() })
+    Ok(State {
+        next_body,
+        ..State::default()
+    })
 }
 
 /// The writer loop; returns when every [`super::Store`] handle closed the channel.
@@ -222,7 +233,10 @@ fn corrupt(what: &'static str) -> Error {
 
 fn next_counter(txn: &WriteTransaction, key: &str) -> Result<u64> {
     let mut meta = txn.open_table(META)?;
-    let v = meta.get(key)?.map(|v| v.value()).ok_or(corrupt("meta counter missing"))?;
+    let v = meta
+        .get(key)?
+        .map(|v| v.value())
+        .ok_or(corrupt("meta counter missing"))?;
     meta.insert(key, v + 1)?;
     Ok(v)
 }
@@ -267,7 +281,10 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             t.remove(d.as_str())?;
             Ok(Done::Unit)
         }
-        Op::AddUser { email, password_hash } => {
+        Op::AddUser {
+            email,
+            password_hash,
+        } => {
             if txn.open_table(DOMAINS)?.get(domain_of(email))?.is_none() {
                 return Err(Refusal::NoSuchDomain(domain_of(email).to_string()).into());
             }
@@ -276,7 +293,11 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 return Err(Refusal::UserExists(email.clone()).into());
             }
             let id = next_counter(txn, "next_user")?;
-            let row = UserRow { email: email.clone(), password_hash: password_hash.clone(), created: crate::time::unix_now() };
+            let row = UserRow {
+                email: email.clone(),
+                password_hash: password_hash.clone(),
+                created: crate::time::unix_now(),
+            };
             txn.open_table(USERS)?.insert(id, row.encode().as_slice())?;
             by_email.insert(email.as_str(), id)?;
             for (name, special_use) in DEFAULT_MAILBOXES {
@@ -295,7 +316,10 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             delete_user_mailboxes(txn, state, UserId(id))?;
             Ok(Done::Unit)
         }
-        Op::SetPassword { email, password_hash } => {
+        Op::SetPassword {
+            email,
+            password_hash,
+        } => {
             let id = txn
                 .open_table(USER_BY_EMAIL)?
                 .get(email.as_str())?
@@ -361,7 +385,12 @@ fn release_pending(txn: &WriteTransaction, state: &mut State, hashes: &[[u8; 32]
     Ok(())
 }
 
-fn create_mailbox(txn: &WriteTransaction, user: UserId, name: &str, special_use: SpecialUse) -> Result<MailboxId> {
+fn create_mailbox(
+    txn: &WriteTransaction,
+    user: UserId,
+    name: &str,
+    special_use: SpecialUse,
+) -> Result<MailboxId> {
     let id = next_counter(txn, "next_mailbox")?;
     let uidvalidity = next_counter(txn, "next_uidvalidity")? as u32;
     let row = MailboxRow {
@@ -376,8 +405,10 @@ fn create_mailbox(txn: &WriteTransaction, user: UserId, name: &str, special_use:
         unseen: 0,
         bytes: 0,
     };
-    txn.open_table(MAILBOXES)?.insert(id, row.encode().as_slice())?;
-    txn.open_table(MAILBOX_BY_NAME)?.insert((user.0, name), id)?;
+    txn.open_table(MAILBOXES)?
+        .insert(id, row.encode().as_slice())?;
+    txn.open_table(MAILBOX_BY_NAME)?
+        .insert((user.0, name), id)?;
     Ok(MailboxId(id))
 }
 
@@ -426,7 +457,11 @@ fn drop_body_ref(txn: &WriteTransaction, state: &State, body: BodyId) -> Result<
         let mut refs = txn.open_table(CHUNK_REFS)?;
         let mut chunks = txn.open_table(CHUNKS)?;
         for h in hashes {
-            let n = refs.get(h)?.map(|v| v.value()).unwrap_or(0).saturating_sub(1);
+            let n = refs
+                .get(h)?
+                .map(|v| v.value())
+                .unwrap_or(0)
+                .saturating_sub(1);
             if n == 0 && !state.pending.contains_key(&h) {
                 refs.remove(h)?;
                 chunks.remove(h)?;
@@ -439,7 +474,11 @@ fn drop_body_ref(txn: &WriteTransaction, state: &State, body: BodyId) -> Result<
 }
 
 fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Done> {
-    let sent = state.uploads.get(&d.upload).map(|u| u.hashes.len()).unwrap_or(0);
+    let sent = state
+        .uploads
+        .get(&d.upload)
+        .map(|u| u.hashes.len())
+        .unwrap_or(0);
     if sent != d.chunks_sent {
         return Err(Refusal::UploadLost.into());
     }
@@ -478,7 +517,10 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         }
         let mut refs = txn.open_table(CHUNK_REFS)?;
         for h in &hashes {
-            let n = refs.get(h)?.map(|v| v.value()).ok_or(corrupt("chunk ref missing"))?;
+            let n = refs
+                .get(h)?
+                .map(|v| v.value())
+                .ok_or(corrupt("chunk ref missing"))?;
             refs.insert(h, n + 1)?;
         }
         BodyData::Chunks(hashes)
@@ -486,8 +528,15 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     let size = d.prefix.len() as u64 + data_len;
     let body = BodyId(state.next_body);
     state.next_body += 1;
-    let row = BodyRow { refs: targets.len() as u32, size, prefix: d.prefix.clone(), data, summary: d.summary.clone() };
-    txn.open_table(BODIES)?.insert(body.0, row.encode().as_slice())?;
+    let row = BodyRow {
+        refs: targets.len() as u32,
+        size,
+        prefix: d.prefix.clone(),
+        data,
+        summary: d.summary.clone(),
+    };
+    txn.open_table(BODIES)?
+        .insert(body.0, row.encode().as_slice())?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
     for (user, mbox, mut row) in targets {

@@ -63,18 +63,28 @@ pub fn tls_dir(data: &Path) -> PathBuf {
 
 fn self_signed_files(data: &Path) -> TlsFiles {
     let dir = tls_dir(data);
-    TlsFiles { cert: dir.join("selfsigned-cert.pem"), key: dir.join("selfsigned-key.pem") }
+    TlsFiles {
+        cert: dir.join("selfsigned-cert.pem"),
+        key: dir.join("selfsigned-key.pem"),
+    }
 }
 
 /// The files to use now: the operator's pair if both exist, else the self-signed pair.
 pub fn current_files(data: &Path) -> TlsFiles {
     let dir = tls_dir(data);
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    if cert.is_file() && key.is_file() { TlsFiles { cert, key } } else { self_signed_files(data) }
+    if cert.is_file() && key.is_file() {
+        TlsFiles { cert, key }
+    } else {
+        self_signed_files(data)
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
-    move |source| TlsError::Io { path: path.to_path_buf(), source }
+    move |source| TlsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates the self-signed pair for `hostname` unless it exists. Returns whether it was created.
@@ -94,7 +104,8 @@ pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<bool, TlsError>
         .mode(0o600)
         .open(&files.key)
         .map_err(io_err(&files.key))?;
-    key.write_all(certified.signing_key.serialize_pem().as_bytes()).map_err(io_err(&files.key))?;
+    key.write_all(certified.signing_key.serialize_pem().as_bytes())
+        .map_err(io_err(&files.key))?;
     key.sync_all().map_err(io_err(&files.key))?;
     std::fs::write(&files.cert, certified.cert.pem()).map_err(io_err(&files.cert))?;
     Ok(true)
@@ -108,14 +119,25 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Builds a server configuration from PEM files (TLS 1.2 and 1.3, no client certificates).
 pub fn load_server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| TlsError::Pem { path: files.cert.clone(), why: e.to_string() })?
+        .map_err(|e| TlsError::Pem {
+            path: files.cert.clone(),
+            why: e.to_string(),
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Pem { path: files.cert.clone(), why: e.to_string() })?;
+        .map_err(|e| TlsError::Pem {
+            path: files.cert.clone(),
+            why: e.to_string(),
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::Pem { path: files.cert.clone(), why: "no certificate found".into() });
+        return Err(TlsError::Pem {
+            path: files.cert.clone(),
+            why: "no certificate found".into(),
+        });
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| TlsError::Pem { path: files.key.clone(), why: e.to_string() })?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| TlsError::Pem {
+        path: files.key.clone(),
+        why: e.to_string(),
+    })?;
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -147,7 +169,10 @@ impl ServerTls {
 
     /// The files and fingerprint last loaded.
     pub fn loaded(&self) -> Option<(TlsFiles, Fingerprint)> {
-        self.current.borrow().as_ref().map(|(f, p, _)| (f.clone(), *p))
+        self.current
+            .borrow()
+            .as_ref()
+            .map(|(f, p, _)| (f.clone(), *p))
     }
 
     /// Installs a newly loaded configuration.
@@ -198,16 +223,25 @@ mod tests {
         assert!(files.cert.ends_with("selfsigned-cert.pem"));
         load_server_config(&files).unwrap();
         let mode = std::fs::metadata(&files.key).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         let first = reload_if_changed(dir.path(), None).unwrap().unwrap();
         assert!(reload_if_changed(dir.path(), Some((first.0.clone(), first.1))).is_none());
         // The operator drops a pair in: it is picked up.
         std::fs::copy(&files.cert, tls_dir(dir.path()).join("cert.pem")).unwrap();
         std::fs::copy(&files.key, tls_dir(dir.path()).join("key.pem")).unwrap();
-        let next = reload_if_changed(dir.path(), Some((first.0, first.1))).unwrap().unwrap();
+        let next = reload_if_changed(dir.path(), Some((first.0, first.1)))
+            .unwrap()
+            .unwrap();
         assert!(next.0.cert.ends_with("cert.pem"));
         // A broken file is reported, not loaded.
         std::fs::write(tls_dir(dir.path()).join("key.pem"), "garbage").unwrap();
-        assert!(reload_if_changed(dir.path(), Some((next.0, next.1))).unwrap().is_err());
+        assert!(
+            reload_if_changed(dir.path(), Some((next.0, next.1)))
+                .unwrap()
+                .is_err()
+        );
     }
 }

@@ -67,7 +67,10 @@ pub struct DataDecoder {
 
 impl Default for DataDecoder {
     fn default() -> Self {
-        DataDecoder { at: At::LineStart, bare_newline: false }
+        DataDecoder {
+            at: At::LineStart,
+            bare_newline: false,
+        }
     }
 }
 
@@ -182,7 +185,10 @@ mod tests {
                 break;
             }
         }
-        assert_eq!((out.clone(), ended, d.bare_newline, n), (out2, ended2, d2.bare_newline, n2));
+        assert_eq!(
+            (out.clone(), ended, d.bare_newline, n),
+            (out2, ended2, d2.bare_newline, n2)
+        );
         (out, ended, d.bare_newline, n)
     }
 
@@ -190,13 +196,22 @@ mod tests {
     fn ends_only_at_crlf_dot_crlf() {
         assert_eq!(run(b".\r\n"), (b"".to_vec(), true, false, 3));
         assert_eq!(run(b"a\r\n.\r\nMAIL"), (b"a\r\n".to_vec(), true, false, 6));
-        assert_eq!(run(b"a\r\n..b\r\n.\r\n"), (b"a\r\n.b\r\n".to_vec(), true, false, 11));
+        assert_eq!(
+            run(b"a\r\n..b\r\n.\r\n"),
+            (b"a\r\n.b\r\n".to_vec(), true, false, 11)
+        );
         assert_eq!(run(b"..\r\n.\r\n"), (b".\r\n".to_vec(), true, false, 7));
     }
 
     #[test]
     fn smuggling_variants_do_not_end_data_and_are_flagged() {
-        for input in [&b"a\n.\nb"[..], b"a\n.\r\nb", b"a\r.\r\nb", b"a\r\n.\nb", b"a\r\n.\rb"] {
+        for input in [
+            &b"a\n.\nb"[..],
+            b"a\n.\r\nb",
+            b"a\r.\r\nb",
+            b"a\r\n.\nb",
+            b"a\r\n.\rb",
+        ] {
             let (_, ended, bare, _) = run(input);
             assert!(!ended, "{input:?} ended DATA");
             assert!(bare, "{input:?} not flagged");

@@ -64,8 +64,17 @@ mod tests {
 
     #[test]
     fn classifies_relay_syntax() {
-        assert_eq!(raw_path("RCPT TO:<a@b.test> NOTIFY=NEVER"), Some("a@b.test"));
-        assert_eq!(classify("a@b.test"), PathKind::Mailbox { local: "a", domain: "b.test" });
+        assert_eq!(
+            raw_path("RCPT TO:<a@b.test> NOTIFY=NEVER"),
+            Some("a@b.test")
+        );
+        assert_eq!(
+            classify("a@b.test"),
+            PathKind::Mailbox {
+                local: "a",
+                domain: "b.test"
+            }
+        );
         assert_eq!(classify("PostMaster"), PathKind::Postmaster);
         assert_eq!(classify("@relay.test:u@b.test"), PathKind::SourceRoute);
         assert_eq!(classify("@a,@b:u@b.test"), PathKind::SourceRoute);

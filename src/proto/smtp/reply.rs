@@ -20,12 +20,20 @@ pub struct Reply {
 impl Reply {
     /// A reply with an enhanced status code.
     pub const fn new(code: u16, enhanced: (u8, u16, u16), text: &'static str) -> Reply {
-        Reply { code, enhanced: Some(enhanced), text: Cow::Borrowed(text) }
+        Reply {
+            code,
+            enhanced: Some(enhanced),
+            text: Cow::Borrowed(text),
+        }
     }
 
     /// A reply with computed text.
     pub fn owned(code: u16, enhanced: Option<(u8, u16, u16)>, text: String) -> Reply {
-        Reply { code, enhanced, text: Cow::Owned(text) }
+        Reply {
+            code,
+            enhanced,
+            text: Cow::Owned(text),
+        }
     }
 
     /// Whether this is a permanent or transient failure.
@@ -59,7 +67,11 @@ pub mod r {
     /// 250 after RSET/NOOP.
     pub const OK: Reply = Reply::new(250, (2, 0, 0), "OK");
     /// 354 after DATA.
-    pub const START_DATA: Reply = Reply { code: 354, enhanced: None, text: std::borrow::Cow::Borrowed("End data with <CR><LF>.<CR><LF>") };
+    pub const START_DATA: Reply = Reply {
+        code: 354,
+        enhanced: None,
+        text: std::borrow::Cow::Borrowed("End data with <CR><LF>.<CR><LF>"),
+    };
     /// 221 after QUIT.
     pub const BYE: Reply = Reply::new(221, (2, 0, 0), "Bye");
     /// 220 after STARTTLS.
@@ -69,17 +81,25 @@ pub mod r {
     /// 214 for HELP.
     pub const HELP: Reply = Reply::new(214, (2, 0, 0), "See RFC 5321");
     /// 421 when shutting down.
-    pub const SHUTDOWN: Reply = Reply::new(421, (4, 3, 2), "Service shutting down, try again later");
+    pub const SHUTDOWN: Reply =
+        Reply::new(421, (4, 3, 2), "Service shutting down, try again later");
     /// 421 after too many errors.
-    pub const TOO_MANY_ERRORS: Reply = Reply::new(421, (4, 7, 0), "Too many errors, closing connection");
+    pub const TOO_MANY_ERRORS: Reply =
+        Reply::new(421, (4, 7, 0), "Too many errors, closing connection");
     /// 421 on idle timeout.
     pub const TIMEOUT: Reply = Reply::new(421, (4, 4, 2), "Timeout, closing connection");
     /// 421 when connection limits are reached.
-    pub const TOO_MANY_CONNS: Reply = Reply::new(421, (4, 7, 0), "Too many connections, try again later");
+    pub const TOO_MANY_CONNS: Reply =
+        Reply::new(421, (4, 7, 0), "Too many connections, try again later");
     /// 421 for an HTTP request on an SMTP port (cross-protocol attacks).
-    pub const HTTP: Reply = Reply::new(421, (4, 7, 0), "HTTP is not spoken here, closing connection");
+    pub const HTTP: Reply = Reply::new(
+        421,
+        (4, 7, 0),
+        "HTTP is not spoken here, closing connection",
+    );
     /// 451 for our own faults (store, resolver).
-    pub const LOCAL_ERROR: Reply = Reply::new(451, (4, 3, 0), "Local error in processing, try again later");
+    pub const LOCAL_ERROR: Reply =
+        Reply::new(451, (4, 3, 0), "Local error in processing, try again later");
     /// 452 when there are too many recipients (RFC 5321 §4.5.3.1.10).
     pub const TOO_MANY_RCPTS: Reply = Reply::new(452, (4, 5, 3), "Too many recipients");
     /// 454 when TLS cannot be offered.
@@ -113,13 +133,16 @@ pub mod r {
     /// 550 for an unknown local user.
     pub const NO_SUCH_USER: Reply = Reply::new(550, (5, 1, 1), "No such user here");
     /// 550 for a message with bare CR or LF (SMTP smuggling defence).
-    pub const BARE_NEWLINE: Reply = Reply::new(550, (5, 6, 0), "Message refused: lines must end with CRLF");
+    pub const BARE_NEWLINE: Reply =
+        Reply::new(550, (5, 6, 0), "Message refused: lines must end with CRLF");
     /// 552 for an over-size message (RFC 1870).
     pub const TOO_BIG: Reply = Reply::new(552, (5, 3, 4), "Message size exceeds fixed limit");
     /// 553 for quoted local parts.
-    pub const QUOTED_LOCAL: Reply = Reply::new(553, (5, 1, 3), "Quoted local parts are not accepted");
+    pub const QUOTED_LOCAL: Reply =
+        Reply::new(553, (5, 1, 3), "Quoted local parts are not accepted");
     /// 553 for non-ASCII addresses without SMTPUTF8 (RFC 6531 §3.5).
-    pub const NEED_SMTPUTF8: Reply = Reply::new(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
+    pub const NEED_SMTPUTF8: Reply =
+        Reply::new(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
     /// 554 for DATA without valid recipients (RFC 5321 §3.3).
     pub const NO_VALID_RCPTS: Reply = Reply::new(554, (5, 5, 1), "No valid recipients");
     /// 555 for unsupported MAIL/RCPT parameters.

@@ -85,7 +85,11 @@ enum State {
     Data(DataDecoder),
     /// The DATA terminator was read; finish on the next step.
     DataEnded(bool),
-    Bdat { left: u64, last: bool, refuse: Option<Reply> },
+    Bdat {
+        left: u64,
+        last: bool,
+        refuse: Option<Reply>,
+    },
     Closing,
     Closed,
 }
@@ -139,7 +143,9 @@ pub struct SmtpServerSession {
     delivered: u64,
 }
 
-const HTTP_VERBS: &[&str] = &["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH"];
+const HTTP_VERBS: &[&str] = &[
+    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH",
+];
 /// Largest slice of input decoded per step, so one event never carries an unbounded buffer.
 const DATA_STEP_BYTES: usize = 64 * 1024;
 
@@ -264,7 +270,11 @@ impl SmtpServerSession {
         match step {
             Step::Continue => unreachable!("filtered by the loop"),
             Step::NeedInput => Event::NeedInput,
-            Step::Mail => Event::Mail { from: &self.pending_from, smtputf8: self.tx.smtputf8, size: self.pending_size },
+            Step::Mail => Event::Mail {
+                from: &self.pending_from,
+                smtputf8: self.tx.smtputf8,
+                size: self.pending_size,
+            },
             Step::Rcpt => Event::Rcpt(&self.pending_rcpt),
             Step::StartTls => Event::StartTls,
             Step::MessageStart => Event::MessageStart,
@@ -281,7 +291,11 @@ impl SmtpServerSession {
             State::Closed => Step::Close,
             State::Closing => {
                 self.state = State::Closed;
-                if self.reset_transaction() { Step::MessageAbort } else { Step::Continue }
+                if self.reset_transaction() {
+                    Step::MessageAbort
+                } else {
+                    Step::Continue
+                }
             }
             State::AwaitMail | State::AwaitRcpt | State::AwaitMessage | State::AwaitTls => {
                 // The driver has not answered; asking again is harmless.
@@ -346,10 +360,12 @@ impl SmtpServerSession {
         let request = match Request::parse(&mut wire.iter()) {
             Ok(req) => req,
             Err(smtp_proto::Error::UnknownCommand) => return self.error(r::UNKNOWN),
-            Err(smtp_proto::Error::UnsupportedParameter { .. }) | Err(smtp_proto::Error::InvalidParameter { .. }) => {
+            Err(smtp_proto::Error::UnsupportedParameter { .. })
+            | Err(smtp_proto::Error::InvalidParameter { .. }) => {
                 return self.error(r::BAD_PARAM);
             }
-            Err(smtp_proto::Error::InvalidSenderAddress) | Err(smtp_proto::Error::InvalidRecipientAddress) => {
+            Err(smtp_proto::Error::InvalidSenderAddress)
+            | Err(smtp_proto::Error::InvalidRecipientAddress) => {
                 return self.error(r::BAD_ADDRESS);
             }
             Err(_) => return self.error(r::SYNTAX),
@@ -362,11 +378,18 @@ impl SmtpServerSession {
             Request::Rcpt { to } => self.rcpt(text, to),
             Request::Data if !no_args => self.error(r::NO_ARGS),
             Request::Data => self.data_command(),
-            Request::Bdat { chunk_size, is_last } => self.bdat_command(chunk_size as u64, is_last),
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat_command(chunk_size as u64, is_last),
             Request::Rset if !no_args => self.error(r::NO_ARGS),
             Request::Rset => {
                 self.reply(r::OK);
-                if self.reset_transaction() { Step::MessageAbort } else { Step::Continue }
+                if self.reset_transaction() {
+                    Step::MessageAbort
+                } else {
+                    Step::Continue
+                }
             }
             Request::Noop { .. } => {
                 self.reply(r::OK);
@@ -386,9 +409,11 @@ impl SmtpServerSession {
                 Step::Continue
             }
             Request::StartTls => self.starttls(no_args),
-            Request::Expn { .. } | Request::Auth { .. } | Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
-                self.error(r::NOT_IMPLEMENTED)
-            }
+            Request::Expn { .. }
+            | Request::Auth { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => self.error(r::NOT_IMPLEMENTED),
         }
     }
 
@@ -413,7 +438,11 @@ impl SmtpServerSession {
             self.reply(Reply::owned(250, None, self.cfg.hostname.clone()));
         }
         self.helo = Some(host);
-        if abort { Step::MessageAbort } else { Step::Continue }
+        if abort {
+            Step::MessageAbort
+        } else {
+            Step::Continue
+        }
     }
 
     fn mail(&mut self, text: &str, from: smtp_proto::MailFrom<std::borrow::Cow<'_, str>>) -> Step {
@@ -423,7 +452,8 @@ impl SmtpServerSession {
         if self.tx.from.is_some() {
             return self.error(r::NESTED_MAIL);
         }
-        const KNOWN: u64 = smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
+        const KNOWN: u64 =
+            smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
         let extra = from.flags & !KNOWN != 0
             || from.trans_id.is_some()
             || from.env_id.is_some()
@@ -484,7 +514,10 @@ impl SmtpServerSession {
                 if !self.tx.smtputf8 && !raw.is_ascii() {
                     return self.error(r::NEED_SMTPUTF8);
                 }
-                Recipient::Mailbox { local: local.to_string(), domain: domain.to_lowercase() }
+                Recipient::Mailbox {
+                    local: local.to_string(),
+                    domain: domain.to_lowercase(),
+                }
             }
             PathKind::SourceRoute | PathKind::RelayHack => return self.error(r::RELAY_DENIED),
             PathKind::Quoted => return self.error(r::QUOTED_LOCAL),
@@ -526,7 +559,11 @@ impl SmtpServerSession {
         if matches!(self.state, State::AwaitMessage) {
             self.reset_transaction();
             self.delivered += 1;
-            self.reply(Reply::owned(250, Some((2, 0, 0)), format!("Ok: queued as {id}")));
+            self.reply(Reply::owned(
+                250,
+                Some((2, 0, 0)),
+                format!("Ok: queued as {id}"),
+            ));
             self.state = State::Command;
         }
     }
@@ -548,7 +585,9 @@ impl SmtpServerSession {
     }
 
     fn data_step(&mut self) -> Step {
-        let State::Data(decoder) = &mut self.state else { unreachable!("called in Data") };
+        let State::Data(decoder) = &mut self.state else {
+            unreachable!("called in Data")
+        };
         let avail = &self.input[self.pos..];
         if avail.is_empty() {
             return Step::NeedInput;
@@ -574,7 +613,11 @@ impl SmtpServerSession {
             self.tx.too_big = true;
             return Step::MessageAbort;
         }
-        if self.data.is_empty() { Step::Continue } else { Step::Data }
+        if self.data.is_empty() {
+            Step::Continue
+        } else {
+            Step::Data
+        }
     }
 
     fn bdat_command(&mut self, size: u64, last: bool) -> Step {
@@ -593,16 +636,34 @@ impl SmtpServerSession {
             self.tx.bdat = true;
             if self.tx.bytes.saturating_add(size) > self.cfg.max_message_bytes && !self.tx.too_big {
                 self.tx.too_big = true;
-                self.state = State::Bdat { left: size, last, refuse };
-                return if first { Step::Continue } else { Step::MessageAbort };
+                self.state = State::Bdat {
+                    left: size,
+                    last,
+                    refuse,
+                };
+                return if first {
+                    Step::Continue
+                } else {
+                    Step::MessageAbort
+                };
             }
         }
-        self.state = State::Bdat { left: size, last, refuse };
-        if first { Step::MessageStart } else { Step::Continue }
+        self.state = State::Bdat {
+            left: size,
+            last,
+            refuse,
+        };
+        if first {
+            Step::MessageStart
+        } else {
+            Step::Continue
+        }
     }
 
     fn bdat_step(&mut self) -> Step {
-        let State::Bdat { left, last, refuse } = &mut self.state else { unreachable!("called in Bdat") };
+        let State::Bdat { left, last, refuse } = &mut self.state else {
+            unreachable!("called in Bdat")
+        };
         if *left > 0 {
             let avail = self.input.len() - self.pos;
             if avail == 0 {
@@ -631,7 +692,11 @@ impl SmtpServerSession {
         }
         if !last {
             let n = self.tx.bytes;
-            self.reply(Reply::owned(250, Some((2, 0, 0)), format!("{n} octets received")));
+            self.reply(Reply::owned(
+                250,
+                Some((2, 0, 0)),
+                format!("{n} octets received"),
+            ));
             return Step::Continue;
         }
         self.tx.newlines.finish();

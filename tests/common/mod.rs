@@ -1,0 +1,347 @@
+//! Shared harness for the integration tests: starts the real `mailnook` binary on a private data
+//! folder and free loopback ports, and runs its CLI.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mailnook"))
+}
+
+/// The mail domain every test server owns.
+pub const DOMAIN: &str = "example.test";
+/// The host name every test server uses.
+pub const HOSTNAME: &str = "mx.example.test";
+/// Password of the users the harness creates.
+pub const PASSWORD: &str = "correct-horse-9";
+
+/// Fails loudly when a client program the suite relies on is missing. Set
+/// `MAILNOOK_ALLOW_SKIP=1` to turn that into a printed SKIP (never in CI).
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if found {
+        return true;
+    }
+    if std::env::var("MAILNOOK_ALLOW_SKIP").as_deref() == Ok("1") {
+        eprintln!("SKIP: {tool} is not installed");
+        return false;
+    }
+    panic!(
+        "{tool} is not installed; run tests/run (it installs the test clients) or set MAILNOOK_ALLOW_SKIP=1"
+    );
+}
+
+/// A data folder set up with `init` and users, not yet served.
+pub struct DataDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl DataDir {
+    /// `init` for example.test plus the given users (password [`PASSWORD`]).
+    pub fn new(users: &[&str]) -> DataDir {
+        let dir = tempfile::Builder::new()
+            .prefix("mailnook-test")
+            .tempdir()
+            .expect("tempdir");
+        let d = DataDir { dir };
+        d.cli_ok(&["init", "--domain", DOMAIN, "--hostname", HOSTNAME]);
+        // Cheap hashes keep the suite fast; the production default is set in config.rs.
+        d.cli_ok(&["config", "set", "auth.argon2_memory_kib", "1024"]);
+        d.cli_ok(&["config", "set", "auth.argon2_iterations", "1"]);
+        for u in users {
+            d.cli_ok(&["user", "add", u, "--password", PASSWORD]);
+        }
+        d
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `mailnook ARGS --data DIR`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .arg("--data")
+            .arg(self.path())
+            .env("MAILNOOK_LOG", "warn")
+            .output()
+            .expect("run mailnook")
+    }
+
+    /// Runs the CLI and asserts success; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "mailnook {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// A stored message's raw bytes.
+    pub fn show(&self, user: &str, mailbox: &str, uid: u32) -> Vec<u8> {
+        self.cli_ok(&["mail", "show", user, mailbox, &uid.to_string()])
+    }
+
+    /// The UIDs in a mailbox.
+    pub fn uids(&self, user: &str, mailbox: &str) -> Vec<u32> {
+        let out = String::from_utf8(self.cli_ok(&["mail", "list", user, mailbox])).unwrap();
+        out.lines()
+            .skip(1)
+            .filter_map(|l| l.split('\t').next()?.parse().ok())
+            .collect()
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub data: DataDir,
+    pub child: Option<Child>,
+    pub port_base: u16,
+    pub stderr: Arc<Mutex<String>>,
+    pub stdout: Arc<Mutex<String>>,
+}
+
+fn free_port_base() -> u16 {
+    // Spread over a wide range; verify the MX port is free right now.
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ rand_u64();
+    for i in 0..200u64 {
+        let base = 20000 + ((seed.wrapping_add(i * 7919)) % 400) as u16 * 100;
+        if TcpListener::bind(("127.0.0.1", base + 25)).is_ok() {
+            return base;
+        }
+    }
+    panic!("no free port base");
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("urandom");
+    u64::from_le_bytes(b)
+}
+
+impl Server {
+    /// Serves a fresh data folder with the given users.
+    pub fn start(users: &[&str]) -> Server {
+        Server::serve(DataDir::new(users))
+    }
+
+    /// Serves an existing data folder (retrying on a port clash).
+    pub fn serve(data: DataDir) -> Server {
+        for _ in 0..5 {
+            let base = free_port_base();
+            let mut child = Command::new(bin())
+                .args(["serve", "--port-base", &base.to_string(), "--data"])
+                .arg(data.path())
+                .env(
+                    "MAILNOOK_LOG",
+                    std::env::var("MAILNOOK_LOG").unwrap_or_else(|_| "info".into()),
+                )
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn mailnook serve");
+            let stdout = Arc::new(Mutex::new(String::new()));
+            let stderr = Arc::new(Mutex::new(String::new()));
+            let (tx, rx) = std::sync::mpsc::channel();
+            {
+                let out = child.stdout.take().unwrap();
+                let buf = stdout.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(out).lines().map_while(Result::ok) {
+                        if line.contains("control socket") {
+                            let _ = tx.send(());
+                        }
+                        buf.lock().unwrap().push_str(&(line + "\n"));
+                    }
+                });
+                let err = child.stderr.take().unwrap();
+                let buf = stderr.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(err).lines().map_while(Result::ok) {
+                        buf.lock().unwrap().push_str(&(line + "\n"));
+                    }
+                });
+            }
+            let ready = rx.recv_timeout(Duration::from_secs(30)).is_ok();
+            if ready {
+                return Server {
+                    data,
+                    child: Some(child),
+                    port_base: base,
+                    stderr,
+                    stdout,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.lock().unwrap().clone();
+            if !err.contains("Address already in use") {
+                panic!("server did not start: {err}");
+            }
+        }
+        panic!("server did not start after 5 attempts");
+    }
+
+    /// The MX address.
+    pub fn mx(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 25))
+    }
+
+    /// The self-signed certificate's path (for clients that verify).
+    pub fn cert(&self) -> PathBuf {
+        self.data.path().join("tls/selfsigned-cert.pem")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("server ignored SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, no cleanup.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Log lines written so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Connects to the MX port and reads the greeting.
+    pub fn connect(&self) -> Smtp {
+        Smtp::connect(self.mx())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A bare-bones line client for exact protocol checks.
+pub struct Smtp {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Smtp {
+    pub fn connect(addr: SocketAddr) -> Smtp {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut s = Smtp { stream, reader };
+        let greeting = s.reply();
+        assert!(greeting.starts_with("220 "), "greeting: {greeting}");
+        s
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Sends a line plus CRLF.
+    pub fn line(&mut self, line: &str) {
+        self.send(format!("{line}\r\n").as_bytes());
+    }
+
+    /// Reads one reply (all its lines), returned with CRLFs stripped and lines joined by `\n`.
+    pub fn reply(&mut self) -> String {
+        let mut all = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).expect("read reply");
+            assert!(
+                n > 0,
+                "connection closed while waiting for a reply; got {all:?}"
+            );
+            let line = line.trim_end_matches(['\r', '\n']).to_string();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            all.push(line);
+            if last {
+                return all.join("\n");
+            }
+        }
+    }
+
+    /// Sends a command and returns the reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.line(line);
+        self.reply()
+    }
+
+    /// Whether the server closed the connection (reads to EOF, bounded).
+    pub fn closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        matches!(self.reader.read_to_end(&mut rest), Ok(_))
+    }
+}
+
+/// Strips the trace header block mailnook prepends (Return-Path and Received) from a stored
+/// message, so it can be compared with what the client sent.
+pub fn strip_trace(stored: &[u8]) -> &[u8] {
+    let mut rest = stored;
+    loop {
+        let starts = |p: &[u8]| rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p);
+        if !(starts(b"Return-Path:") || starts(b"Received:")) {
+            return rest;
+        }
+        // Skip the field and its folded continuation lines.
+        let mut i = 0;
+        loop {
+            let nl = rest[i..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|p| i + p + 1)
+                .unwrap_or(rest.len());
+            i = nl;
+            if i >= rest.len() || !(rest[i] == b' ' || rest[i] == b'\t') {
+                break;
+            }
+        }
+        rest = &rest[i..];
+    }
+}
