@@ -124,6 +124,13 @@ pub const SPECS: &[Spec] = &[
         "redb page cache (read cache plus write buffer)",
     ),
     int(
+        "store.commit_window_ms",
+        "10",
+        0,
+        1000,
+        "how long a commit may wait for other messages being received (fewer SD-card writes)",
+    ),
+    int(
         "auth.argon2_memory_kib",
         "19456",
         1024,
@@ -242,6 +249,8 @@ pub struct Config {
     pub net_max_conns_per_ip: usize,
     /// redb cache size in bytes.
     pub store_cache_bytes: usize,
+    /// Group-commit window in milliseconds.
+    pub store_commit_window_ms: u64,
     /// argon2id memory cost in KiB.
     pub auth_argon2_memory_kib: u32,
     /// argon2id passes.
@@ -273,6 +282,7 @@ impl Config {
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,
+            store_commit_window_ms: num("store.commit_window_ms"),
             auth_argon2_memory_kib: num("auth.argon2_memory_kib") as u32,
             auth_argon2_iterations: num("auth.argon2_iterations") as u32,
             tls_reload_check_secs: num("tls.reload_check_secs"),

@@ -214,13 +214,12 @@ async fn drive(
                 txn.store_failed = false;
             }
             Event::Data(bytes) => {
-                if let Some(sink) = txn.sink.as_mut() {
-                    if !txn.store_failed {
-                        if let Err(e) = sink.write(bytes).await {
-                            log::warn!("cid={} storing message data failed: {e}", ctx.cid);
-                            txn.store_failed = true;
-                        }
-                    }
+                if let Some(sink) = txn.sink.as_mut()
+                    && !txn.store_failed
+                    && let Err(e) = sink.write(bytes).await
+                {
+                    log::warn!("cid={} storing message data failed: {e}", ctx.cid);
+                    txn.store_failed = true;
                 }
             }
             Event::MessageAbort => {

@@ -24,10 +24,10 @@ pub enum RcptDecision {
 /// The user that receives postmaster mail: the `admin` setting if it names a user, else the
 /// first user created.
 pub fn postmaster(store: &Store, cfg: &Config) -> store::Result<Option<UserId>> {
-    if !cfg.admin.is_empty() {
-        if let Some(u) = store.user(&cfg.admin)? {
-            return Ok(Some(u.id));
-        }
+    if !cfg.admin.is_empty()
+        && let Some(u) = store.user(&cfg.admin)?
+    {
+        return Ok(Some(u.id));
     }
     Ok(store.users()?.first().map(|u| u.id))
 }
@@ -71,6 +71,7 @@ fn postmaster_decision(store: &Store, cfg: &Config) -> store::Result<RcptDecisio
 pub struct MessageSink {
     store: Store,
     upload: UploadId,
+    _in_flight: store::InFlight,
     buf: Vec<u8>,
     chunks_sent: usize,
     head: Vec<u8>,
@@ -82,6 +83,7 @@ impl MessageSink {
     pub fn new(store: &Store) -> MessageSink {
         MessageSink {
             upload: store.new_upload(),
+            _in_flight: store.in_flight(),
             store: store.clone(),
             buf: Vec::new(),
             chunks_sent: 0,
@@ -156,10 +158,10 @@ impl MessageSink {
 
     /// Drops the upload and whatever chunks only it holds.
     pub async fn discard(self) {
-        if self.chunks_sent > 0 {
-            if let Err(e) = self.store.call(Op::Discard(self.upload)).await {
-                log::warn!("store: discarding an upload failed: {e}");
-            }
+        if self.chunks_sent > 0
+            && let Err(e) = self.store.call(Op::Discard(self.upload)).await
+        {
+            log::warn!("store: discarding an upload failed: {e}");
         }
     }
 }

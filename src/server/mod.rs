@@ -63,6 +63,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role with a listener.
+    pub const ALL: &'static [Role] = &[Role::Mx];
+
     /// Standard port.
     pub fn port(self) -> u16 {
         match self {
@@ -102,7 +105,10 @@ impl Shared {
 
     fn reload_config(&self) {
         match self.store.config() {
-            Ok(c) => *self.config.borrow_mut() = Rc::new(c),
+            Ok(c) => {
+                self.store.set_commit_window(Duration::from_millis(c.store_commit_window_ms));
+                *self.config.borrow_mut() = Rc::new(c);
+            }
             Err(e) => log::warn!("config reload failed: {e}"),
         }
     }
@@ -160,6 +166,7 @@ pub fn run(args: ServeArgs) -> Result<(), ServerError> {
 
 fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let config = store.config()?;
+    store.set_commit_window(Duration::from_millis(config.store_commit_window_ms));
     crate::tls::ensure_self_signed(&args.data, &config.hostname)
         .map_err(|e| ServerError::Setup(e.to_string()))?;
     let tls = ServerTls::default();
@@ -181,7 +188,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         println!("mailnook: not running as root: using dev ports (--port-base {DEV_PORT_BASE})");
     }
     let mut listeners = Vec::new();
-    for role in [Role::Mx] {
+    for role in Role::ALL {
         let port = port_base
             .checked_add(role.port())
             .ok_or_else(|| ServerError::Setup(format!("--port-base {port_base} is too high")))?;
@@ -193,7 +200,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             role.name(),
             l.get_ref().local_addr()?
         );
-        listeners.push((role, l));
+        listeners.push((*role, l));
     }
     let sock_path = args.data.join(crate::cli::control::SOCKET_NAME);
     // We hold the store's lock, so no other server owns a socket file left here.

@@ -9,8 +9,11 @@
 //! - Reads run in short read transactions on the caller's thread and are never held across an
 //!   `.await` (MVCC pins pages until a read transaction ends, which grows the file).
 //! - Message bytes are never held whole in memory: an upload sends chunks of at most
-//!   [`CHUNK_BYTES`] as they arrive (non-durable commits, no fsync) and the final [`Delivery`]
-//!   commits the index rows durably in one transaction with the last chunk.
+//!   [`CHUNK_BYTES`] as they arrive (written into the open transaction, no commit of their own)
+//!   and the final [`Delivery`] commits them with the index rows durably in one transaction.
+//! - Every commit rewrites a handful of B-tree pages whatever it holds, so commits are shared:
+//!   all requests queued together commit together, and a commit may wait up to the commit window
+//!   for deliveries of messages still being received ([`Store::set_commit_window`]).
 //! - After a storage I/O error the writer reopens the database (redb poisons its handle) and
 //!   answers [`Error::Unavailable`] until it succeeds; uploads in flight are then lost and
 //!   their deliveries refused, so nothing half-written is ever acknowledged.
@@ -22,7 +25,7 @@ pub mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use read::{Mailbox, Message, User};
@@ -229,6 +232,28 @@ struct Shared {
     tx: async_channel::Sender<Request>,
     next_upload: AtomicU64,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Messages being received right now ([`InFlight`] guards alive).
+    in_flight: AtomicUsize,
+    /// How long a durable commit may wait for deliveries still being received, in µs.
+    commit_window_us: AtomicU64,
+}
+
+/// Marks one message as being received, from its first byte to its commit or abandonment. While
+/// any are alive, a durable commit may wait up to the commit window for their deliveries to
+/// join it (see [`Store::set_commit_window`]).
+#[derive(Debug)]
+pub struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("store::Shared")
+    }
 }
 
 /// A handle on the store; cheap to clone and usable from any thread.
@@ -278,6 +303,8 @@ impl Store {
             tx,
             next_upload: AtomicU64::new(1),
             thread: Mutex::new(None),
+            in_flight: AtomicUsize::new(0),
+            commit_window_us: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&shared);
         let handle = std::thread::Builder::new()
@@ -312,6 +339,19 @@ impl Store {
     /// A fresh upload id for [`Op::PutChunk`] / [`Op::Deliver`].
     pub fn new_upload(&self) -> UploadId {
         UploadId(self.shared.next_upload.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Registers a message being received; drop the guard when it is committed or abandoned.
+    pub fn in_flight(&self) -> InFlight {
+        self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.shared.clone())
+    }
+
+    /// Sets how long a durable commit may wait for deliveries of messages still being received
+    /// (group commit across sessions): fewer commits mean fewer page writes per message, at the
+    /// cost of up to this much latency. Zero commits at once.
+    pub fn set_commit_window(&self, window: std::time::Duration) {
+        self.shared.commit_window_us.store(window.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Stops the writer after it has finished every request already queued, and waits for it.

@@ -1,8 +1,11 @@
 //! The writer thread: group commit over every change to the store.
 //!
 //! The loop takes the first pending request, then whatever else is already queued (up to
-//! [`MAX_BATCH`]), applies them in one write transaction and commits it once, durably if any
-//! request needs durability. Answers go out only after the commit returned. Per-upload state
+//! [`MAX_BATCH`]), and applies them in the open write transaction. If any of them needs
+//! durability the transaction is committed (durably) and only then are the answers sent;
+//! requests that need none (chunk uploads, discards) are answered at once and their changes ride
+//! along with the next durable commit. If that commit fails, the in-memory upload state is
+//! dropped with the database handle, so a delivery can never commit chunks that were lost. Per-upload state
 //! (which chunks an unfinished upload wrote) lives here in memory: uploads do not survive a
 //! restart, and [`prepare`] deletes their chunks at the next open.
 
@@ -11,10 +14,12 @@ use super::{BodyId, MailboxId, Uid};
 use super::{
     Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, chunk_hash,
 };
-use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableTable, WriteTransaction};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 /// Most requests folded into one transaction.
 const MAX_BATCH: usize = 128;
@@ -123,6 +128,10 @@ pub(super) fn run(
     cache_bytes: usize,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
+    // Changes that need no durability (chunk uploads, discards) stay in this open transaction,
+    // answered at once, until a durable request commits them all together: one commit per
+    // delivery instead of one per chunk (every commit rewrites a handful of B-tree pages).
+    let mut open: Option<WriteTransaction> = None;
     while let Ok(first) = rx.recv_blocking() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -131,7 +140,7 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        match apply_batch(&db, &mut state, &batch) {
+        match apply_batch(&db, &mut open, &mut state, &mut batch, &rx, &shared) {
             Ok(results) => {
                 for (req, res) in batch.drain(..).zip(results) {
                     let _ = req.reply.try_send(res);
@@ -158,6 +167,13 @@ pub(super) fn run(
                 }
             }
         }
+    }
+    // Closing: whatever is still open (chunks of uploads that never finished, discards) is
+    // committed so the file is tidy; losing it would be harmless too.
+    if let Some(txn) = open.take()
+        && let Err(e) = txn.commit()
+    {
+        log::warn!("store: final commit failed: {e}");
     }
     drop(db);
     if let Some(s) = shared.upgrade() {
@@ -207,23 +223,68 @@ fn reopen_file(
     }
 }
 
-fn apply_batch(db: &Database, state: &mut State, batch: &[Request]) -> Result<Vec<Result<Done>>> {
-    let mut txn = db.begin_write()?;
-    if !batch.iter().any(|r| r.op.durable()) {
-        txn.set_durability(Durability::None)?;
-    }
+/// Waits up to `limit` for the next request.
+fn recv_within(rx: &async_channel::Receiver<Request>, limit: Duration) -> Option<Request> {
+    futures_lite::future::block_on(futures_lite::future::or(async { rx.recv().await.ok() }, async {
+        async_io::Timer::after(limit).await;
+        None
+    }))
+}
+
+/// Applies a batch in the open transaction (starting one if needed). If any request needs
+/// durability the transaction is committed before the answers are returned, after waiting up to
+/// the commit window for deliveries of messages still in flight to join; otherwise it stays
+/// open. On a storage error the transaction is aborted and the error returned.
+fn apply_batch(
+    db: &Database,
+    open: &mut Option<WriteTransaction>,
+    state: &mut State,
+    batch: &mut Vec<Request>,
+    rx: &async_channel::Receiver<Request>,
+    shared: &Weak<Shared>,
+) -> Result<Vec<Result<Done>>> {
+    let txn = match open.take() {
+        Some(t) => t,
+        None => db.begin_write()?,
+    };
     let mut results = Vec::with_capacity(batch.len());
-    for req in batch {
-        match apply(&txn, state, &req.op) {
-            Ok(done) => results.push(Ok(done)),
-            Err(Error::Refused(r)) => results.push(Err(Error::Refused(r))),
-            Err(e) => {
-                txn.abort()?;
-                return Err(e);
+    let mut applied = 0;
+    let mut durable = false;
+    let window = shared
+        .upgrade()
+        .map(|s| Duration::from_micros(s.commit_window_us.load(Ordering::Relaxed)))
+        .unwrap_or_default();
+    let deadline = Instant::now() + window;
+    loop {
+        for req in &batch[applied..] {
+            durable |= req.op.durable();
+            match apply(&txn, state, &req.op) {
+                Ok(done) => results.push(Ok(done)),
+                Err(Error::Refused(r)) => results.push(Err(Error::Refused(r))),
+                Err(e) => {
+                    txn.abort()?;
+                    return Err(e);
+                }
             }
         }
+        applied = batch.len();
+        // Messages still being received whose delivery is not in this batch: wait for them.
+        let delivering = batch.iter().filter(|r| matches!(r.op, Op::Deliver(_))).count();
+        let in_flight = shared.upgrade().map(|s| s.in_flight.load(Ordering::Relaxed)).unwrap_or(0);
+        let now = Instant::now();
+        if !durable || in_flight <= delivering || now >= deadline || batch.len() >= MAX_BATCH {
+            break;
+        }
+        match recv_within(rx, deadline - now) {
+            Some(req) => batch.push(req),
+            None => break,
+        }
     }
-    txn.commit()?;
+    if durable {
+        txn.commit()?;
+    } else {
+        *open = Some(txn);
+    }
     Ok(results)
 }
 

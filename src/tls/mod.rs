@@ -181,18 +181,22 @@ impl ServerTls {
     }
 }
 
+/// A loaded configuration and where it came from.
+pub type Loaded = (TlsFiles, Fingerprint, Arc<ServerConfig>);
+
 /// Checks `DATA/tls/` and loads a new configuration if the files in use changed since `loaded`
 /// (blocking; run it on a worker thread). Returns `None` when nothing changed.
 pub fn reload_if_changed(
     data: &Path,
     loaded: Option<(TlsFiles, Fingerprint)>,
-) -> Option<Result<(TlsFiles, Fingerprint, Arc<ServerConfig>), TlsError>> {
+) -> Option<Result<Loaded, TlsError>> {
     let files = current_files(data);
     let print = fingerprint(&files);
-    if let Some((old_files, old_print)) = loaded {
-        if old_files == files && old_print == print {
-            return None;
-        }
+    if let Some((old_files, old_print)) = loaded
+        && old_files == files
+        && old_print == print
+    {
+        return None;
     }
     Some(load_server_config(&files).map(|c| (files, print, c)))
 }

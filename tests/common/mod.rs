@@ -316,7 +316,7 @@ impl Smtp {
     /// Whether the server closed the connection (reads to EOF, bounded).
     pub fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(_))
+        self.reader.read_to_end(&mut rest).is_ok()
     }
 }
 

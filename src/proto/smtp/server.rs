@@ -234,6 +234,12 @@ impl SmtpServerSession {
         self.delivered
     }
 
+    /// Bytes held in the input buffer, consumed or not (the fuzz target checks its bound).
+    #[doc(hidden)]
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
     fn reply(&mut self, reply: Reply) {
         reply.write_to(&mut self.out);
     }
@@ -378,10 +384,16 @@ impl SmtpServerSession {
             Request::Rcpt { to } => self.rcpt(text, to),
             Request::Data if !no_args => self.error(r::NO_ARGS),
             Request::Data => self.data_command(),
+            // RFC 3030 §3: chunk-size is 1*DIGIT. smtp-proto 0.2.5 wraps an over-long size
+            // ("BDAT 99999999999999999999999" parses as 999), which would desynchronise the
+            // chunk boundary: take the size only if the text says exactly that number.
             Request::Bdat {
                 chunk_size,
                 is_last,
-            } => self.bdat_command(chunk_size as u64, is_last),
+            } => match text.split_ascii_whitespace().nth(1).map(str::parse::<u64>) {
+                Some(Ok(n)) if n == chunk_size as u64 => self.bdat_command(n, is_last),
+                _ => self.error(r::SYNTAX),
+            },
             Request::Rset if !no_args => self.error(r::NO_ARGS),
             Request::Rset => {
                 self.reply(r::OK);
@@ -468,7 +480,14 @@ impl SmtpServerSession {
         if extra || (!self.esmtp && (from.flags != 0 || from.size != 0)) {
             return self.error(r::BAD_PARAM);
         }
-        if from.size as u64 > self.cfg.max_message_bytes {
+        // RFC 1870 §6.1. smtp-proto wraps a SIZE too long for usize ("SIZE=99999999999999999999999"
+        // becomes 999), so a declared size that does not fit in a u64 is over any limit.
+        let params = &text[text.rfind('>').map_or(text.len(), |i| i + 1)..];
+        let declared_overflows = params.split_ascii_whitespace().any(|p| {
+            p.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("SIZE="))
+                && p[5..].parse::<u64>().is_err()
+        });
+        if declared_overflows || from.size as u64 > self.cfg.max_message_bytes {
             return self.error(r::TOO_BIG);
         }
         if !smtputf8 && !from.address.is_ascii() {
@@ -497,6 +516,10 @@ impl SmtpServerSession {
     fn rcpt(&mut self, text: &str, to: smtp_proto::RcptTo<std::borrow::Cow<'_, str>>) -> Step {
         if self.tx.from.is_none() {
             return self.error(r::MAIL_FIRST);
+        }
+        // Recipients come before the message (RFC 5321 §3.3), also between BDAT chunks.
+        if self.tx.started {
+            return self.error(r::BAD_SEQUENCE);
         }
         if to.flags != 0 || to.orcpt.is_some() || to.rrvs != 0 {
             return self.error(r::BAD_PARAM);
@@ -611,6 +634,8 @@ impl SmtpServerSession {
         self.tx.bytes += self.data.len() as u64;
         if self.tx.bytes > self.cfg.max_message_bytes {
             self.tx.too_big = true;
+            // Aborted here, so a later reset has nothing to drop (one MessageAbort per message).
+            self.tx.started = false;
             return Step::MessageAbort;
         }
         if self.data.is_empty() {
@@ -632,7 +657,6 @@ impl SmtpServerSession {
         };
         let first = refuse.is_none() && !self.tx.started;
         if refuse.is_none() {
-            self.tx.started = true;
             self.tx.bdat = true;
             if self.tx.bytes.saturating_add(size) > self.cfg.max_message_bytes && !self.tx.too_big {
                 self.tx.too_big = true;
@@ -641,12 +665,15 @@ impl SmtpServerSession {
                     last,
                     refuse,
                 };
-                return if first {
-                    Step::Continue
-                } else {
+                // Nothing more reaches the driver: abort a started message once, and never
+                // start one for a first chunk that is already too big.
+                return if std::mem::take(&mut self.tx.started) {
                     Step::MessageAbort
+                } else {
+                    Step::Continue
                 };
             }
+            self.tx.started = true;
         }
         self.state = State::Bdat {
             left: size,
@@ -712,6 +739,10 @@ impl SmtpServerSession {
     fn starttls(&mut self, no_args: bool) -> Step {
         if self.tls {
             return self.error(r::ALREADY_TLS);
+        }
+        // Between BDAT chunks: the restart inside TLS would drop the message without a word.
+        if self.tx.started {
+            return self.error(r::BAD_SEQUENCE);
         }
         if !self.cfg.starttls {
             return self.error(r::NOT_IMPLEMENTED);

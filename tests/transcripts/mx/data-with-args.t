@@ -1,0 +1,28 @@
+# RFC 5321 §4.1.1.4: DATA takes no arguments (501 5.5.4); the transaction stays usable.
+S: 220 mx.example.test ESMTP mailnook
+C: EHLO client.test
+S: 250-mx.example.test
+S: 250-PIPELINING
+S: 250-SIZE 52428800
+S: 250-8BITMIME
+S: 250-SMTPUTF8
+S: 250-ENHANCEDSTATUSCODES
+S: 250-CHUNKING
+S: 250 STARTTLS
+C: MAIL FROM:<sender@remote.test>
+S: 250 2.1.0 Sender ok
+C: RCPT TO:<alice@example.test>
+S: 250 2.1.5 Recipient ok
+C: DATA now
+S: 501 5.5.4 This command takes no arguments
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+C: Subject: args
+C:
+C: ok
+C: .
+S~ 250 2\.0\.0 Ok: queued as [0-9a-f]{16}
+C: QUIT
+S: 221 2.0.0 Bye
+=closed
+=stored alice@example.test INBOX 1 data-with-args.eml

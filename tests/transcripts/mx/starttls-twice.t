@@ -1,0 +1,29 @@
+# RFC 3207 §4.2: STARTTLS inside TLS is refused (503 5.5.1); the TLS session goes on.
+S: 220 mx.example.test ESMTP mailnook
+C: EHLO client.test
+S: 250-mx.example.test
+S: 250-PIPELINING
+S: 250-SIZE 52428800
+S: 250-8BITMIME
+S: 250-SMTPUTF8
+S: 250-ENHANCEDSTATUSCODES
+S: 250-CHUNKING
+S: 250 STARTTLS
+C: STARTTLS
+S: 220 2.0.0 Ready to start TLS
+=tls
+C: EHLO client.test
+S: 250-mx.example.test
+S: 250-PIPELINING
+S: 250-SIZE 52428800
+S: 250-8BITMIME
+S: 250-SMTPUTF8
+S: 250-ENHANCEDSTATUSCODES
+S: 250 CHUNKING
+C: STARTTLS
+S: 503 5.5.1 TLS already active
+C: NOOP
+S: 250 2.0.0 OK
+C: QUIT
+S: 221 2.0.0 Bye
+=closed
