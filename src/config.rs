@@ -103,6 +103,13 @@ pub const SPECS: &[Spec] = &[
         "idle time allowed inside DATA/BDAT (RFC 5321 §4.5.3.2.6)",
     ),
     int(
+        "smtp.min_data_rate",
+        "1024",
+        0,
+        1 << 30,
+        "bytes per second message data must average after the first data timeout (0: off)",
+    ),
+    int(
         "net.max_conns",
         "1024",
         1,
@@ -243,6 +250,8 @@ pub struct Config {
     pub smtp_command_timeout_secs: u64,
     /// Seconds to wait for message data.
     pub smtp_data_timeout_secs: u64,
+    /// Minimum average data rate in bytes per second.
+    pub smtp_min_data_rate: u64,
     /// Connections at once, all ports.
     pub net_max_conns: usize,
     /// Connections at once per client address.
@@ -279,6 +288,7 @@ impl Config {
             smtp_max_errors: num("smtp.max_errors") as u32,
             smtp_command_timeout_secs: num("smtp.command_timeout_secs"),
             smtp_data_timeout_secs: num("smtp.data_timeout_secs"),
+            smtp_min_data_rate: num("smtp.min_data_rate"),
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,

@@ -219,9 +219,12 @@ fn idle_client_is_dropped_after_command_timeout() {
 #[test]
 fn stalled_data_is_cut_off_at_data_timeout_and_not_stored() {
     // The command timeout is long, so a cut-off after about 5 s can only be the data timeout.
+    // The minimum-rate rule is off here so the idle limit alone is measured (the rate rule has
+    // its own test below).
     let mut s = server_with(&[
         ("smtp.command_timeout_secs", "60"),
         ("smtp.data_timeout_secs", "5"),
+        ("smtp.min_data_rate", "0"),
     ]);
     let mut c = s.connect();
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
@@ -285,8 +288,6 @@ fn client_vanishing_mid_data_or_mid_bdat_stores_nothing() {
 }
 
 #[test]
-#[ignore = "known gap: smtp.data_timeout_secs is a per-read idle limit, so a client sending one \
-            byte every second is never cut off (no per-record deadline or minimum rate yet)"]
 fn data_dribbled_forever_is_cut_off_at_data_timeout() {
     let s = server_with(&[
         ("smtp.command_timeout_secs", "60"),
@@ -327,6 +328,33 @@ fn data_dribbled_forever_is_cut_off_at_data_timeout() {
             Err(_) => break,
         }
     }
+}
+
+#[test]
+fn command_line_dribbled_forever_is_cut_off_at_command_timeout() {
+    // Slowloris on the command side: every byte arrives before the idle limit, but the line as a
+    // whole must be complete within smtp.command_timeout_secs of its first byte.
+    let s = server_with(&[("smtp.command_timeout_secs", "5")]);
+    let mut c = s.connect();
+    assert!(c.cmd("EHLO client.test").starts_with("250-"));
+    let start = Instant::now();
+    c.stream.set_read_timeout(Some(Duration::from_millis(900))).unwrap();
+    let mut reader = BufReader::new(c.stream.try_clone().unwrap());
+    let mut answer = String::new();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(15), "still reading one command line after {:?}", start.elapsed());
+        if c.stream.write_all(b"N").is_err() {
+            break;
+        }
+        match reader.read_line(&mut answer) {
+            Ok(0) => break,
+            Ok(_) => break,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(start.elapsed() >= Duration::from_secs(4), "cut off too early: {:?}", start.elapsed());
+    assert!(answer.is_empty() || answer == format!("{TIMEOUT}\r\n"), "{answer:?}");
 }
 
 #[test]

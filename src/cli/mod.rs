@@ -161,45 +161,50 @@ fn run_local(data: &Path, cmd: &AdminCommand) -> i32 {
     }
 }
 
-/// Serves one control-socket connection (blocking; runs on a worker thread of the server).
-/// Returns what the command changed.
-pub fn serve_control(
-    mut conn: UnixStream,
-    store: &crate::store::Store,
-    data: &Path,
-) -> admin::Changed {
+/// The end of a control-socket answer, sent once the server has applied what the command
+/// changed (so a client that sees success also sees the new settings in force).
+pub struct PendingAnswer {
+    conn: Option<UnixStream>,
+    result: Result<(), String>,
+    code: u8,
+}
+
+impl PendingAnswer {
+    /// Sends the outcome frames (blocking).
+    pub fn send(self) {
+        if let Some(mut conn) = self.conn
+            && let Err(e) = control::FrameWriter::new(&mut conn).finish(self.result, self.code)
+        {
+            log::debug!("control: client went away: {e}");
+        }
+    }
+}
+
+/// Serves one control-socket connection up to its outcome (blocking; runs on a worker thread of
+/// the server). Returns what the command changed and the outcome still to be sent.
+pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &Path) -> (admin::Changed, PendingAnswer) {
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let nothing = |conn| (admin::Changed::default(), PendingAnswer { conn, result: Ok(()), code: 1 });
     let request = match control::read_request(&mut conn) {
         Ok(r) => r,
         Err(e) => {
             log::info!("control: bad request: {e}");
-            return admin::Changed::default();
+            return nothing(None);
         }
     };
-    let mut writer = conn.try_clone().ok();
-    let Some(w) = writer.as_mut() else {
-        return admin::Changed::default();
-    };
-    let mut out = control::FrameWriter::new(w);
     let parsed = args::parse(request.into_iter().map(OsString::from).collect());
+    let mut out = control::FrameWriter::new(&mut conn);
     let (result, code, changed) = match parsed {
         Ok(Command::Admin { cmd, .. }) => match admin::execute(&cmd, store, data, &mut out) {
             Ok(changed) => (Ok(()), 0, changed),
             Err(e) => (Err(format!("mailnook: {e}")), 1, admin::Changed::default()),
         },
-        Ok(_) => (
-            Err("mailnook: not an admin command".to_string()),
-            EXIT_USAGE as u8,
-            admin::Changed::default(),
-        ),
-        Err(e) => (
-            Err(format!("mailnook: {e}")),
-            EXIT_USAGE as u8,
-            admin::Changed::default(),
-        ),
+        Ok(_) => (Err("mailnook: not an admin command".to_string()), EXIT_USAGE as u8, admin::Changed::default()),
+        Err(e) => (Err(format!("mailnook: {e}")), EXIT_USAGE as u8, admin::Changed::default()),
     };
-    if let Err(e) = out.finish(result, code) {
+    if let Err(e) = out.flush() {
         log::debug!("control: client went away: {e}");
+        return nothing(None);
     }
-    changed
+    (changed, PendingAnswer { conn: Some(conn), result, code })
 }

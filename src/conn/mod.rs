@@ -46,6 +46,53 @@ pub async fn with_timeout<T>(
     .await
 }
 
+/// Read deadlines that stop slow clients (slowloris), not only idle ones:
+/// - a command line must arrive whole within the command timeout of its first byte;
+/// - message data may pause at most the data timeout between reads, and must keep an average
+///   rate: after the first data timeout, each second must have brought `min_rate` bytes.
+#[derive(Debug)]
+pub struct ReadClock {
+    command: Duration,
+    data: Duration,
+    min_rate: u64,
+    line_started: Option<std::time::Instant>,
+    data_started: Option<(std::time::Instant, u64)>,
+}
+
+impl ReadClock {
+    /// A clock with the given limits (`min_rate` in bytes per second; 0 disables the rate rule).
+    pub fn new(command: Duration, data: Duration, min_rate: u64) -> ReadClock {
+        ReadClock { command, data, min_rate, line_started: None, data_started: None }
+    }
+
+    /// How long the next read may wait. `partial` says whether part of a line is buffered.
+    pub fn limit(&mut self, in_data: bool, partial: bool) -> Duration {
+        let now = std::time::Instant::now();
+        if in_data {
+            self.line_started = None;
+            let (start, bytes) = *self.data_started.get_or_insert((now, 0));
+            if self.min_rate == 0 {
+                return self.data;
+            }
+            let budget = self.data + Duration::from_secs_f64(bytes as f64 / self.min_rate as f64);
+            return self.data.min((start + budget).saturating_duration_since(now));
+        }
+        self.data_started = None;
+        if !partial || self.line_started.is_none() {
+            self.line_started = Some(now);
+        }
+        let start = self.line_started.unwrap_or(now);
+        (start + self.command).saturating_duration_since(now)
+    }
+
+    /// Records bytes received while reading message data.
+    pub fn received(&mut self, n: usize) {
+        if let Some((_, bytes)) = self.data_started.as_mut() {
+            *bytes += n as u64;
+        }
+    }
+}
+
 /// Escapes peer-supplied text for a log line and cuts it short.
 pub fn loggable(s: &str, max: usize) -> String {
     s.chars().take(max).flat_map(char::escape_default).collect()

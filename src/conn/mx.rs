@@ -6,7 +6,7 @@
 //! fault becomes 451 4.3.0; the session then goes on.
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, loggable, with_timeout};
+use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
 use crate::config::Config;
 use crate::delivery::{self, MessageSink, RcptDecision};
 use crate::message::trace::{Received, with_keyword};
@@ -109,7 +109,11 @@ pub async fn serve(mut stream: Stream, ctx: MxContext) -> Result<(), ConnError> 
         tls_active: false,
     });
     let command_timeout = Duration::from_secs(cfg.smtp_command_timeout_secs);
-    let data_timeout = Duration::from_secs(cfg.smtp_data_timeout_secs);
+    let mut clock = ReadClock::new(
+        command_timeout,
+        Duration::from_secs(cfg.smtp_data_timeout_secs),
+        cfg.smtp_min_data_rate,
+    );
     let mut buf = vec![0u8; READ_BYTES];
     let mut txn = Txn {
         sink: None,
@@ -123,7 +127,7 @@ pub async fn serve(mut stream: Stream, ctx: MxContext) -> Result<(), ConnError> 
         &mut buf,
         &mut txn,
         command_timeout,
-        data_timeout,
+        &mut clock,
     )
     .await;
     if let Some(sink) = txn.sink.take() {
@@ -141,19 +145,18 @@ async fn drive(
     buf: &mut [u8],
     txn: &mut Txn,
     command_timeout: Duration,
-    data_timeout: Duration,
+    clock: &mut ReadClock,
 ) -> Result<(), ConnError> {
     loop {
         match session.next_event() {
             Event::NeedInput => {
                 flush(stream, session, command_timeout).await?;
-                let limit = if session.in_data() {
-                    data_timeout
-                } else {
-                    command_timeout
-                };
+                let limit = clock.limit(session.in_data(), session.has_partial_input());
                 match read_some(stream, buf, limit, &ctx.shutdown).await {
-                    Input::Bytes(n) => session.feed(&buf[..n]),
+                    Input::Bytes(n) => {
+                        clock.received(n);
+                        session.feed(&buf[..n]);
+                    }
                     Input::Eof => return Ok(()),
                     Input::Timeout => {
                         log::info!("cid={} timeout", ctx.cid);

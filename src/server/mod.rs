@@ -353,12 +353,13 @@ async fn control_loop(shared: Rc<Shared>, listener: Async<UnixListener>) {
         };
         let _ = conn.set_nonblocking(false);
         let (store, data) = (shared.store.clone(), shared.data.clone());
-        let changed =
+        let (changed, answer) =
             blocking::unblock(move || crate::cli::serve_control(conn, &store, &data)).await;
         if changed.config {
             shared.reload_config();
             log::info!("settings reloaded");
         }
+        blocking::unblock(move || answer.send()).await;
     }
 }
 

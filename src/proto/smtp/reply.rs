@@ -110,6 +110,8 @@ pub mod r {
     pub const LINE_TOO_LONG: Reply = Reply::new(500, (5, 5, 2), "Line too long");
     /// 500 for a NUL or bare CR in a command line.
     pub const BAD_CHARS: Reply = Reply::new(500, (5, 5, 2), "Invalid characters in command");
+    /// 500 for a command line ended by a bare LF.
+    pub const BARE_LF_COMMAND: Reply = Reply::new(500, (5, 5, 2), "Line must end with CRLF");
     /// 501 for a syntax error in arguments.
     pub const SYNTAX: Reply = Reply::new(501, (5, 5, 4), "Syntax error in parameters or arguments");
     /// 501 for a command that takes no arguments.

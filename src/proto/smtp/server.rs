@@ -224,6 +224,12 @@ impl SmtpServerSession {
         matches!(self.state, State::Data(_) | State::Bdat { .. })
     }
 
+    /// Whether part of a command line (or message data) is buffered, waiting for the rest:
+    /// drivers use it to bound the time a whole command line may take.
+    pub fn has_partial_input(&self) -> bool {
+        self.pos < self.input.len()
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
@@ -331,15 +337,16 @@ impl SmtpServerSession {
 
     fn command_step(&mut self) -> Step {
         let (n, split) = self.splitter.split(&self.input[self.pos..]);
-        let start = self.pos;
         self.pos += n;
         match split {
             Split::Incomplete if n == 0 => Step::NeedInput,
             Split::Incomplete => Step::Continue,
             Split::TooLong => self.error(r::LINE_TOO_LONG),
+            // RFC 5321 §2.3.8: lines end with CRLF. A bare LF is refused rather than taken as a
+            // line end, so a CRLF-only relay in front can never split commands differently.
+            Split::Line { crlf: false, .. } => self.error(r::BARE_LF_COMMAND),
             Split::Line { line, .. } => {
                 let line = line.to_vec();
-                let _ = start;
                 self.command(&line)
             }
         }
