@@ -245,6 +245,7 @@ impl Store {
         let messages = txn.open_table(MESSAGES)?;
         let bodies = txn.open_table(BODIES)?;
         let mut body_refs: BTreeMap<u64, u32> = BTreeMap::new();
+        let mut rows_in_mailboxes = 0u64;
         for e in mailboxes.iter()? {
             let (k, v) = e?;
             let id = k.value();
@@ -258,9 +259,16 @@ impl Store {
                     row.name
                 ));
             }
+            if users.get(row.user)?.is_none() {
+                problems.push(format!(
+                    "mailbox {id} ({}) belongs to missing user {}",
+                    row.name, row.user
+                ));
+            }
             let (mut count, mut bytes, mut unseen, mut max_uid) = (0u32, 0u64, 0u32, 0u32);
             for m in messages.range((id, 0)..=(id, u32::MAX))? {
                 let (k, v) = m?;
+                rows_in_mailboxes += 1;
                 let Some(msg) = MessageRow::decode(v.value()) else {
                     problems.push(format!("message {:?} row corrupt", k.value()));
                     continue;
@@ -292,6 +300,32 @@ impl Store {
                 problems.push(format!(
                     "mailbox {id} uidnext {} is not above its largest uid {max_uid}",
                     row.uidnext
+                ));
+            }
+        }
+        // Rows the walk above cannot reach: messages of missing mailboxes, and name-index
+        // entries naming a missing or different mailbox.
+        if messages.len()? != rows_in_mailboxes {
+            let mut strays: BTreeMap<u64, u64> = BTreeMap::new();
+            for m in messages.iter()? {
+                let mbox = m?.0.value().0;
+                if mailboxes.get(mbox)?.is_none() {
+                    *strays.entry(mbox).or_default() += 1;
+                }
+            }
+            for (mbox, n) in strays {
+                problems.push(format!("{n} messages in missing mailbox {mbox}"));
+            }
+        }
+        for e in names.iter()? {
+            let (k, v) = e?;
+            let ((user, name), id) = (k.value(), v.value());
+            let row = mailboxes
+                .get(id)?
+                .and_then(|m| MailboxRow::decode(m.value()));
+            if !row.is_some_and(|r| r.user == user && r.name == name) {
+                problems.push(format!(
+                    "name index entry ({user}, {name}) names mailbox {id}, which is missing or another mailbox"
                 ));
             }
         }

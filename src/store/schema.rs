@@ -6,7 +6,8 @@
 //! - a body row's `refs` equals the number of message rows naming it;
 //! - a chunk's `CHUNK_REFS` count equals the number of body rows listing it; a chunk with count 0
 //!   exists only while an upload that wrote it is in flight (startup removes the rest);
-//! - `USER_BY_EMAIL` and `MAILBOX_BY_NAME` are exact inverses of the rows they index.
+//! - `USER_BY_EMAIL` and `MAILBOX_BY_NAME` are exact inverses of the rows they index;
+//! - every mailbox's user and every message row's mailbox exist.
 //!
 //! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused.
 

@@ -1,0 +1,353 @@
+//! Shared by `tests/store.rs` and `tests/store_crash.rs`: an in-memory redb backend whose bytes
+//! outlive the store, uploads driven the way `delivery::MessageSink` drives them, and a raw view
+//! of the tables for checks that the store's own API does not expose.
+#![allow(dead_code)]
+
+use mailnook::store::schema::{
+    BODIES, CHUNK_REFS, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, USER_BY_EMAIL, USERS,
+};
+use mailnook::store::{self, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UserId};
+use redb::{ReadableDatabase, ReadableTable};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
+
+/// Page cache given to every store in these tests.
+pub const CACHE_BYTES: usize = 1 << 20;
+
+/// A redb backend over a shared byte vector: clones see the same bytes, so the image can be read
+/// back after the database that wrote it is closed.
+#[derive(Debug, Clone, Default)]
+pub struct MemBackend(pub Arc<Mutex<Vec<u8>>>);
+
+impl MemBackend {
+    pub fn with_image(image: Vec<u8>) -> MemBackend {
+        MemBackend(Arc::new(Mutex::new(image)))
+    }
+    pub fn image(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl redb::StorageBackend for MemBackend {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        Ok(self.0.lock().unwrap().len() as u64)
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        let data = self.0.lock().unwrap();
+        let offset = usize::try_from(offset).unwrap();
+        if offset + out.len() > data.len() {
+            return Err(std::io::Error::from(ErrorKind::UnexpectedEof));
+        }
+        out.copy_from_slice(&data[offset..offset + out.len()]);
+        Ok(())
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.0
+            .lock()
+            .unwrap()
+            .resize(usize::try_from(len).unwrap(), 0);
+        Ok(())
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        let mut image = self.0.lock().unwrap();
+        let offset = usize::try_from(offset).unwrap();
+        if offset + data.len() > image.len() {
+            image.resize(offset + data.len(), 0);
+        }
+        image[offset..offset + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// Deterministic message bytes: CRLF text lines that name `tag`, so no two tags share a chunk.
+pub fn payload(tag: &str, len: usize) -> Vec<u8> {
+    let mut out = format!("Message-ID: <{tag}@test>\r\nSubject: {tag}\r\n\r\n").into_bytes();
+    let mut x: u64 = tag.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut line = 0u64;
+    while out.len() < len {
+        let mut l = format!("{tag} {line:06} ");
+        while l.len() < 76 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            l.push(char::from(b'a' + (x % 26) as u8));
+        }
+        l.push_str("\r\n");
+        out.extend_from_slice(l.as_bytes());
+        line += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// An upload whose full chunks were sent: what [`Delivery`] still needs.
+pub struct Upload {
+    pub id: store::UploadId,
+    pub chunks_sent: usize,
+    pub tail: Vec<u8>,
+}
+
+/// Sends every full chunk of `data` (as `MessageSink` does: a chunk goes out when it is full,
+/// the rest stays for the final [`Delivery`]).
+pub fn upload(store: &Store, data: &[u8]) -> Upload {
+    let id = store.new_upload();
+    let full = data.len() / CHUNK_BYTES;
+    for i in 0..full {
+        let chunk = data[i * CHUNK_BYTES..(i + 1) * CHUNK_BYTES].to_vec();
+        store
+            .call_blocking(Op::PutChunk {
+                upload: id,
+                data: chunk,
+            })
+            .expect("put chunk");
+    }
+    Upload {
+        id,
+        chunks_sent: full,
+        tail: data[full * CHUNK_BYTES..].to_vec(),
+    }
+}
+
+/// The trace prefix stored before a message.
+pub fn prefix(tag: &str) -> Vec<u8> {
+    format!("Received: from test by mx.example.test id {tag}\r\n").into_bytes()
+}
+
+/// The final step of an upload.
+pub fn delivery(up: Upload, tag: &str, recipients: &[UserId]) -> Delivery {
+    Delivery {
+        upload: up.id,
+        chunks_sent: up.chunks_sent,
+        prefix: prefix(tag),
+        tail: up.tail,
+        summary: vec![1, 2, 3],
+        internal_date: 1_700_000_000,
+        recipients: recipients.to_vec(),
+    }
+}
+
+/// Uploads and delivers `data`.
+pub fn deliver(
+    store: &Store,
+    tag: &str,
+    data: &[u8],
+    recipients: &[UserId],
+) -> store::Result<Done> {
+    let up = upload(store, data);
+    store.call_blocking(Op::Deliver(delivery(up, tag, recipients)))
+}
+
+/// A delivery's copies, or a panic naming what came back instead.
+pub fn copies(done: store::Result<Done>) -> (store::BodyId, Vec<(UserId, MailboxId, store::Uid)>) {
+    match done {
+        Ok(Done::Delivered { body, copies }) => (body, copies),
+        other => panic!("expected a delivery, got {other:?}"),
+    }
+}
+
+/// The stored bytes of one message.
+pub fn read_message(store: &Store, mailbox: MailboxId, uid: u32) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    store
+        .write_message_blocking(mailbox, uid, &mut out)
+        .expect("read message")
+        .then_some(out)
+}
+
+/// Adds the test domain and users; returns their ids in order.
+pub fn setup_users(store: &Store, emails: &[&str]) -> Vec<UserId> {
+    store
+        .call_blocking(Op::AddDomain("example.test".into()))
+        .expect("add domain");
+    emails
+        .iter()
+        .map(|e| add_user(store, e))
+        .collect::<Vec<_>>()
+}
+
+pub fn add_user(store: &Store, email: &str) -> UserId {
+    match store.call_blocking(Op::AddUser {
+        email: email.to_string(),
+        password_hash: "$argon2id$test".into(),
+    }) {
+        Ok(Done::User(id)) => id,
+        other => panic!("add user {email}: {other:?}"),
+    }
+}
+
+/// A user's INBOX id.
+pub fn inbox(store: &Store, user: UserId) -> MailboxId {
+    store
+        .mailbox(user, "INBOX")
+        .expect("read mailbox")
+        .expect("INBOX exists")
+        .id
+}
+
+/// Asserts the store's own invariant check finds nothing.
+pub fn assert_checked(store: &Store, when: &str) {
+    let problems = store.check().expect("check runs");
+    assert!(problems.is_empty(), "{when}: check() found {problems:#?}");
+}
+
+/// Asserts every mailbox's counters (messages, unseen, bytes, UIDNEXT, HIGHESTMODSEQ) match its
+/// rows, then that `check()` is empty.
+pub fn assert_consistent(store: &Store, when: &str) {
+    for u in store.users().expect("users") {
+        for mb in store.mailboxes(u.id).expect("mailboxes") {
+            let msgs = store.messages(mb.id).expect("messages");
+            let bytes: u64 = msgs.iter().map(|m| m.row.size).sum();
+            let unseen = msgs
+                .iter()
+                .filter(|m| m.row.flags & store::flags::SEEN == 0)
+                .count();
+            let max_uid = msgs.iter().map(|m| m.uid.get()).max().unwrap_or(0);
+            let row = &mb.row;
+            assert_eq!(
+                (row.messages as usize, row.unseen as usize, row.bytes),
+                (msgs.len(), unseen, bytes),
+                "{when}: counters of {} {}",
+                u.row.email,
+                row.name
+            );
+            assert!(
+                row.uidnext > max_uid,
+                "{when}: uidnext {} of {} {} is not above uid {max_uid}",
+                row.uidnext,
+                u.row.email,
+                row.name
+            );
+            for m in &msgs {
+                assert!(
+                    m.row.modseq <= row.highest_modseq,
+                    "{when}: modseq above HIGHESTMODSEQ in {} {}",
+                    u.row.email,
+                    row.name
+                );
+            }
+        }
+    }
+    assert_checked(store, when);
+}
+
+/// Every row key (and the small values) of every table, read with a raw redb handle.
+#[derive(Debug, Default)]
+pub struct Raw {
+    pub meta: BTreeMap<String, u64>,
+    pub users: BTreeSet<u64>,
+    pub user_by_email: BTreeMap<String, u64>,
+    pub mailboxes: BTreeSet<u64>,
+    pub mailbox_by_name: BTreeMap<(u64, String), u64>,
+    pub messages: BTreeSet<(u64, u32)>,
+    pub bodies: BTreeSet<u64>,
+    /// Chunk hash → stored length.
+    pub chunks: BTreeMap<[u8; 32], usize>,
+    pub chunk_refs: BTreeMap<[u8; 32], u32>,
+}
+
+impl Raw {
+    /// Reads every table; a table that does not exist yet (a store never opened, or a crash
+    /// before its first commit) reads as empty.
+    pub fn read(db: &redb::Database) -> Raw {
+        let txn = db.begin_read().expect("begin read");
+        let mut raw = Raw::default();
+        macro_rules! each {
+            ($table:expr, |$k:ident, $v:ident| $body:expr) => {
+                match txn.open_table($table) {
+                    Ok(t) => {
+                        for e in t.iter().expect("iterate") {
+                            let ($k, $v) = e.expect("read row");
+                            $body;
+                        }
+                    }
+                    Err(redb::TableError::TableDoesNotExist(_)) => {}
+                    Err(e) => panic!("open table: {e}"),
+                }
+            };
+        }
+        each!(META, |k, v| raw
+            .meta
+            .insert(k.value().to_string(), v.value()));
+        each!(USERS, |k, _v| raw.users.insert(k.value()));
+        each!(USER_BY_EMAIL, |k, v| raw
+            .user_by_email
+            .insert(k.value().to_string(), v.value()));
+        each!(MAILBOXES, |k, _v| raw.mailboxes.insert(k.value()));
+        each!(MAILBOX_BY_NAME, |k, v| {
+            let (user, name) = k.value();
+            raw.mailbox_by_name
+                .insert((user, name.to_string()), v.value())
+        });
+        each!(MESSAGES, |k, _v| raw.messages.insert(k.value()));
+        each!(BODIES, |k, _v| raw.bodies.insert(k.value()));
+        each!(CHUNKS, |k, v| raw.chunks.insert(k.value(), v.value().len()));
+        each!(CHUNK_REFS, |k, v| raw
+            .chunk_refs
+            .insert(k.value(), v.value()));
+        raw
+    }
+
+    /// Cross-table facts that hold whenever no upload is in flight (after a clean close, or
+    /// after the open that follows a crash): indexes are exact inverses, every message row
+    /// belongs to a mailbox and every mailbox to a user, and every chunk is held by a body.
+    pub fn assert_closed_consistent(&self, when: &str) {
+        let indexed_users: BTreeSet<u64> = self.user_by_email.values().copied().collect();
+        assert_eq!(
+            indexed_users, self.users,
+            "{when}: the address index and the user rows differ"
+        );
+        assert_eq!(
+            indexed_users.len(),
+            self.user_by_email.len(),
+            "{when}: two addresses name one user"
+        );
+        let named: BTreeSet<u64> = self.mailbox_by_name.values().copied().collect();
+        assert_eq!(
+            named, self.mailboxes,
+            "{when}: the mailbox name index and the mailbox rows differ"
+        );
+        for (user, _) in self.mailbox_by_name.keys() {
+            assert!(
+                self.users.contains(user),
+                "{when}: a mailbox belongs to missing user {user}"
+            );
+        }
+        for (mbox, uid) in &self.messages {
+            assert!(
+                self.mailboxes.contains(mbox),
+                "{when}: message ({mbox}, {uid}) is in a missing mailbox"
+            );
+        }
+        assert_eq!(
+            self.chunks.keys().collect::<Vec<_>>(),
+            self.chunk_refs.keys().collect::<Vec<_>>(),
+            "{when}: chunk rows and chunk counts differ"
+        );
+        for (h, n) in &self.chunk_refs {
+            assert!(
+                *n > 0,
+                "{when}: chunk {:02x?} is held by nothing but still stored",
+                &h[..4]
+            );
+        }
+    }
+}
+
+/// Opens a raw redb handle on `image` and reads every table; also runs redb's own integrity
+/// check, which must find the file clean.
+pub fn raw_image(image: Vec<u8>, when: &str) -> Raw {
+    let mut db = redb::Database::builder()
+        .create_with_backend(MemBackend::with_image(image))
+        .unwrap_or_else(|e| panic!("{when}: raw open failed: {e}"));
+    let clean = db
+        .check_integrity()
+        .unwrap_or_else(|e| panic!("{when}: check_integrity failed: {e}"));
+    assert!(clean, "{when}: check_integrity had to repair the file");
+    Raw::read(&db)
+}
