@@ -132,7 +132,7 @@ pub const SPECS: &[Spec] = &[
     ),
     int(
         "store.commit_window_ms",
-        "10",
+        "5",
         0,
         1000,
         "how long a commit may wait for other messages being received (fewer SD-card writes)",

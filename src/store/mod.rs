@@ -20,6 +20,7 @@
 //! - Logical refusals ([`Refusal`]) are decided before an operation mutates anything, so one bad
 //!   request never spoils the others in its batch.
 
+mod file;
 mod read;
 pub mod schema;
 mod writer;
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use read::{Mailbox, Message, User};
 pub use schema::{
-    BodyData, BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags,
+    BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags,
 };
 
 /// A user's id.
@@ -372,12 +373,4 @@ impl Store {
             .clone()
             .ok_or(Error::Unavailable)
     }
-}
-
-/// SHA-256 of a chunk, its key in the chunk table.
-pub fn chunk_hash(data: &[u8]) -> [u8; 32] {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .try_into()
-        .expect("SHA-256 is 32 bytes")
 }

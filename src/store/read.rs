@@ -199,16 +199,12 @@ impl Store {
             .ok_or(corrupt("body missing"))?;
         let body = BodyRow::decode(body.value()).ok_or(corrupt("body row"))?;
         out.write_all(&body.prefix)?;
-        match body.data {
-            BodyData::Inline(data) => out.write_all(&data)?,
-            BodyData::Chunks(hashes) => {
-                let chunks = txn.open_table(CHUNKS)?;
-                for h in hashes {
-                    let c = chunks.get(h)?.ok_or(corrupt("chunk missing"))?;
-                    out.write_all(c.value())?;
-                }
-            }
+        let chunks = txn.open_table(CHUNKS)?;
+        for seq in 0..body.chunks {
+            let c = chunks.get((msg.body, seq))?.ok_or(corrupt("chunk missing"))?;
+            out.write_all(c.value())?;
         }
+        out.write_all(&body.inline)?;
         Ok(true)
     }
 
@@ -329,9 +325,8 @@ impl Store {
                 ));
             }
         }
-        let chunk_refs = txn.open_table(CHUNK_REFS)?;
         let chunks = txn.open_table(CHUNKS)?;
-        let mut chunk_uses: BTreeMap<[u8; 32], u32> = BTreeMap::new();
+        let mut chunk_rows = 0u64;
         for e in bodies.iter()? {
             let (k, v) = e?;
             let Some(b) = BodyRow::decode(v.value()) else {
@@ -340,56 +335,30 @@ impl Store {
             };
             let want = body_refs.remove(&k.value()).unwrap_or(0);
             if b.refs != want {
-                problems.push(format!(
-                    "body {} refs {} but {} messages use it",
-                    k.value(),
-                    b.refs,
-                    want
-                ));
+                problems.push(format!("body {} refs {} but {} messages use it", k.value(), b.refs, want));
             }
-            let mut len = b.prefix.len() as u64;
-            match &b.data {
-                BodyData::Inline(d) => len += d.len() as u64,
-                BodyData::Chunks(hs) => {
-                    for h in hs {
-                        *chunk_uses.entry(*h).or_default() += 1;
-                        match chunks.get(h)? {
-                            Some(c) => len += c.value().len() as u64,
-                            None => {
-                                problems.push(format!("body {} lists a missing chunk", k.value()))
-                            }
-                        }
-                    }
+            let mut len = b.prefix.len() as u64 + b.inline.len() as u64;
+            for seq in 0..b.chunks {
+                match chunks.get((k.value(), seq))? {
+                    Some(c) => len += c.value().len() as u64,
+                    None => problems.push(format!("body {} is missing chunk {seq}", k.value())),
                 }
             }
+            chunk_rows += u64::from(b.chunks);
             if len != b.size {
-                problems.push(format!(
-                    "body {} size {} but its bytes add up to {len}",
-                    k.value(),
-                    b.size
-                ));
+                problems.push(format!("body {} size {} but its bytes add up to {len}", k.value(), b.size));
             }
         }
         for (body, n) in body_refs {
             problems.push(format!("{n} messages use missing body {body}"));
         }
-        for e in chunk_refs.iter()? {
-            let (k, v) = e?;
-            let want = chunk_uses.remove(&k.value()).unwrap_or(0);
-            if v.value() != want {
-                problems.push(format!(
-                    "chunk refs {} but {} bodies list it",
-                    v.value(),
-                    want
-                ));
-            }
+        // Chunk rows belong to bodies or to uploads still marked in UPLOADS; nothing else.
+        for e in txn.open_table(UPLOADS)?.iter()? {
+            let (_, n) = e?;
+            chunk_rows += u64::from(n.value());
         }
-        if chunks.len()? != chunk_refs.len()? {
-            problems.push(format!(
-                "{} chunks but {} chunk counts",
-                chunks.len()?,
-                chunk_refs.len()?
-            ));
+        if chunks.len()? != chunk_rows {
+            problems.push(format!("{} chunk rows but bodies and uploads account for {chunk_rows}", chunks.len()?));
         }
         Ok(problems)
     }

@@ -1,19 +1,21 @@
 //! The writer thread: group commit over every change to the store.
 //!
 //! The loop takes the first pending request, then whatever else is already queued (up to
-//! [`MAX_BATCH`]), and applies them in the open write transaction. If any of them needs
-//! durability the transaction is committed (durably) and only then are the answers sent;
-//! requests that need none (chunk uploads, discards) are answered at once and their changes ride
-//! along with the next durable commit. If that commit fails, the in-memory upload state is
-//! dropped with the database handle, so a delivery can never commit chunks that were lost. Per-upload state
-//! (which chunks an unfinished upload wrote) lives here in memory: uploads do not survive a
-//! restart, and [`prepare`] deletes their chunks at the next open.
+//! [`MAX_BATCH`]), and applies them in the open write transaction. Requests that need no
+//! durability (chunk uploads, discards) are answered as soon as they are applied; their changes
+//! ride along with the next durable commit. If any request needs durability the transaction is
+//! committed, after waiting up to the commit window for deliveries of messages still being
+//! received, and only then are those requests answered. If a commit fails, the in-memory upload
+//! state is dropped with the database handle, so a delivery can never commit chunks that were
+//! lost.
+//!
+//! Per-upload state (the body id and chunk count of an unfinished upload) lives here in memory;
+//! the `UPLOADS` table marks the same uploads on disk so [`prepare`] can delete their chunks at
+//! the next open if a crash interrupted them.
 
 use super::schema::*;
 use super::{BodyId, MailboxId, Uid};
-use super::{
-    Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, chunk_hash,
-};
+use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId};
 use redb::{Database, ReadableTable, WriteTransaction};
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,27 +26,58 @@ use std::time::{Duration, Instant};
 /// Most requests folded into one transaction.
 const MAX_BATCH: usize = 128;
 
-/// Opens or creates the database file.
-pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database> {
-    redb::Database::builder()
-        .set_cache_size(cache_bytes)
-        .set_repair_callback(|_| log::warn!("store: repairing database after an unclean shutdown"))
-        .create(path)
-        .map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(path.to_path_buf()),
-            redb::DatabaseError::Storage(redb::StorageError::Io(io))
-                if io.kind() == std::io::ErrorKind::WouldBlock =>
-            {
-                Error::Locked(path.to_path_buf())
-            }
-            other => Error::Io(other.to_string()),
-        })
+fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(path.to_path_buf()),
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            Error::Locked(path.to_path_buf())
+        }
+        other => Error::Io(other.to_string()),
+    }
 }
 
-/// Chunks written by one unfinished upload.
-#[derive(Default)]
+fn builder(cache_bytes: usize) -> redb::Builder {
+    let mut b = redb::Database::builder();
+    b.set_cache_size(cache_bytes)
+        .set_repair_callback(|_| log::warn!("store: repairing database after an unclean shutdown"));
+    b
+}
+
+/// Opens the database file, creating it first if it does not exist.
+///
+/// A new file is made under a temporary name, given its tables and committed, then renamed into
+/// place: redb refuses a file whose first commit never reached the disk, so creating it in place
+/// would leave an unopenable store after a power cut during the very first start.
+pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database> {
+    if !path.exists() {
+        let mut fresh = path.as_os_str().to_owned();
+        fresh.push(".new");
+        let fresh = std::path::PathBuf::from(fresh);
+        let _ = std::fs::remove_file(&fresh);
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&fresh)?;
+        let db = builder(cache_bytes)
+            .create_with_backend(super::file::DataFile::new(file)?)
+            .map_err(|e| open_error(&fresh, e))?;
+        prepare(&db)?;
+        drop(db);
+        std::fs::File::open(&fresh)?.sync_all()?;
+        std::fs::rename(&fresh, path)?;
+        if let Some(dir) = path.parent() {
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+    }
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    builder(cache_bytes)
+        .create_with_backend(super::file::DataFile::new(file)?)
+        .map_err(|e| open_error(path, e))
+}
+
+/// An unfinished upload: its body id (allocated at the first chunk) and what it wrote.
+#[derive(Debug, Clone, Copy)]
 struct Upload {
-    hashes: Vec<[u8; 32]>,
+    body: u64,
+    chunks: u32,
     bytes: u64,
 }
 
@@ -54,26 +87,32 @@ struct Upload {
 pub(super) struct State {
     /// Unfinished uploads.
     uploads: HashMap<UploadId, Upload>,
-    /// How many unfinished uploads list each chunk (such chunks must not be collected).
-    pending: HashMap<[u8; 32], u32>,
     /// Next body id (bodies are frequent, so their counter is not a stored row).
     next_body: u64,
+    /// Chunk bytes written into the open transaction since its last commit.
+    open_bytes: u64,
 }
 
-/// Creates missing tables, checks the schema version, removes chunks no body references, and
-/// reads the body counter.
+/// Deletes the chunk rows `(body, 0..count)`.
+fn delete_chunks(txn: &WriteTransaction, body: u64, count: u32) -> Result<()> {
+    let mut chunks = txn.open_table(CHUNKS)?;
+    for seq in 0..count {
+        chunks.remove((body, seq))?;
+    }
+    Ok(())
+}
+
+/// Creates missing tables, checks the schema version, deletes the chunks of uploads a crash
+/// interrupted, and reads the body counter.
 pub(super) fn prepare(db: &Database) -> Result<State> {
     let txn = db.begin_write()?;
-    let next_body;
+    let mut next_body = 1;
     {
         let mut meta = txn.open_table(META)?;
         let found = meta.get("schema_version")?.map(|v| v.value());
         match found {
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(Error::NewerSchema {
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                });
+                return Err(Error::NewerSchema { found: v, supported: SCHEMA_VERSION });
             }
             Some(_) => {}
             None => {
@@ -90,32 +129,28 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
         txn.open_table(MAILBOXES)?;
         txn.open_table(MAILBOX_BY_NAME)?;
         txn.open_table(MESSAGES)?;
-        let bodies = txn.open_table(BODIES)?;
-        next_body = bodies.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
-        let mut refs = txn.open_table(CHUNK_REFS)?;
-        let mut chunks = txn.open_table(CHUNKS)?;
-        let orphans: Vec<[u8; 32]> = refs
+        if let Some((k, _)) = txn.open_table(BODIES)?.last()? {
+            next_body = next_body.max(k.value() + 1);
+        }
+        if let Some((k, _)) = txn.open_table(CHUNKS)?.last()? {
+            next_body = next_body.max(k.value().0 + 1);
+        }
+        let mut uploads = txn.open_table(UPLOADS)?;
+        let orphans: Vec<(u64, u32)> = uploads
             .iter()?
-            .filter_map(|e| e.ok())
-            .filter(|(_, v)| v.value() == 0)
-            .map(|(k, _)| k.value())
-            .collect();
-        for h in &orphans {
-            refs.remove(h)?;
-            chunks.remove(h)?;
+            .map(|e| e.map(|(k, v)| (k.value(), v.value())))
+            .collect::<std::result::Result<_, _>>()?;
+        for (body, count) in &orphans {
+            next_body = next_body.max(body + 1);
+            delete_chunks(&txn, *body, *count)?;
+            uploads.remove(body)?;
         }
         if !orphans.is_empty() {
-            log::info!(
-                "store: removed {} chunks of unfinished uploads",
-                orphans.len()
-            );
+            log::info!("store: removed the chunks of {} unfinished uploads", orphans.len());
         }
     }
     txn.commit()?;
-    Ok(State {
-        next_body,
-        ..State::default()
-    })
+    Ok(State { next_body, ..State::default() })
 }
 
 /// The writer loop; returns when every [`super::Store`] handle closed the channel.
@@ -127,44 +162,33 @@ pub(super) fn run(
     reopen: Option<std::path::PathBuf>,
     cache_bytes: usize,
 ) {
-    let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
-    // Changes that need no durability (chunk uploads, discards) stay in this open transaction,
-    // answered at once, until a durable request commits them all together: one commit per
-    // delivery instead of one per chunk (every commit rewrites a handful of B-tree pages).
+    // Changes that need no durability stay in this open transaction until a durable request
+    // commits them all together: one commit per batch of deliveries instead of one per chunk
+    // (every commit rewrites a handful of B-tree pages, which an SD card pays for).
     let mut open: Option<WriteTransaction> = None;
     while let Ok(first) = rx.recv_blocking() {
-        batch.push(first);
+        let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(r) => batch.push(r),
                 Err(_) => break,
             }
         }
-        match apply_batch(&db, &mut open, &mut state, &mut batch, &rx, &shared) {
-            Ok(results) => {
-                for (req, res) in batch.drain(..).zip(results) {
-                    let _ = req.reply.try_send(res);
+        if let Err(e) = apply_batch(&db, &mut open, &mut state, batch, &rx, &shared, cache_bytes) {
+            log::error!("store: write failed, reopening the database: {e}");
+            let Some(path) = &reopen else {
+                // A caller-supplied backend cannot be reopened: stop taking writes.
+                if let Some(s) = shared.upgrade() {
+                    *s.db.write().expect("not poisoned") = None;
                 }
-            }
-            Err(e) => {
-                log::error!("store: write failed, reopening the database: {e}");
-                for req in batch.drain(..) {
-                    let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
+                break;
+            };
+            match reopen_file(path, cache_bytes, &db, &shared, &rx) {
+                Some((new_db, new_state)) => {
+                    db = new_db;
+                    state = new_state;
                 }
-                let Some(path) = &reopen else {
-                    // A caller-supplied backend cannot be reopened: stop taking writes.
-                    if let Some(s) = shared.upgrade() {
-                        *s.db.write().expect("not poisoned") = None;
-                    }
-                    break;
-                };
-                match reopen_file(path, cache_bytes, &db, &shared, &rx) {
-                    Some((new_db, new_state)) => {
-                        db = new_db;
-                        state = new_state;
-                    }
-                    None => break,
-                }
+                None => break,
             }
         }
     }
@@ -231,61 +255,102 @@ fn recv_within(rx: &async_channel::Receiver<Request>, limit: Duration) -> Option
     }))
 }
 
-/// Applies a batch in the open transaction (starting one if needed). If any request needs
-/// durability the transaction is committed before the answers are returned, after waiting up to
-/// the commit window for deliveries of messages still in flight to join; otherwise it stays
-/// open. On a storage error the transaction is aborted and the error returned.
+/// Applies a batch in the open transaction (starting one if needed) and answers it. Requests
+/// that need no durability are answered as soon as they are applied. If any request needs
+/// durability, the transaction is committed (after waiting up to the commit window for
+/// deliveries of messages still in flight to join) and those requests are answered after the
+/// commit; otherwise the transaction stays open. On a storage error the transaction is aborted,
+/// every unanswered request gets the error, and the error is returned.
 fn apply_batch(
     db: &Database,
     open: &mut Option<WriteTransaction>,
     state: &mut State,
-    batch: &mut Vec<Request>,
+    batch: Vec<Request>,
     rx: &async_channel::Receiver<Request>,
     shared: &Weak<Shared>,
-) -> Result<Vec<Result<Done>>> {
+    cache_bytes: usize,
+) -> Result<()> {
     let txn = match open.take() {
         Some(t) => t,
-        None => db.begin_write()?,
+        None => match db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                for req in batch {
+                    let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
+                }
+                return Err(e.into());
+            }
+        },
     };
-    let mut results = Vec::with_capacity(batch.len());
-    let mut applied = 0;
-    let mut durable = false;
     let window = shared
         .upgrade()
         .map(|s| Duration::from_micros(s.commit_window_us.load(Ordering::Relaxed)))
         .unwrap_or_default();
     let deadline = Instant::now() + window;
+    let mut waiting: Vec<(Request, Result<Done>)> = Vec::new();
+    let mut incoming = batch.into_iter().collect::<std::collections::VecDeque<_>>();
+    let mut applied = 0usize;
+    let mut delivering = 0usize;
     loop {
-        for req in &batch[applied..] {
-            durable |= req.op.durable();
+        while let Some(req) = incoming.pop_front() {
+            applied += 1;
             match apply(&txn, state, &req.op) {
-                Ok(done) => results.push(Ok(done)),
-                Err(Error::Refused(r)) => results.push(Err(Error::Refused(r))),
-                Err(e) => {
+                Err(e @ (Error::Io(_) | Error::Corrupt(_) | Error::Unavailable | Error::Locked(_) | Error::NewerSchema { .. })) => {
+                    let msg = e.to_string();
+                    let _ = req.reply.try_send(Err(Error::Io(msg.clone())));
+                    for (r, _) in waiting.drain(..) {
+                        let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                    }
+                    for r in incoming.drain(..) {
+                        let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                    }
                     txn.abort()?;
                     return Err(e);
                 }
+                result if req.op.durable() => {
+                    delivering += usize::from(matches!(req.op, Op::Deliver(_)));
+                    waiting.push((req, result));
+                }
+                result => {
+                    let _ = req.reply.try_send(result);
+                }
             }
         }
-        applied = batch.len();
-        // Messages still being received whose delivery is not in this batch: wait for them.
-        let delivering = batch.iter().filter(|r| matches!(r.op, Op::Deliver(_))).count();
+        // Messages still being received whose delivery is not in this commit: wait for them.
         let in_flight = shared.upgrade().map(|s| s.in_flight.load(Ordering::Relaxed)).unwrap_or(0);
         let now = Instant::now();
-        if !durable || in_flight <= delivering || now >= deadline || batch.len() >= MAX_BATCH {
+        if waiting.is_empty() || in_flight <= delivering || now >= deadline || applied >= MAX_BATCH {
             break;
         }
         match recv_within(rx, deadline - now) {
-            Some(req) => batch.push(req),
+            Some(req) => incoming.push_back(req),
             None => break,
         }
     }
-    if durable {
-        txn.commit()?;
-    } else {
+    // redb keeps an open transaction's pages in its write buffer (half the cache) and writes
+    // pages it had to evict early a second time at commit; committing before the uploads in it
+    // outgrow the buffer keeps every chunk to a single write.
+    let buffer_full = state.open_bytes as usize > cache_bytes / 4;
+    if waiting.is_empty() && !buffer_full {
         *open = Some(txn);
+        return Ok(());
     }
-    Ok(results)
+    state.open_bytes = 0;
+    log::debug!(
+        "store: commit requests={applied} deliveries={delivering} waited_us={}",
+        (Instant::now() + window).saturating_duration_since(deadline).as_micros()
+    );
+    if let Err(e) = txn.commit() {
+        let msg = e.to_string();
+        for (r, _) in waiting {
+            let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+        }
+        return Err(e.into());
+    }
+    for (r, result) in waiting {
+        let _ = r.reply.try_send(result);
+    }
+    Ok(())
 }
 
 fn corrupt(what: &'static str) -> Error {
@@ -374,7 +439,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 .ok_or_else(|| Refusal::NoSuchUser(email.clone()))?;
             by_email.remove(email.as_str())?;
             txn.open_table(USERS)?.remove(id)?;
-            delete_user_mailboxes(txn, state, UserId(id))?;
+            delete_user_mailboxes(txn, UserId(id))?;
             Ok(Done::Unit)
         }
         Op::SetPassword {
@@ -396,54 +461,30 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             Ok(Done::Unit)
         }
         Op::PutChunk { upload, data } => {
-            let h = put_chunk(txn, data)?;
-            let up = state.uploads.entry(*upload).or_default();
-            up.hashes.push(h);
+            let next_body = &mut state.next_body;
+            let up = state.uploads.entry(*upload).or_insert_with(|| {
+                let body = *next_body;
+                *next_body += 1;
+                Upload { body, chunks: 0, bytes: 0 }
+            });
+            // Chunks append at the right edge of the tree (keys grow), where redb starts a new
+            // leaf instead of rewriting a neighbour.
+            txn.open_table(CHUNKS)?.insert((up.body, up.chunks), data.as_slice())?;
+            up.chunks += 1;
             up.bytes += data.len() as u64;
-            *state.pending.entry(h).or_default() += 1;
+            state.open_bytes += data.len() as u64;
+            txn.open_table(UPLOADS)?.insert(up.body, up.chunks)?;
             Ok(Done::Unit)
         }
         Op::Deliver(d) => deliver(txn, state, d),
         Op::Discard(upload) => {
             if let Some(up) = state.uploads.remove(upload) {
-                release_pending(txn, state, &up.hashes)?;
+                delete_chunks(txn, up.body, up.chunks)?;
+                txn.open_table(UPLOADS)?.remove(up.body)?;
             }
             Ok(Done::Unit)
         }
     }
-}
-
-fn put_chunk(txn: &WriteTransaction, data: &[u8]) -> Result<[u8; 32]> {
-    let h = chunk_hash(data);
-    let mut refs = txn.open_table(CHUNK_REFS)?;
-    if refs.get(h)?.is_none() {
-        txn.open_table(CHUNKS)?.insert(h, data)?;
-        refs.insert(h, 0)?;
-    }
-    Ok(h)
-}
-
-/// Drops an unfinished upload's claim on its chunks and deletes those nothing else holds.
-fn release_pending(txn: &WriteTransaction, state: &mut State, hashes: &[[u8; 32]]) -> Result<()> {
-    let mut refs = txn.open_table(CHUNK_REFS)?;
-    let mut chunks = txn.open_table(CHUNKS)?;
-    for h in hashes {
-        let left = match state.pending.get_mut(h) {
-            Some(n) => {
-                *n -= 1;
-                *n
-            }
-            None => 0,
-        };
-        if left == 0 {
-            state.pending.remove(h);
-            if refs.get(h)?.map(|v| v.value()) == Some(0) {
-                refs.remove(h)?;
-                chunks.remove(h)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 fn create_mailbox(
@@ -473,7 +514,7 @@ fn create_mailbox(
     Ok(MailboxId(id))
 }
 
-fn delete_user_mailboxes(txn: &WriteTransaction, state: &mut State, user: UserId) -> Result<()> {
+fn delete_user_mailboxes(txn: &WriteTransaction, user: UserId) -> Result<()> {
     let mut names = txn.open_table(MAILBOX_BY_NAME)?;
     let owned: Vec<(String, u64)> = names
         .range((user.0, "")..(user.0 + 1, ""))?
@@ -494,52 +535,27 @@ fn delete_user_mailboxes(txn: &WriteTransaction, state: &mut State, user: UserId
             .collect::<Result<_>>()?;
         for (key, row) in rows {
             messages.remove(key)?;
-            drop_body_ref(txn, state, BodyId(row.body))?;
+            drop_body_ref(txn, BodyId(row.body))?;
         }
     }
     Ok(())
 }
 
-/// Removes one message row's claim on a body, deleting the body and its unreferenced chunks at
-/// zero.
-fn drop_body_ref(txn: &WriteTransaction, state: &State, body: BodyId) -> Result<()> {
+/// Removes one message row's claim on a body, deleting the body and its chunks at zero.
+fn drop_body_ref(txn: &WriteTransaction, body: BodyId) -> Result<()> {
     let mut bodies = txn.open_table(BODIES)?;
-    let mut row = bodies
-        .get(body.0)?
-        .and_then(|v| BodyRow::decode(v.value()))
-        .ok_or(corrupt("body row"))?;
+    let mut row = bodies.get(body.0)?.and_then(|v| BodyRow::decode(v.value())).ok_or(corrupt("body row"))?;
     row.refs = row.refs.saturating_sub(1);
     if row.refs > 0 {
         bodies.insert(body.0, row.encode().as_slice())?;
         return Ok(());
     }
     bodies.remove(body.0)?;
-    if let BodyData::Chunks(hashes) = row.data {
-        let mut refs = txn.open_table(CHUNK_REFS)?;
-        let mut chunks = txn.open_table(CHUNKS)?;
-        for h in hashes {
-            let n = refs
-                .get(h)?
-                .map(|v| v.value())
-                .unwrap_or(0)
-                .saturating_sub(1);
-            if n == 0 && !state.pending.contains_key(&h) {
-                refs.remove(h)?;
-                chunks.remove(h)?;
-            } else {
-                refs.insert(h, n)?;
-            }
-        }
-    }
-    Ok(())
+    delete_chunks(txn, body.0, row.chunks)
 }
 
 fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Done> {
-    let sent = state
-        .uploads
-        .get(&d.upload)
-        .map(|u| u.hashes.len())
-        .unwrap_or(0);
+    let sent = state.uploads.get(&d.upload).map(|u| u.chunks as usize).unwrap_or(0);
     if sent != d.chunks_sent {
         return Err(Refusal::UploadLost.into());
     }
@@ -566,38 +582,28 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     if targets.is_empty() {
         return Err(Refusal::NoRecipients.into());
     }
-    // The body: inline when it fits one chunk, otherwise the uploaded chunks plus the tail.
-    let upload = state.uploads.remove(&d.upload).unwrap_or_default();
-    let data_len = upload.bytes + d.tail.len() as u64;
-    let mut hashes = upload.hashes.clone();
-    let data = if hashes.is_empty() {
-        BodyData::Inline(d.tail.clone())
-    } else {
-        if !d.tail.is_empty() {
-            hashes.push(put_chunk(txn, &d.tail)?);
+    // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row.
+    let (body, chunks, chunk_bytes) = match state.uploads.remove(&d.upload) {
+        Some(up) => {
+            txn.open_table(UPLOADS)?.remove(up.body)?;
+            (BodyId(up.body), up.chunks, up.bytes)
         }
-        let mut refs = txn.open_table(CHUNK_REFS)?;
-        for h in &hashes {
-            let n = refs
-                .get(h)?
-                .map(|v| v.value())
-                .ok_or(corrupt("chunk ref missing"))?;
-            refs.insert(h, n + 1)?;
+        None => {
+            let body = BodyId(state.next_body);
+            state.next_body += 1;
+            (body, 0, 0)
         }
-        BodyData::Chunks(hashes)
     };
-    let size = d.prefix.len() as u64 + data_len;
-    let body = BodyId(state.next_body);
-    state.next_body += 1;
+    let size = d.prefix.len() as u64 + chunk_bytes + d.tail.len() as u64;
     let row = BodyRow {
         refs: targets.len() as u32,
         size,
         prefix: d.prefix.clone(),
-        data,
+        chunks,
+        inline: d.tail.clone(),
         summary: d.summary.clone(),
     };
-    txn.open_table(BODIES)?
-        .insert(body.0, row.encode().as_slice())?;
+    txn.open_table(BODIES)?.insert(body.0, row.encode().as_slice())?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
     for (user, mbox, mut row) in targets {
@@ -619,15 +625,6 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         mailboxes.insert(mbox, row.encode().as_slice())?;
         let uid = Uid(std::num::NonZeroU32::new(uid).ok_or(corrupt("uid 0"))?);
         copies.push((user, MailboxId(mbox), uid));
-    }
-    // The upload's chunks are now held by the body, not by the upload.
-    for h in &upload.hashes {
-        if let Some(n) = state.pending.get_mut(h) {
-            *n -= 1;
-            if *n == 0 {
-                state.pending.remove(h);
-            }
-        }
     }
     Ok(Done::Delivered { body, copies })
 }
