@@ -74,14 +74,16 @@ pub fn default_domain() -> String {
     }
 }
 
-/// Creates the data folder (owner-only) if needed.
+/// Creates the data folder if needed and makes it owner-only: it holds every message, the
+/// password hashes and the TLS private key.
 pub fn create_data_dir(data: &Path) -> Result<(), AdminError> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !data.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data)?;
+    }
+    let mode = std::fs::metadata(data)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(mode & 0o7700))?;
     }
     Ok(())
 }

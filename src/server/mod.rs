@@ -364,6 +364,8 @@ async fn control_loop(shared: Rc<Shared>, listener: Async<UnixListener>) {
 }
 
 async fn tls_reload_loop(shared: Rc<Shared>) {
+    // The files last tried, loaded or not: a broken file is reported once, not on every check.
+    let mut tried = shared.tls.loaded();
     loop {
         let wait = Duration::from_secs(shared.config().tls_reload_check_secs);
         let stop = futures_lite::future::or(
@@ -381,8 +383,16 @@ async fn tls_reload_loop(shared: Rc<Shared>) {
             return;
         }
         let data: PathBuf = shared.data.clone();
-        let loaded = shared.tls.loaded();
-        match blocking::unblock(move || crate::tls::reload_if_changed(&data, loaded)).await {
+        let last = tried.clone();
+        let (result, now) = blocking::unblock(move || {
+            let result = crate::tls::reload_if_changed(&data, last);
+            let files = crate::tls::current_files(&data);
+            let print = crate::tls::fingerprint(&files);
+            (result, (files, print))
+        })
+        .await;
+        tried = Some(now);
+        match result {
             Some(Ok((files, print, cfg))) => {
                 log::info!("TLS certificate loaded from {}", files.cert.display());
                 shared.tls.swap(files, print, cfg);

@@ -18,6 +18,7 @@ use super::{BodyId, MailboxId, Uid};
 use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId};
 use redb::{Database, ReadableTable, WriteTransaction};
 use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -54,7 +55,13 @@ pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database> {
         fresh.push(".new");
         let fresh = std::path::PathBuf::from(fresh);
         let _ = std::fs::remove_file(&fresh);
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&fresh)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&fresh)?;
         let db = builder(cache_bytes)
             .create_with_backend(super::file::DataFile::new(file)?)
             .map_err(|e| open_error(&fresh, e))?;

@@ -15,7 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::cell::RefCell;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -94,7 +94,7 @@ pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<bool, TlsError>
         return Ok(false);
     }
     let dir = tls_dir(data);
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io_err(&dir))?;
     let names = vec![hostname.to_string(), "localhost".to_string()];
     let certified = rcgen::generate_simple_self_signed(names)?;
     let mut key = std::fs::OpenOptions::new()
