@@ -295,12 +295,10 @@ fn seed() -> u64 {
 }
 
 /// Reads every table of a stopped server's store with a raw redb handle, on a copy so that the
-/// server's own open still meets the file as the crash left it.
-fn raw_copy(data: &DataDir) -> store_support::Raw {
-    let copy = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::copy(data.path().join("mail.redb"), copy.path()).expect("copy store");
-    let db = redb::Database::open(copy.path()).expect("open copy");
-    store_support::Raw::read(&db)
+/// server's own open still meets the file as the crash left it (redb recovers the copy, which
+/// must then pass its integrity check).
+fn raw_copy(data: &DataDir, when: &str) -> store_support::Raw {
+    store_support::raw_file(&data.path().join("mail.redb"), when)
 }
 
 /// Moves the data folder out of a stopped server.
@@ -350,8 +348,11 @@ fn kill9_never_loses_an_acknowledged_message() {
             c.join().expect("client thread");
         }
         let data = take_data(&mut server);
-        let raw = raw_copy(&data);
-        orphaned += raw.chunk_refs.values().filter(|n| **n == 0).count();
+        let when = format!("kill -9 #{round} at {delay:?}, before the restart");
+        let raw = raw_copy(&data, &when);
+        // What the last commit left: chunk rows only for bodies and for uploads marked unfinished.
+        raw.assert_bodies_and_chunks(&when);
+        orphaned += raw.upload_chunks();
         server = Server::serve(data);
         let log = log.lock().unwrap().clone();
         copies_read += verify(
@@ -368,7 +369,7 @@ fn kill9_never_loses_an_acknowledged_message() {
     let log = log.lock().unwrap().clone();
     copies_read += verify(&data, &log, &mut known, "after the final SIGTERM");
     // `check` ran on the stopped store, whose open removed what interrupted uploads left.
-    let raw = raw_copy(&data);
+    let raw = raw_copy(&data, "after the final SIGTERM");
     raw.assert_closed_consistent("after the final SIGTERM");
     assert_eq!(
         raw.messages.len(),
@@ -450,21 +451,30 @@ fn sigterm_mid_data_stores_only_acknowledged_messages() {
     let _ = mid.stream.write_all(&big[250_000..]);
     drop((mid, done));
 
-    // Before anything reopens the store: only the two stored messages' chunks are on disk.
+    // Before anything reopens the store: only the stored messages' chunk rows are on disk, and
+    // no upload is marked unfinished (the interrupted one was discarded before the exit).
     let data = take_data(&mut server);
     {
-        use mailnook::store::schema::{CHUNK_REFS, CHUNKS};
-        use redb::{ReadableDatabase, ReadableTableMetadata};
-        let db = redb::Database::open(data.path().join("mail.redb")).expect("open store file");
-        let txn = db.begin_read().unwrap();
-        let chunks = txn.open_table(CHUNKS).unwrap().len().unwrap();
-        let counted = txn.open_table(CHUNK_REFS).unwrap().len().unwrap();
-        // before-2 is about 200 KB: three full chunks and a tail.
-        let want = first[1].len().div_ceil(mailnook::store::CHUNK_BYTES) as u64;
-        assert_eq!(want, 4);
+        let raw = raw_copy(&data, "after SIGTERM, before any reopen");
+        assert!(
+            raw.uploads.is_empty(),
+            "the interrupted upload is still marked: {:?}",
+            raw.uploads
+        );
+        raw.assert_closed_consistent("after SIGTERM, before any reopen");
+        // before-2 is about 200 KB: three full chunks, and its tail inline.
+        let want = first[1].len() / mailnook::store::CHUNK_BYTES;
+        assert_eq!(want, 3);
+        assert_eq!(raw.messages.len(), 2);
+        let big = raw
+            .messages
+            .iter()
+            .find_map(|((_, uid), body)| (*uid == 2).then_some(*body))
+            .expect("before-2 is UID 2");
+        assert_eq!(raw.bodies[&big].chunks as usize, want);
         assert_eq!(
-            (chunks, counted),
-            (want, want),
+            raw.chunks.keys().copied().collect::<Vec<_>>(),
+            (0..want as u32).map(|s| (big, s)).collect::<Vec<_>>(),
             "chunks of the interrupted upload were left in the store"
         );
     }

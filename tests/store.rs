@@ -1,15 +1,15 @@
 //! The store through its public API, on a real file (and, where one batch must be forced, on a
-//! gated in-memory backend): body sharing and chunk reference counts, discards, refusals inside a
-//! group commit, user deletion, UIDs and mailbox counters, the schema-version guard, and the
-//! clean-up of chunks left by unfinished uploads. Every scenario ends with `check()` empty and a
-//! raw look at the tables (`store_support::Raw`) that the API cannot give.
+//! gated in-memory backend): one body per delivery shared by its recipients, chunk rows owned by
+//! exactly one body and keyed `(body, 0..n)`, identical payloads stored independently, discards,
+//! refusals inside a group commit, user deletion, UIDs and mailbox counters, the schema-version
+//! guard, the clean-up of chunks left by unfinished uploads, and the creation of a new store file.
+//! Every scenario ends with `check()` empty and a raw look at the tables (`store_support::Raw`)
+//! that the API cannot give.
 
 mod store_support;
 
 use mailnook::store::schema::{META, SCHEMA_VERSION};
-use mailnook::store::{
-    BodyData, CHUNK_BYTES, Done, Error, MailboxId, Op, Refusal, Store, UserId, chunk_hash,
-};
+use mailnook::store::{BodyId, CHUNK_BYTES, Done, Error, MailboxId, Op, Refusal, Store, UserId};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -69,6 +69,24 @@ impl Fixture {
         self.reopen();
         raw
     }
+
+    /// The tables as committed so far, read from a copy of the file while the store stays open
+    /// (so uploads in flight stay in flight): first a durable request commits what the writer's
+    /// open transaction holds (chunk puts and discards ride along with the next durable commit).
+    fn raw_live(&self, when: &str) -> Raw {
+        commit_now(self.store());
+        raw_file(&self.path(), when)
+    }
+}
+
+/// A durable request: the writer commits its open transaction before answering it.
+fn commit_now(store: &Store) {
+    store
+        .call_blocking(Op::SetSetting {
+            key: "smtp.max_errors".into(),
+            value: Some("9".into()),
+        })
+        .expect("durable request");
 }
 
 /// The expected bytes of a stored message.
@@ -78,36 +96,99 @@ fn stored(tag: &str, data: &[u8]) -> Vec<u8> {
     v
 }
 
-/// How many chunks a body of `len` data bytes is cut into (0: inline).
+/// How many chunk rows a body of `len` data bytes has: its full chunks (`MessageSink` sends a
+/// chunk when it is full); the rest is kept inline in the body row.
 fn chunk_count(len: usize) -> usize {
-    if len < CHUNK_BYTES {
-        0
-    } else {
-        len.div_ceil(CHUNK_BYTES)
-    }
+    len / CHUNK_BYTES
 }
 
-fn body_hashes(store: &Store, body: mailnook::store::BodyId) -> Vec<[u8; 32]> {
-    match store
+/// The full chunks of `data`, in order.
+fn full_chunks(data: &[u8]) -> Vec<&[u8]> {
+    data.chunks_exact(CHUNK_BYTES).collect()
+}
+
+/// Asserts the layout of a body row read through the API: `chunks` full chunks of `data`, the
+/// rest inline, the trace prefix before it, and the size of the whole.
+fn assert_row_layout(store: &Store, body: BodyId, tag: &str, data: &[u8], refs: u32) {
+    let row = store
         .body(body)
         .expect("read body")
-        .expect("body exists")
-        .data
-    {
-        BodyData::Inline(_) => Vec::new(),
-        BodyData::Chunks(h) => h,
+        .unwrap_or_else(|| panic!("{tag}: body {body:?} missing"));
+    let n = chunk_count(data.len());
+    assert_eq!(row.refs, refs, "{tag}: refs");
+    assert_eq!(
+        row.chunks as usize,
+        n,
+        "{tag}: chunks of a {}-byte body",
+        data.len()
+    );
+    assert!(row.inline == data[n * CHUNK_BYTES..], "{tag}: inline tail");
+    assert_eq!(row.prefix, prefix(tag), "{tag}: prefix");
+    assert_eq!(row.size, stored(tag, data).len() as u64, "{tag}: size");
+}
+
+/// Asserts that `body`'s chunk rows on disk are exactly `(body, 0..n)` holding `data`'s full
+/// chunks in order, and that its row keeps the rest inline.
+fn assert_stored_layout(raw: &Raw, body: u64, data: &[u8], when: &str) {
+    let row = raw
+        .bodies
+        .get(&body)
+        .unwrap_or_else(|| panic!("{when}: body {body} missing"));
+    let chunks = full_chunks(data);
+    assert_eq!(
+        row.chunks as usize,
+        chunks.len(),
+        "{when}: chunks of body {body}"
+    );
+    assert_eq!(
+        raw.chunk_seqs(body),
+        (0..chunks.len() as u32).collect::<Vec<_>>(),
+        "{when}: chunk keys of body {body}"
+    );
+    for (i, c) in chunks.iter().enumerate() {
+        assert!(
+            raw.chunks[&(body, i as u32)].0 == *c,
+            "{when}: chunk {i} of body {body} differs from the data"
+        );
+    }
+    assert!(
+        row.inline == data[chunks.len() * CHUNK_BYTES..],
+        "{when}: inline tail of body {body}"
+    );
+}
+
+/// Asserts that an unfinished upload with id `id` is marked in `UPLOADS` with `data`'s full
+/// chunks, stored as `(id, 0..n)`.
+fn assert_upload_layout(raw: &Raw, id: u64, data: &[u8], when: &str) {
+    let chunks = full_chunks(data);
+    assert_eq!(
+        raw.uploads.get(&id),
+        Some(&(chunks.len() as u32)),
+        "{when}: UPLOADS row of upload {id}"
+    );
+    assert!(
+        !raw.bodies.contains_key(&id),
+        "{when}: upload {id} is also a body"
+    );
+    assert_eq!(
+        raw.chunk_seqs(id),
+        (0..chunks.len() as u32).collect::<Vec<_>>(),
+        "{when}: chunk keys of upload {id}"
+    );
+    for (i, c) in chunks.iter().enumerate() {
+        assert!(
+            raw.chunks[&(id, i as u32)].0 == *c,
+            "{when}: chunk {i} of upload {id} differs from the data"
+        );
     }
 }
 
-/// How many times each hash appears in these lists.
-fn uses(lists: &[&[[u8; 32]]]) -> BTreeMap<[u8; 32], u32> {
-    let mut m = BTreeMap::new();
-    for l in lists {
-        for h in *l {
-            *m.entry(*h).or_default() += 1;
-        }
-    }
-    m
+/// The chunk rows of one body (or upload).
+fn rows_of(raw: &Raw, id: u64) -> BTreeMap<(u64, u32), Chunk> {
+    raw.chunks
+        .range((id, 0)..=(id, u32::MAX))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect()
 }
 
 fn five_recipients_share_one_body(len: usize) {
@@ -142,32 +223,22 @@ fn five_recipients_share_one_body(len: usize) {
     let bystander = inbox(f.store(), users[5]);
     assert!(f.store().messages(bystander).unwrap().is_empty());
     assert_eq!(read_message(f.store(), bystander, 1), None);
-    let row = f.store().body(body).unwrap().unwrap();
-    assert_eq!(row.refs, 5);
-    assert_eq!(row.size, want.len() as u64);
-    let hashes = body_hashes(f.store(), body);
-    assert_eq!(
-        hashes.len(),
-        chunk_count(len),
-        "chunk list of a {len}-byte body"
-    );
-    if let BodyData::Inline(d) = &row.data {
-        assert_eq!(d, &data);
-    }
+    assert_row_layout(f.store(), body, "five", &data, 5);
     assert_consistent(f.store(), "after delivery");
     let raw = f.raw();
     assert_eq!(raw.bodies.len(), 1, "one body for five recipients");
     assert_eq!(raw.messages.len(), 5);
-    assert_eq!(
-        raw.chunk_refs,
-        uses(&[hashes.as_slice()]),
-        "one set of chunks, each held once"
+    assert!(
+        raw.messages.values().all(|b| *b == body.0),
+        "every message row names the one body"
     );
-    for (i, h) in hashes.iter().enumerate() {
-        let end = ((i + 1) * CHUNK_BYTES).min(data.len());
-        assert_eq!(*h, chunk_hash(&data[i * CHUNK_BYTES..end]));
-        assert_eq!(raw.chunks[h], end - i * CHUNK_BYTES);
-    }
+    assert_eq!(
+        raw.chunks.len(),
+        chunk_count(len),
+        "one set of chunk rows for five recipients"
+    );
+    assert_stored_layout(&raw, body.0, &data, "after delivery");
+    assert!(raw.uploads.is_empty());
     raw.assert_closed_consistent("after delivery");
     // And the same after a reopen.
     for (_, mbox, uid) in &cps {
@@ -202,16 +273,12 @@ fn bodies_round_trip_at_chunk_boundaries() {
         2 * CHUNK_BYTES,
         2 * CHUNK_BYTES + 1,
     ];
-    let mut all_hashes = Vec::new();
+    let mut delivered: Vec<(u64, Vec<u8>)> = Vec::new();
     for (i, len) in sizes.into_iter().enumerate() {
         let tag = format!("edge{i}");
         let data = payload(&tag, len);
         let (body, cps) = copies(deliver(f.store(), &tag, &data, &users));
-        assert_eq!(
-            body_hashes(f.store(), body).len(),
-            chunk_count(len),
-            "{len} bytes"
-        );
+        assert_row_layout(f.store(), body, &tag, &data, 2);
         for (_, mbox, uid) in cps {
             assert_eq!(uid.get(), i as u32 + 1);
             assert_eq!(
@@ -220,34 +287,54 @@ fn bodies_round_trip_at_chunk_boundaries() {
                 "{len} bytes"
             );
         }
-        all_hashes.push(body_hashes(f.store(), body));
+        delivered.push((body.0, data));
     }
-    // A body whose chunks repeat: the same hash listed four times, counted four times.
+    // A body whose chunks repeat: four chunk rows with the same bytes, each its own row (nothing
+    // is shared, not even within one body), then the tail inline.
     let block = payload("block", CHUNK_BYTES);
     let mut data = block.repeat(4);
     data.extend_from_slice(b"tail\r\n");
-    let (body, cps) = copies(deliver(f.store(), "repeat", &data, &users[..1]));
-    let hashes = body_hashes(f.store(), body);
-    assert_eq!(hashes.len(), 5);
-    assert!(hashes[..4].iter().all(|h| *h == chunk_hash(&block)));
+    let (repeat, cps) = copies(deliver(f.store(), "repeat", &data, &users[..1]));
+    assert_row_layout(f.store(), repeat, "repeat", &data, 1);
+    assert_eq!(f.store().body(repeat).unwrap().unwrap().inline, b"tail\r\n");
     assert_eq!(
         read_message(f.store(), cps[0].1, cps[0].2.get()),
         Some(stored("repeat", &data))
     );
-    all_hashes.push(hashes);
     assert_consistent(f.store(), "after boundary deliveries");
     let raw = f.raw();
-    let lists: Vec<&[[u8; 32]]> = all_hashes.iter().map(Vec::as_slice).collect();
-    assert_eq!(raw.chunk_refs, uses(&lists));
-    assert_eq!(raw.chunk_refs[&chunk_hash(&block)], 4);
+    for (body, data) in &delivered {
+        assert_stored_layout(&raw, *body, data, "after boundary deliveries");
+    }
+    assert_stored_layout(&raw, repeat.0, &data, "after boundary deliveries");
+    assert_eq!(raw.chunk_seqs(repeat.0), vec![0, 1, 2, 3]);
+    for seq in 0..4 {
+        assert!(raw.chunks[&(repeat.0, seq)].0 == block);
+    }
+    let total: usize = sizes.iter().map(|l| chunk_count(*l)).sum::<usize>() + 4;
+    assert_eq!(raw.chunks.len(), total, "one chunk row per full chunk");
+    assert_eq!(raw.bodies.len(), sizes.len() + 1);
     raw.assert_closed_consistent("after boundary deliveries");
-    // Deleting the only holder of the repeated chunk removes it.
+    let boundary_rows: Vec<_> = delivered.iter().map(|(b, _)| rows_of(&raw, *b)).collect();
+    // Deleting the only holder of the repeated body removes its row and its four chunk rows,
+    // and nothing of the bodies b still holds.
     f.store()
         .call_blocking(Op::DelUser("a@example.test".into()))
         .unwrap();
+    assert_eq!(f.store().body(repeat).unwrap(), None);
     assert_consistent(f.store(), "after deleting a");
     let raw = f.raw();
-    assert!(!raw.chunks.contains_key(&chunk_hash(&block)));
+    assert!(!raw.bodies.contains_key(&repeat.0));
+    assert!(
+        raw.chunk_seqs(repeat.0).is_empty(),
+        "the repeated body's chunks remain"
+    );
+    for ((body, data), rows) in delivered.iter().zip(&boundary_rows) {
+        assert_eq!(raw.bodies[body].refs, 1);
+        assert_eq!(&rows_of(&raw, *body), rows, "body {body} changed");
+        assert_stored_layout(&raw, *body, data, "after deleting a");
+    }
+    assert_eq!(raw.chunks.len(), total - 4);
     raw.assert_closed_consistent("after deleting a");
     // b still has every boundary message.
     let b_inbox = inbox(f.store(), users[1]);
@@ -261,33 +348,29 @@ fn bodies_round_trip_at_chunk_boundaries() {
 }
 
 #[test]
-fn identical_large_payloads_share_chunks() {
+fn identical_large_payloads_are_independent_bodies() {
     let mut f = Fixture::new();
     let users = setup_users(
         f.store(),
         &["a@example.test", "b@example.test", "c@example.test"],
     );
     let data = payload("shared", 300_000);
+    let n = chunk_count(data.len());
+    assert_eq!(n, 4);
     let (body1, c1) = copies(deliver(f.store(), "first", &data, &users[..1]));
     let (body2, c2) = copies(deliver(f.store(), "second", &data, &users[1..2]));
     assert_ne!(body1, body2, "two deliveries are two bodies");
-    let hashes = body_hashes(f.store(), body1);
-    assert_eq!(
-        hashes,
-        body_hashes(f.store(), body2),
-        "same data, same chunks"
-    );
-    assert_eq!(hashes.len(), 5);
+    assert!(body2 > body1, "body ids ascend");
+    assert_row_layout(f.store(), body1, "first", &data, 1);
+    assert_row_layout(f.store(), body2, "second", &data, 1);
     assert_consistent(f.store(), "after two deliveries");
     let raw = f.raw();
     assert_eq!(raw.bodies.len(), 2);
-    assert_eq!(raw.chunks.len(), 5, "one set of chunks for both");
-    assert!(
-        raw.chunk_refs.values().all(|n| *n == 2),
-        "{:?}",
-        raw.chunk_refs
-    );
+    assert_eq!(raw.chunks.len(), 2 * n, "each body has its own chunk rows");
+    assert_stored_layout(&raw, body1.0, &data, "after two deliveries");
+    assert_stored_layout(&raw, body2.0, &data, "after two deliveries");
     raw.assert_closed_consistent("after two deliveries");
+    let rows2 = rows_of(&raw, body2.0);
 
     f.store()
         .call_blocking(Op::DelUser("a@example.test".into()))
@@ -301,94 +384,178 @@ fn identical_large_payloads_share_chunks() {
     assert_eq!(read_message(f.store(), c1[0].1, c1[0].2.get()), None);
     assert_consistent(f.store(), "after deleting a");
     let raw = f.raw();
-    assert_eq!(raw.bodies.len(), 1);
-    assert_eq!(raw.chunks.len(), 5);
-    assert!(raw.chunk_refs.values().all(|n| *n == 1));
+    assert_eq!(
+        raw.bodies.keys().copied().collect::<Vec<_>>(),
+        vec![body2.0]
+    );
+    assert!(raw.chunk_seqs(body1.0).is_empty(), "a's chunk rows remain");
+    assert_eq!(raw.chunks, rows2, "only b's chunk rows, untouched");
     raw.assert_closed_consistent("after deleting a");
 
     // A third delivery of the same data, then the last older holder goes.
-    let (_, c3) = copies(deliver(f.store(), "third", &data, &users[2..3]));
+    let (body3, c3) = copies(deliver(f.store(), "third", &data, &users[2..3]));
+    assert!(body3 > body2, "body ids ascend");
     f.store()
         .call_blocking(Op::DelUser("b@example.test".into()))
         .unwrap();
+    assert_eq!(f.store().body(body2).unwrap(), None, "b's body went with b");
     assert_eq!(
         read_message(f.store(), c3[0].1, c3[0].2.get()),
         Some(stored("third", &data))
     );
     assert_consistent(f.store(), "after deleting b");
     let raw = f.raw();
-    assert_eq!(raw.chunks.len(), 5);
-    assert!(raw.chunk_refs.values().all(|n| *n == 1));
+    assert_eq!(
+        raw.bodies.keys().copied().collect::<Vec<_>>(),
+        vec![body3.0]
+    );
+    assert_eq!(raw.chunks.len(), n);
+    assert_stored_layout(&raw, body3.0, &data, "after deleting b");
     raw.assert_closed_consistent("after deleting b");
 }
 
 #[test]
-fn discard_removes_chunks_no_one_else_holds() {
+fn discard_removes_only_its_own_upload() {
     let mut f = Fixture::new();
     let users = setup_users(f.store(), &["a@example.test"]);
     let s = f.store().clone();
 
-    // Alone: every chunk goes.
-    let lone = upload(&s, &payload("lone", 3 * CHUNK_BYTES + 10));
+    // Alone: every chunk row and the UPLOADS row go.
+    let lone_data = payload("lone", 3 * CHUNK_BYTES + 10);
+    let lone = upload(&s, &lone_data);
     assert_eq!(lone.chunks_sent, 3);
+    let raw = f.raw_live("lone upload in flight");
+    assert_eq!(
+        raw.uploads.len(),
+        1,
+        "the upload is not marked: {:?}",
+        raw.uploads
+    );
+    let lone_id = *raw.uploads.keys().next().unwrap();
+    assert_upload_layout(&raw, lone_id, &lone_data, "lone upload in flight");
+    raw.assert_bodies_and_chunks("lone upload in flight");
+    assert_checked(&s, "lone upload in flight");
     s.call_blocking(Op::Discard(lone.id)).unwrap();
     assert_consistent(&s, "after a lone discard");
     let raw = f.raw();
     assert!(
         raw.chunks.is_empty(),
-        "discarded chunks remain: {}",
-        raw.chunks.len()
+        "discarded chunks remain: {:?}",
+        raw.chunks.keys()
     );
-    assert!(raw.bodies.is_empty());
+    assert!(raw.uploads.is_empty() && raw.bodies.is_empty());
     raw.assert_closed_consistent("after a lone discard");
 
-    // Two uploads of the same data: discarding one leaves the other whole.
+    // A stored body, then three uploads in flight: twins x and y (the same data), and z,
+    // repeating the stored body's data.
     let s = f.store().clone();
-    let twin = payload("twin", 2 * CHUNK_BYTES + 500);
-    let b = upload(&s, &twin);
-    let c = upload(&s, &twin);
-    s.call_blocking(Op::Discard(b.id)).unwrap();
-    let (_, cps) = copies(s.call_blocking(Op::Deliver(delivery(c, "twin", &users))));
+    let held = payload("held", 2 * CHUNK_BYTES + 7);
+    let (held_body, held_cps) = copies(deliver(&s, "held", &held, &users));
+    let twin = payload("twin", 3 * CHUNK_BYTES + 10);
+    let x = upload(&s, &twin);
+    let x_upload = x.id;
+    let y = upload(&s, &twin);
+    let z = upload(&s, &held);
+    let raw = f.raw_live("three uploads in flight");
+    let ids: Vec<u64> = raw.uploads.keys().copied().collect();
+    assert_eq!(ids.len(), 3, "uploads in flight: {:?}", raw.uploads);
+    // Body ids are given at an upload's first chunk, in order, above every stored body.
+    let (x_id, y_id, z_id) = (ids[0], ids[1], ids[2]);
+    assert!(x_id > held_body.0);
+    assert_upload_layout(&raw, x_id, &twin, "three uploads in flight");
+    assert_upload_layout(&raw, y_id, &twin, "three uploads in flight");
+    assert_upload_layout(&raw, z_id, &held, "three uploads in flight");
+    assert_stored_layout(&raw, held_body.0, &held, "three uploads in flight");
+    assert_eq!(raw.chunks.len(), 2 + 3 + 3 + 2);
+    raw.assert_bodies_and_chunks("three uploads in flight");
+    assert_checked(&s, "three uploads in flight");
+    let before = raw;
+
+    // Discarding y removes exactly y's chunk rows and UPLOADS row: not its twin's, not the
+    // stored body's.
+    s.call_blocking(Op::Discard(y.id)).unwrap();
+    let raw = f.raw_live("after discarding y");
+    let mut want_chunks = before.chunks.clone();
+    want_chunks.retain(|(id, _), _| *id != y_id);
+    let mut want_uploads = before.uploads.clone();
+    want_uploads.remove(&y_id);
     assert_eq!(
-        read_message(&s, cps[0].1, cps[0].2.get()),
+        raw.chunks, want_chunks,
+        "discarding y touched other chunk rows"
+    );
+    assert_eq!(raw.uploads, want_uploads);
+    assert_eq!(raw.bodies, before.bodies);
+    raw.assert_bodies_and_chunks("after discarding y");
+    assert_checked(&s, "after discarding y");
+
+    // x, y's twin, is delivered: its body takes over x's id and chunk rows unchanged.
+    let (x_body, x_cps) = copies(s.call_blocking(Op::Deliver(delivery(x, "twin", &users))));
+    assert_eq!(
+        x_body.0, x_id,
+        "the body keeps the id its upload's chunks were stored under"
+    );
+    assert_eq!(
+        read_message(&s, x_cps[0].1, x_cps[0].2.get()),
         Some(stored("twin", &twin))
     );
-    // The other order: the survivor is discarded after its twin was delivered.
-    let d = upload(&s, &twin);
-    let e = upload(&s, &twin);
-    let (_, cps2) = copies(s.call_blocking(Op::Deliver(delivery(d, "twin2", &users))));
-    s.call_blocking(Op::Discard(e.id)).unwrap();
-    assert_consistent(&s, "after twin uploads");
+    let raw = f.raw_live("after delivering x");
+    assert_eq!(raw.chunks, want_chunks, "delivering x moved chunk rows");
+    assert_eq!(raw.uploads.keys().copied().collect::<Vec<_>>(), vec![z_id]);
+    assert_stored_layout(&raw, x_id, &twin, "after delivering x");
+    raw.assert_bodies_and_chunks("after delivering x");
+    let before = raw;
 
-    // Chunks a stored body holds survive a discard of an upload that sent them too.
-    let held = payload("held", 2 * CHUNK_BYTES + 7);
-    let (_, cps3) = copies(deliver(&s, "held", &held, &users));
-    let again = upload(&s, &held);
-    s.call_blocking(Op::Discard(again.id)).unwrap();
-    // Discarding an unknown or already finished upload changes nothing.
-    s.call_blocking(Op::Discard(again.id)).unwrap();
-    assert_consistent(&s, "after discarding a held upload");
-    let raw = f.raw();
-    let twin_full: Vec<[u8; 32]> = (0..2)
-        .map(|i| chunk_hash(&twin[i * CHUNK_BYTES..(i + 1) * CHUNK_BYTES]))
-        .collect();
-    for h in &twin_full {
-        assert_eq!(
-            raw.chunk_refs.get(h),
-            Some(&2),
-            "twin chunk held by two bodies"
-        );
+    // Discarding z, whose bytes equal the stored body's, leaves that body whole.
+    s.call_blocking(Op::Discard(z.id)).unwrap();
+    let raw = f.raw_live("after discarding z");
+    let mut want_chunks = before.chunks.clone();
+    want_chunks.retain(|(id, _), _| *id != z_id);
+    assert_eq!(raw.chunks, want_chunks);
+    assert!(raw.uploads.is_empty());
+    assert_eq!(raw.bodies, before.bodies);
+    assert_stored_layout(&raw, held_body.0, &held, "after discarding z");
+    raw.assert_bodies_and_chunks("after discarding z");
+    let before = raw;
+
+    // The other order, within one open transaction (no commit between put and discard): twins
+    // p and q, p delivered, then q discarded.
+    let p = upload(&s, &twin);
+    let q = upload(&s, &twin);
+    let (p_body, p_cps) = copies(s.call_blocking(Op::Deliver(delivery(p, "twin2", &users))));
+    s.call_blocking(Op::Discard(q.id)).unwrap();
+    assert_consistent(&s, "after twin uploads");
+    let raw = f.raw_live("after delivering p and discarding q");
+    assert!(
+        raw.uploads.is_empty(),
+        "q is still marked: {:?}",
+        raw.uploads
+    );
+    assert_stored_layout(&raw, p_body.0, &twin, "after delivering p");
+    let mut want_chunks = before.chunks.clone();
+    want_chunks.extend(rows_of(&raw, p_body.0));
+    assert_eq!(raw.chunks, want_chunks, "q left chunk rows or took others");
+    raw.assert_bodies_and_chunks("after discarding q");
+    let before = raw;
+
+    // Discarding an upload again, one that was delivered, or one the store never saw changes
+    // nothing.
+    for id in [q.id, z.id, x_upload, s.new_upload()] {
+        s.call_blocking(Op::Discard(id)).unwrap();
     }
-    let held_full = chunk_hash(&held[..CHUNK_BYTES]);
-    assert_eq!(raw.chunk_refs.get(&held_full), Some(&1));
-    // Chunks: two twin fulls plus one twin tail, two held fulls plus one held tail.
-    assert_eq!(raw.chunks.len(), 6);
+    assert_consistent(&s, "after discarding finished uploads");
+    let raw = f.raw();
+    assert_eq!(raw.chunks, before.chunks);
+    assert_eq!(raw.bodies, before.bodies);
+    assert_eq!(raw.messages, before.messages);
+    assert_eq!(raw.meta, before.meta);
+    assert_eq!(raw.bodies.len(), 3);
+    assert_eq!(raw.chunks.len(), 2 + 3 + 3);
     raw.assert_closed_consistent("after discards");
     let s = f.store();
     for ((_, mbox, uid), (tag, data)) in [
-        (cps[0], ("twin", &twin)),
-        (cps2[0], ("twin2", &twin)),
-        (cps3[0], ("held", &held)),
+        (held_cps[0], ("held", &held)),
+        (x_cps[0], ("twin", &twin)),
+        (p_cps[0], ("twin2", &twin)),
     ] {
         assert_eq!(read_message(s, mbox, uid.get()), Some(stored(tag, data)));
     }
@@ -513,7 +680,18 @@ fn refused_deliveries_change_nothing_and_their_batch_commits() {
         before_rows,
         "a refusal moved a counter"
     );
-    // A refused delivery leaves its upload in flight; the caller discards it.
+    // A refused delivery leaves its upload in flight, its chunk rows marked in UPLOADS (the
+    // refusals were durable requests, so their commit carried the chunks to disk); the caller
+    // discards it.
+    let in_flight = raw_image(backend.mem.image(), "after refusals, before discards");
+    assert_eq!(
+        in_flight.uploads.values().copied().collect::<Vec<_>>(),
+        vec![2, 2],
+        "the refused uploads are not both marked"
+    );
+    assert_eq!(in_flight.bodies, before_raw.bodies);
+    assert_eq!(in_flight.messages, before_raw.messages);
+    in_flight.assert_bodies_and_chunks("after refusals, before discards");
     store.call_blocking(Op::Discard(lost_id)).unwrap();
     store.call_blocking(Op::Discard(nobody_id)).unwrap();
     // Discarding an upload the store never saw is harmless.
@@ -600,7 +778,7 @@ fn refused_deliveries_change_nothing_and_their_batch_commits() {
     let Some(Ok(Done::User(_))) = results.next() else {
         panic!("AddUser in the batch failed")
     };
-    let (_, big) = copies(results.next().unwrap());
+    let (big_body, big) = copies(results.next().unwrap());
     assert_eq!(big, vec![(a, a_inbox, uid(3)), (b, b_inbox, uid(1))]);
     assert_eq!(
         read_message(&store, a_inbox, 2),
@@ -632,6 +810,9 @@ fn refused_deliveries_change_nothing_and_their_batch_commits() {
     assert_consistent(&store, "after the batch");
     store.close();
     let raw = raw_image(backend.mem.image(), "after the batch");
+    assert_eq!(raw.bodies.len(), 3, "before, good-small and good-big");
+    assert_stored_layout(&raw, big_body.0, &good_big, "after the batch");
+    assert_eq!(raw.chunks.len(), chunk_count(good_big.len()));
     raw.assert_closed_consistent("after the batch");
 }
 
@@ -652,11 +833,26 @@ fn deleting_a_user_frees_what_no_one_else_uses() {
     let (a_body, _) = copies(deliver(&s, "only-a", &only_a, &[a]));
     let (inline_body, _) = copies(deliver(&s, "inline-a", &inline_a, &[a]));
     // b holds only_a's data through a body of its own.
-    let (_, b_copy) = copies(deliver(&s, "copy-for-b", &only_a, &[b]));
+    let (b_copy_body, b_copy) = copies(deliver(&s, "copy-for-b", &only_a, &[b]));
+    assert_ne!(b_copy_body, a_body);
     assert_consistent(&s, "before deleting a");
     let raw = f.raw();
     assert_eq!(raw.bodies.len(), 4);
+    let n = chunk_count(200_000);
+    assert_eq!(n, 3);
+    assert_eq!(
+        raw.chunks.len(),
+        3 * n,
+        "both, only-a and copy-for-b each have their own"
+    );
+    assert_stored_layout(&raw, a_body.0, &only_a, "before deleting a");
+    assert_stored_layout(&raw, b_copy_body.0, &only_a, "before deleting a");
+    assert_stored_layout(&raw, inline_body.0, &inline_a, "before deleting a");
     raw.assert_closed_consistent("before deleting a");
+    let kept: BTreeMap<_, _> = [both_body.0, b_copy_body.0]
+        .into_iter()
+        .flat_map(|b| rows_of(&raw, b))
+        .collect();
 
     let s = f.store().clone();
     let a_boxes: Vec<MailboxId> = s.mailboxes(a).unwrap().iter().map(|m| m.id).collect();
@@ -688,21 +884,13 @@ fn deleting_a_user_frees_what_no_one_else_uses() {
     assert_eq!(raw.bodies.len(), 2);
     assert_eq!(raw.users.len(), 1);
     assert_eq!(raw.mailboxes.len(), 6, "b's six mailboxes");
-    let both_hashes = body_hashes(f.store(), both_body);
-    let b_copy_body = f
-        .store()
-        .messages(b_inbox)
-        .unwrap()
-        .iter()
-        .find(|m| m.uid == b_copy[0].2)
-        .unwrap()
-        .row
-        .body;
-    let copy_hashes = body_hashes(f.store(), mailnook::store::BodyId(b_copy_body));
     assert_eq!(
-        raw.chunk_refs,
-        uses(&[both_hashes.as_slice(), copy_hashes.as_slice()])
+        raw.chunks, kept,
+        "exactly the chunk rows of b's two bodies remain, untouched"
     );
+    assert_eq!(raw.bodies[&both_body.0].refs, 1);
+    assert_stored_layout(&raw, both_body.0, &both, "after deleting a");
+    assert_stored_layout(&raw, b_copy_body.0, &only_a, "after deleting a");
     raw.assert_closed_consistent("after deleting a");
 
     // The last user goes: nothing is left.
@@ -712,7 +900,7 @@ fn deleting_a_user_frees_what_no_one_else_uses() {
     assert_consistent(f.store(), "after deleting b");
     let raw = f.raw();
     assert!(raw.bodies.is_empty() && raw.chunks.is_empty() && raw.messages.is_empty());
-    assert!(raw.mailboxes.is_empty() && raw.users.is_empty());
+    assert!(raw.mailboxes.is_empty() && raw.users.is_empty() && raw.uploads.is_empty());
     raw.assert_closed_consistent("after deleting b");
 }
 
@@ -818,7 +1006,7 @@ fn chunks_of_unfinished_uploads_are_removed_at_next_open() {
     let users = setup_users(f.store(), &["a@example.test"]);
     let s = f.store().clone();
     let kept = payload("kept", 2 * CHUNK_BYTES + 100);
-    let (_, cps) = copies(deliver(&s, "kept", &kept, &users));
+    let (kept_body, cps) = copies(deliver(&s, "kept", &kept, &users));
     // Two uploads that never complete: one of fresh data, one repeating a stored body's data.
     let orphan = payload("orphan", 3 * CHUNK_BYTES);
     let o = upload(&s, &orphan);
@@ -826,23 +1014,23 @@ fn chunks_of_unfinished_uploads_are_removed_at_next_open() {
     let again = upload(&s, &kept);
     assert_eq!(again.chunks_sent, 2);
     // A durable commit after the chunk puts, as in a busy server.
-    s.call_blocking(Op::SetSetting {
-        key: "smtp.max_errors".into(),
-        value: Some("9".into()),
-    })
-    .unwrap();
+    commit_now(&s);
     drop(s);
     let raw = f.raw_closed();
-    let orphans: Vec<[u8; 32]> = (0..3)
-        .map(|i| chunk_hash(&orphan[i * CHUNK_BYTES..(i + 1) * CHUNK_BYTES]))
-        .collect();
-    for h in &orphans {
-        assert_eq!(
-            raw.chunk_refs.get(h),
-            Some(&0),
-            "the unfinished upload's chunk was not on disk, so this test proves nothing"
-        );
-    }
+    let ids: Vec<u64> = raw.uploads.keys().copied().collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "the unfinished uploads are not marked on disk, so this test proves nothing: {:?}",
+        raw.uploads
+    );
+    let (o_id, again_id) = (ids[0], ids[1]);
+    assert_upload_layout(&raw, o_id, &orphan, "before reopen");
+    assert_upload_layout(&raw, again_id, &kept, "before reopen");
+    assert_stored_layout(&raw, kept_body.0, &kept, "before reopen");
+    assert_eq!(raw.chunks.len(), 2 + 3 + 2);
+    raw.assert_bodies_and_chunks("before reopen");
+    let kept_rows = rows_of(&raw, kept_body.0);
     f.reopen();
     assert_consistent(f.store(), "after reopen");
     assert_eq!(
@@ -850,10 +1038,22 @@ fn chunks_of_unfinished_uploads_are_removed_at_next_open() {
         Some(stored("kept", &kept))
     );
     let raw = f.raw();
-    for h in &orphans {
-        assert!(!raw.chunks.contains_key(h) && !raw.chunk_refs.contains_key(h));
+    assert!(
+        raw.uploads.is_empty(),
+        "UPLOADS rows remain: {:?}",
+        raw.uploads
+    );
+    for id in [o_id, again_id] {
+        assert!(
+            raw.chunk_seqs(id).is_empty(),
+            "chunk rows of unfinished upload {id} remain"
+        );
+        assert!(!raw.bodies.contains_key(&id));
     }
-    assert_eq!(raw.chunks.len(), 3, "the kept body's chunks stay");
+    assert_eq!(
+        raw.chunks, kept_rows,
+        "the kept body's chunk rows stay, untouched"
+    );
     raw.assert_closed_consistent("after reopen");
     // An upload started before the reopen is gone: its delivery is refused.
     let late = Op::Deliver(delivery(o, "late", &users));
@@ -862,6 +1062,103 @@ fn chunks_of_unfinished_uploads_are_removed_at_next_open() {
         Err(Error::Refused(Refusal::UploadLost))
     ));
     assert_consistent(f.store(), "after the refused late delivery");
+    // A new upload after the clean-up (its id may be one an orphan had: nothing of it is left)
+    // holds exactly the chunk rows it wrote.
+    let fresh = payload("fresh", 2 * CHUNK_BYTES + 1);
+    let (fresh_body, fresh_cps) = copies(deliver(f.store(), "fresh", &fresh, &users));
+    assert_eq!(
+        read_message(f.store(), fresh_cps[0].1, fresh_cps[0].2.get()),
+        Some(stored("fresh", &fresh))
+    );
+    let raw = f.raw();
+    assert_stored_layout(&raw, fresh_body.0, &fresh, "after a new delivery");
+    raw.assert_closed_consistent("after a new delivery");
+}
+
+#[test]
+fn a_new_store_file_appears_only_complete() {
+    let dir = tempfile::Builder::new()
+        .prefix("mailnook-create")
+        .tempdir()
+        .expect("tempdir");
+    let path = dir.path().join("mail.redb");
+    let fresh = dir.path().join("mail.redb.new");
+    let names = || {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    // A fresh path: the file is made under the temporary name and renamed into place.
+    let store = Store::open(&path, CACHE_BYTES).expect("create store");
+    assert_eq!(names(), vec!["mail.redb"], "while open");
+    let users = setup_users(&store, &["a@example.test"]);
+    let data = payload("first", 2 * CHUNK_BYTES + 3);
+    let (_, cps) = copies(deliver(&store, "first", &data, &users));
+    assert_consistent(&store, "new store");
+    store.close();
+    assert!(!fresh.exists(), "mail.redb.new remains after close");
+    assert_eq!(names(), vec!["mail.redb"], "after close");
+    let store = Store::open(&path, CACHE_BYTES).expect("reopen");
+    assert_eq!(
+        read_message(&store, cps[0].1, cps[0].2.get()),
+        Some(stored("first", &data))
+    );
+    store.close();
+
+    // A crash during the very first creation left only a half-written mail.redb.new: the next
+    // start still creates a working store (and does not take the stale file for one).
+    for (what, stale) in [
+        ("garbage", payload("garbage", 10_000)),
+        ("an empty file", Vec::new()),
+        (
+            "a redb header and nothing else",
+            std::fs::read(&path).unwrap()[..4096].to_vec(),
+        ),
+    ] {
+        let dir = tempfile::Builder::new()
+            .prefix("mailnook-create")
+            .tempdir()
+            .expect("tempdir");
+        let path = dir.path().join("mail.redb");
+        let fresh = dir.path().join("mail.redb.new");
+        std::fs::write(&fresh, &stale).unwrap();
+        let store = Store::open(&path, CACHE_BYTES)
+            .unwrap_or_else(|e| panic!("stale mail.redb.new ({what}): open failed: {e}"));
+        assert!(!fresh.exists(), "{what}: mail.redb.new remains while open");
+        assert!(
+            store.users().unwrap().is_empty(),
+            "{what}: the new store is not empty"
+        );
+        let users = setup_users(&store, &["a@example.test", "b@example.test"]);
+        let data = payload(what, 3 * CHUNK_BYTES + 11);
+        let (body, cps) = copies(deliver(&store, "after", &data, &users));
+        for (_, mbox, uid) in &cps {
+            assert_eq!(
+                read_message(&store, *mbox, uid.get()),
+                Some(stored("after", &data)),
+                "{what}"
+            );
+        }
+        assert_consistent(&store, what);
+        store.close();
+        assert!(!fresh.exists(), "{what}: mail.redb.new remains after close");
+        let raw = raw_file(&path, what);
+        assert_eq!(raw.users.len(), 2, "{what}");
+        assert_stored_layout(&raw, body.0, &data, what);
+        raw.assert_closed_consistent(what);
+        // And it opens again with everything in it.
+        let store = Store::open(&path, CACHE_BYTES).expect("reopen");
+        assert_eq!(
+            read_message(&store, cps[1].1, cps[1].2.get()),
+            Some(stored("after", &data)),
+            "{what}: after reopen"
+        );
+        assert_consistent(&store, &format!("{what}, reopened"));
+        store.close();
+    }
 }
 
 /// Breaks one cross-table invariant of a closed store with a raw redb write, reopens it and
@@ -869,8 +1166,10 @@ fn chunks_of_unfinished_uploads_are_removed_at_next_open() {
 fn check_after(tamper: impl FnOnce(&redb::WriteTransaction, &BTreeMap<&str, u64>)) -> Vec<String> {
     let mut f = Fixture::new();
     let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
-    copies(deliver(f.store(), "m", &payload("m", 150_000), &users));
+    let (body, _) = copies(deliver(f.store(), "m", &payload("m", 150_000), &users));
+    assert_eq!(f.store().body(body).unwrap().unwrap().chunks, 2);
     let ids: BTreeMap<&str, u64> = [
+        ("body", body.0),
         ("a", users[0].0),
         ("b", users[1].0),
         ("a_inbox", inbox(f.store(), users[0]).0),
@@ -933,6 +1232,55 @@ fn check_reports_rows_no_index_or_owner_reaches() {
     });
     assert!(
         found.iter().any(|p| p.contains("missing user")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn check_reports_missing_stray_and_resized_chunks() {
+    use mailnook::store::schema::CHUNKS;
+    // A chunk row of a body is gone.
+    let found = check_after(|txn, ids| {
+        txn.open_table(CHUNKS)
+            .unwrap()
+            .remove((ids["body"], 1))
+            .unwrap();
+    });
+    assert!(
+        found.iter().any(|p| p.contains("missing chunk 1")),
+        "{found:?}"
+    );
+    // A chunk row that no body or upload accounts for.
+    let found = check_after(|txn, ids| {
+        txn.open_table(CHUNKS)
+            .unwrap()
+            .insert((ids["body"] + 1000, 0), &b"stray"[..])
+            .unwrap();
+    });
+    assert!(
+        found.iter().any(|p| p.contains("chunk rows but")),
+        "{found:?}"
+    );
+    // A chunk row past the end of a body's chunks.
+    let found = check_after(|txn, ids| {
+        txn.open_table(CHUNKS)
+            .unwrap()
+            .insert((ids["body"], 2), &b"extra"[..])
+            .unwrap();
+    });
+    assert!(
+        found.iter().any(|p| p.contains("chunk rows but")),
+        "{found:?}"
+    );
+    // A chunk whose length changed: the body's bytes no longer add up to its size.
+    let found = check_after(|txn, ids| {
+        txn.open_table(CHUNKS)
+            .unwrap()
+            .insert((ids["body"], 0), &b"short"[..])
+            .unwrap();
+    });
+    assert!(
+        found.iter().any(|p| p.contains("bytes add up to")),
         "{found:?}"
     );
 }

@@ -1,12 +1,13 @@
-//! Shared by `tests/store.rs` and `tests/store_crash.rs`: an in-memory redb backend whose bytes
-//! outlive the store, uploads driven the way `delivery::MessageSink` drives them, and a raw view
-//! of the tables for checks that the store's own API does not expose.
+//! Shared by `tests/store.rs`, `tests/store_crash.rs` and `tests/kill9.rs`: an in-memory redb
+//! backend whose bytes outlive the store, uploads driven the way `delivery::MessageSink` drives
+//! them, and a raw view of the tables for checks that the store's own API does not expose.
 #![allow(dead_code)]
 
+use mailnook::codec::Dec;
 use mailnook::store::schema::{
-    BODIES, CHUNK_REFS, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, USER_BY_EMAIL, USERS,
+    BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, UPLOADS, USER_BY_EMAIL, USERS,
 };
-use mailnook::store::{self, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UserId};
+use mailnook::store::{self, BodyRow, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UserId};
 use redb::{ReadableDatabase, ReadableTable};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
@@ -236,7 +237,8 @@ pub fn assert_consistent(store: &Store, when: &str) {
     assert_checked(store, when);
 }
 
-/// Every row key (and the small values) of every table, read with a raw redb handle.
+/// Every row of every table, read with a raw redb handle: keys, the small values, and the
+/// parts of message and body rows the chunk layout depends on.
 #[derive(Debug, Default)]
 pub struct Raw {
     pub meta: BTreeMap<String, u64>,
@@ -244,11 +246,56 @@ pub struct Raw {
     pub user_by_email: BTreeMap<String, u64>,
     pub mailboxes: BTreeSet<u64>,
     pub mailbox_by_name: BTreeMap<(u64, String), u64>,
-    pub messages: BTreeSet<(u64, u32)>,
-    pub bodies: BTreeSet<u64>,
-    /// Chunk hash → stored length.
-    pub chunks: BTreeMap<[u8; 32], usize>,
-    pub chunk_refs: BTreeMap<[u8; 32], u32>,
+    /// (mailbox, UID) → the body the message row names.
+    pub messages: BTreeMap<(u64, u32), u64>,
+    /// Body id → row.
+    pub bodies: BTreeMap<u64, BodyRow>,
+    /// (body id, sequence number) → the chunk's bytes.
+    pub chunks: BTreeMap<(u64, u32), Chunk>,
+    /// Upload body id → chunks written (uploads whose delivery has not committed).
+    pub uploads: BTreeMap<u64, u32>,
+}
+
+/// The bytes of one chunk row; compared in full, but shown as their length and a fingerprint
+/// (a failed comparison of whole tables would otherwise print megabytes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Chunk(pub Vec<u8>);
+
+impl std::fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fnv = self.0.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        });
+        write!(f, "Chunk({} bytes, fnv {fnv:016x})", self.0.len())
+    }
+}
+
+/// A body row, decoded here from its documented encoding (the store's own decoder is private
+/// to the crate): version 1, refs u32, size u64, prefix, summary, chunks u32, inline.
+fn decode_body(b: &[u8]) -> Option<BodyRow> {
+    let mut d = Dec(b);
+    (d.u8()? == 1).then_some(())?;
+    let (refs, size) = (d.u32()?, d.u64()?);
+    let prefix = d.bytes()?.to_vec();
+    let summary = d.bytes()?.to_vec();
+    let chunks = d.u32()?;
+    let inline = d.bytes()?.to_vec();
+    d.rest().is_empty().then_some(())?;
+    Some(BodyRow {
+        refs,
+        size,
+        prefix,
+        chunks,
+        inline,
+        summary,
+    })
+}
+
+/// The body id a message row names (version 1, then the body id).
+fn decode_message_body(b: &[u8]) -> Option<u64> {
+    let mut d = Dec(b);
+    (d.u8()? == 1).then_some(())?;
+    d.u64()
 }
 
 impl Raw {
@@ -284,18 +331,96 @@ impl Raw {
             raw.mailbox_by_name
                 .insert((user, name.to_string()), v.value())
         });
-        each!(MESSAGES, |k, _v| raw.messages.insert(k.value()));
-        each!(BODIES, |k, _v| raw.bodies.insert(k.value()));
-        each!(CHUNKS, |k, v| raw.chunks.insert(k.value(), v.value().len()));
-        each!(CHUNK_REFS, |k, v| raw
-            .chunk_refs
-            .insert(k.value(), v.value()));
+        each!(MESSAGES, |k, v| {
+            let body = decode_message_body(v.value())
+                .unwrap_or_else(|| panic!("message row {:?} does not decode", k.value()));
+            raw.messages.insert(k.value(), body)
+        });
+        each!(BODIES, |k, v| {
+            let row = decode_body(v.value())
+                .unwrap_or_else(|| panic!("body row {} does not decode", k.value()));
+            raw.bodies.insert(k.value(), row)
+        });
+        each!(CHUNKS, |k, v| raw
+            .chunks
+            .insert(k.value(), Chunk(v.value().to_vec())));
+        each!(UPLOADS, |k, v| raw.uploads.insert(k.value(), v.value()));
         raw
+    }
+
+    /// The sequence numbers of the chunk rows stored under `body`, in key order.
+    pub fn chunk_seqs(&self, body: u64) -> Vec<u32> {
+        self.chunks
+            .range((body, 0)..=(body, u32::MAX))
+            .map(|((_, seq), _)| *seq)
+            .collect()
+    }
+
+    /// The bytes of `body`'s chunk rows, concatenated in key order.
+    pub fn chunk_bytes(&self, body: u64) -> Vec<u8> {
+        self.chunks
+            .range((body, 0)..=(body, u32::MAX))
+            .flat_map(|(_, c)| c.0.iter().copied())
+            .collect()
+    }
+
+    /// Chunk rows held by uploads whose delivery has not committed.
+    pub fn upload_chunks(&self) -> usize {
+        self.uploads.values().map(|n| *n as usize).sum()
+    }
+
+    /// Facts about bodies and chunks that every committed state keeps (crash images included):
+    /// the chunk rows are exactly `(body, 0..chunks)` of every body plus `(upload, 0..n)` of
+    /// every `UPLOADS` row, nothing else; an upload's id is never a body's; every upload row
+    /// counts at least one chunk; a body's size is its prefix, chunks and inline bytes; and a
+    /// body's `refs` is the number of message rows naming it, never 0.
+    pub fn assert_bodies_and_chunks(&self, when: &str) {
+        let mut want: BTreeSet<(u64, u32)> = BTreeSet::new();
+        for (id, b) in &self.bodies {
+            want.extend((0..b.chunks).map(|s| (*id, s)));
+        }
+        for (id, n) in &self.uploads {
+            assert!(
+                !self.bodies.contains_key(id),
+                "{when}: upload {id} has the id of a stored body"
+            );
+            assert!(*n > 0, "{when}: upload {id} is listed with no chunks");
+            want.extend((0..*n).map(|s| (*id, s)));
+        }
+        let have: BTreeSet<(u64, u32)> = self.chunks.keys().copied().collect();
+        let missing: Vec<_> = want.difference(&have).collect();
+        let stray: Vec<_> = have.difference(&want).collect();
+        assert!(
+            missing.is_empty() && stray.is_empty(),
+            "{when}: chunk rows missing {missing:?}, held by no body or upload {stray:?}"
+        );
+        let mut uses: BTreeMap<u64, u32> = BTreeMap::new();
+        for ((mbox, uid), body) in &self.messages {
+            assert!(
+                self.bodies.contains_key(body),
+                "{when}: message ({mbox}, {uid}) names missing body {body}"
+            );
+            *uses.entry(*body).or_default() += 1;
+        }
+        for (id, b) in &self.bodies {
+            assert!(
+                b.refs > 0,
+                "{when}: body {id} is held by nothing but still stored"
+            );
+            assert_eq!(
+                b.refs,
+                uses.get(id).copied().unwrap_or(0),
+                "{when}: refs of body {id}"
+            );
+            let len = b.prefix.len() + self.chunk_bytes(*id).len() + b.inline.len();
+            assert_eq!(b.size, len as u64, "{when}: size of body {id}");
+        }
     }
 
     /// Cross-table facts that hold whenever no upload is in flight (after a clean close, or
     /// after the open that follows a crash): indexes are exact inverses, every message row
-    /// belongs to a mailbox and every mailbox to a user, and every chunk is held by a body.
+    /// belongs to a mailbox and every mailbox to a user, no upload is marked unfinished, and
+    /// every chunk belongs to a body ([`Raw::assert_bodies_and_chunks`]).
     pub fn assert_closed_consistent(&self, when: &str) {
         let indexed_users: BTreeSet<u64> = self.user_by_email.values().copied().collect();
         assert_eq!(
@@ -318,25 +443,34 @@ impl Raw {
                 "{when}: a mailbox belongs to missing user {user}"
             );
         }
-        for (mbox, uid) in &self.messages {
+        for (mbox, uid) in self.messages.keys() {
             assert!(
                 self.mailboxes.contains(mbox),
                 "{when}: message ({mbox}, {uid}) is in a missing mailbox"
             );
         }
-        assert_eq!(
-            self.chunks.keys().collect::<Vec<_>>(),
-            self.chunk_refs.keys().collect::<Vec<_>>(),
-            "{when}: chunk rows and chunk counts differ"
+        assert!(
+            self.uploads.is_empty(),
+            "{when}: unfinished uploads are still marked: {:?}",
+            self.uploads
         );
-        for (h, n) in &self.chunk_refs {
-            assert!(
-                *n > 0,
-                "{when}: chunk {:02x?} is held by nothing but still stored",
-                &h[..4]
-            );
-        }
+        self.assert_bodies_and_chunks(when);
     }
+}
+
+/// Reads every table of a store file that may still be open (or was left by a crash) through
+/// a copy, so the file itself is not touched: the copy is opened (redb recovers the last
+/// commit), must then pass redb's integrity check, and is read.
+pub fn raw_file(path: &std::path::Path, when: &str) -> Raw {
+    let copy = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::copy(path, copy.path()).unwrap_or_else(|e| panic!("{when}: copy store: {e}"));
+    let mut db = redb::Database::open(copy.path())
+        .unwrap_or_else(|e| panic!("{when}: raw open failed: {e}"));
+    let clean = db
+        .check_integrity()
+        .unwrap_or_else(|e| panic!("{when}: check_integrity failed: {e}"));
+    assert!(clean, "{when}: check_integrity had to repair the file");
+    Raw::read(&db)
 }
 
 /// Opens a raw redb handle on `image` and reads every table; also runs redb's own integrity
