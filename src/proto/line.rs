@@ -65,29 +65,21 @@ impl LineSplitter {
 mod tests {
     use super::*;
 
+    fn line(line: &[u8], crlf: bool) -> Split<'_> {
+        Split::Line { line, crlf }
+    }
+
     #[test]
     fn splits_crlf_and_bare_lf_lines() {
         let mut s = LineSplitter::new(10);
         assert_eq!(
             s.split(b"ab\r\ncd"),
-            (
-                4,
-                Split::Line {
-                    line: b"ab",
-                    crlf: true
-                }
-            )
+            (4, line(b"ab", true))
         );
         assert_eq!(s.split(b"cd"), (0, Split::Incomplete));
         assert_eq!(
             s.split(b"cd\n"),
-            (
-                3,
-                Split::Line {
-                    line: b"cd",
-                    crlf: false
-                }
-            )
+            (3, line(b"cd", false))
         );
     }
 
@@ -97,13 +89,7 @@ mod tests {
         assert_eq!(s.split(b"1234567\r\nok\r\n"), (9, Split::TooLong));
         assert_eq!(
             s.split(b"ok\r\n"),
-            (
-                4,
-                Split::Line {
-                    line: b"ok",
-                    crlf: true
-                }
-            )
+            (4, line(b"ok", true))
         );
         // Without a newline in sight: report at the limit, then swallow until LF.
         assert_eq!(s.split(b"123456"), (6, Split::TooLong));
@@ -111,24 +97,12 @@ mod tests {
         assert_eq!(s.split(b"0\r\nnext\r\n"), (3, Split::Incomplete));
         assert_eq!(
             s.split(b"next\r\n"),
-            (
-                6,
-                Split::Line {
-                    line: b"next",
-                    crlf: true
-                }
-            )
+            (6, line(b"next", true))
         );
         // Exactly at the limit is fine.
         assert_eq!(
             s.split(b"1234\r\n"),
-            (
-                6,
-                Split::Line {
-                    line: b"1234",
-                    crlf: true
-                }
-            )
+            (6, line(b"1234", true))
         );
     }
 }

@@ -99,6 +99,15 @@ impl Shared {
         ConnId(n)
     }
 
+    /// Runs `fut` unless shutdown begins first (then `None`).
+    async fn unless_shutdown<T>(&self, fut: impl std::future::Future<Output = T>) -> Option<T> {
+        futures_lite::future::or(async { Some(fut.await) }, async {
+            let _ = self.shutdown.recv().await;
+            None
+        })
+        .await
+    }
+
     fn config(&self) -> Rc<Config> {
         self.config.borrow().clone()
     }
@@ -275,12 +284,9 @@ async fn accept_loop(
     listener: Async<TcpListener>,
 ) {
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = shared.shutdown.recv().await;
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { return };
+        let Some(accepted) = shared.unless_shutdown(listener.accept()).await else {
+            return;
+        };
         let (tcp, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
@@ -337,12 +343,9 @@ async fn refuse(mut tcp: Async<std::net::TcpStream>) {
 
 async fn control_loop(shared: Rc<Shared>, listener: Async<UnixListener>) {
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = shared.shutdown.recv().await;
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { return };
+        let Some(accepted) = shared.unless_shutdown(listener.accept()).await else {
+            return;
+        };
         let conn = match accepted.and_then(|(c, _)| c.into_inner()) {
             Ok(c) => c,
             Err(e) => {
@@ -368,18 +371,7 @@ async fn tls_reload_loop(shared: Rc<Shared>) {
     let mut tried = shared.tls.loaded();
     loop {
         let wait = Duration::from_secs(shared.config().tls_reload_check_secs);
-        let stop = futures_lite::future::or(
-            async {
-                Timer::after(wait).await;
-                false
-            },
-            async {
-                let _ = shared.shutdown.recv().await;
-                true
-            },
-        )
-        .await;
-        if stop {
+        if shared.unless_shutdown(Timer::after(wait)).await.is_none() {
             return;
         }
         let data: PathBuf = shared.data.clone();

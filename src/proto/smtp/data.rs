@@ -103,35 +103,21 @@ impl DataDecoder {
                         }
                     }
                 }
-                At::LineStart => match b {
-                    b'.' => self.at = At::Dot,
-                    b'\r' => {
-                        out.push(b);
-                        self.at = At::Cr;
-                    }
-                    b'\n' => {
-                        out.push(b);
-                        self.bare_newline = true;
-                        self.at = At::Mid;
-                    }
-                    _ => {
-                        out.push(b);
-                        self.at = At::Mid;
-                    }
-                },
-                At::Dot => match b {
-                    b'\r' => self.at = At::DotCr,
-                    // RFC 5321 §4.5.2: the leading dot is removed; the byte stays.
-                    b'\n' => {
-                        out.push(b);
-                        self.bare_newline = true;
-                        self.at = At::Mid;
-                    }
-                    _ => {
-                        out.push(b);
-                        self.at = At::Mid;
-                    }
-                },
+                At::LineStart if b == b'.' => self.at = At::Dot,
+                At::Dot if b == b'\r' => self.at = At::DotCr,
+                // The first byte of a line's content (after a removed stuffing dot, RFC 5321
+                // §4.5.2: the leading dot goes, the byte stays).
+                At::LineStart | At::Dot => {
+                    out.push(b);
+                    self.at = match b {
+                        b'\r' => At::Cr,
+                        b'\n' => {
+                            self.bare_newline = true;
+                            At::Mid
+                        }
+                        _ => At::Mid,
+                    };
+                }
                 At::DotCr => {
                     if b == b'\n' {
                         return (i + 1, true);
