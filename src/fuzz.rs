@@ -1,9 +1,10 @@
 //! Fuzz entry points: one `fuzz_*` function per target of the cargo-fuzz crate in `tests/fuzz/`.
 //!
 //! Each function takes the fuzzer's bytes, is deterministic, and panics when a property of the
-//! code under test breaks; besides "no panic", every target checks that memory stays bounded by
-//! the input and the configured limits. `tests/fuzz_replay.rs` runs the committed corpora through
-//! these functions on stable Rust, so `cargo test` exercises every target without a nightly.
+//! code under test breaks. Besides "no panic", each checks the bounds its code promises (buffered
+//! input, field and list caps, size limits, events per input byte); libFuzzer's memory and time
+//! limits catch the rest. `tests/fuzz_replay.rs` runs the committed corpora through these
+//! functions on stable Rust, so `cargo test` exercises every target without a nightly.
 //!
 //! Where a target needs steering (which state to start in, how to chunk the input, how the driver
 //! answers), a few leading header bytes decide it and the rest is protocol bytes, so that
@@ -220,7 +221,7 @@ impl SessionRun {
         if self.accept_all {
             return true;
         }
-        let bit = self.tape >> (self.tape_pos % 16) & 1 == 0;
+        let bit = (self.tape >> (self.tape_pos % 16)) & 1 == 0;
         self.tape_pos += 1;
         bit
     }
@@ -418,7 +419,10 @@ impl SessionRun {
                 } else {
                     self.session.reject(r::LOCAL_ERROR);
                 }
-                assert!(self.session.mail_from().is_none(), "transaction outlives its message");
+                assert!(
+                    self.session.mail_from().is_none(),
+                    "transaction outlives its message"
+                );
             }
             Seen::MessageAbort => {
                 assert!(self.open, "MessageAbort without a message in progress");
@@ -461,7 +465,11 @@ fn run_session(state: usize, flags: u8, tape: u16, payload: &[u8], sizes: &[u8])
         "preamble {state} was refused"
     );
     assert_eq!(run.session.in_data(), state >= 4, "preamble {state}");
-    assert_eq!(run.session.mail_from().is_some(), state >= 2, "preamble {state}");
+    assert_eq!(
+        run.session.mail_from().is_some(),
+        state >= 2,
+        "preamble {state}"
+    );
     assert_eq!(run.open, state >= 4, "preamble {state}");
     run.accept_all = false;
     for chunk in chunks(payload, sizes) {
@@ -786,7 +794,11 @@ fn split_all(max: usize, input: &[u8], sizes: &[u8]) -> Vec<Piece> {
             }
         }
         buf.drain(..pos);
-        assert!(buf.len() < limit, "{} bytes buffered, limit {limit}", buf.len());
+        assert!(
+            buf.len() < limit,
+            "{} bytes buffered, limit {limit}",
+            buf.len()
+        );
     }
     found
 }

@@ -19,12 +19,23 @@ fn run(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (i32, Stri
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.as_mut().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "mailnook {args:?} panicked: {stderr}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "mailnook {args:?} panicked: {stderr}"
+    );
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
@@ -33,57 +44,200 @@ fn assert_error(data: &std::path::Path, args: &[&str], code: i32, needle: &str) 
     let (c, out, err) = run(data, args, None);
     assert_eq!(c, code, "mailnook {args:?}: exit {c}, stderr {err:?}");
     assert!(out.is_empty(), "mailnook {args:?} printed {out:?}");
-    assert_eq!(err.lines().count(), 1, "mailnook {args:?} stderr is not one line: {err:?}");
-    assert!(err.starts_with("mailnook: ") && err.contains(needle), "mailnook {args:?}: {err:?} lacks {needle:?}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "mailnook {args:?} stderr is not one line: {err:?}"
+    );
+    assert!(
+        err.starts_with("mailnook: ") && err.contains(needle),
+        "mailnook {args:?}: {err:?} lacks {needle:?}"
+    );
 }
 
 /// The same script of admin commands, run offline or online.
 fn exercise(data: &std::path::Path) {
     // Password from stdin (not a terminal), then from --password.
-    let (c, out, _) = run(data, &["user", "add", "carol@example.test"], Some("stdin-pass-123\n"));
+    let (c, out, _) = run(
+        data,
+        &["user", "add", "carol@example.test"],
+        Some("stdin-pass-123\n"),
+    );
     assert_eq!((c, out.as_str()), (0, "added carol@example.test\n"));
-    let (c, out, _) = run(data, &["user", "passwd", "carol@example.test", "--password", "another-pass-456"], None);
-    assert_eq!((c, out.as_str()), (0, "password changed for carol@example.test\n"));
+    let (c, out, _) = run(
+        data,
+        &[
+            "user",
+            "passwd",
+            "carol@example.test",
+            "--password",
+            "another-pass-456",
+        ],
+        None,
+    );
+    assert_eq!(
+        (c, out.as_str()),
+        (0, "password changed for carol@example.test\n")
+    );
     let (c, out, _) = run(data, &["user", "list"], None);
     assert_eq!(c, 0);
     let emails: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
     assert_eq!(emails, vec!["alice@example.test", "carol@example.test"]);
 
-    assert_eq!(run(data, &["domain", "add", "Other.Test"], None).1, "added domain other.test\n");
-    assert_eq!(run(data, &["domain", "list"], None).1, "example.test\nother.test\n");
-    assert_error(data, &["domain", "add", "other.test"], 1, "domain already exists: other.test");
-    assert_error(data, &["domain", "del", "example.test"], 1, "still has users");
-    assert_eq!(run(data, &["domain", "del", "other.test"], None).1, "deleted domain other.test\n");
+    assert_eq!(
+        run(data, &["domain", "add", "Other.Test"], None).1,
+        "added domain other.test\n"
+    );
+    assert_eq!(
+        run(data, &["domain", "list"], None).1,
+        "example.test\nother.test\n"
+    );
+    assert_error(
+        data,
+        &["domain", "add", "other.test"],
+        1,
+        "domain already exists: other.test",
+    );
+    assert_error(
+        data,
+        &["domain", "del", "example.test"],
+        1,
+        "still has users",
+    );
+    assert_eq!(
+        run(data, &["domain", "del", "other.test"], None).1,
+        "deleted domain other.test\n"
+    );
 
-    assert_eq!(run(data, &["config", "get", "smtp.max_recipients"], None).1, "100\n");
-    assert_eq!(run(data, &["config", "set", "smtp.max_recipients", "7"], None).1, "smtp.max_recipients = 7\n");
-    assert_eq!(run(data, &["config", "get", "smtp.max_recipients"], None).1, "7\n");
+    assert_eq!(
+        run(data, &["config", "get", "smtp.max_recipients"], None).1,
+        "100\n"
+    );
+    assert_eq!(
+        run(data, &["config", "set", "smtp.max_recipients", "7"], None).1,
+        "smtp.max_recipients = 7\n"
+    );
+    assert_eq!(
+        run(data, &["config", "get", "smtp.max_recipients"], None).1,
+        "7\n"
+    );
     let (_, list, _) = run(data, &["config", "list"], None);
-    assert!(list.lines().any(|l| l.starts_with("smtp.max_recipients = 7\t")), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("smtp.max_errors = 10  # default")), "{list}");
-    assert_eq!(run(data, &["config", "unset", "smtp.max_recipients"], None).1, "smtp.max_recipients = 100 (default)\n");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("smtp.max_recipients = 7\t")),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("smtp.max_errors = 10  # default")),
+        "{list}"
+    );
+    assert_eq!(
+        run(data, &["config", "unset", "smtp.max_recipients"], None).1,
+        "smtp.max_recipients = 100 (default)\n"
+    );
 
     let (_, boxes, _) = run(data, &["mail", "list", "carol@example.test"], None);
-    let names: Vec<&str> = boxes.lines().map(|l| l.split('\t').next().unwrap()).collect();
-    assert_eq!(names, vec!["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]);
-    assert_eq!(run(data, &["mail", "list", "carol@example.test", "INBOX"], None).1, "UID\tDATE\tSIZE\tFLAGS\tFROM\tSUBJECT\n");
+    let names: Vec<&str> = boxes
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    );
+    assert_eq!(
+        run(data, &["mail", "list", "carol@example.test", "INBOX"], None).1,
+        "UID\tDATE\tSIZE\tFLAGS\tFROM\tSUBJECT\n"
+    );
     assert_eq!(run(data, &["check"], None).1, "store ok\n");
 
     // Bad input: one line, non-zero, nothing changed.
-    assert_error(data, &["user", "add", "not-an-address", "--password", "whatever-123"], 1, "not a valid email address");
-    assert_error(data, &["user", "add", "dave@nowhere.test", "--password", "whatever-123"], 1, "no such domain: nowhere.test");
-    assert_error(data, &["user", "add", "carol@example.test", "--password", "whatever-123"], 1, "user already exists");
-    assert_error(data, &["user", "add", "erin@example.test", "--password", "short"], 1, "password must be");
-    assert_error(data, &["user", "del", "nobody@example.test"], 1, "no such user: nobody@example.test");
-    assert_error(data, &["config", "set", "smtp.max_recipients", "lots"], 1, "not a whole number");
-    assert_error(data, &["config", "set", "no.such.key", "1"], 1, "unknown setting");
-    assert_error(data, &["mail", "show", "carol@example.test", "INBOX", "99"], 1, "no message with UID 99");
-    assert_error(data, &["mail", "list", "carol@example.test", "Nope"], 1, "has no mailbox `Nope`");
-    assert_error(data, &["mail", "show", "carol@example.test", "INBOX", "x"], 2, "not a number");
+    assert_error(
+        data,
+        &[
+            "user",
+            "add",
+            "not-an-address",
+            "--password",
+            "whatever-123",
+        ],
+        1,
+        "not a valid email address",
+    );
+    assert_error(
+        data,
+        &[
+            "user",
+            "add",
+            "dave@nowhere.test",
+            "--password",
+            "whatever-123",
+        ],
+        1,
+        "no such domain: nowhere.test",
+    );
+    assert_error(
+        data,
+        &[
+            "user",
+            "add",
+            "carol@example.test",
+            "--password",
+            "whatever-123",
+        ],
+        1,
+        "user already exists",
+    );
+    assert_error(
+        data,
+        &["user", "add", "erin@example.test", "--password", "short"],
+        1,
+        "password must be",
+    );
+    assert_error(
+        data,
+        &["user", "del", "nobody@example.test"],
+        1,
+        "no such user: nobody@example.test",
+    );
+    assert_error(
+        data,
+        &["config", "set", "smtp.max_recipients", "lots"],
+        1,
+        "not a whole number",
+    );
+    assert_error(
+        data,
+        &["config", "set", "no.such.key", "1"],
+        1,
+        "unknown setting",
+    );
+    assert_error(
+        data,
+        &["mail", "show", "carol@example.test", "INBOX", "99"],
+        1,
+        "no message with UID 99",
+    );
+    assert_error(
+        data,
+        &["mail", "list", "carol@example.test", "Nope"],
+        1,
+        "has no mailbox `Nope`",
+    );
+    assert_error(
+        data,
+        &["mail", "show", "carol@example.test", "INBOX", "x"],
+        2,
+        "not a number",
+    );
     assert_error(data, &["frobnicate"], 2, "unknown command");
     assert_error(data, &["user", "add"], 2, "incomplete");
 
-    assert_eq!(run(data, &["user", "del", "carol@example.test"], None).1, "deleted carol@example.test and all their mail\n");
+    assert_eq!(
+        run(data, &["user", "del", "carol@example.test"], None).1,
+        "deleted carol@example.test and all their mail\n"
+    );
     assert_eq!(run(data, &["check"], None).1, "store ok\n");
 }
 
@@ -97,11 +251,18 @@ fn admin_commands_work_with_the_server_stopped() {
 fn admin_commands_work_through_the_control_socket() {
     let s = Server::start(&["alice@example.test"]);
     let sock = s.data.path().join("control.sock");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).unwrap().permissions());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "control socket mode {mode:o}");
-    let dir_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.data.path()).unwrap().permissions());
+    let dir_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(s.data.path()).unwrap().permissions(),
+    );
     assert_eq!(dir_mode & 0o777, 0o700, "data folder mode {dir_mode:o}");
-    let store_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.data.path().join("mail.redb")).unwrap().permissions());
+    let store_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(s.data.path().join("mail.redb"))
+            .unwrap()
+            .permissions(),
+    );
     assert_eq!(store_mode & 0o777, 0o600, "store file mode {store_mode:o}");
     exercise(s.data.path());
     // The server really answered (no second process could have opened its store).
@@ -111,32 +272,56 @@ fn admin_commands_work_through_the_control_socket() {
 #[test]
 fn a_setting_changed_through_the_socket_applies_to_the_next_connection() {
     let s = Server::start(&["alice@example.test"]);
-    s.data.cli_ok(&["config", "set", "smtp.max_recipients", "1"]);
+    s.data
+        .cli_ok(&["config", "set", "smtp.max_recipients", "1"]);
     let mut c = s.connect();
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
     assert_eq!(c.cmd("MAIL FROM:<bob@remote.test>"), "250 2.1.0 Sender ok");
-    assert_eq!(c.cmd("RCPT TO:<alice@example.test>"), "250 2.1.5 Recipient ok");
-    assert_eq!(c.cmd("RCPT TO:<postmaster@example.test>"), "452 4.5.3 Too many recipients");
+    assert_eq!(
+        c.cmd("RCPT TO:<alice@example.test>"),
+        "250 2.1.5 Recipient ok"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<postmaster@example.test>"),
+        "452 4.5.3 Too many recipients"
+    );
 }
 
 #[test]
 fn a_running_server_without_its_socket_is_reported_not_bypassed() {
     let s = Server::start(&["alice@example.test"]);
     std::fs::remove_file(s.data.path().join("control.sock")).unwrap();
-    assert_error(s.data.path(), &["user", "list"], 1, "in use by another process");
+    assert_error(
+        s.data.path(),
+        &["user", "list"],
+        1,
+        "in use by another process",
+    );
 }
 
 #[test]
 fn garbage_on_the_control_socket_does_not_hurt_the_server() {
     let s = Server::start(&["alice@example.test"]);
-    for junk in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"MNK1\xff\xff\xff\xff", b"MNK1\x00\x00\x00\x01\x00\x00\x10\x00", b""] {
-        let mut conn = std::os::unix::net::UnixStream::connect(s.data.path().join("control.sock")).unwrap();
+    for junk in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        b"MNK1\xff\xff\xff\xff",
+        b"MNK1\x00\x00\x00\x01\x00\x00\x10\x00",
+        b"",
+    ] {
+        let mut conn =
+            std::os::unix::net::UnixStream::connect(s.data.path().join("control.sock")).unwrap();
         conn.write_all(junk).unwrap();
         let _ = conn.shutdown(std::net::Shutdown::Write);
         let mut rest = Vec::new();
         let _ = std::io::Read::read_to_end(&mut conn, &mut rest);
     }
-    assert_eq!(String::from_utf8(s.data.cli_ok(&["user", "list"])).unwrap().lines().count(), 1);
+    assert_eq!(
+        String::from_utf8(s.data.cli_ok(&["user", "list"]))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -144,5 +329,8 @@ fn missing_data_folder_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
     assert_error(&missing, &["user", "list"], 1, "no store in");
-    assert!(!missing.exists(), "a read command must not create the data folder");
+    assert!(
+        !missing.exists(),
+        "a read command must not create the data folder"
+    );
 }

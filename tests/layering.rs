@@ -23,7 +23,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (rel, std::fs::read_to_string(&p).unwrap())
         })
         .collect()
@@ -43,8 +47,25 @@ fn code(text: &str) -> String {
 #[test]
 fn pure_modules_do_no_io() {
     let forbidden = [
-        "TcpStream", "TcpListener", "UdpSocket", "UnixStream", "std::fs", "std::io::stdin", "async_io", "async_net", "async_channel", "futures_lite", "blocking::", "redb",
-        "crate::store", "crate::conn", "crate::server", "async fn", ".await", "std::thread", "SystemTime::now",
+        "TcpStream",
+        "TcpListener",
+        "UdpSocket",
+        "UnixStream",
+        "std::fs",
+        "std::io::stdin",
+        "async_io",
+        "async_net",
+        "async_channel",
+        "futures_lite",
+        "blocking::",
+        "redb",
+        "crate::store",
+        "crate::conn",
+        "crate::server",
+        "async fn",
+        ".await",
+        "std::thread",
+        "SystemTime::now",
     ];
     let mut checked = 0;
     for (path, text) in sources() {
@@ -54,7 +75,10 @@ fn pure_modules_do_no_io() {
         checked += 1;
         let code = code(&text);
         for f in forbidden {
-            assert!(!code.contains(f), "src/{path} uses `{f}`: protocol and message code must stay sans-IO");
+            assert!(
+                !code.contains(f),
+                "src/{path} uses `{f}`: protocol and message code must stay sans-IO"
+            );
         }
     }
     assert!(checked >= 6, "checked only {checked} files");
@@ -67,7 +91,10 @@ fn only_the_store_uses_redb() {
             continue;
         }
         let code = code(&text);
-        assert!(!code.contains("redb::") && !code.contains("use redb"), "src/{path} uses redb directly; go through crate::store");
+        assert!(
+            !code.contains("redb::") && !code.contains("use redb"),
+            "src/{path} uses redb directly; go through crate::store"
+        );
     }
 }
 
@@ -77,15 +104,22 @@ fn no_unsafe_and_no_tokio() {
         let code = code(&text);
         assert!(!code.contains("unsafe "), "src/{path} contains unsafe");
         assert!(!code.contains("tokio"), "src/{path} mentions tokio");
-        assert!(!code.contains("smol::spawn"), "src/{path} uses the global executor");
+        assert!(
+            !code.contains("smol::spawn"),
+            "src/{path} uses the global executor"
+        );
     }
-    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
     assert!(lib.contains("#![forbid(unsafe_code)]"));
 }
 
 #[test]
 fn every_module_states_its_invariants() {
     for (path, text) in sources() {
-        assert!(text.trim_start().starts_with("//!"), "src/{path} has no //! header");
+        assert!(
+            text.trim_start().starts_with("//!"),
+            "src/{path} has no //! header"
+        );
     }
 }

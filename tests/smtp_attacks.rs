@@ -338,23 +338,40 @@ fn command_line_dribbled_forever_is_cut_off_at_command_timeout() {
     let mut c = s.connect();
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
     let start = Instant::now();
-    c.stream.set_read_timeout(Some(Duration::from_millis(900))).unwrap();
+    c.stream
+        .set_read_timeout(Some(Duration::from_millis(900)))
+        .unwrap();
     let mut reader = BufReader::new(c.stream.try_clone().unwrap());
     let mut answer = String::new();
     loop {
-        assert!(start.elapsed() < Duration::from_secs(15), "still reading one command line after {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still reading one command line after {:?}",
+            start.elapsed()
+        );
         if c.stream.write_all(b"N").is_err() {
             break;
         }
         match reader.read_line(&mut answer) {
             Ok(0) => break,
             Ok(_) => break,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }
-    assert!(start.elapsed() >= Duration::from_secs(4), "cut off too early: {:?}", start.elapsed());
-    assert!(answer.is_empty() || answer == format!("{TIMEOUT}\r\n"), "{answer:?}");
+    assert!(
+        start.elapsed() >= Duration::from_secs(4),
+        "cut off too early: {:?}",
+        start.elapsed()
+    );
+    assert!(
+        answer.is_empty() || answer == format!("{TIMEOUT}\r\n"),
+        "{answer:?}"
+    );
 }
 
 #[test]

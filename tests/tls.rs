@@ -34,7 +34,11 @@ c.quit()
     match out.status.code() {
         Some(0) => true,
         Some(3) => false,
-        _ => panic!("client failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        _ => panic!(
+            "client failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
 }
 
@@ -49,21 +53,37 @@ fn operator_certificate_replaces_the_self_signed_one_without_restart() {
     let other = rcgen::generate_simple_self_signed(vec!["mail.operator.test".to_string()]).unwrap();
     let ca = s.data.path().join("operator-ca.pem");
     std::fs::write(&ca, other.cert.pem()).unwrap();
-    assert!(!starttls_verifies(&s, &ca, "mail.operator.test"), "the operator's certificate is not installed yet");
+    assert!(
+        !starttls_verifies(&s, &ca, "mail.operator.test"),
+        "the operator's certificate is not installed yet"
+    );
 
     let tls = s.data.path().join("tls");
     std::fs::write(tls.join("key.pem"), other.signing_key.serialize_pem()).unwrap();
     std::fs::write(tls.join("cert.pem"), other.cert.pem()).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while !starttls_verifies(&s, &ca, "mail.operator.test") {
-        assert!(std::time::Instant::now() < deadline, "new certificate not picked up: {}", s.log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new certificate not picked up: {}",
+            s.log()
+        );
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    assert!(s.log().contains("TLS certificate loaded from"), "{}", s.log());
+    assert!(
+        s.log().contains("TLS certificate loaded from"),
+        "{}",
+        s.log()
+    );
 
     // A broken replacement is reported and the working certificate stays in use.
     std::fs::write(tls.join("key.pem"), "not a key").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));
-    assert_eq!(s.log().matches("TLS certificate not reloaded").count(), 1, "reported once: {}", s.log());
+    assert_eq!(
+        s.log().matches("TLS certificate not reloaded").count(),
+        1,
+        "reported once: {}",
+        s.log()
+    );
     assert!(starttls_verifies(&s, &ca, "mail.operator.test"));
 }

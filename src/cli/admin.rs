@@ -79,7 +79,10 @@ pub fn default_domain() -> String {
 pub fn create_data_dir(data: &Path) -> Result<(), AdminError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !data.exists() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data)?;
     }
     let mode = std::fs::metadata(data)?.permissions().mode();
     if mode & 0o077 != 0 {

@@ -128,8 +128,15 @@ pub fn read_response(r: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write)
         if len > 16 * 1024 * 1024 {
             return Err(bad("oversized frame"));
         }
-        let mut payload = vec![0u8; len];
-        r.read_exact(&mut payload)?;
+        // Read what arrives rather than allocating the announced length up front.
+        let mut payload = Vec::new();
+        r.take(len as u64).read_to_end(&mut payload)?;
+        if payload.len() != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "truncated frame",
+            ));
+        }
         match tag[0] {
             b'o' => out.write_all(&payload)?,
             b'e' => {

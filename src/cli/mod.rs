@@ -182,9 +182,22 @@ impl PendingAnswer {
 
 /// Serves one control-socket connection up to its outcome (blocking; runs on a worker thread of
 /// the server). Returns what the command changed and the outcome still to be sent.
-pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &Path) -> (admin::Changed, PendingAnswer) {
+pub fn serve_control(
+    mut conn: UnixStream,
+    store: &crate::store::Store,
+    data: &Path,
+) -> (admin::Changed, PendingAnswer) {
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let nothing = |conn| (admin::Changed::default(), PendingAnswer { conn, result: Ok(()), code: 1 });
+    let nothing = |conn| {
+        (
+            admin::Changed::default(),
+            PendingAnswer {
+                conn,
+                result: Ok(()),
+                code: 1,
+            },
+        )
+    };
     let request = match control::read_request(&mut conn) {
         Ok(r) => r,
         Err(e) => {
@@ -199,12 +212,27 @@ pub fn serve_control(mut conn: UnixStream, store: &crate::store::Store, data: &P
             Ok(changed) => (Ok(()), 0, changed),
             Err(e) => (Err(format!("mailnook: {e}")), 1, admin::Changed::default()),
         },
-        Ok(_) => (Err("mailnook: not an admin command".to_string()), EXIT_USAGE as u8, admin::Changed::default()),
-        Err(e) => (Err(format!("mailnook: {e}")), EXIT_USAGE as u8, admin::Changed::default()),
+        Ok(_) => (
+            Err("mailnook: not an admin command".to_string()),
+            EXIT_USAGE as u8,
+            admin::Changed::default(),
+        ),
+        Err(e) => (
+            Err(format!("mailnook: {e}")),
+            EXIT_USAGE as u8,
+            admin::Changed::default(),
+        ),
     };
     if let Err(e) = out.flush() {
         log::debug!("control: client went away: {e}");
         return nothing(None);
     }
-    (changed, PendingAnswer { conn: Some(conn), result, code })
+    (
+        changed,
+        PendingAnswer {
+            conn: Some(conn),
+            result,
+            code,
+        },
+    )
 }

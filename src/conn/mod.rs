@@ -62,7 +62,13 @@ pub struct ReadClock {
 impl ReadClock {
     /// A clock with the given limits (`min_rate` in bytes per second; 0 disables the rate rule).
     pub fn new(command: Duration, data: Duration, min_rate: u64) -> ReadClock {
-        ReadClock { command, data, min_rate, line_started: None, data_started: None }
+        ReadClock {
+            command,
+            data,
+            min_rate,
+            line_started: None,
+            data_started: None,
+        }
     }
 
     /// How long the next read may wait. `partial` says whether part of a line is buffered.
@@ -75,7 +81,9 @@ impl ReadClock {
                 return self.data;
             }
             let budget = self.data + Duration::from_secs_f64(bytes as f64 / self.min_rate as f64);
-            return self.data.min((start + budget).saturating_duration_since(now));
+            return self
+                .data
+                .min((start + budget).saturating_duration_since(now));
         }
         self.data_started = None;
         if !partial || self.line_started.is_none() {

@@ -72,37 +72,22 @@ mod tests {
     #[test]
     fn splits_crlf_and_bare_lf_lines() {
         let mut s = LineSplitter::new(10);
-        assert_eq!(
-            s.split(b"ab\r\ncd"),
-            (4, line(b"ab", true))
-        );
+        assert_eq!(s.split(b"ab\r\ncd"), (4, line(b"ab", true)));
         assert_eq!(s.split(b"cd"), (0, Split::Incomplete));
-        assert_eq!(
-            s.split(b"cd\n"),
-            (3, line(b"cd", false))
-        );
+        assert_eq!(s.split(b"cd\n"), (3, line(b"cd", false)));
     }
 
     #[test]
     fn reports_a_long_line_once_and_discards_it() {
         let mut s = LineSplitter::new(6);
         assert_eq!(s.split(b"1234567\r\nok\r\n"), (9, Split::TooLong));
-        assert_eq!(
-            s.split(b"ok\r\n"),
-            (4, line(b"ok", true))
-        );
+        assert_eq!(s.split(b"ok\r\n"), (4, line(b"ok", true)));
         // Without a newline in sight: report at the limit, then swallow until LF.
         assert_eq!(s.split(b"123456"), (6, Split::TooLong));
         assert_eq!(s.split(b"789"), (3, Split::Incomplete));
         assert_eq!(s.split(b"0\r\nnext\r\n"), (3, Split::Incomplete));
-        assert_eq!(
-            s.split(b"next\r\n"),
-            (6, line(b"next", true))
-        );
+        assert_eq!(s.split(b"next\r\n"), (6, line(b"next", true)));
         // Exactly at the limit is fine.
-        assert_eq!(
-            s.split(b"1234\r\n"),
-            (6, line(b"1234", true))
-        );
+        assert_eq!(s.split(b"1234\r\n"), (6, line(b"1234", true)));
     }
 }

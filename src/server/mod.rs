@@ -115,7 +115,8 @@ impl Shared {
     fn reload_config(&self) {
         match self.store.config() {
             Ok(c) => {
-                self.store.set_commit_window(Duration::from_millis(c.store_commit_window_ms));
+                self.store
+                    .set_commit_window(Duration::from_millis(c.store_commit_window_ms));
                 *self.config.borrow_mut() = Rc::new(c);
             }
             Err(e) => log::warn!("config reload failed: {e}"),

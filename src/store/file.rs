@@ -31,7 +31,11 @@ impl DataFile {
         let _ = rustix::fs::fadvise(&advise, 0, None, rustix::fs::Advice::DontNeed);
         let _ = rustix::fs::fadvise(&advise, 0, None, rustix::fs::Advice::Random);
         let inner = FileBackend::new(file).map_err(std::io::Error::other)?;
-        Ok(DataFile { inner, advise, written: Mutex::new(Vec::new()) })
+        Ok(DataFile {
+            inner,
+            advise,
+            written: Mutex::new(Vec::new()),
+        })
     }
 
     fn drop_written(&self) {
@@ -68,7 +72,10 @@ impl StorageBackend for DataFile {
     }
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
         self.inner.write(offset, data)?;
-        self.written.lock().expect("not poisoned").push((offset, offset + data.len() as u64));
+        self.written
+            .lock()
+            .expect("not poisoned")
+            .push((offset, offset + data.len() as u64));
         Ok(())
     }
     fn close(&self) -> Result<(), std::io::Error> {
@@ -77,7 +84,11 @@ impl StorageBackend for DataFile {
     fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
         self.inner.try_lock_range(start, end)
     }
-    fn try_lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+    fn try_lock_shared_range(
+        &self,
+        start: Bound<u64>,
+        end: Bound<u64>,
+    ) -> Result<bool, BackendError> {
         self.inner.try_lock_shared_range(start, end)
     }
     fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {

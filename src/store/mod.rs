@@ -30,9 +30,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use read::{Mailbox, Message, User};
-pub use schema::{
-    BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags,
-};
+pub use schema::{BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
 
 /// A user's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -352,7 +350,9 @@ impl Store {
     /// (group commit across sessions): fewer commits mean fewer page writes per message, at the
     /// cost of up to this much latency. Zero commits at once.
     pub fn set_commit_window(&self, window: std::time::Duration) {
-        self.shared.commit_window_us.store(window.as_micros() as u64, Ordering::Relaxed);
+        self.shared
+            .commit_window_us
+            .store(window.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Stops the writer after it has finished every request already queued, and waits for it.

@@ -201,7 +201,9 @@ impl Store {
         out.write_all(&body.prefix)?;
         let chunks = txn.open_table(CHUNKS)?;
         for seq in 0..body.chunks {
-            let c = chunks.get((msg.body, seq))?.ok_or(corrupt("chunk missing"))?;
+            let c = chunks
+                .get((msg.body, seq))?
+                .ok_or(corrupt("chunk missing"))?;
             out.write_all(c.value())?;
         }
         out.write_all(&body.inline)?;
@@ -335,7 +337,12 @@ impl Store {
             };
             let want = body_refs.remove(&k.value()).unwrap_or(0);
             if b.refs != want {
-                problems.push(format!("body {} refs {} but {} messages use it", k.value(), b.refs, want));
+                problems.push(format!(
+                    "body {} refs {} but {} messages use it",
+                    k.value(),
+                    b.refs,
+                    want
+                ));
             }
             let mut len = b.prefix.len() as u64 + b.inline.len() as u64;
             for seq in 0..b.chunks {
@@ -346,7 +353,11 @@ impl Store {
             }
             chunk_rows += u64::from(b.chunks);
             if len != b.size {
-                problems.push(format!("body {} size {} but its bytes add up to {len}", k.value(), b.size));
+                problems.push(format!(
+                    "body {} size {} but its bytes add up to {len}",
+                    k.value(),
+                    b.size
+                ));
             }
         }
         for (body, n) in body_refs {
@@ -358,7 +369,10 @@ impl Store {
             chunk_rows += u64::from(n.value());
         }
         if chunks.len()? != chunk_rows {
-            problems.push(format!("{} chunk rows but bodies and uploads account for {chunk_rows}", chunks.len()?));
+            problems.push(format!(
+                "{} chunk rows but bodies and uploads account for {chunk_rows}",
+                chunks.len()?
+            ));
         }
         Ok(problems)
     }

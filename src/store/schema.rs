@@ -304,7 +304,14 @@ impl BodyRow {
         let chunks = d.u32()?;
         let inline = d.bytes()?.to_vec();
         d.rest().is_empty().then_some(())?;
-        Some(BodyRow { refs, size, prefix, chunks, inline, summary })
+        Some(BodyRow {
+            refs,
+            size,
+            prefix,
+            chunks,
+            inline,
+            summary,
+        })
     }
 }
 

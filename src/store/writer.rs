@@ -30,7 +30,9 @@ const MAX_BATCH: usize = 128;
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(path.to_path_buf()),
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock => {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::WouldBlock =>
+        {
             Error::Locked(path.to_path_buf())
         }
         other => Error::Io(other.to_string()),
@@ -70,11 +72,18 @@ pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database> {
         std::fs::File::open(&fresh)?.sync_all()?;
         std::fs::rename(&fresh, path)?;
         if let Some(dir) = path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             std::fs::File::open(dir)?.sync_all()?;
         }
     }
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
     builder(cache_bytes)
         .create_with_backend(super::file::DataFile::new(file)?)
         .map_err(|e| open_error(path, e))
@@ -119,7 +128,10 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
         let found = meta.get("schema_version")?.map(|v| v.value());
         match found {
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(Error::NewerSchema { found: v, supported: SCHEMA_VERSION });
+                return Err(Error::NewerSchema {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
             }
             Some(_) => {}
             None => {
@@ -153,11 +165,17 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
             uploads.remove(body)?;
         }
         if !orphans.is_empty() {
-            log::info!("store: removed the chunks of {} unfinished uploads", orphans.len());
+            log::info!(
+                "store: removed the chunks of {} unfinished uploads",
+                orphans.len()
+            );
         }
     }
     txn.commit()?;
-    Ok(State { next_body, ..State::default() })
+    Ok(State {
+        next_body,
+        ..State::default()
+    })
 }
 
 /// The writer loop; returns when every [`super::Store`] handle closed the channel.
@@ -256,10 +274,13 @@ fn reopen_file(
 
 /// Waits up to `limit` for the next request.
 fn recv_within(rx: &async_channel::Receiver<Request>, limit: Duration) -> Option<Request> {
-    futures_lite::future::block_on(futures_lite::future::or(async { rx.recv().await.ok() }, async {
-        async_io::Timer::after(limit).await;
-        None
-    }))
+    futures_lite::future::block_on(futures_lite::future::or(
+        async { rx.recv().await.ok() },
+        async {
+            async_io::Timer::after(limit).await;
+            None
+        },
+    ))
 }
 
 /// Applies a batch in the open transaction (starting one if needed) and answers it. Requests
@@ -302,7 +323,13 @@ fn apply_batch(
         while let Some(req) = incoming.pop_front() {
             applied += 1;
             match apply(&txn, state, &req.op) {
-                Err(e @ (Error::Io(_) | Error::Corrupt(_) | Error::Unavailable | Error::Locked(_) | Error::NewerSchema { .. })) => {
+                Err(
+                    e @ (Error::Io(_)
+                    | Error::Corrupt(_)
+                    | Error::Unavailable
+                    | Error::Locked(_)
+                    | Error::NewerSchema { .. }),
+                ) => {
                     let msg = e.to_string();
                     let _ = req.reply.try_send(Err(Error::Io(msg.clone())));
                     for (r, _) in waiting.drain(..) {
@@ -324,9 +351,13 @@ fn apply_batch(
             }
         }
         // Messages still being received whose delivery is not in this commit: wait for them.
-        let in_flight = shared.upgrade().map(|s| s.in_flight.load(Ordering::Relaxed)).unwrap_or(0);
+        let in_flight = shared
+            .upgrade()
+            .map(|s| s.in_flight.load(Ordering::Relaxed))
+            .unwrap_or(0);
         let now = Instant::now();
-        if waiting.is_empty() || in_flight <= delivering || now >= deadline || applied >= MAX_BATCH {
+        if waiting.is_empty() || in_flight <= delivering || now >= deadline || applied >= MAX_BATCH
+        {
             break;
         }
         match recv_within(rx, deadline - now) {
@@ -345,7 +376,9 @@ fn apply_batch(
     state.open_bytes = 0;
     log::debug!(
         "store: commit requests={applied} deliveries={delivering} waited_us={}",
-        (Instant::now() + window).saturating_duration_since(deadline).as_micros()
+        (Instant::now() + window)
+            .saturating_duration_since(deadline)
+            .as_micros()
     );
     if let Err(e) = txn.commit() {
         let msg = e.to_string();
@@ -472,11 +505,16 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             let up = state.uploads.entry(*upload).or_insert_with(|| {
                 let body = *next_body;
                 *next_body += 1;
-                Upload { body, chunks: 0, bytes: 0 }
+                Upload {
+                    body,
+                    chunks: 0,
+                    bytes: 0,
+                }
             });
             // Chunks append at the right edge of the tree (keys grow), where redb starts a new
             // leaf instead of rewriting a neighbour.
-            txn.open_table(CHUNKS)?.insert((up.body, up.chunks), data.as_slice())?;
+            txn.open_table(CHUNKS)?
+                .insert((up.body, up.chunks), data.as_slice())?;
             up.chunks += 1;
             up.bytes += data.len() as u64;
             state.open_bytes += data.len() as u64;
@@ -551,7 +589,10 @@ fn delete_user_mailboxes(txn: &WriteTransaction, user: UserId) -> Result<()> {
 /// Removes one message row's claim on a body, deleting the body and its chunks at zero.
 fn drop_body_ref(txn: &WriteTransaction, body: BodyId) -> Result<()> {
     let mut bodies = txn.open_table(BODIES)?;
-    let mut row = bodies.get(body.0)?.and_then(|v| BodyRow::decode(v.value())).ok_or(corrupt("body row"))?;
+    let mut row = bodies
+        .get(body.0)?
+        .and_then(|v| BodyRow::decode(v.value()))
+        .ok_or(corrupt("body row"))?;
     row.refs = row.refs.saturating_sub(1);
     if row.refs > 0 {
         bodies.insert(body.0, row.encode().as_slice())?;
@@ -562,7 +603,11 @@ fn drop_body_ref(txn: &WriteTransaction, body: BodyId) -> Result<()> {
 }
 
 fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Done> {
-    let sent = state.uploads.get(&d.upload).map(|u| u.chunks as usize).unwrap_or(0);
+    let sent = state
+        .uploads
+        .get(&d.upload)
+        .map(|u| u.chunks as usize)
+        .unwrap_or(0);
     if sent != d.chunks_sent {
         return Err(Refusal::UploadLost.into());
     }
@@ -610,7 +655,8 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         inline: d.tail.clone(),
         summary: d.summary.clone(),
     };
-    txn.open_table(BODIES)?.insert(body.0, row.encode().as_slice())?;
+    txn.open_table(BODIES)?
+        .insert(body.0, row.encode().as_slice())?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
     for (user, mbox, mut row) in targets {

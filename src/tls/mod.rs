@@ -94,7 +94,11 @@ pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<bool, TlsError>
         return Ok(false);
     }
     let dir = tls_dir(data);
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io_err(&dir))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io_err(&dir))?;
     let names = vec![hostname.to_string(), "localhost".to_string()];
     let certified = rcgen::generate_simple_self_signed(names)?;
     let mut key = std::fs::OpenOptions::new()

@@ -1,0 +1,97 @@
+//! Replays the committed fuzz corpora through the library's fuzz entry points on stable Rust, so
+//! plain `cargo test` exercises every fuzz target even where there is no nightly (STYLE.md "Fuzz
+//! targets"). Each `tests/fuzz/corpus/<target>/` holds seeds, minimised fuzzer finds and the
+//! inputs of fixed crashes (`crash-*`); fuzzing itself is `cargo +nightly fuzz run`, see
+//! `tests/fuzz/Cargo.toml`.
+
+use std::path::{Path, PathBuf};
+
+/// A fuzz entry point.
+type Entry = fn(&[u8]);
+
+/// Every fuzz target and its entry point.
+const TARGETS: &[(&str, Entry)] = &[
+    (
+        "smtp_server_session",
+        mailnook::fuzz::fuzz_smtp_server_session,
+    ),
+    ("smtp_data", mailnook::fuzz::fuzz_smtp_data),
+    ("mime_summary", mailnook::fuzz::fuzz_mime_summary),
+    ("control_request", mailnook::fuzz::fuzz_control_request),
+    ("line_splitter", mailnook::fuzz::fuzz_line_splitter),
+];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
+}
+
+fn names_in(dir: &Path, suffix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter_map(|n| n.strip_suffix(suffix).map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+fn replay(target: &str) {
+    let run = TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .map(|(_, run)| *run)
+        .expect("a known target");
+    let dir = fuzz_dir().join("corpus").join(target);
+    let files = names_in(&dir, "");
+    for name in &files {
+        let path = dir.join(name);
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if std::panic::catch_unwind(|| run(&data)).is_err() {
+            panic!("{target}: {} fails", path.display());
+        }
+    }
+    assert!(
+        !files.is_empty(),
+        "no inputs to replay in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn smtp_server_session() {
+    replay("smtp_server_session");
+}
+
+#[test]
+fn smtp_data() {
+    replay("smtp_data");
+}
+
+#[test]
+fn mime_summary() {
+    replay("mime_summary");
+}
+
+#[test]
+fn control_request() {
+    replay("control_request");
+}
+
+#[test]
+fn line_splitter() {
+    replay("line_splitter");
+}
+
+/// Every cargo-fuzz target has an entry point here and a corpus, and every corpus a target.
+#[test]
+fn targets_corpora_and_entry_points_agree() {
+    let mut known: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
+    known.sort();
+    assert_eq!(names_in(&fuzz_dir().join("fuzz_targets"), ".rs"), known);
+    assert_eq!(names_in(&fuzz_dir().join("corpus"), ""), known);
+}
