@@ -4,5 +4,6 @@
 //! this). Each session is a state machine that a driver in `conn` pumps; every buffer it keeps is
 //! bounded by a limit the driver passes in.
 
+pub mod imap;
 pub mod line;
 pub mod smtp;

@@ -1,0 +1,1007 @@
+//! The IMAP server session (RFC 9051, RFC 3501) as a sans-IO state machine: framing of command
+//! lines and literals, connection states, and the output buffer.
+//!
+//! Commands are decoded by imap-codec; this module decides when a command is complete, which
+//! literals are accepted (continuation requests, LITERAL+/LITERAL- per RFC 7888), and streams the
+//! message literal of APPEND out as events instead of buffering it, so memory per connection stays
+//! bounded by `max_command_bytes` whatever the message size. The driver executes every command
+//! (it owns the store access) and writes responses through the methods here; the session rejects
+//! commands that are not allowed in the current state before the driver sees them.
+//!
+//! Invariants:
+//! - buffered input never exceeds `max_command_bytes` plus one read;
+//! - a literal is read only after a continuation request was sent (synchronising) or when the
+//!   client announced it as non-synchronising within the advertised limits;
+//! - a rejected command's literals are skipped by length, so literal bytes are never parsed as
+//!   commands (the hazard imap-codec's fragmentizer documents);
+//! - input received after STARTTLS or COMPRESS in the same read is discarded (RFC 9051 §6.2.1).
+
+use super::extended::{ListCommand, SearchReturn};
+use super::response::{self, Status};
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::datetime::DateTime;
+use imap_codec::imap_types::flag::Flag;
+use imap_codec::imap_types::mailbox::Mailbox;
+use imap_codec::CommandCodec;
+
+/// Non-synchronising literals larger than this need a continuation request (RFC 7888 LITERAL-).
+pub const LITERAL_MINUS_MAX: u32 = 4096;
+
+/// Limits and facts fixed for one session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Longest command in octets, inline literals included.
+    pub max_command_bytes: usize,
+    /// Largest message APPEND accepts (advertised as APPENDLIMIT).
+    pub max_append_bytes: u64,
+    /// Protocol errors before the session is closed.
+    pub max_errors: u32,
+    /// Whether STARTTLS can be offered.
+    pub starttls: bool,
+    /// Whether the connection is already inside TLS.
+    pub tls_active: bool,
+    /// Whether LOGIN/AUTHENTICATE are allowed without TLS (loopback, when configured).
+    pub plaintext_auth: bool,
+    /// Whether COMPRESS=DEFLATE is offered.
+    pub compress: bool,
+}
+
+/// Connection state (RFC 9051 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// Before LOGIN/AUTHENTICATE.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated,
+    /// A mailbox is selected.
+    Selected {
+        /// Selected with EXAMINE (or read-only).
+        read_only: bool,
+    },
+    /// After LOGOUT or BYE.
+    Logout,
+}
+
+/// An APPEND whose message literal will be streamed.
+#[derive(Debug, Clone)]
+pub struct AppendStart {
+    /// Command tag.
+    pub tag: String,
+    /// Destination mailbox.
+    pub mailbox: Mailbox<'static>,
+    /// Flags to set.
+    pub flags: Vec<Flag<'static>>,
+    /// INTERNALDATE to set.
+    pub date: Option<DateTime>,
+    /// Message size in octets.
+    pub length: u64,
+}
+
+/// A command for the driver to execute.
+#[derive(Debug)]
+pub enum Request {
+    /// Any command imap-codec decodes.
+    Codec(CommandBody<'static>),
+    /// LIST or LSUB, basic or extended.
+    List(ListCommand),
+    /// SEARCH with RETURN options (ESEARCH); `body` is the SEARCH without them.
+    Search {
+        /// The SEARCH command.
+        body: CommandBody<'static>,
+        /// Requested results.
+        ret: SearchReturn,
+    },
+}
+
+/// What the session needs from its driver.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Send [`ImapSession::output`], then read and [`feed`](ImapSession::feed).
+    NeedInput,
+    /// A complete command allowed in the current state; execute it and answer with
+    /// [`ImapSession::tagged`] (plus any untagged data).
+    Command {
+        /// Tag.
+        tag: String,
+        /// The decoded command.
+        request: Request,
+    },
+    /// An APPEND announced its message: answer with `accept_append` or `reject_append`.
+    AppendStart(AppendStart),
+    /// The next bytes of the APPEND message.
+    AppendData(&'a [u8]),
+    /// The APPEND message ended and the command is complete: commit it and answer.
+    AppendEnd,
+    /// The APPEND failed after its data started (bad trailer, size): drop what was stored.
+    /// The session has already answered.
+    AppendAbort,
+    /// A SASL response line for the running AUTHENTICATE (base64 text; `None` = cancelled).
+    SaslResponse(Option<Vec<u8>>),
+    /// The client ended IDLE with DONE.
+    IdleDone,
+    /// STARTTLS was accepted: send the output, do the handshake, then call `tls_started`.
+    StartTls,
+    /// COMPRESS was accepted: send the output, then compress both directions.
+    Compress,
+    /// Send the output and close the connection.
+    Close,
+}
+
+#[derive(Debug)]
+enum Mode {
+    /// Reading a command.
+    Command,
+    /// A literal of the current command was accepted: wait until the buffer reaches `until`.
+    Literal { until: usize },
+    /// Dropping a rejected command: skip `literal` bytes, then continue to the end of its line.
+    Discard { literal: u64 },
+    /// An APPEND literal awaits the driver's decision.
+    AppendDecision { length: u64, sync: bool },
+    /// Streaming an accepted APPEND literal.
+    AppendData { remaining: u64 },
+    /// After the APPEND literal: the command must end with CRLF.
+    AppendTrailer,
+    /// Waiting for the driver to answer a command or event.
+    Busy,
+    /// AUTHENTICATE waits for a SASL response line.
+    Sasl,
+    /// IDLE waits for DONE.
+    Idle,
+    /// The session is over.
+    Closed,
+}
+
+/// What one internal step produced.
+enum Step {
+    Continue,
+    NeedInput,
+    Command(String, Request),
+    AppendStart(AppendStart),
+    AppendData(usize, usize),
+    AppendEnd,
+    AppendAbort,
+    Sasl(Option<Vec<u8>>),
+    IdleDone,
+    StartTls,
+    Compress,
+    Close,
+}
+
+/// The server side of one IMAP connection.
+#[derive(Debug)]
+pub struct ImapSession {
+    cfg: SessionConfig,
+    state: ConnState,
+    mode: Mode,
+    input: Vec<u8>,
+    pos: usize,
+    out: Vec<u8>,
+    errors: u32,
+    tls: bool,
+    append_tag: String,
+}
+
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    memchr::memmem::find(b, b"\r\n")
+}
+
+/// If `line` ends with a literal announcement (`{n}`, `{n+}`, `~{n}`), returns (n, non-sync).
+fn trailing_literal(line: &[u8]) -> Option<(u64, bool)> {
+    let body = line.strip_suffix(b"}")?;
+    let open = body.iter().rposition(|&b| b == b'{')?;
+    let inner = &body[open + 1..];
+    let (digits, nonsync) = match inner.strip_suffix(b"+") {
+        Some(d) => (d, true),
+        None => (inner, false),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((std::str::from_utf8(digits).ok()?.parse().ok()?, nonsync))
+}
+
+impl ImapSession {
+    /// Starts a session; the greeting is already in the output.
+    pub fn new(cfg: SessionConfig) -> ImapSession {
+        let mut s = ImapSession {
+            tls: cfg.tls_active,
+            cfg,
+            state: ConnState::NotAuthenticated,
+            mode: Mode::Command,
+            input: Vec::new(),
+            pos: 0,
+            out: Vec::new(),
+            errors: 0,
+            append_tag: String::new(),
+        };
+        let caps = format!("CAPABILITY {}", s.capabilities());
+        response::status(&mut s.out, "*", Status::Ok, Some(&caps), "mailnook ready");
+        s
+    }
+
+    /// Bytes to send before the next read.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Call after sending [`output`](Self::output).
+    pub fn clear_output(&mut self) {
+        self.out.clear();
+    }
+
+    /// Adds bytes read from the client. Call only after [`Event::NeedInput`].
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.pos > 0 {
+            self.input.drain(..self.pos);
+            if let Mode::Literal { until } = &mut self.mode {
+                *until -= self.pos;
+            }
+            self.pos = 0;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> ConnState {
+        self.state
+    }
+
+    /// Sets the connection state (after LOGIN, SELECT, CLOSE, ...).
+    pub fn set_state(&mut self, state: ConnState) {
+        self.state = state;
+    }
+
+    /// Whether the session is inside TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Whether bytes of an unfinished command are buffered (the driver bounds its duration).
+    pub fn has_partial_input(&self) -> bool {
+        self.pos < self.input.len()
+    }
+
+    /// Whether the session waits in IDLE.
+    pub fn idling(&self) -> bool {
+        matches!(self.mode, Mode::Idle)
+    }
+
+    /// Whether an APPEND message is streaming in (the data timeout applies).
+    pub fn in_append(&self) -> bool {
+        matches!(self.mode, Mode::AppendData { .. } | Mode::AppendTrailer)
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.mode, Mode::Closed)
+    }
+
+    /// The capability list for the current state (RFC 9051 §7.2.2).
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT"];
+        match self.state {
+            ConnState::NotAuthenticated => {
+                if self.cfg.starttls && !self.tls {
+                    caps.push("STARTTLS");
+                }
+                if self.tls || self.cfg.plaintext_auth {
+                    caps.push("AUTH=PLAIN");
+                } else {
+                    caps.push("LOGINDISABLED");
+                }
+            }
+            _ => {
+                caps.extend(["UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"]);
+                caps.extend(["ESEARCH", "CONDSTORE", "QRESYNC", "STATUS=SIZE", "BINARY", "SORT", "THREAD=REFERENCES"]);
+                caps.push("THREAD=ORDEREDSUBJECT");
+                if self.cfg.compress {
+                    caps.push("COMPRESS=DEFLATE");
+                }
+            }
+        }
+        let mut s = caps.join(" ");
+        if !matches!(self.state, ConnState::NotAuthenticated) {
+            s.push_str(&format!(" APPENDLIMIT={}", self.cfg.max_append_bytes.min(u64::from(u32::MAX))));
+        }
+        s
+    }
+
+    /// Whether LOGIN/AUTHENTICATE may be used now (RFC 9051 §6.2.3: not before TLS).
+    pub fn auth_allowed(&self) -> bool {
+        self.tls || self.cfg.plaintext_auth
+    }
+
+    /// Appends untagged response bytes (a complete `* ...\r\n` line, literals included).
+    pub fn untagged(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// The output buffer, for writers that build responses in place.
+    pub fn out_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Completes the current command; NO and BAD count as errors.
+    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) {
+        response::status(&mut self.out, tag, status, code, text);
+        if matches!(self.mode, Mode::Busy) {
+            self.mode = Mode::Command;
+        }
+        if status == Status::Bad {
+            self.count_error();
+        }
+    }
+
+    fn count_error(&mut self) {
+        self.errors += 1;
+        if self.errors >= self.cfg.max_errors && !matches!(self.mode, Mode::Closed) {
+            response::status(&mut self.out, "*", Status::Bye, None, "Too many errors");
+            self.state = ConnState::Logout;
+            self.mode = Mode::Closed;
+        }
+    }
+
+    /// Ends the session with an untagged BYE (timeout, shutdown, LOGOUT).
+    pub fn bye(&mut self, text: &str) {
+        if !matches!(self.mode, Mode::Closed) {
+            response::status(&mut self.out, "*", Status::Bye, None, text);
+            self.state = ConnState::Logout;
+            self.mode = Mode::Closed;
+        }
+    }
+
+    /// The next thing the driver must do.
+    pub fn next_event(&mut self) -> Event<'_> {
+        let step = loop {
+            match self.step() {
+                Step::Continue => continue,
+                s => break s,
+            }
+        };
+        match step {
+            Step::Continue => unreachable!("filtered by the loop"),
+            Step::NeedInput => Event::NeedInput,
+            Step::Command(tag, request) => Event::Command { tag, request },
+            Step::AppendStart(a) => Event::AppendStart(a),
+            Step::AppendData(a, b) => Event::AppendData(&self.input[a..b]),
+            Step::AppendEnd => Event::AppendEnd,
+            Step::AppendAbort => Event::AppendAbort,
+            Step::Sasl(r) => Event::SaslResponse(r),
+            Step::IdleDone => Event::IdleDone,
+            Step::StartTls => Event::StartTls,
+            Step::Compress => Event::Compress,
+            Step::Close => Event::Close,
+        }
+    }
+
+    fn step(&mut self) -> Step {
+        match self.mode {
+            Mode::Closed => Step::Close,
+            Mode::Busy | Mode::AppendDecision { .. } => Step::NeedInput,
+            Mode::Command => self.command_step(),
+            Mode::Literal { until } => {
+                if self.input.len() >= until {
+                    self.mode = Mode::Command;
+                    Step::Continue
+                } else {
+                    Step::NeedInput
+                }
+            }
+            Mode::Discard { literal } => self.discard_step(literal),
+            Mode::AppendData { remaining } => {
+                let avail = (self.input.len() - self.pos) as u64;
+                if avail == 0 {
+                    return Step::NeedInput;
+                }
+                let take = remaining.min(avail).min(64 * 1024) as usize;
+                let (a, b) = (self.pos, self.pos + take);
+                self.pos = b;
+                let left = remaining - take as u64;
+                self.mode = if left == 0 { Mode::AppendTrailer } else { Mode::AppendData { remaining: left } };
+                Step::AppendData(a, b)
+            }
+            Mode::AppendTrailer => {
+                let avail = &self.input[self.pos..];
+                match find_crlf(avail) {
+                    Some(0) => {
+                        self.pos += 2;
+                        self.mode = Mode::Busy;
+                        Step::AppendEnd
+                    }
+                    Some(n) => {
+                        // MULTIAPPEND is not offered: anything after the literal is an error.
+                        let rest = avail[..n].to_vec();
+                        self.pos += n + 2;
+                        let tag = std::mem::take(&mut self.append_tag);
+                        self.mode = Mode::Command;
+                        if let Some((len, true)) = trailing_literal(&rest) {
+                            self.mode = Mode::Discard { literal: len };
+                        }
+                        self.tagged(&tag, Status::Bad, None, "Unexpected data after the message");
+                        Step::AppendAbort
+                    }
+                    None if avail.len() > self.cfg.max_command_bytes => {
+                        self.pos = self.input.len();
+                        let tag = std::mem::take(&mut self.append_tag);
+                        self.mode = Mode::Discard { literal: 0 };
+                        self.tagged(&tag, Status::Bad, None, "Unexpected data after the message");
+                        Step::AppendAbort
+                    }
+                    None => Step::NeedInput,
+                }
+            }
+            Mode::Sasl => self.line_step(|s, line| {
+                s.mode = Mode::Busy;
+                if line == b"*" {
+                    return Step::Sasl(None);
+                }
+                Step::Sasl(Some(line.to_vec()))
+            }),
+            Mode::Idle => self.line_step(|s, line| {
+                if line.eq_ignore_ascii_case(b"DONE") {
+                    s.mode = Mode::Busy;
+                    Step::IdleDone
+                } else {
+                    // RFC 2177: only DONE ends IDLE; anything else is an error and ends it too.
+                    s.mode = Mode::Busy;
+                    s.count_error();
+                    Step::IdleDone
+                }
+            }),
+        }
+    }
+
+    /// Takes one CRLF-terminated line (bounded) and hands it to `f`.
+    fn line_step(&mut self, f: impl FnOnce(&mut Self, &[u8]) -> Step) -> Step {
+        let avail = &self.input[self.pos..];
+        match find_crlf(avail) {
+            Some(n) => {
+                let line = avail[..n].to_vec();
+                self.pos += n + 2;
+                f(self, &line)
+            }
+            None if avail.len() > self.cfg.max_command_bytes => {
+                self.pos = self.input.len();
+                self.mode = Mode::Discard { literal: 0 };
+                f(self, b"")
+            }
+            None => Step::NeedInput,
+        }
+    }
+
+    fn discard_step(&mut self, literal: u64) -> Step {
+        let avail = (self.input.len() - self.pos) as u64;
+        if literal > 0 {
+            if avail == 0 {
+                return Step::NeedInput;
+            }
+            let skip = literal.min(avail);
+            self.pos += skip as usize;
+            self.mode = Mode::Discard { literal: literal - skip };
+            return Step::Continue;
+        }
+        match find_crlf(&self.input[self.pos..]) {
+            Some(n) => {
+                let line_end = self.pos + n;
+                let next = trailing_literal(&self.input[self.pos..line_end]);
+                self.pos = line_end + 2;
+                self.mode = match next {
+                    // A non-synchronising literal follows anyway: skip it too.
+                    Some((len, true)) => Mode::Discard { literal: len },
+                    _ => Mode::Command,
+                };
+                Step::Continue
+            }
+            None => {
+                // Keep a possible partial "\r" for the next read.
+                let keep = usize::from(self.input.last() == Some(&b'\r'));
+                self.pos = self.input.len() - keep;
+                Step::NeedInput
+            }
+        }
+    }
+
+    fn bad_and_discard(&mut self, tag: Option<&str>, text: &str, pending_literal: Option<(u64, bool)>) -> Step {
+        self.tagged(tag.unwrap_or("*"), Status::Bad, None, text);
+        if matches!(self.mode, Mode::Closed) {
+            return Step::Continue;
+        }
+        self.mode = match pending_literal {
+            // A synchronising literal is never sent once refused: the line ended at its
+            // announcement.
+            Some((_, false)) => Mode::Command,
+            Some((len, true)) => Mode::Discard { literal: len },
+            None => Mode::Discard { literal: 0 },
+        };
+        Step::Continue
+    }
+
+    fn command_step(&mut self) -> Step {
+        let buf = &self.input[self.pos..];
+        if buf.is_empty() {
+            return Step::NeedInput;
+        }
+        // An APPEND's message literal is streamed, whether or not its data is already here.
+        if let Some((header_end, length, nonsync)) = first_literal(buf) {
+            let tag = guess_tag(buf).unwrap_or_else(|| "*".to_string());
+            let header = buf[..header_end].to_vec();
+            if let Some(append) = self.as_append(&tag, &header, length) {
+                self.pos += header_end + 2;
+                if length > self.cfg.max_append_bytes {
+                    self.tagged(&tag, Status::No, Some("TOOBIG"), "Message too large");
+                    if nonsync && !matches!(self.mode, Mode::Closed) {
+                        self.mode = Mode::Discard { literal: length };
+                    }
+                    return Step::Continue;
+                }
+                self.append_tag = tag;
+                self.mode = Mode::AppendDecision { length, sync: !nonsync };
+                return Step::AppendStart(append);
+            }
+        }
+        match scan(buf) {
+            Scan::Partial => {
+                if buf.len() > self.cfg.max_command_bytes {
+                    let tag = guess_tag(buf);
+                    self.pos = self.input.len();
+                    return self.bad_and_discard(tag.as_deref(), "Command line too long", None);
+                }
+                Step::NeedInput
+            }
+            Scan::InLiteral { header_end, data_start, length, nonsync } => {
+                let tag = guess_tag(buf).unwrap_or_else(|| "*".to_string());
+                let already = buf.len() - data_start;
+                let abs_data = self.pos + data_start;
+                let _ = header_end;
+                let room = self.cfg.max_command_bytes.saturating_sub(data_start) as u64;
+                if length > room {
+                    self.pos = abs_data;
+                    let pending = Some((length - already as u64, nonsync || already > 0));
+                    return self.bad_and_discard(Some(&tag), "Literal too large", pending);
+                }
+                // RFC 7888: LITERAL+ literals need no continuation request.
+                if !nonsync && already == 0 {
+                    self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                }
+                self.mode = Mode::Literal { until: abs_data + length as usize };
+                Step::Continue
+            }
+            Scan::Complete(end) if end > self.cfg.max_command_bytes => {
+                // Everything arrived in one read, literal included: still over the limit.
+                let tag = guess_tag(buf);
+                self.pos += end;
+                self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, None, "Command too long");
+                Step::Continue
+            }
+            Scan::Complete(end) => {
+                let command = buf[..end].to_vec();
+                self.pos += end;
+                self.decode_complete(&command)
+            }
+        }
+    }
+
+    /// Decodes one complete command (literals included).
+    fn decode_complete(&mut self, command: &[u8]) -> Step {
+        let tag = guess_tag(command);
+        if super::extended::is_list(command) {
+            let tag = tag.unwrap_or_default();
+            return match super::extended::parse_list(command) {
+                Some(cmd) => self.dispatch(tag, Request::List(cmd)),
+                None => {
+                    self.tagged(&tag, Status::Bad, None, "LIST syntax error");
+                    Step::Continue
+                }
+            };
+        }
+        let (search_return, decoded) = match super::extended::split_search_return(command) {
+            Some(Ok((ret, rewritten))) => (Some(ret), CommandCodec::default().decode(&rewritten).map(|(_, c)| c.into_static()).map_err(|_| ())),
+            Some(Err(())) => (None, Err(())),
+            None => (None, CommandCodec::default().decode(command).map(|(_, c)| c.into_static()).map_err(|_| ())),
+        };
+        match decoded {
+            Ok(cmd) => {
+                let tag = String::from_utf8_lossy(cmd.tag.inner().as_bytes()).into_owned();
+                let request = match search_return {
+                    Some(ret) => Request::Search { body: cmd.body, ret },
+                    None => Request::Codec(cmd.body),
+                };
+                self.dispatch(tag, request)
+            }
+            Err(()) => {
+                self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, None, "Command syntax error");
+                Step::Continue
+            }
+        }
+    }
+
+    /// If `header` (up to a literal announcement) is an APPEND whose message is that literal,
+    /// decodes its arguments.
+    fn as_append(&self, tag: &str, header: &[u8], _length: u64) -> Option<AppendStart> {
+        let open = header.iter().rposition(|&b| b == b'{')?;
+        let binary = open > 0 && header[open - 1] == b'~';
+        let mut probe = header[..open].to_vec();
+        if !binary {
+            probe.extend_from_slice(b"{0}\r\n\r\n");
+        } else {
+            probe.extend_from_slice(b"{0}\r\n\r\n");
+        }
+        match CommandCodec::default().decode(&probe) {
+            Ok((rest, Command { body: CommandBody::Append { mailbox, flags, date, .. }, .. })) if rest.is_empty() => {
+                Some(AppendStart {
+                    tag: tag.to_string(),
+                    mailbox: mailbox.into_static(),
+                    flags: flags.into_iter().map(IntoStatic::into_static).collect(),
+                    date,
+                    length: _length,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The driver accepts the announced APPEND message.
+    pub fn accept_append(&mut self) {
+        if let Mode::AppendDecision { length, sync } = self.mode {
+            if sync {
+                self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+            }
+            self.mode = if length == 0 { Mode::AppendTrailer } else { Mode::AppendData { remaining: length } };
+        }
+    }
+
+    /// The driver refuses the announced APPEND before its data (e.g. no such mailbox).
+    pub fn reject_append(&mut self, status: Status, code: Option<&str>, text: &str) {
+        if let Mode::AppendDecision { length, sync } = self.mode {
+            let tag = std::mem::take(&mut self.append_tag);
+            self.mode = Mode::Command;
+            self.tagged(&tag, status, code, text);
+            if !sync && !matches!(self.mode, Mode::Closed) {
+                // RFC 7888: a non-synchronising literal arrives anyway; skip it and the line end.
+                self.mode = Mode::Discard { literal: length };
+            }
+        }
+    }
+
+    /// The tag of the APPEND being streamed (for the driver's final answer).
+    pub fn append_tag(&self) -> &str {
+        &self.append_tag
+    }
+
+    /// Completes the APPEND after [`Event::AppendEnd`].
+    pub fn finish_append(&mut self, status: Status, code: Option<&str>, text: &str) {
+        let tag = std::mem::take(&mut self.append_tag);
+        self.mode = Mode::Busy;
+        self.tagged(&tag, status, code, text);
+    }
+
+    /// Starts IDLE (RFC 2177): sends the continuation request and waits for DONE.
+    pub fn start_idle(&mut self) {
+        self.out.extend_from_slice(b"+ idling\r\n");
+        self.mode = Mode::Idle;
+    }
+
+    /// Sends a SASL challenge (base64 text, may be empty) and waits for the response line.
+    pub fn sasl_challenge(&mut self, challenge: &[u8]) {
+        self.out.extend_from_slice(b"+ ");
+        self.out.extend_from_slice(challenge);
+        self.out.extend_from_slice(b"\r\n");
+        self.mode = Mode::Sasl;
+    }
+
+    /// The TLS handshake after [`Event::StartTls`] succeeded.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.input.clear();
+        self.pos = 0;
+        self.mode = Mode::Command;
+    }
+
+    /// Compression is on after [`Event::Compress`].
+    pub fn compress_started(&mut self) {
+        self.input.clear();
+        self.pos = 0;
+        self.mode = Mode::Command;
+    }
+
+    /// Routes a decoded command: state checks here, execution in the driver.
+    fn dispatch(&mut self, tag: String, request: Request) -> Step {
+        let state = self.state;
+        let selected = matches!(state, ConnState::Selected { .. });
+        let authenticated = !matches!(state, ConnState::NotAuthenticated | ConnState::Logout);
+        use CommandBody as C;
+        let body = match request {
+            Request::Codec(body) => body,
+            other => {
+                let ok = match &other {
+                    Request::List(_) => authenticated,
+                    _ => selected,
+                };
+                if !ok {
+                    let text = if authenticated { "No mailbox selected" } else { "Log in first" };
+                    self.tagged(&tag, Status::Bad, None, text);
+                    return Step::Continue;
+                }
+                self.mode = Mode::Busy;
+                return Step::Command(tag, other);
+            }
+        };
+        let allowed = match &body {
+            C::Capability | C::Noop | C::Logout | C::Id { .. } => true,
+            C::StartTLS | C::Login { .. } | C::Authenticate { .. } => state == ConnState::NotAuthenticated,
+            C::Enable { .. }
+            | C::Select { .. }
+            | C::Examine { .. }
+            | C::Namespace
+            | C::Create { .. }
+            | C::Delete { .. }
+            | C::Rename { .. }
+            | C::Subscribe { .. }
+            | C::Unsubscribe { .. }
+            | C::List { .. }
+            | C::Lsub { .. }
+            | C::Status { .. }
+            | C::Append { .. }
+            | C::Idle
+            | C::Compress { .. } => authenticated,
+            C::Check
+            | C::Close
+            | C::Unselect
+            | C::Expunge
+            | C::ExpungeUid { .. }
+            | C::Search { .. }
+            | C::Sort { .. }
+            | C::Thread { .. }
+            | C::Fetch { .. }
+            | C::Store { .. }
+            | C::Copy { .. }
+            | C::Move { .. } => selected,
+            _ => false,
+        };
+        if !allowed {
+            let text = match state {
+                ConnState::NotAuthenticated => "Log in first",
+                ConnState::Authenticated if !selected => "No mailbox selected",
+                _ => "Command not available",
+            };
+            self.tagged(&tag, Status::Bad, None, text);
+            return Step::Continue;
+        }
+        match body {
+            C::Capability => {
+                let caps = format!("* CAPABILITY {}\r\n", self.capabilities());
+                self.out.extend_from_slice(caps.as_bytes());
+                self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
+                Step::Continue
+            }
+            C::StartTLS => {
+                if self.tls || !self.cfg.starttls {
+                    self.tagged(&tag, Status::Bad, None, "STARTTLS not available");
+                    return Step::Continue;
+                }
+                self.tagged(&tag, Status::Ok, None, "Begin TLS negotiation now");
+                self.input.truncate(self.pos);
+                Step::StartTls
+            }
+            C::Compress { .. } if !self.cfg.compress => {
+                self.tagged(&tag, Status::Bad, None, "COMPRESS not available");
+                Step::Continue
+            }
+            C::Compress { .. } => {
+                self.tagged(&tag, Status::Ok, None, "DEFLATE active");
+                self.input.truncate(self.pos);
+                Step::Compress
+            }
+            C::Logout => {
+                response::status(&mut self.out, "*", Status::Bye, None, "Logging out");
+                self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
+                self.state = ConnState::Logout;
+                self.mode = Mode::Closed;
+                Step::Continue
+            }
+            body => {
+                self.mode = Mode::Busy;
+                Step::Command(tag, Request::Codec(body))
+            }
+        }
+    }
+}
+
+/// How much of a command the buffer holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Scan {
+    /// The command's current line is not complete.
+    Partial,
+    /// The buffer ends inside (or right at the start of) a literal's data.
+    InLiteral {
+        /// End of the announcement line (before its CRLF).
+        header_end: usize,
+        /// Where the literal data starts.
+        data_start: usize,
+        /// Announced length.
+        length: u64,
+        /// `{n+}`: non-synchronising.
+        nonsync: bool,
+    },
+    /// A complete command of this many bytes (final CRLF included).
+    Complete(usize),
+}
+
+/// The first literal announcement of the command at the start of `buf`: (end of the announcing
+/// line, length, non-synchronising).
+fn first_literal(buf: &[u8]) -> Option<(usize, u64, bool)> {
+    let n = find_crlf(buf)?;
+    trailing_literal(&buf[..n]).map(|(len, nonsync)| (n, len, nonsync))
+}
+
+/// Walks the lines and literals of the command at the start of `buf`.
+fn scan(buf: &[u8]) -> Scan {
+    let mut start = 0;
+    loop {
+        let Some(rel) = find_crlf(&buf[start..]) else { return Scan::Partial };
+        let n = start + rel;
+        match trailing_literal(&buf[start..n]) {
+            Some((length, nonsync)) => {
+                let data_start = n + 2;
+                let end = (data_start as u64).saturating_add(length);
+                if end > buf.len() as u64 {
+                    return Scan::InLiteral { header_end: n, data_start, length, nonsync };
+                }
+                start = end as usize;
+            }
+            None => return Scan::Complete(n + 2),
+        }
+    }
+}
+
+/// The tag of a malformed command line, if it starts with a valid tag (RFC 9051 §9 `tag`).
+fn guess_tag(line: &[u8]) -> Option<String> {
+    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let tag = &line[..end];
+    let valid = !tag.is_empty() && tag.len() <= 64 && tag.iter().all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\+".contains(&b));
+    valid.then(|| String::from_utf8_lossy(tag).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> SessionConfig {
+        SessionConfig {
+            max_command_bytes: 200,
+            max_append_bytes: 1000,
+            max_errors: 5,
+            starttls: true,
+            tls_active: false,
+            plaintext_auth: false,
+            compress: true,
+        }
+    }
+
+    fn drain(s: &mut ImapSession) -> String {
+        let out = String::from_utf8_lossy(s.output()).into_owned();
+        s.clear_output();
+        out
+    }
+
+    #[test]
+    fn greets_and_answers_capability_then_refuses_commands_before_login() {
+        let mut s = ImapSession::new(cfg());
+        let greeting = drain(&mut s);
+        assert!(greeting.starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 "), "{greeting}");
+        assert!(greeting.contains("STARTTLS") && greeting.contains("LOGINDISABLED"), "{greeting}");
+        s.feed(b"a1 CAPABILITY\r\na2 SELECT INBOX\r\n");
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        let out = drain(&mut s);
+        assert!(out.contains("a1 OK CAPABILITY completed\r\n"), "{out}");
+        assert!(out.ends_with("a2 BAD Log in first\r\n"), "{out}");
+    }
+
+    #[test]
+    fn synchronising_literal_gets_a_continuation_and_completes() {
+        let mut s = ImapSession::new(cfg());
+        drain(&mut s);
+        s.feed(b"a1 LOGIN {5}\r\n");
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        assert_eq!(drain(&mut s), "+ Ready for literal data\r\n");
+        s.feed(b"alice secret\r\n");
+        match s.next_event() {
+            Event::Command { tag, request: Request::Codec(CommandBody::Login { .. }) } => assert_eq!(tag, "a1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn append_literal_is_streamed_not_buffered() {
+        let mut c = cfg();
+        c.max_command_bytes = 64;
+        let mut s = ImapSession::new(c);
+        s.set_state(ConnState::Authenticated);
+        drain(&mut s);
+        s.feed(b"a1 APPEND INBOX (\\Seen) {300}\r\n");
+        let Event::AppendStart(a) = s.next_event() else { panic!() };
+        assert_eq!((a.tag.as_str(), a.length), ("a1", 300));
+        s.accept_append();
+        assert_eq!(drain(&mut s), "+ Ready for literal data\r\n");
+        let body = vec![b'x'; 300];
+        let mut got = 0;
+        for chunk in body.chunks(70) {
+            s.feed(chunk);
+            loop {
+                match s.next_event() {
+                    Event::AppendData(d) => got += d.len(),
+                    Event::NeedInput => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        s.feed(b"\r\n");
+        assert!(matches!(s.next_event(), Event::AppendEnd));
+        assert_eq!(got, 300);
+        s.finish_append(Status::Ok, Some("APPENDUID 1 1"), "APPEND completed");
+        assert_eq!(drain(&mut s), "a1 OK [APPENDUID 1 1] APPEND completed\r\n");
+    }
+
+    #[test]
+    fn oversized_literals_are_refused_and_skipped() {
+        let mut s = ImapSession::new(cfg());
+        s.set_state(ConnState::Authenticated);
+        drain(&mut s);
+        // Non-synchronising: the data comes anyway and must not be read as commands.
+        s.feed(b"a1 CREATE {500+}\r\n");
+        s.feed(&[b'x'; 250]);
+        s.feed(b"a2 NOOP\r\n");
+        let mut rest = vec![b'y'; 241];
+        rest.extend_from_slice(b"\r\na3 CAPABILITY\r\n");
+        s.feed(&rest);
+        let mut seen = Vec::new();
+        loop {
+            match s.next_event() {
+                Event::NeedInput => break,
+                Event::Command { tag, .. } => seen.push(tag),
+                other => panic!("{other:?}"),
+            }
+        }
+        let out = drain(&mut s);
+        assert!(out.starts_with("a1 BAD "), "{out}");
+        assert!(out.contains("a3 OK CAPABILITY"), "{out}");
+        assert!(seen.is_empty(), "{seen:?}");
+        // Synchronising and too big: refused before the data, which the client then never sends.
+        s.feed(b"a4 APPEND INBOX {5000}\r\n");
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        assert_eq!(drain(&mut s), "a4 NO [TOOBIG] Message too large\r\n");
+    }
+
+    #[test]
+    fn long_lines_garbage_and_error_limit() {
+        let mut s = ImapSession::new(cfg());
+        drain(&mut s);
+        s.feed(&[b'a'; 300]);
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        s.feed(b"aaa\r\nb1 NOOP\r\n");
+        assert!(matches!(s.next_event(), Event::Command { .. }));
+        s.tagged("b1", Status::Ok, None, "NOOP completed");
+        let out = drain(&mut s);
+        assert!(out.starts_with("* BAD Command line too long\r\n") && out.ends_with("b1 OK NOOP completed\r\n"), "{out}");
+        for i in 0..4 {
+            s.feed(format!("c{i} FROB\r\n").as_bytes());
+        }
+        assert!(matches!(s.next_event(), Event::Close));
+        let out = drain(&mut s);
+        assert!(out.contains("c0 BAD") && out.ends_with("* BYE Too many errors\r\n"), "{out}");
+    }
+
+    #[test]
+    fn starttls_drops_pipelined_input() {
+        let mut s = ImapSession::new(cfg());
+        drain(&mut s);
+        s.feed(b"a1 STARTTLS\r\na2 LOGIN evil evil\r\n");
+        assert!(matches!(s.next_event(), Event::StartTls));
+        assert_eq!(drain(&mut s), "a1 OK Begin TLS negotiation now\r\n");
+        s.tls_started();
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        assert!(s.capabilities().contains("AUTH=PLAIN"));
+    }
+}
