@@ -5,6 +5,7 @@
 //! session's decisions that need the store are awaited in order, so replies leave in command
 //! order. Drivers never panic on peer input and never block the executor thread.
 
+pub mod compress;
 pub mod mx;
 pub mod stream;
 

@@ -14,8 +14,12 @@
 //! - **Error loops**: after `max_errors` BAD responses the session ends with BYE.
 
 pub mod extended;
+pub mod list;
 pub mod mutf7;
 pub mod response;
+pub mod search;
 pub mod session;
+pub mod thread;
+pub mod view;
 
 pub use session::{AppendStart, ConnState, Event, ImapSession, Request, SessionConfig};
