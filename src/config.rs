@@ -110,6 +110,42 @@ pub const SPECS: &[Spec] = &[
         "bytes per second message data must average after the first data timeout (0: off)",
     ),
     int(
+        "imap.max_command_bytes",
+        "65536",
+        1024,
+        1 << 24,
+        "longest IMAP command, literals included (APPEND messages are streamed, not counted)",
+    ),
+    int("imap.max_errors", "20", 1, 1000, "IMAP protocol errors before the session is closed"),
+    int(
+        "imap.login_timeout_secs",
+        "60",
+        5,
+        3600,
+        "time allowed to log in after connecting",
+    ),
+    int(
+        "imap.idle_timeout_secs",
+        "1800",
+        60,
+        86_400,
+        "autologout of an idle logged-in session (RFC 9051 §5.4 asks for at least 30 minutes)",
+    ),
+    int(
+        "imap.idle_keepalive_secs",
+        "900",
+        30,
+        86_400,
+        "keep-alive interval inside IDLE (sparse: phones wake for each one)",
+    ),
+    int(
+        "imap.plaintext_loopback",
+        "0",
+        0,
+        1,
+        "1: allow LOGIN without TLS from 127.0.0.1/::1 (for local tools); never from the network",
+    ),
+    int(
         "net.max_conns",
         "1024",
         1,
@@ -252,6 +288,18 @@ pub struct Config {
     pub smtp_data_timeout_secs: u64,
     /// Minimum average data rate in bytes per second.
     pub smtp_min_data_rate: u64,
+    /// Longest IMAP command in octets.
+    pub imap_max_command_bytes: usize,
+    /// IMAP protocol errors before the session ends.
+    pub imap_max_errors: u32,
+    /// Seconds to log in.
+    pub imap_login_timeout_secs: u64,
+    /// Autologout of idle sessions, seconds.
+    pub imap_idle_timeout_secs: u64,
+    /// Keep-alive inside IDLE, seconds.
+    pub imap_idle_keepalive_secs: u64,
+    /// LOGIN without TLS from loopback.
+    pub imap_plaintext_loopback: bool,
     /// Connections at once, all ports.
     pub net_max_conns: usize,
     /// Connections at once per client address.
@@ -289,6 +337,12 @@ impl Config {
             smtp_command_timeout_secs: num("smtp.command_timeout_secs"),
             smtp_data_timeout_secs: num("smtp.data_timeout_secs"),
             smtp_min_data_rate: num("smtp.min_data_rate"),
+            imap_max_command_bytes: num("imap.max_command_bytes") as usize,
+            imap_max_errors: num("imap.max_errors") as u32,
+            imap_login_timeout_secs: num("imap.login_timeout_secs"),
+            imap_idle_timeout_secs: num("imap.idle_timeout_secs"),
+            imap_idle_keepalive_secs: num("imap.idle_keepalive_secs"),
+            imap_plaintext_loopback: num("imap.plaintext_loopback") == 1,
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,

@@ -6,6 +6,7 @@
 //! order. Drivers never panic on peer input and never block the executor thread.
 
 pub mod compress;
+pub mod imap;
 pub mod mx;
 pub mod stream;
 

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod summary;
+pub mod transfer;
 pub mod trace;
 
 pub use summary::Summary;

@@ -12,7 +12,7 @@ pub mod limits;
 use crate::cli::args::ServeArgs;
 use crate::config::Config;
 use crate::conn::stream::Stream;
-use crate::conn::{ConnId, mx};
+use crate::conn::{ConnId, imap, mx};
 use crate::store::Store;
 use crate::tls::ServerTls;
 use async_executor::LocalExecutor;
@@ -60,16 +60,22 @@ pub enum ServerError {
 pub enum Role {
     /// Inbound SMTP.
     Mx,
+    /// IMAP with STARTTLS.
+    Imap,
+    /// IMAP over implicit TLS.
+    Imaps,
 }
 
 impl Role {
     /// Every role with a listener.
-    pub const ALL: &'static [Role] = &[Role::Mx];
+    pub const ALL: &'static [Role] = &[Role::Mx, Role::Imap, Role::Imaps];
 
     /// Standard port.
     pub fn port(self) -> u16 {
         match self {
             Role::Mx => 25,
+            Role::Imap => 143,
+            Role::Imaps => 993,
         }
     }
 
@@ -77,6 +83,8 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Mx => "mx (SMTP)",
+            Role::Imap => "imap (STARTTLS)",
+            Role::Imaps => "imaps (TLS)",
         }
     }
 }
@@ -88,6 +96,7 @@ struct Shared {
     config: RefCell<Rc<Config>>,
     tls: ServerTls,
     limits: ConnLimits,
+    auth: Rc<crate::auth::Authenticator>,
     next_cid: Cell<u64>,
     shutdown: async_channel::Receiver<()>,
 }
@@ -239,6 +248,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         config: RefCell::new(Rc::new(config)),
         tls,
         limits: ConnLimits::default(),
+        auth: Rc::new(crate::auth::Authenticator::new(&config)),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
     });
@@ -324,6 +334,19 @@ async fn accept_loop(
                         cid,
                     };
                     mx::serve(Stream::Plain(tcp), ctx).await
+                }
+                Role::Imap | Role::Imaps => {
+                    let ctx = imap::ImapContext {
+                        store: shared.store.clone(),
+                        config: shared.config(),
+                        tls: shared.tls.config(),
+                        implicit_tls: role == Role::Imaps,
+                        auth: shared.auth.clone(),
+                        shutdown: shared.shutdown.clone(),
+                        peer,
+                        cid,
+                    };
+                    imap::serve(Stream::Plain(tcp), ctx).await
                 }
             };
             match result {

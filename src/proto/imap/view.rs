@@ -63,6 +63,11 @@ impl MailboxView {
         &self.uids
     }
 
+    /// Whether expunges made elsewhere wait to be reported.
+    pub fn has_pending_expunges(&self) -> bool {
+        !self.pending_expunge.is_empty()
+    }
+
     /// Whether `uid` was expunged elsewhere but not yet reported.
     pub fn is_expunged(&self, uid: u32) -> bool {
         self.pending_expunge.binary_search(&uid).is_ok()
