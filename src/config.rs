@@ -188,6 +188,76 @@ pub const SPECS: &[Spec] = &[
         "argon2id time cost (passes)",
     ),
     int(
+        "auth.max_parallel_hashes",
+        "2",
+        1,
+        64,
+        "password verifications running at once (each costs auth.argon2_memory_kib)",
+    ),
+    int(
+        "auth.cache_secs",
+        "600",
+        0,
+        86_400,
+        "how long a verified login is remembered (0: off; a password change forgets it)",
+    ),
+    int(
+        "auth.cache_entries",
+        "256",
+        0,
+        65_536,
+        "verified logins remembered at most (0: off)",
+    ),
+    int(
+        "auth.free_failures",
+        "2",
+        0,
+        1000,
+        "failed logins per client or account answered without delaying the next attempt",
+    ),
+    int(
+        "auth.delay_base_ms",
+        "1000",
+        0,
+        60_000,
+        "delay before the next attempt after the first failure past auth.free_failures; doubles per failure (0: off)",
+    ),
+    int(
+        "auth.delay_max_ms",
+        "8000",
+        0,
+        300_000,
+        "longest delay before a login attempt",
+    ),
+    int(
+        "auth.max_failures_per_ip",
+        "10",
+        1,
+        100_000,
+        "failed logins from one client address (IPv6: one /64) before it is blocked",
+    ),
+    int(
+        "auth.max_failures_per_account",
+        "20",
+        1,
+        100_000,
+        "failed logins for one account, from anywhere, before it is blocked",
+    ),
+    int(
+        "auth.block_secs",
+        "900",
+        1,
+        604_800,
+        "how long a block lasts; failures are forgotten this long after the last one",
+    ),
+    int(
+        "auth.throttle_entries",
+        "1024",
+        16,
+        65_536,
+        "clients and accounts whose failures are tracked at most (each; oldest forgotten first)",
+    ),
+    int(
         "tls.reload_check_secs",
         "60",
         1,
@@ -312,6 +382,26 @@ pub struct Config {
     pub auth_argon2_memory_kib: u32,
     /// argon2id passes.
     pub auth_argon2_iterations: u32,
+    /// Password verifications at once.
+    pub auth_max_parallel_hashes: usize,
+    /// Seconds a verified login is cached; 0 turns the cache off.
+    pub auth_cache_secs: u64,
+    /// Verified logins cached at most; 0 turns the cache off.
+    pub auth_cache_entries: usize,
+    /// Failures per client or account before attempts are delayed.
+    pub auth_free_failures: u32,
+    /// First delay in milliseconds, doubling per further failure.
+    pub auth_delay_base_ms: u64,
+    /// Longest delay in milliseconds.
+    pub auth_delay_max_ms: u64,
+    /// Failures from one client network before it is blocked.
+    pub auth_max_failures_per_ip: u32,
+    /// Failures for one account before it is blocked.
+    pub auth_max_failures_per_account: u32,
+    /// Block length in seconds (also how long failures are remembered).
+    pub auth_block_secs: u64,
+    /// Entries per throttling table.
+    pub auth_throttle_entries: usize,
     /// Seconds between checks of DATA/tls/.
     pub tls_reload_check_secs: u64,
 }
@@ -349,6 +439,16 @@ impl Config {
             store_commit_window_ms: num("store.commit_window_ms"),
             auth_argon2_memory_kib: num("auth.argon2_memory_kib") as u32,
             auth_argon2_iterations: num("auth.argon2_iterations") as u32,
+            auth_max_parallel_hashes: num("auth.max_parallel_hashes") as usize,
+            auth_cache_secs: num("auth.cache_secs"),
+            auth_cache_entries: num("auth.cache_entries") as usize,
+            auth_free_failures: num("auth.free_failures") as u32,
+            auth_delay_base_ms: num("auth.delay_base_ms"),
+            auth_delay_max_ms: num("auth.delay_max_ms"),
+            auth_max_failures_per_ip: num("auth.max_failures_per_ip") as u32,
+            auth_max_failures_per_account: num("auth.max_failures_per_account") as u32,
+            auth_block_secs: num("auth.block_secs"),
+            auth_throttle_entries: num("auth.throttle_entries") as usize,
             tls_reload_check_secs: num("tls.reload_check_secs"),
         }
     }
