@@ -241,6 +241,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             args.data.display()
         );
     }
+    let auth = crate::auth::Authenticator::new(&config);
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let shared = Rc::new(Shared {
         store,
@@ -248,7 +249,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         config: RefCell::new(Rc::new(config)),
         tls,
         limits: ConnLimits::default(),
-        auth: Rc::new(crate::auth::Authenticator::new(&config)),
+        auth: Rc::new(auth),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
     });

@@ -246,7 +246,16 @@ fn expand(items: MacroOrMessageDataItemNames<'static>) -> Vec<MessageDataItemNam
         MacroOrMessageDataItemNames::Macro(Macro::All) => vec![N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope],
         MacroOrMessageDataItemNames::Macro(Macro::Full) => vec![N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope, N::Body],
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
+        #[allow(unreachable_patterns)]
+        _ => vec![N::Flags],
     }
+}
+
+/// BINARY's section number list as a section (`[]` is the whole message).
+fn section_path(section: &[std::num::NonZeroU32]) -> Option<Section<'static>> {
+    let parts: Vec<std::num::NonZeroU32> = section.to_vec();
+    let vec1 = imap_codec::imap_types::core::Vec1::try_from(parts).ok()?;
+    Some(Section::Part(Part(vec1)))
 }
 
 /// INTERNALDATE text (RFC 9051 §9 `date-time`), in UTC.
@@ -418,19 +427,14 @@ pub(super) async fn fetch(
                 }
                 MessageDataItemName::Binary { section, partial, peek: _ } => {
                     let s = summary.clone().unwrap_or_default();
-                    let p = Some(Section::Part(section.clone().try_into().unwrap_or_else(|_| Part(vec![std::num::NonZeroU32::MIN].try_into().expect("one")))));
-                    let p = if section.is_empty() { None } else { p };
+                    let p = section_path(section);
                     let src = locate(conn, body, &s, &p, true)?;
                     let label = format!("BINARY[{}]", section.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("."));
                     literals.push((label, src, partial.map(|(a, b)| (a, Some(b.get()))), true));
                 }
                 MessageDataItemName::BinarySize { section } => {
                     let s = summary.clone().unwrap_or_default();
-                    let p = if section.is_empty() {
-                        None
-                    } else {
-                        Some(Section::Part(Part(section.clone().try_into().expect("non-empty"))))
-                    };
+                    let p = section_path(section);
                     let label = format!("BINARY.SIZE[{}]", section.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("."));
                     match locate(conn, body, &s, &p, true)? {
                         Source::Range(x) => {

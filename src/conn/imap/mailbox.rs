@@ -152,8 +152,8 @@ pub(super) async fn select(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, pa
             None => true,
         };
         let vanished: Vec<u32> = match conn.ctx.store.vanished_since(mb.id, since)? {
-            store::Vanished::Exact(uids) => uids.into_iter().map(|u| u.get()).filter(|&u| known_uid(u)).collect(),
-            store::Vanished::Truncated { .. } => (1..mb.row.uidnext).filter(|u| known_uid(*u) && view.seq(*u).is_none()).collect(),
+            Some(store::Vanished::Exact(uids)) => uids.into_iter().map(|u| u.get()).filter(|&u| known_uid(u)).collect(),
+            _ => (1..mb.row.uidnext).filter(|u| known_uid(*u) && view.seq(*u).is_none()).collect(),
         };
         if !vanished.is_empty() {
             out.extend_from_slice(format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes());

@@ -383,7 +383,7 @@ impl<'a> Msg<'a> {
     fn headers(&mut self) -> &[(String, String)] {
         if self.headers.is_none() {
             let start = self.read(0, 64 * 1024);
-            let end = crate::message::summary::header_section_len(&start).unwrap_or(start.len());
+            let end = header_len(&start).unwrap_or(start.len());
             let mut fields = Vec::new();
             if let Some(m) = mail_parser::MessageParser::new().parse_headers(&start[..end]) {
                 for h in m.headers() {
@@ -480,6 +480,29 @@ impl Candidate for Msg<'_> {
     }
     fn headers_contain(&mut self, needle: &str) -> bool {
         self.headers().iter().any(|(n, v)| n.contains(needle) || v.contains(needle))
+    }
+}
+
+/// Decodes RFC 2047 encoded words in a raw header value (display names for SORT DISPLAYFROM).
+fn decode_words(raw: &[u8]) -> String {
+    let mut field = b"X: ".to_vec();
+    field.extend_from_slice(raw);
+    field.extend_from_slice(b"\r\n\r\n");
+    mail_parser::MessageParser::new()
+        .parse_headers(&field)
+        .and_then(|m| m.header_raw("X").map(|_| ()).and(m.headers().first().and_then(|h| h.value().as_text().map(str::to_string))))
+        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
+        .trim_matches('"')
+        .to_string()
+}
+
+/// Length of the header section at the start of `data` (through its blank line), if complete.
+fn header_len(data: &[u8]) -> Option<usize> {
+    let lf = memchr::memmem::find(data, b"\n\n").map(|i| i + 2);
+    let crlf = memchr::memmem::find(data, b"\n\r\n").map(|i| i + 3);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -586,15 +609,19 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
         let first_addr = |c: &mut Msg<'_>, name: &str| -> (String, String) {
             let Some(s) = c.summary() else { return (String::new(), String::new()) };
             let list = match name {
-                "from" => &s.from,
-                "to" => &s.to,
-                _ => &s.cc,
+                "from" => &s.envelope.from,
+                "to" => &s.envelope.to,
+                _ => &s.envelope.cc,
             };
             match list.first() {
                 Some(a) => {
-                    let addr = a.address.clone().unwrap_or_default().to_lowercase();
-                    let local = addr.split('@').next().unwrap_or("").to_string();
-                    let display = a.name.clone().unwrap_or_else(|| addr.clone());
+                    let lossy = |v: &Option<Vec<u8>>| v.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                    let local = lossy(&a.mailbox).to_lowercase();
+                    let addr = format!("{}@{}", lossy(&a.mailbox), lossy(&a.host)).to_lowercase();
+                    let display = match &a.name {
+                        Some(n) => decode_words(n),
+                        None => addr,
+                    };
                     (local, display)
                 }
                 None => (String::new(), String::new()),
@@ -605,16 +632,13 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
         let (cc, _) = first_addr(&mut c, "cc");
         let subject = c.summary().and_then(|s| s.subject.clone()).unwrap_or_default();
         let sent = c.summary().and_then(|s| s.date);
-        let message_id = c.summary().and_then(|s| s.message_id.clone());
-        let mut references: Vec<String> = c
-            .header("references")
-            .iter()
-            .flat_map(|v| v.split(|ch: char| ch.is_whitespace() || ch == '<' || ch == '>').filter(|x| x.contains('@')).map(str::to_string).collect::<Vec<_>>())
-            .collect();
+        let strip = |v: &[u8]| String::from_utf8_lossy(v).trim().trim_matches(['<', '>']).to_string();
+        let message_id = c.summary().and_then(|s| s.envelope.message_id.as_deref().map(strip));
+        let mut references: Vec<String> = c.summary().map(|s| s.references.clone()).unwrap_or_default();
         if references.is_empty()
-            && let Some(irt) = c.summary().and_then(|s| s.in_reply_to.clone())
+            && let Some(irt) = c.summary().and_then(|s| s.envelope.in_reply_to.as_deref().map(strip))
         {
-            references.push(irt.trim_matches(['<', '>']).to_string());
+            references.push(irt);
         }
         out.push(Facts {
             id: if uid { u } else { seq },

@@ -63,15 +63,6 @@ enum Wire {
     Deflate(Box<Deflate<Stream>>),
 }
 
-impl Wire {
-    fn tls_active(&self) -> bool {
-        match self {
-            Wire::Plain(s) => matches!(s, Stream::Tls(_)),
-            Wire::Deflate(d) => matches!(d.get_ref(), Stream::Tls(_)),
-        }
-    }
-}
-
 impl AsyncRead for Wire {
     fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
@@ -415,12 +406,6 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
     }
 }
 
-/// Logs a protocol-level event with the connection id and (escaped) user.
-pub(crate) fn note(conn: &Conn, what: &str) {
-    let user = conn.user.as_ref().map(|p| loggable(&p.email, 80)).unwrap_or_default();
-    log::debug!("cid={} user={user} {what}", conn.ctx.cid);
-}
-
 /// The selected state for a mailbox just selected.
 pub(crate) fn enter_selected(conn: &mut Conn, sel: Selected) {
     let read_only = sel.view.read_only;
@@ -434,9 +419,4 @@ pub(crate) fn leave_selected(conn: &mut Conn) {
     if conn.user.is_some() {
         conn.session.set_state(ConnState::Authenticated);
     }
-}
-
-/// Whether the TLS layer is active.
-pub(crate) fn tls_active(conn: &Conn) -> bool {
-    conn.wire.tls_active()
 }

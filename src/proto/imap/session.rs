@@ -731,8 +731,9 @@ impl ImapSession {
         let allowed = match &body {
             C::Capability | C::Noop | C::Logout | C::Id { .. } => true,
             C::StartTLS | C::Login { .. } | C::Authenticate { .. } => state == ConnState::NotAuthenticated,
-            C::Enable { .. }
-            | C::Select { .. }
+            // RFC 5161 §3.1: ENABLE only before a mailbox is selected.
+            C::Enable { .. } => state == ConnState::Authenticated,
+            C::Select { .. }
             | C::Examine { .. }
             | C::Namespace
             | C::Create { .. }
