@@ -13,9 +13,8 @@
 //! which lets short random inputs reach deep states.
 
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
-use crate::message::summary::{
-    Addr, HEADER_SCAN_BYTES, MAX_ADDRESSES, MAX_FIELD_BYTES, Summary, header_section_len,
-};
+use crate::message::mime::{MimeLimits, MimeParser};
+use crate::message::summary::{Address, Part, PartBody, Summary};
 use crate::proto::line::{LineSplitter, Split};
 use crate::proto::smtp::data::{DataDecoder, NewlineCheck};
 use crate::proto::smtp::reply::r;
@@ -696,28 +695,29 @@ const MIME_TOKENS: &[&[u8]] = &[
 ];
 
 fn check_summary(msg: &[u8]) {
-    let s = Summary::from_message_start(msg);
-    assert!(s.header_bytes as usize <= msg.len().min(HEADER_SCAN_BYTES));
-    let lists: [&Vec<Addr>; 6] = [&s.from, &s.sender, &s.reply_to, &s.to, &s.cc, &s.bcc];
+    let s = Summary::from_message(msg);
+    let limits = MimeLimits::default();
+    assert!(s.header_bytes() <= msg.len() as u64);
+    let e = &s.envelope;
+    let lists: [&Vec<Address>; 6] = [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc];
     for list in lists {
-        assert!(list.len() <= MAX_ADDRESSES, "address list not capped");
+        assert!(
+            list.len() <= limits.max_addresses,
+            "address list not capped"
+        );
         for a in list {
-            for f in [&a.name, &a.address] {
-                assert!(f.as_ref().is_none_or(|t| t.len() <= MAX_FIELD_BYTES));
+            for f in [&a.name, &a.adl, &a.mailbox, &a.host] {
+                assert!(f.as_ref().is_none_or(|t| t.len() <= limits.max_field_bytes));
             }
         }
     }
-    for f in [&s.subject, &s.in_reply_to, &s.message_id] {
-        assert!(f.as_ref().is_none_or(|t| t.len() <= MAX_FIELD_BYTES));
+    for f in [&e.subject, &e.in_reply_to, &e.message_id, &e.date] {
+        assert!(f.as_ref().is_none_or(|t| t.len() <= limits.max_field_bytes));
     }
     assert_eq!(Summary::decode(&s.encode()).as_ref(), Some(&s));
-    if let Some(n) = header_section_len(msg) {
-        assert!(n <= msg.len());
-        assert!(msg[..n].ends_with(b"\n\n") || msg[..n].ends_with(b"\n\r\n"));
-    }
 }
 
-/// [`Summary::from_message_start`] on the input as is and mapped to header tokens: never
+/// [`Summary::from_message`] on the input as is and mapped to header tokens: never
 /// panics, keeps its caps, and `decode(encode(s)) == s`. The input is also decoded as a stored
 /// summary record: a corrupt record gives `None` or a summary that round-trips.
 pub fn fuzz_mime_summary(data: &[u8]) {
@@ -818,6 +818,164 @@ pub fn fuzz_line_splitter(data: &[u8]) {
     let whole = split_all(max, &input, &[0]);
     let chunked = split_all(max, &input, &h[2..4]);
     assert_eq!(whole, chunked, "whole and chunked splitting differ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// MIME structure
+// ---------------------------------------------------------------------------------------------
+
+/// Whole MIME lines and fragments, so short inputs build nested multiparts, digests and
+/// encapsulated messages with broken and close delimiters.
+const MIME_STRUCTURE_TOKENS: &[&[u8]] = &[
+    b"Content-Type: multipart/mixed; boundary=a\r\n",
+    b"Content-Type: multipart/digest; boundary=\"ab\"\r\n",
+    b"Content-Type: message/rfc822\r\n",
+    b"Content-Type: text/plain; charset*0*=utf-8''%41; charset*1=b\r\n",
+    b"Content-Type: multipart/alternative; boundary*0=a; boundary*1=b\r\n",
+    b"MIME-Version: 1.0\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"Content-Disposition: attachment; filename=\"x y\"\r\n",
+    b"From: \"N\" <a@b.test>, g: c@d, (x) e;\r\n",
+    b"To: <@r:u@h>, broken <\r\n",
+    b"Subject: =?utf-8?q?a?= b\r\n",
+    b"Date: Thu, 26 Nov 2026 18:29:11 +0000\r\n",
+    b"References: <a@b> <c@d>\r\n",
+    b" folded\r\n",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"--a\r\n",
+    b"--a--\r\n",
+    b"--ab\r\n",
+    b"--ab--\n",
+    b"--a  \r\n",
+    b"--",
+    b"a",
+    b"text\r\n",
+    b"\0",
+    b"\xff",
+];
+
+/// Limits small enough that short inputs reach every one of them.
+fn tiny_mime_limits() -> MimeLimits {
+    MimeLimits {
+        max_header_bytes: 64,
+        max_parts: 6,
+        max_depth: 3,
+        max_boundary_bytes: 8,
+        max_field_bytes: 16,
+        max_addresses: 3,
+        max_params: 2,
+        max_references: 2,
+        max_text_bytes: 200,
+    }
+}
+
+/// Parses `msg` fed in chunks of `sizes`, checking the parser's buffers after every chunk.
+fn parse_in_chunks(limits: &MimeLimits, msg: &[u8], sizes: &[u8]) -> Summary {
+    // Vec growth may double the header capture once past its limit.
+    let bound = 2 * (limits.max_header_bytes + 1)
+        + 2 * (limits.max_boundary_bytes + 4)
+        + limits.max_boundary_bytes * (limits.max_depth + 1);
+    let mut p = MimeParser::new(limits.clone());
+    for chunk in chunks(msg, sizes) {
+        p.feed(chunk);
+        assert!(
+            p.buffered_bytes() <= bound,
+            "{} bytes buffered, bound {bound}",
+            p.buffered_bytes()
+        );
+    }
+    p.finish()
+}
+
+/// Counts parts and checks depth and field caps below `part`.
+fn check_mime_part(p: &Part, depth: usize, limits: &MimeLimits, parts: &mut usize) {
+    *parts += 1;
+    assert!(depth <= limits.max_depth, "part at depth {depth}");
+    let m = &p.mime;
+    for f in [
+        &m.media_type,
+        &m.subtype,
+        &m.id,
+        &m.description,
+        &m.encoding,
+        &m.md5,
+        &m.location,
+    ] {
+        assert!(f.as_ref().is_none_or(|v| v.len() <= limits.max_field_bytes));
+    }
+    assert!(m.params.len() <= limits.max_params);
+    match &p.body {
+        PartBody::Single => {}
+        PartBody::Multipart(children) => {
+            for c in children {
+                check_mime_part(c, depth + 1, limits, parts);
+            }
+        }
+        PartBody::Message(msg) => {
+            for list in [&msg.envelope.from, &msg.envelope.to, &msg.envelope.cc] {
+                assert!(list.len() <= limits.max_addresses);
+            }
+            check_mime_part(&msg.root, depth + 1, limits, parts);
+        }
+    }
+}
+
+/// The streaming MIME parser: no panic; buffers within the limits after every chunk; the
+/// same summary whole, in fuzzed chunks and byte by byte; offsets that nest (checked by
+/// `decode`, which must round-trip); part count, depth and field caps kept; rendering never
+/// panics; a trace prefix only moves offsets. Stored records that decode also round-trip.
+///
+/// Input: `[flags, size0, size1, payload...]`; flag bit 0 maps the payload to MIME tokens,
+/// bit 1 selects tiny limits.
+pub fn fuzz_mime_structure(data: &[u8]) {
+    if let Some(s) = Summary::decode(data) {
+        assert_eq!(Summary::decode(&s.encode()).as_ref(), Some(&s));
+    }
+    let (h, rest) = header::<3>(data);
+    let msg = if h[0] & 1 == 1 {
+        into_tokens(rest, MIME_STRUCTURE_TOKENS)
+    } else {
+        rest.to_vec()
+    };
+    let limits = if h[0] & 2 == 2 {
+        tiny_mime_limits()
+    } else {
+        MimeLimits::default()
+    };
+    let whole = parse_in_chunks(&limits, &msg, &[0]);
+    assert_eq!(whole.size, msg.len() as u64);
+    assert_eq!(
+        parse_in_chunks(&limits, &msg, &h[1..3]),
+        whole,
+        "whole and chunked parsing differ"
+    );
+    if msg.len() <= 4096 {
+        assert_eq!(
+            parse_in_chunks(&limits, &msg, &[1]),
+            whole,
+            "whole and bytewise parsing differ"
+        );
+    }
+    assert_eq!(Summary::decode(&whole.encode()).as_ref(), Some(&whole));
+    let mut parts = 0;
+    check_mime_part(&whole.root, 0, &limits, &mut parts);
+    assert!(parts <= limits.max_parts.max(1), "{parts} parts");
+    let _ = crate::message::summary::render_reference_fetch(1, &msg, &whole);
+    if h[0] & 2 == 0 {
+        let prefix = b"Return-Path: <a@b.test>\r\nReceived: from x\r\n\tby y; now\r\n";
+        let mut p = MimeParser::new(limits.clone());
+        p.feed(&msg);
+        let shifted = p.finish_with_prefix(prefix);
+        let mut stored = prefix.to_vec();
+        stored.extend_from_slice(&msg);
+        assert_eq!(
+            shifted,
+            parse_in_chunks(&limits, &stored, &[0]),
+            "finish_with_prefix differs from parsing the stored bytes"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("mime_summary", mailnook::fuzz::fuzz_mime_summary),
     ("control_request", mailnook::fuzz::fuzz_control_request),
     ("line_splitter", mailnook::fuzz::fuzz_line_splitter),
+    ("mime_structure", mailnook::fuzz::fuzz_mime_structure),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -85,6 +86,11 @@ fn control_request() {
 #[test]
 fn line_splitter() {
     replay("line_splitter");
+}
+
+#[test]
+fn mime_structure() {
+    replay("mime_structure");
 }
 
 /// Every cargo-fuzz target has an entry point here and a corpus, and every corpus a target.

@@ -1284,3 +1284,1882 @@ fn check_reports_missing_stray_and_resized_chunks() {
         "{found:?}"
     );
 }
+
+// ---- Mailboxes, messages and the IMAP-facing state (RFC 9051, RFC 7162, RFC 6851) ----
+
+use mailnook::store::schema::{
+    MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE, MAX_MAILBOX_NAME_BYTES,
+    MAX_MAILBOXES_PER_USER, MAX_SUBSCRIPTIONS_PER_USER, TRAINING_KEEP, VANISHED_KEEP,
+};
+use mailnook::store::{FlagChange, SpecialUse, StoreMode, TrainingEvent, Vanished, flags};
+
+/// Runs many requests as one pipeline (queued together, so they share group commits), in order;
+/// returns their answers.
+fn pipelined(store: &Store, ops: Vec<Op>) -> Vec<mailnook::store::Result<Done>> {
+    let mut answers = Vec::with_capacity(ops.len());
+    let mut ops = ops.into_iter().peekable();
+    while ops.peek().is_some() {
+        let mut pending: Vec<_> = ops
+            .by_ref()
+            .take(200)
+            .map(|op| Box::pin(store.call(op)))
+            .collect();
+        for p in &mut pending {
+            let _ = futures_lite::future::block_on(futures_lite::future::poll_once(p));
+        }
+        answers.extend(pending.into_iter().map(futures_lite::future::block_on));
+    }
+    answers
+}
+
+/// Every mailbox name of a user.
+fn names_of(store: &Store, user: UserId) -> Vec<String> {
+    store
+        .mailboxes(user)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.row.name)
+        .collect()
+}
+
+fn refused(r: mailnook::store::Result<Done>) -> Refusal {
+    match r {
+        Err(Error::Refused(why)) => why,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn invalid_name_reason(r: mailnook::store::Result<Done>) -> &'static str {
+    match refused(r) {
+        Refusal::InvalidMailboxName { reason, .. } => reason,
+        other => panic!("expected an invalid name, got {other:?}"),
+    }
+}
+
+#[test]
+fn mailbox_names_are_checked_before_anything_changes() {
+    let f = Fixture::new();
+    let s = f.store();
+    let a = setup_users(s, &["a@example.test"])[0];
+    let before = names_of(s, a);
+    let generation = s.user_generation(a);
+    let long = "x".repeat(MAX_MAILBOX_NAME_BYTES + 1);
+    for (name, reason) in [
+        ("", "empty"),
+        (long.as_str(), "too long"),
+        ("tab\there", "control character"),
+        ("del\u{7f}", "control character"),
+        ("c1\u{9b}", "control character"),
+        ("/root", "empty hierarchy level"),
+        ("trailing/", "empty hierarchy level"),
+        ("a//b", "empty hierarchy level"),
+        ("Inbox", "INBOX must be spelled INBOX"),
+        ("inbox/Sub", "INBOX must be spelled INBOX"),
+    ] {
+        let create = Op::CreateMailbox {
+            user: a,
+            name: name.into(),
+            special_use: SpecialUse::None,
+        };
+        assert_eq!(
+            invalid_name_reason(s.call_blocking(create)),
+            reason,
+            "{name:?}"
+        );
+        let rename = Op::RenameMailbox {
+            user: a,
+            from: "Archive".into(),
+            to: name.into(),
+        };
+        assert_eq!(
+            invalid_name_reason(s.call_blocking(rename)),
+            reason,
+            "{name:?}"
+        );
+        let subscribe = Op::Subscribe {
+            user: a,
+            name: name.into(),
+            subscribed: true,
+        };
+        assert_eq!(
+            invalid_name_reason(s.call_blocking(subscribe)),
+            reason,
+            "{name:?}"
+        );
+    }
+    // Names are opaque strings, not paths: dots, wildcards and any script are just characters.
+    for name in ["../etc", "a.b", "100% *real*", "Ärger/Übersicht", "日本語"] {
+        create_mailbox(s, a, name);
+    }
+    let longest = "y".repeat(MAX_MAILBOX_NAME_BYTES);
+    create_mailbox(s, a, &longest);
+    // A missing user is refused by id.
+    let ghost = Op::CreateMailbox {
+        user: UserId(999),
+        name: "X".into(),
+        special_use: SpecialUse::None,
+    };
+    assert!(matches!(
+        refused(s.call_blocking(ghost)),
+        Refusal::NoSuchUser(_)
+    ));
+    let mut want = before.clone();
+    want.extend(
+        [
+            "../etc",
+            "a.b",
+            "100% *real*",
+            "Ärger/Übersicht",
+            "日本語",
+            &longest,
+        ]
+        .map(String::from),
+    );
+    // "Ärger/Übersicht" and "../etc" created their superiors: ".." is just a name.
+    want.extend(["Ärger".to_string(), "..".to_string()]);
+    want.sort();
+    assert_eq!(names_of(s, a), want);
+    assert!(s.user_generation(a) > generation);
+    assert_consistent(s, "after name checks");
+}
+
+#[test]
+fn create_refuses_existing_names_and_makes_missing_superiors() {
+    let mut f = Fixture::new();
+    let s = f.store().clone();
+    let a = setup_users(&s, &["a@example.test"])[0];
+    let inbox_row = mailbox_row(&s, inbox(&s, a));
+    let (id, uidvalidity) = match s.call_blocking(Op::CreateMailbox {
+        user: a,
+        name: "Projects/2024/Q1".into(),
+        special_use: SpecialUse::Archive,
+    }) {
+        Ok(Done::Mailbox { id, uidvalidity }) => (id, uidvalidity),
+        other => panic!("{other:?}"),
+    };
+    let leaf = mailbox_row(&s, id);
+    assert_eq!(leaf.name, "Projects/2024/Q1");
+    assert_eq!(leaf.uidvalidity, uidvalidity);
+    assert!(uidvalidity > inbox_row.uidvalidity);
+    assert_eq!(leaf.special_use, SpecialUse::Archive);
+    assert_eq!(
+        (
+            leaf.uidnext,
+            leaf.highest_modseq,
+            leaf.messages,
+            leaf.unseen,
+            leaf.bytes
+        ),
+        (1, 1, 0, 0, 0)
+    );
+    for superior in ["Projects", "Projects/2024"] {
+        let row = mailbox_row(&s, mailbox_named(&s, a, superior));
+        assert_eq!(row.special_use, SpecialUse::None, "{superior}");
+        assert!(row.uidvalidity < uidvalidity, "superiors are made first");
+    }
+    for existing in ["Projects", "Projects/2024/Q1", "INBOX", "Junk"] {
+        let again = Op::CreateMailbox {
+            user: a,
+            name: existing.into(),
+            special_use: SpecialUse::None,
+        };
+        assert_eq!(
+            refused(s.call_blocking(again)),
+            Refusal::MailboxExists(existing.into())
+        );
+    }
+    // Under INBOX is fine; a second mailbox may share a special use (RFC 6154 allows it).
+    create_mailbox(&s, a, "INBOX/receipts");
+    let junk2 = Op::CreateMailbox {
+        user: a,
+        name: "Spam".into(),
+        special_use: SpecialUse::Junk,
+    };
+    assert!(matches!(s.call_blocking(junk2), Ok(Done::Mailbox { .. })));
+    // Subscriptions are not made by CREATE.
+    assert!(!s.subscriptions(a).unwrap().contains(&"Spam".to_string()));
+    assert_consistent(&s, "after creates");
+    let raw = f.raw();
+    assert_eq!(raw.mailboxes.len(), 6 + 3 + 2);
+    raw.assert_closed_consistent("after creates");
+}
+
+#[test]
+fn mailbox_and_subscription_counts_are_bounded() {
+    let f = Fixture::new();
+    let s = f.store();
+    let a = setup_users(s, &["a@example.test"])[0];
+    let room = MAX_MAILBOXES_PER_USER - 6;
+    let ops = (0..room - 1)
+        .map(|i| Op::CreateMailbox {
+            user: a,
+            name: format!("m{i:04}"),
+            special_use: SpecialUse::None,
+        })
+        .collect();
+    assert!(pipelined(s, ops).iter().all(|r| r.is_ok()));
+    // One left: a name needing a superior does not fit, a plain one does, then nothing.
+    let two = Op::CreateMailbox {
+        user: a,
+        name: "new/sub".into(),
+        special_use: SpecialUse::None,
+    };
+    assert!(matches!(refused(s.call_blocking(two)), Refusal::TooMany(_)));
+    assert!(s.mailbox(a, "new").unwrap().is_none());
+    create_mailbox(s, a, "last");
+    let over = Op::CreateMailbox {
+        user: a,
+        name: "over".into(),
+        special_use: SpecialUse::None,
+    };
+    assert!(matches!(
+        refused(s.call_blocking(over)),
+        Refusal::TooMany(_)
+    ));
+    // Renaming into a name that needs a superior is refused too; a plain rename is not.
+    let rename = Op::RenameMailbox {
+        user: a,
+        from: "last".into(),
+        to: "deep/last".into(),
+    };
+    assert!(matches!(
+        refused(s.call_blocking(rename)),
+        Refusal::TooMany(_)
+    ));
+    assert_eq!(s.mailboxes(a).unwrap().len(), MAX_MAILBOXES_PER_USER);
+
+    let have = s.subscriptions(a).unwrap().len();
+    let ops = (0..MAX_SUBSCRIPTIONS_PER_USER - have)
+        .map(|i| Op::Subscribe {
+            user: a,
+            name: format!("s{i:04}"),
+            subscribed: true,
+        })
+        .collect();
+    assert!(pipelined(s, ops).iter().all(|r| r.is_ok()));
+    let one_more = Op::Subscribe {
+        user: a,
+        name: "one-more".into(),
+        subscribed: true,
+    };
+    assert!(matches!(
+        refused(s.call_blocking(one_more)),
+        Refusal::TooMany(_)
+    ));
+    // Subscribing again to a subscribed name is not "more".
+    let again = Op::Subscribe {
+        user: a,
+        name: "s0000".into(),
+        subscribed: true,
+    };
+    assert!(s.call_blocking(again).is_ok());
+    assert_eq!(
+        s.subscriptions(a).unwrap().len(),
+        MAX_SUBSCRIPTIONS_PER_USER
+    );
+    assert_consistent(s, "at the limits");
+}
+
+#[test]
+fn subscriptions_are_names_not_mailboxes() {
+    let mut f = Fixture::new();
+    let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let s = f.store().clone();
+    let defaults = ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"].map(String::from);
+    assert_eq!(s.subscriptions(a).unwrap(), defaults);
+    let g = s.user_generation(a);
+    let sub = |name: &str, on: bool| {
+        s.call_blocking(Op::Subscribe {
+            user: a,
+            name: name.into(),
+            subscribed: on,
+        })
+        .unwrap()
+    };
+    // RFC 9051 §6.3.7: a name may be subscribed whether or not a mailbox has it.
+    sub("Lists/none-yet", true);
+    sub("Lists/none-yet", true);
+    sub("Trash", false);
+    sub("never-subscribed", false);
+    assert!(s.user_generation(a) > g);
+    let mut want: Vec<String> = defaults.iter().filter(|n| *n != "Trash").cloned().collect();
+    want.push("Lists/none-yet".into());
+    want.sort();
+    assert_eq!(s.subscriptions(a).unwrap(), want);
+    assert_eq!(s.subscriptions(b).unwrap(), defaults, "b's are b's own");
+    // Deleting or renaming a mailbox leaves its subscription alone.
+    create_mailbox(&s, a, "Old");
+    sub("Old", true);
+    s.call_blocking(Op::DeleteMailbox {
+        user: a,
+        name: "Old".into(),
+    })
+    .unwrap();
+    assert!(s.subscriptions(a).unwrap().contains(&"Old".to_string()));
+    assert_consistent(&s, "after subscriptions");
+    let raw = f.raw();
+    assert!(raw.subscriptions.contains(&(a.0, "Old".to_string())));
+    raw.assert_closed_consistent("after subscriptions");
+    // Deleting the user deletes them.
+    f.store()
+        .call_blocking(Op::DelUser("a@example.test".into()))
+        .unwrap();
+    let raw = f.raw();
+    assert!(raw.subscriptions.iter().all(|(u, _)| *u == b.0));
+    assert_eq!(raw.subscriptions.len(), 6);
+    raw.assert_closed_consistent("after deleting a");
+}
+
+#[test]
+fn append_stores_a_message_with_its_flags_keywords_and_summary() {
+    let mut f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let archive = mailbox_named(&s, a, "Archive");
+    let before = mailbox_row(&s, archive);
+    let small = payload("small", 900);
+    let big = payload("big", 3 * CHUNK_BYTES + 500);
+    let (small_body, v1, u1) = appended(append(
+        &s,
+        archive,
+        &small,
+        flags::SEEN | flags::FLAGGED | 1 << 20,
+        &["work", "$Label1", "WORK"],
+    ));
+    let after_small = mailbox_row(&s, archive);
+    let (big_body, v2, u2) = appended(append(&s, archive, &big, 0, &["Work"]));
+    assert_eq!((v1, v2), (before.uidvalidity, before.uidvalidity));
+    assert_eq!((u1.get(), u2.get()), (1, 2));
+    let row = mailbox_row(&s, archive);
+    assert_eq!(after_small.highest_modseq, before.highest_modseq + 1);
+    assert_eq!(row.highest_modseq, before.highest_modseq + 2);
+    assert_eq!(
+        (row.messages, row.unseen, row.bytes, row.uidnext),
+        (2, 1, (small.len() + big.len()) as u64, 3)
+    );
+    assert_eq!(row.keywords, vec!["work", "$Label1"], "first spelling kept");
+    let msgs = s.messages(archive).unwrap();
+    assert_eq!(
+        msgs[0].row.flags,
+        flags::SEEN | flags::FLAGGED,
+        "unknown bits dropped"
+    );
+    assert_eq!(msgs[0].row.keywords, vec!["work", "$Label1"]);
+    assert_eq!(msgs[0].row.modseq, after_small.highest_modseq);
+    assert_eq!(msgs[0].row.internal_date, 1_700_000_100);
+    assert_eq!(msgs[1].row.keywords, vec!["work"]);
+    assert_eq!(msgs[1].row.modseq, row.highest_modseq);
+    // The bytes are stored as given (no trace prefix), readable both ways.
+    assert_eq!(read_message(&s, archive, 1), Some(small.clone()));
+    assert_eq!(read_message(&s, archive, 2), Some(big.clone()));
+    let reader = s.open_body(big_body).unwrap().expect("body");
+    assert_eq!(reader.size(), big.len() as u64);
+    assert!(read_body(&reader, 10_000) == big);
+    drop(reader);
+    assert_eq!(s.summary(small_body).unwrap(), Some(summary_of(&small)));
+    assert_eq!(s.summary(big_body).unwrap(), Some(summary_of(&big)));
+    assert_eq!(s.body_size(big_body).unwrap(), Some(big.len() as u64));
+    assert_eq!(s.body_size(BodyId(999_999)).unwrap(), None);
+    assert_eq!(s.summary(BodyId(999_999)).unwrap(), None);
+    assert_consistent(&s, "after appends");
+
+    // Refusals change nothing (their uploads are discarded by the helper).
+    let rows = mailbox_rows(&s);
+    assert!(matches!(
+        refused(append(&s, MailboxId(999), b"x\r\n", 0, &[])),
+        Refusal::NoSuchMailbox(_)
+    ));
+    for bad in ["\\Seen", "two words", "", "ünï"] {
+        assert!(
+            matches!(
+                refused(append(&s, archive, b"x\r\n", 0, &[bad])),
+                Refusal::InvalidKeyword(_)
+            ),
+            "{bad:?}"
+        );
+    }
+    let too_many: Vec<String> = (0..=MAX_KEYWORDS_PER_MESSAGE)
+        .map(|i| format!("k{i}"))
+        .collect();
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    assert!(matches!(
+        refused(append(
+            &s,
+            archive,
+            &payload("many", 2 * CHUNK_BYTES + 1),
+            0,
+            &too_many
+        )),
+        Refusal::TooMany(_)
+    ));
+    let up = upload(&s, &payload("lost", 2 * CHUNK_BYTES + 1));
+    let lost = Op::Append {
+        upload: up.id,
+        chunks_sent: up.chunks_sent + 1,
+        mailbox: archive,
+        flags: 0,
+        keywords: Vec::new(),
+        internal_date: 0,
+        tail: up.tail,
+        summary: Vec::new(),
+    };
+    assert_eq!(refused(s.call_blocking(lost)), Refusal::UploadLost);
+    s.call_blocking(Op::Discard(up.id)).unwrap();
+    // Chunks are full or they are refused.
+    let short = Op::PutChunk {
+        upload: s.new_upload(),
+        data: vec![b'x'; CHUNK_BYTES - 1],
+    };
+    assert_eq!(
+        refused(s.call_blocking(short)),
+        Refusal::ChunkSize(CHUNK_BYTES - 1)
+    );
+    assert_eq!(mailbox_rows(&s), rows, "a refusal moved a counter");
+    assert_consistent(&s, "after refused appends");
+    let raw = f.raw();
+    assert_eq!(raw.summaries[&small_body.0], summary_of(&small));
+    assert_eq!(raw.summaries.len(), 2);
+    assert_eq!(raw.bodies[&big_body.0].prefix, b"");
+    assert_stored_layout(&raw, big_body.0, &big, "after appends");
+    assert_eq!(
+        raw.chunks.len(),
+        3,
+        "nothing of the refused uploads remains"
+    );
+    raw.assert_closed_consistent("after appends");
+}
+
+#[test]
+fn store_changes_flags_with_modseqs_and_unchangedsince() {
+    let f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    for i in 0..5 {
+        copies(deliver(&s, &format!("m{i}"), &payload("m", 400 + i), &[a]));
+    }
+    let highest = |s: &Store| mailbox_row(s, mb).highest_modseq;
+    let modseqs = |s: &Store| -> Vec<u64> {
+        s.messages(mb)
+            .unwrap()
+            .iter()
+            .map(|m| m.row.modseq)
+            .collect()
+    };
+    let stored = |r: mailnook::store::Result<Done>| match r {
+        Ok(Done::Stored {
+            modseq,
+            changed,
+            failed,
+        }) => (modseq, changed, nums(&failed)),
+        other => panic!("{other:?}"),
+    };
+    let mut seen_modseqs = vec![highest(&s)];
+
+    // +FLAGS \Seen on 1:2: both change, one new modseq for the operation.
+    let h0 = highest(&s);
+    let ms0 = modseqs(&s);
+    let (m1, changed, failed) = stored(set_flags(
+        &s,
+        mb,
+        1..=2,
+        StoreMode::Add,
+        flags::SEEN,
+        &[],
+        None,
+    ));
+    assert_eq!(m1, h0 + 1);
+    assert!(failed.is_empty());
+    assert_eq!(
+        changed,
+        (1..=2)
+            .map(|n| FlagChange {
+                uid: uid(n),
+                flags: flags::SEEN,
+                keywords: vec![],
+                modseq: m1
+            })
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(mailbox_row(&s, mb).unseen, 3);
+    let now = modseqs(&s);
+    assert_eq!(now[2..], ms0[2..], "untouched messages kept their modseq");
+    assert_eq!(now[..2], [m1, m1]);
+    seen_modseqs.push(m1);
+    assert_consistent(&s, "after +FLAGS");
+
+    // The same again changes nothing: no new modseq, nothing written.
+    let generation = s.mailbox_generation(mb);
+    let (m, changed, _) = stored(set_flags(
+        &s,
+        mb,
+        1..=2,
+        StoreMode::Add,
+        flags::SEEN,
+        &[],
+        None,
+    ));
+    assert_eq!((m, changed.len()), (m1, 0));
+    assert_eq!(highest(&s), m1);
+    assert_eq!(
+        s.mailbox_generation(mb),
+        generation,
+        "an empty STORE is no change"
+    );
+
+    // Keywords: added ignoring case, in the mailbox's spelling; -FLAGS; FLAGS replaces.
+    let (m2, changed, _) = stored(set_flags(
+        &s,
+        mb,
+        2..=3,
+        StoreMode::Add,
+        flags::FLAGGED,
+        &["Work", "work", "$Label2"],
+        None,
+    ));
+    assert_eq!(changed.len(), 2);
+    assert!(
+        changed
+            .iter()
+            .all(|c| c.keywords == ["Work", "$Label2"] && c.modseq == m2)
+    );
+    let (m3, changed, _) = stored(set_flags(&s, mb, 1..=5, StoreMode::Add, 0, &["WORK"], None));
+    assert_eq!(
+        nums(&changed.iter().map(|c| c.uid).collect::<Vec<_>>()),
+        vec![1, 4, 5],
+        "2 and 3 have it"
+    );
+    assert!(changed.iter().all(|c| c.keywords == ["Work"]));
+    let (m4, changed, _) = stored(set_flags(
+        &s,
+        mb,
+        3..=3,
+        StoreMode::Remove,
+        flags::FLAGGED,
+        &["work", "$Unknown"],
+        None,
+    ));
+    assert_eq!(changed[0].keywords, vec!["$Label2"]);
+    assert_eq!(changed[0].flags, 0);
+    let (m5, changed, _) = stored(set_flags(
+        &s,
+        mb,
+        4..=4,
+        StoreMode::Replace,
+        flags::SEEN | flags::ANSWERED,
+        &["$Label2"],
+        None,
+    ));
+    assert_eq!(
+        (changed[0].flags, changed[0].keywords.clone()),
+        (flags::SEEN | flags::ANSWERED, vec!["$Label2".to_string()])
+    );
+    assert_eq!(
+        mailbox_row(&s, mb).keywords,
+        vec!["Work", "$Label2"],
+        "removing $Unknown added nothing"
+    );
+    seen_modseqs.extend([m2, m3, m4, m5]);
+    assert!(
+        seen_modseqs.windows(2).all(|w| w[0] < w[1]),
+        "modseqs only grow: {seen_modseqs:?}"
+    );
+    assert_consistent(&s, "after keyword changes");
+
+    // CHANGEDSINCE: exactly what changed after a modseq.
+    let since = |m: u64| -> Vec<u32> {
+        s.messages_changed_since(mb, m)
+            .unwrap()
+            .iter()
+            .map(|x| x.uid.get())
+            .collect()
+    };
+    assert_eq!(since(m3), vec![3, 4]);
+    assert_eq!(since(m5), Vec::<u32>::new());
+    assert_eq!(since(0), vec![1, 2, 3, 4, 5]);
+
+    // UNCHANGEDSINCE (RFC 7162 §3.1.3): messages changed after it fail and stay as they are;
+    // the others change.
+    let before = s.messages(mb).unwrap();
+    let (m6, changed, failed) = stored(set_flags(
+        &s,
+        mb,
+        1..=u32::MAX,
+        StoreMode::Add,
+        flags::DELETED,
+        &[],
+        Some(m3 - 1),
+    ));
+    assert_eq!(
+        failed,
+        vec![1, 2, 3, 4, 5]
+            .into_iter()
+            .filter(|n| before[*n as usize - 1].row.modseq > m3 - 1)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(failed, vec![1, 3, 4, 5]);
+    assert_eq!(
+        nums(&changed.iter().map(|c| c.uid).collect::<Vec<_>>()),
+        vec![2]
+    );
+    assert_eq!(changed[0].modseq, m6);
+    let after = s.messages(mb).unwrap();
+    for n in [0, 2, 3, 4] {
+        assert_eq!(after[n].row, before[n].row, "a failed message changed");
+    }
+    // With the current modseq nothing fails; overlapping, out-of-order and empty ranges are one
+    // set.
+    #[allow(clippy::reversed_empty_ranges)]
+    let op = Op::Store {
+        mailbox: mb,
+        uids: vec![4..=9, 1..=1, 3..=4, 100..=u32::MAX, 7..=2],
+        mode: StoreMode::Add,
+        flags: flags::DELETED,
+        keywords: vec![],
+        unchanged_since: Some(m6),
+    };
+    let (m7, changed, failed) = stored(s.call_blocking(op));
+    assert!(failed.is_empty());
+    assert_eq!(
+        nums(&changed.iter().map(|c| c.uid).collect::<Vec<_>>()),
+        vec![1, 3, 4, 5]
+    );
+    assert!(m7 > m6);
+    // A missing mailbox and a bad keyword are refused.
+    assert!(matches!(
+        refused(set_flags(
+            &s,
+            MailboxId(999),
+            1..=1,
+            StoreMode::Add,
+            flags::SEEN,
+            &[],
+            None
+        )),
+        Refusal::NoSuchMailbox(_)
+    ));
+    assert!(matches!(
+        refused(set_flags(&s, mb, 1..=1, StoreMode::Add, 0, &["a b"], None)),
+        Refusal::InvalidKeyword(_)
+    ));
+    assert_consistent(&s, "after UNCHANGEDSINCE");
+}
+
+#[test]
+fn keywords_are_bounded_per_message_and_per_mailbox() {
+    let f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    for i in 0..8 {
+        copies(deliver(&s, &format!("k{i}"), b"hi\r\n", &[a]));
+    }
+    let kws = |from: usize, n: usize| -> Vec<String> {
+        (from..from + n).map(|i| format!("kw{i}")).collect()
+    };
+    fn refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    // Per message.
+    let full = kws(0, MAX_KEYWORDS_PER_MESSAGE);
+    set_flags(&s, mb, 1..=1, StoreMode::Add, 0, &refs(&full), None).unwrap();
+    let rows = mailbox_rows(&s);
+    let one_more = kws(MAX_KEYWORDS_PER_MESSAGE, 1);
+    assert_eq!(
+        refused(set_flags(
+            &s,
+            mb,
+            1..=2,
+            StoreMode::Add,
+            flags::SEEN,
+            &refs(&one_more),
+            None
+        )),
+        Refusal::TooMany("keywords on one message")
+    );
+    assert_eq!(
+        mailbox_rows(&s),
+        rows,
+        "the refused STORE changed something"
+    );
+    assert!(
+        s.messages(mb).unwrap()[1].row.flags & flags::SEEN == 0,
+        "message 2 changed"
+    );
+    // Per mailbox: fill the list through other messages.
+    let mut next = MAX_KEYWORDS_PER_MESSAGE;
+    let mut msg = 2;
+    while next < MAX_KEYWORDS_PER_MAILBOX {
+        let n = (MAX_KEYWORDS_PER_MAILBOX - next).min(MAX_KEYWORDS_PER_MESSAGE);
+        set_flags(
+            &s,
+            mb,
+            msg..=msg,
+            StoreMode::Add,
+            0,
+            &refs(&kws(next, n)),
+            None,
+        )
+        .unwrap();
+        next += n;
+        msg += 1;
+    }
+    assert_eq!(mailbox_row(&s, mb).keywords.len(), MAX_KEYWORDS_PER_MAILBOX);
+    let rows = mailbox_rows(&s);
+    assert_eq!(
+        refused(set_flags(
+            &s,
+            mb,
+            8..=8,
+            StoreMode::Add,
+            0,
+            &["brand-new"],
+            None
+        )),
+        Refusal::TooMany("keywords in one mailbox")
+    );
+    assert!(matches!(
+        refused(append(&s, mb, b"x\r\n", 0, &["brand-new"])),
+        Refusal::TooMany(_)
+    ));
+    assert_eq!(mailbox_rows(&s), rows);
+    // Known keywords still work, in any case.
+    set_flags(&s, mb, 8..=8, StoreMode::Add, 0, &["KW0"], None).unwrap();
+    assert_eq!(s.messages(mb).unwrap()[7].row.keywords, vec!["kw0"]);
+    // A copy into a mailbox whose list is full keeps the keywords that fit, and the copy.
+    let other = create_mailbox(&s, a, "Other");
+    let filler = kws(1000, MAX_KEYWORDS_PER_MESSAGE);
+    appended(append(&s, other, b"f\r\n", 0, &refs(&filler)));
+    let mut have = MAX_KEYWORDS_PER_MESSAGE;
+    while have < MAX_KEYWORDS_PER_MAILBOX - 1 {
+        let n = (MAX_KEYWORDS_PER_MAILBOX - 1 - have).min(MAX_KEYWORDS_PER_MESSAGE);
+        appended(append(&s, other, b"f\r\n", 0, &refs(&kws(2000 + have, n))));
+        have += n;
+    }
+    let copied = s
+        .call_blocking(Op::Copy {
+            from: mb,
+            uids: vec![1..=1],
+            to: other,
+        })
+        .unwrap();
+    let Done::Copied { uids, .. } = copied else {
+        panic!("{copied:?}")
+    };
+    let copy = s.message(other, uids[0].1.get()).unwrap().unwrap();
+    assert_eq!(copy.row.keywords, vec!["kw0"], "one slot was left");
+    assert_eq!(
+        mailbox_row(&s, other).keywords.len(),
+        MAX_KEYWORDS_PER_MAILBOX
+    );
+    assert_consistent(&s, "at the keyword limits");
+}
+
+#[test]
+fn copy_shares_bodies_and_keeps_flags() {
+    let mut f = Fixture::new();
+    let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let archive = mailbox_named(&s, a, "Archive");
+    let big = payload("big", 2 * CHUNK_BYTES + 10);
+    let (big_body, _) = copies(deliver(&s, "big", &big, &[a]));
+    let (small_body, _) = copies(deliver(&s, "small", b"small\r\n", &[a]));
+    copies(deliver(&s, "third", b"third\r\n", &[a]));
+    set_flags(
+        &s,
+        mb,
+        2..=2,
+        StoreMode::Add,
+        flags::SEEN | flags::ANSWERED,
+        &["keep"],
+        None,
+    )
+    .unwrap();
+    assert_consistent(&s, "before copies");
+    let raw_before = f.raw();
+    let s = f.store().clone();
+    let archive_before = mailbox_row(&s, archive);
+    let (validity, pairs) = match s
+        .call_blocking(Op::Copy {
+            from: mb,
+            uids: vec![1..=2, 7..=9],
+            to: archive,
+        })
+        .unwrap()
+    {
+        Done::Copied { uidvalidity, uids } => (uidvalidity, uids),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(validity, archive_before.uidvalidity);
+    assert_eq!(pairs, vec![(uid(1), uid(1)), (uid(2), uid(2))]);
+    let row = mailbox_row(&s, archive);
+    assert_eq!(row.highest_modseq, archive_before.highest_modseq + 1);
+    assert_eq!((row.messages, row.unseen, row.uidnext), (2, 1, 3));
+    let src = s.messages(mb).unwrap();
+    let dst = s.messages(archive).unwrap();
+    for (from, to) in src[..2].iter().zip(&dst) {
+        assert_eq!(
+            (
+                to.row.body,
+                to.row.flags,
+                &to.row.keywords,
+                to.row.internal_date,
+                to.row.size
+            ),
+            (
+                from.row.body,
+                from.row.flags,
+                &from.row.keywords,
+                from.row.internal_date,
+                from.row.size
+            )
+        );
+        assert_eq!(to.row.modseq, row.highest_modseq);
+    }
+    assert_eq!(s.body(big_body).unwrap().unwrap().refs, 2);
+    assert_eq!(s.body(small_body).unwrap().unwrap().refs, 2);
+    // Within one mailbox: new UIDs, the same bodies again.
+    let Done::Copied { uids, .. } = s
+        .call_blocking(Op::Copy {
+            from: archive,
+            uids: vec![1..=u32::MAX],
+            to: archive,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(uids, vec![(uid(1), uid(3)), (uid(2), uid(4))]);
+    assert_eq!(s.body(big_body).unwrap().unwrap().refs, 3);
+    // Nothing to copy: nothing changes, not even HIGHESTMODSEQ.
+    let h = mailbox_row(&s, archive).highest_modseq;
+    let none = s
+        .call_blocking(Op::Copy {
+            from: mb,
+            uids: vec![50..=60],
+            to: archive,
+        })
+        .unwrap();
+    assert_eq!(
+        none,
+        Done::Copied {
+            uidvalidity: validity,
+            uids: vec![]
+        }
+    );
+    assert_eq!(mailbox_row(&s, archive).highest_modseq, h);
+    // Into another user's mailbox, or a missing one: refused.
+    for to in [inbox(&s, b), MailboxId(999)] {
+        let op = Op::Copy {
+            from: mb,
+            uids: vec![1..=3],
+            to,
+        };
+        assert!(matches!(
+            refused(s.call_blocking(op)),
+            Refusal::NoSuchMailbox(_)
+        ));
+    }
+    assert!(s.messages(inbox(&s, b)).unwrap().is_empty());
+    assert_consistent(&s, "after copies");
+    // No bytes were copied: the same chunk rows, only refs moved.
+    let raw = f.raw();
+    assert_eq!(raw.chunks, raw_before.chunks);
+    assert_eq!(raw.bodies.len(), raw_before.bodies.len());
+    assert_eq!(raw.bodies[&big_body.0].refs, 3);
+    raw.assert_closed_consistent("after copies");
+}
+
+#[test]
+fn move_is_a_copy_and_an_expunge_in_one_operation() {
+    let mut f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let archive = mailbox_named(&s, a, "Archive");
+    let data = payload("moved", CHUNK_BYTES + 3);
+    for tag in ["one", "two", "three"] {
+        copies(deliver(&s, tag, &data, &[a]));
+    }
+    let bodies: Vec<u64> = s.messages(mb).unwrap().iter().map(|m| m.row.body).collect();
+    let src_before = mailbox_row(&s, mb);
+    let raw_before = f.raw();
+    let s = f.store().clone();
+    let (g_in, g_ar) = (s.mailbox_generation(mb), s.mailbox_generation(archive));
+    let (validity, pairs, modseq) = match s
+        .call_blocking(Op::Move {
+            from: mb,
+            uids: vec![2..=3],
+            to: archive,
+        })
+        .unwrap()
+    {
+        Done::Moved {
+            uidvalidity,
+            uids,
+            modseq,
+        } => (uidvalidity, uids, modseq),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(validity, mailbox_row(&s, archive).uidvalidity);
+    assert_eq!(pairs, vec![(uid(2), uid(1)), (uid(3), uid(2))]);
+    let src = mailbox_row(&s, mb);
+    assert_eq!(modseq, src_before.highest_modseq + 1);
+    assert_eq!(src.highest_modseq, modseq);
+    assert_eq!((src.messages, src.unseen, src.uidnext), (1, 1, 4));
+    assert_eq!(uids_in(&s, mb), vec![1]);
+    assert_eq!(uids_in(&s, archive), vec![1, 2]);
+    assert_eq!(
+        s.vanished_since(mb, src_before.highest_modseq).unwrap(),
+        Some(Vanished::Exact(vec![uid(2), uid(3)]))
+    );
+    for (n, body) in [(1, bodies[1]), (2, bodies[2])] {
+        let m = s.message(archive, n).unwrap().unwrap();
+        assert_eq!(m.row.body, body);
+        assert_eq!(
+            read_message(&s, archive, n),
+            Some(stored(["two", "three"][n as usize - 1], &data))
+        );
+    }
+    assert!(s.mailbox_generation(mb) > g_in && s.mailbox_generation(archive) > g_ar);
+    // Moving within a mailbox renumbers.
+    let Done::Moved { uids, .. } = s
+        .call_blocking(Op::Move {
+            from: archive,
+            uids: vec![1..=1],
+            to: archive,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(uids, vec![(uid(1), uid(3))]);
+    assert_eq!(uids_in(&s, archive), vec![2, 3]);
+    assert_consistent(&s, "after moves");
+    // Refs did not move at all: the body rows and chunks are as they were.
+    let raw = f.raw();
+    assert_eq!(raw.bodies, raw_before.bodies);
+    assert_eq!(raw.chunks, raw_before.chunks);
+    raw.assert_closed_consistent("after moves");
+}
+
+#[test]
+fn expunge_removes_only_deleted_messages_and_remembers_them() {
+    let mut f = Fixture::new();
+    let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let shared = payload("shared", 2 * CHUNK_BYTES + 1);
+    let own = payload("own", 3 * CHUNK_BYTES + 1);
+    let (shared_body, _) = copies(deliver(&s, "shared", &shared, &[a, b]));
+    let (own_body, _) = copies(deliver(&s, "own", &own, &[a]));
+    for i in 0..3 {
+        copies(deliver(&s, &format!("x{i}"), b"x\r\n", &[a]));
+    }
+    let expunge = |uids: Option<Vec<std::ops::RangeInclusive<u32>>>| match s
+        .call_blocking(Op::Expunge { mailbox: mb, uids })
+        .unwrap()
+    {
+        Done::Expunged { modseq, uids } => (modseq, nums(&uids)),
+        other => panic!("{other:?}"),
+    };
+    // Nothing flagged \Deleted: nothing happens.
+    let h0 = mailbox_row(&s, mb).highest_modseq;
+    assert_eq!(expunge(None), (h0, vec![]));
+    assert_eq!(mailbox_row(&s, mb).highest_modseq, h0);
+    set_flags(&s, mb, 1..=4, StoreMode::Add, flags::DELETED, &[], None).unwrap();
+    set_flags(&s, mb, 3..=3, StoreMode::Remove, flags::DELETED, &[], None).unwrap();
+    let h1 = mailbox_row(&s, mb).highest_modseq;
+    // UID EXPUNGE (RFC 4315): only the given ones, and only if \Deleted.
+    let (m1, gone) = expunge(Some(vec![3..=4]));
+    assert_eq!((m1, gone), (h1 + 1, vec![4]));
+    let (m2, gone) = expunge(None);
+    assert_eq!((m2, gone), (m1 + 1, vec![1, 2]));
+    assert_eq!(uids_in(&s, mb), vec![3, 5]);
+    let row = mailbox_row(&s, mb);
+    assert_eq!((row.messages, row.uidnext, row.vanished), (2, 6, 3));
+    assert_eq!(
+        s.vanished_since(mb, h1).unwrap(),
+        Some(Vanished::Exact(vec![uid(1), uid(2), uid(4)]))
+    );
+    assert_eq!(
+        s.vanished_since(mb, m1).unwrap(),
+        Some(Vanished::Exact(vec![uid(1), uid(2)]))
+    );
+    assert_eq!(
+        s.vanished_since(mb, m2).unwrap(),
+        Some(Vanished::Exact(vec![]))
+    );
+    assert_eq!(s.vanished_since(MailboxId(999), 0).unwrap(), None);
+    // The shared body lost a ref; the one only a held is gone with its chunks and summary.
+    assert_eq!(s.body(shared_body).unwrap().unwrap().refs, 1);
+    assert_eq!(s.body(own_body).unwrap(), None);
+    assert_eq!(s.summary(own_body).unwrap(), None);
+    assert_eq!(
+        read_message(&s, inbox(&s, b), 1),
+        Some(stored("shared", &shared))
+    );
+    // New deliveries never reuse an expunged UID.
+    let (_, cps) = copies(deliver(&s, "after", b"after\r\n", &[a]));
+    assert_eq!(cps[0].2.get(), 6);
+    assert_consistent(&s, "after expunges");
+    let raw = f.raw();
+    assert!(!raw.bodies.contains_key(&own_body.0));
+    assert!(!raw.summaries.contains_key(&own_body.0));
+    assert!(raw.chunk_seqs(own_body.0).is_empty());
+    assert_eq!(
+        raw.vanished,
+        [(mb.0, m1, 4), (mb.0, m2, 1), (mb.0, m2, 2)]
+            .into_iter()
+            .collect()
+    );
+    raw.assert_closed_consistent("after expunges");
+    // Deleting the mailbox's user takes its history too.
+    f.store()
+        .call_blocking(Op::DelUser("a@example.test".into()))
+        .unwrap();
+    let raw = f.raw();
+    assert!(raw.vanished.is_empty());
+    raw.assert_closed_consistent("after deleting a");
+}
+
+/// Fills a mailbox with `n` messages sharing one small body, by delivering one and copying.
+fn fill(s: &Store, user: UserId, mailbox: MailboxId, n: usize) {
+    let before = uids_in(s, mailbox).len();
+    if mailbox == inbox(s, user) {
+        copies(deliver(s, "seed", b"seed\r\n", &[user]));
+    } else {
+        appended(append(s, mailbox, b"seed\r\n", 0, &[]));
+    }
+    while uids_in(s, mailbox).len() - before < n {
+        let have = uids_in(s, mailbox);
+        let want = n - (have.len() - before);
+        let from = have[have.len() - want.min(have.len() - before)];
+        s.call_blocking(Op::Copy {
+            from: mailbox,
+            uids: vec![from..=u32::MAX],
+            to: mailbox,
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn the_vanished_history_is_bounded() {
+    let mut f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let keep = VANISHED_KEEP;
+    fill(&s, a, mb, 3 * keep as usize);
+    let uids = uids_in(&s, mb);
+    let h0 = mailbox_row(&s, mb).highest_modseq;
+    // 600, then 600 more: the oldest 200 of the first expunge are dropped, and requests from
+    // before that expunge are no longer exact.
+    let first = delete_and_expunge(&s, mb, uids[0]..=uids[599]);
+    let m1 = mailbox_row(&s, mb).highest_modseq;
+    let second = delete_and_expunge(&s, mb, uids[600]..=uids[1199]);
+    let m2 = mailbox_row(&s, mb).highest_modseq;
+    assert_eq!((first.len(), second.len()), (600, 600));
+    let row = mailbox_row(&s, mb);
+    assert_eq!((row.vanished, row.vanished_floor), (keep, m1));
+    assert_eq!(
+        s.vanished_since(mb, h0).unwrap(),
+        Some(Vanished::Truncated { floor: m1 })
+    );
+    assert_eq!(
+        s.vanished_since(mb, m1 - 1).unwrap(),
+        Some(Vanished::Truncated { floor: m1 })
+    );
+    let Some(Vanished::Exact(after_m1)) = s.vanished_since(mb, m1).unwrap() else {
+        panic!("from the floor on the history is exact")
+    };
+    assert_eq!(nums(&after_m1), second);
+    assert_eq!(
+        s.vanished_since(mb, m2).unwrap(),
+        Some(Vanished::Exact(vec![]))
+    );
+    assert_consistent(&s, "after trimming");
+    // One expunge larger than the bound keeps none of itself: it is all one modseq.
+    let rest = uids_in(&s, mb);
+    let big = delete_and_expunge(&s, mb, rest[0]..=rest[keep as usize]);
+    assert_eq!(big.len(), keep as usize + 1);
+    let m3 = mailbox_row(&s, mb).highest_modseq;
+    let row = mailbox_row(&s, mb);
+    assert_eq!((row.vanished, row.vanished_floor), (0, m3));
+    assert_eq!(
+        s.vanished_since(mb, m2).unwrap(),
+        Some(Vanished::Truncated { floor: m3 })
+    );
+    assert_eq!(
+        s.vanished_since(mb, m3).unwrap(),
+        Some(Vanished::Exact(vec![]))
+    );
+    let last = delete_and_expunge(&s, mb, 1..=u32::MAX);
+    assert_eq!(
+        s.vanished_since(mb, m3).unwrap(),
+        Some(Vanished::Exact(last.iter().map(|n| uid(*n)).collect()))
+    );
+    assert_consistent(&s, "after the big expunge");
+    let raw = f.raw();
+    assert_eq!(raw.vanished.len(), last.len());
+    raw.assert_closed_consistent("bounded history");
+}
+
+#[test]
+fn renaming_a_mailbox_renames_its_inferiors_and_keeps_their_identity() {
+    let mut f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    for n in ["a", "a/b", "a/b/c", "ab", "a0", "x/b"] {
+        create_mailbox(&s, a, n);
+    }
+    // x/b without x: the superior was deleted (a name in the hierarchy only).
+    s.call_blocking(Op::DeleteMailbox {
+        user: a,
+        name: "x".into(),
+    })
+    .unwrap();
+    let a_id = mailbox_named(&s, a, "a");
+    let abc = mailbox_named(&s, a, "a/b/c");
+    appended(append(&s, abc, b"deep\r\n", flags::SEEN, &["k"]));
+    let before = mailbox_rows(&s);
+    let subs = s.subscriptions(a).unwrap();
+    let g = s.user_generation(a);
+    let rename = |from: &str, to: &str| {
+        s.call_blocking(Op::RenameMailbox {
+            user: a,
+            from: from.into(),
+            to: to.into(),
+        })
+    };
+    // Refusals first; none changes anything.
+    assert_eq!(
+        refused(rename("a", "ab")),
+        Refusal::MailboxExists("ab".into())
+    );
+    assert_eq!(
+        refused(rename("a", "x")),
+        Refusal::MailboxExists("x/b".into())
+    );
+    assert_eq!(
+        refused(rename("nope", "y")),
+        Refusal::NoSuchMailbox("nope".into())
+    );
+    assert_eq!(
+        invalid_name_reason(rename("a", "a/b/z")),
+        "inside the mailbox it renames"
+    );
+    let long = "L".repeat(MAX_MAILBOX_NAME_BYTES - 2);
+    assert_eq!(
+        invalid_name_reason(rename("a", &long)),
+        "too long",
+        "a/b/c would not fit"
+    );
+    assert_eq!(mailbox_rows(&s), before);
+    // a → c/d: c is made, the inferiors follow, ab and a0 stay.
+    let Done::Mailbox { id, uidvalidity } = rename("a", "c/d").unwrap() else {
+        panic!()
+    };
+    assert_eq!((id, uidvalidity), (a_id, before[&a_id.0].uidvalidity));
+    let mut names = names_of(&s, a);
+    names
+        .retain(|n| !["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"].contains(&n.as_str()));
+    assert_eq!(names, ["a0", "ab", "c", "c/d", "c/d/b", "c/d/b/c", "x/b"]);
+    let after = mailbox_rows(&s);
+    for (old, new) in [("a", "c/d"), ("a/b", "c/d/b"), ("a/b/c", "c/d/b/c")] {
+        let id = mailbox_named(&s, a, new);
+        let (was, is) = (&before[&id.0], &after[&id.0]);
+        assert_eq!(was.name, old);
+        let mut renamed = was.clone();
+        renamed.name = new.into();
+        assert_eq!(is, &renamed, "{old} → {new} changed more than its name");
+        assert!(s.mailbox_generation(id) > 0);
+    }
+    assert_eq!(read_message(&s, abc, 1), Some(b"deep\r\n".to_vec()));
+    assert!(s.user_generation(a) > g);
+    assert_eq!(
+        s.subscriptions(a).unwrap(),
+        subs,
+        "subscriptions are names, left alone"
+    );
+    assert_consistent(&s, "after rename");
+    let raw = f.raw();
+    assert_eq!(raw.mailboxes.len(), before.len() + 1, "only c is new");
+    raw.assert_closed_consistent("after rename");
+}
+
+#[test]
+fn renaming_inbox_moves_its_messages_into_a_new_mailbox() {
+    let mut f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let big = payload("big", 2 * CHUNK_BYTES + 5);
+    for (tag, data) in [
+        ("one", &b"one\r\n"[..]),
+        ("two", &big[..]),
+        ("three", &b"three\r\n"[..]),
+    ] {
+        copies(deliver(&s, tag, data, &[a]));
+    }
+    set_flags(
+        &s,
+        mb,
+        2..=2,
+        StoreMode::Add,
+        flags::SEEN,
+        &["$Forwarded"],
+        None,
+    )
+    .unwrap();
+    delete_and_expunge(&s, mb, 1..=1);
+    let sub = create_mailbox(&s, a, "INBOX/sub");
+    appended(append(&s, sub, b"sub\r\n", 0, &[]));
+    let before = mailbox_row(&s, mb);
+    let msgs_before = s.messages(mb).unwrap();
+    let raw_before = f.raw();
+    let s = f.store().clone();
+    let (old, validity) = match s
+        .call_blocking(Op::RenameMailbox {
+            user: a,
+            from: "INBOX".into(),
+            to: "Old/2024".into(),
+        })
+        .unwrap()
+    {
+        Done::Mailbox { id, uidvalidity } => (id, uidvalidity),
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(old, mb);
+    assert!(validity > before.uidvalidity);
+    assert_eq!(mailbox_named(&s, a, "Old/2024"), old);
+    assert!(
+        s.mailbox(a, "Old").unwrap().is_some(),
+        "the superior was made"
+    );
+    // The messages moved in UID order, renumbered from 1, with flags, keywords, dates, bodies.
+    let moved = s.messages(old).unwrap();
+    assert_eq!(
+        nums(&moved.iter().map(|m| m.uid).collect::<Vec<_>>()),
+        vec![1, 2]
+    );
+    let new_row = mailbox_row(&s, old);
+    for (was, is) in msgs_before.iter().zip(&moved) {
+        let mut want = was.row.clone();
+        want.modseq = new_row.highest_modseq;
+        assert_eq!(is.row, want);
+    }
+    assert_eq!(
+        (new_row.messages, new_row.unseen, new_row.uidnext),
+        (2, 1, 3)
+    );
+    assert_eq!(new_row.keywords, before.keywords);
+    assert_eq!(read_message(&s, old, 1), Some(stored("two", &big)));
+    // INBOX stays itself: same id, UIDVALIDITY and UIDNEXT; empty; the UIDs vanished.
+    let inbox_row = mailbox_row(&s, mb);
+    assert_eq!(inbox(&s, a), mb);
+    assert_eq!(
+        (inbox_row.uidvalidity, inbox_row.uidnext),
+        (before.uidvalidity, before.uidnext)
+    );
+    assert_eq!(
+        (inbox_row.messages, inbox_row.unseen, inbox_row.bytes),
+        (0, 0, 0)
+    );
+    assert_eq!(inbox_row.highest_modseq, before.highest_modseq + 1);
+    assert_eq!(
+        s.vanished_since(mb, before.highest_modseq).unwrap(),
+        Some(Vanished::Exact(vec![uid(2), uid(3)]))
+    );
+    // Its inferiors are not renamed (RFC 9051 §6.3.6).
+    assert_eq!(uids_in(&s, mailbox_named(&s, a, "INBOX/sub")), vec![1]);
+    // Mail keeps arriving in INBOX, after the old UIDs.
+    let (_, cps) = copies(deliver(&s, "later", b"later\r\n", &[a]));
+    assert_eq!(cps[0].1, mb);
+    assert_eq!(cps[0].2.get(), before.uidnext);
+    // Renaming INBOX again to a name now taken is refused; an empty INBOX renames fine.
+    assert_eq!(
+        refused(s.call_blocking(Op::RenameMailbox {
+            user: a,
+            from: "INBOX".into(),
+            to: "Old/2024".into(),
+        })),
+        Refusal::MailboxExists("Old/2024".into())
+    );
+    delete_and_expunge(&s, mb, 1..=u32::MAX);
+    let Done::Mailbox { id: empty, .. } = s
+        .call_blocking(Op::RenameMailbox {
+            user: a,
+            from: "INBOX".into(),
+            to: "Empty".into(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(s.messages(empty).unwrap().is_empty());
+    assert_consistent(&s, "after renaming INBOX");
+    // No body was copied or lost: the moved messages' rows and chunks are the same.
+    let raw = f.raw();
+    let later: Vec<u64> = raw
+        .bodies
+        .keys()
+        .copied()
+        .filter(|b| !raw_before.bodies.contains_key(b))
+        .collect();
+    assert_eq!(later.len(), 0, "the later message was expunged again");
+    assert_eq!(raw.chunks, raw_before.chunks);
+    raw.assert_closed_consistent("after renaming INBOX");
+}
+
+#[test]
+fn deleting_a_mailbox_drops_its_messages_and_keeps_its_inferiors() {
+    let mut f = Fixture::new();
+    let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let s = f.store().clone();
+    let lists = create_mailbox(&s, a, "Lists");
+    let rust = create_mailbox(&s, a, "Lists/rust");
+    let only = payload("only", 2 * CHUNK_BYTES + 9);
+    let (only_body, _, _) = appended(append(&s, lists, &only, 0, &[]));
+    let (shared_body, _) = copies(deliver(&s, "shared", b"shared\r\n", &[a, b]));
+    s.call_blocking(Op::Copy {
+        from: inbox(&s, a),
+        uids: vec![1..=1],
+        to: lists,
+    })
+    .unwrap();
+    appended(append(&s, rust, b"rust\r\n", 0, &[]));
+    delete_and_expunge(&s, lists, 2..=2);
+    s.call_blocking(Op::Copy {
+        from: inbox(&s, a),
+        uids: vec![1..=1],
+        to: lists,
+    })
+    .unwrap();
+    let old = mailbox_row(&s, lists);
+    let (g_user, g_box) = (s.user_generation(a), s.mailbox_generation(lists));
+    let del = |name: &str| {
+        s.call_blocking(Op::DeleteMailbox {
+            user: a,
+            name: name.into(),
+        })
+    };
+    assert_eq!(refused(del("INBOX")), Refusal::InboxNotDeletable);
+    assert_eq!(refused(del("nope")), Refusal::NoSuchMailbox("nope".into()));
+    del("Lists").unwrap();
+    assert!(s.mailbox(a, "Lists").unwrap().is_none());
+    assert!(s.mailbox_by_id(lists).unwrap().is_none());
+    assert!(s.messages(lists).unwrap().is_empty());
+    assert_eq!(s.vanished_since(lists, 0).unwrap(), None);
+    assert!(s.user_generation(a) > g_user && s.mailbox_generation(lists) > g_box);
+    // The inferior stays; the bodies only Lists held are gone, the shared one lost a ref.
+    assert_eq!(uids_in(&s, rust), vec![1]);
+    assert_eq!(s.body(only_body).unwrap(), None);
+    assert_eq!(s.body(shared_body).unwrap().unwrap().refs, 2);
+    // The name can be made again: a new mailbox, a new UIDVALIDITY.
+    let again = create_mailbox(&s, a, "Lists");
+    assert_ne!(again, lists);
+    assert!(mailbox_row(&s, again).uidvalidity > old.uidvalidity);
+    assert_consistent(&s, "after deleting a mailbox");
+    let raw = f.raw();
+    assert!(!raw.mailboxes.contains(&lists.0));
+    assert!(raw.vanished.iter().all(|(m, _, _)| *m != lists.0));
+    assert!(raw.chunk_seqs(only_body.0).is_empty());
+    raw.assert_closed_consistent("after deleting a mailbox");
+}
+
+#[test]
+fn junk_training_events_are_recorded_with_the_change() {
+    let mut f = Fixture::new();
+    let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let junk = mailbox_named(&s, a, "Junk");
+    let trash = mailbox_named(&s, a, "Trash");
+    let archive = mailbox_named(&s, a, "Archive");
+    let bodies: Vec<BodyId> = (0..4)
+        .map(|i| copies(deliver(&s, &format!("t{i}"), b"t\r\n", &[a])).0)
+        .collect();
+    let events = || -> Vec<(u64, bool)> {
+        s.training_events(a)
+            .unwrap()
+            .iter()
+            .map(|e| (e.body.0, e.spam))
+            .collect()
+    };
+    let mv = |from, uids: std::ops::RangeInclusive<u32>, to| {
+        s.call_blocking(Op::Move {
+            from,
+            uids: vec![uids],
+            to,
+        })
+        .unwrap()
+    };
+    // Copied into Junk: spam. Moved into Junk: spam.
+    s.call_blocking(Op::Copy {
+        from: mb,
+        uids: vec![1..=1],
+        to: junk,
+    })
+    .unwrap();
+    mv(mb, 2..=2, junk);
+    assert_eq!(events(), vec![(bodies[0].0, true), (bodies[1].0, true)]);
+    // Moved out of Junk to a mailbox: ham; to Trash: no verdict; within Junk: none.
+    mv(junk, 2..=2, archive);
+    mv(junk, 1..=1, trash);
+    assert_eq!(events().len(), 3);
+    assert_eq!(events()[2], (bodies[1].0, false));
+    // $Junk / $NotJunk set (in any case): spam / ham; set again: nothing.
+    set_flags(&s, mb, 3..=3, StoreMode::Add, 0, &["$junk"], None).unwrap();
+    set_flags(&s, mb, 3..=3, StoreMode::Add, 0, &["$Junk"], None).unwrap();
+    set_flags(&s, mb, 4..=4, StoreMode::Replace, 0, &["$NotJunk"], None).unwrap();
+    let all = s.training_events(a).unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!((all[3].body, all[3].spam), (bodies[2], true));
+    assert_eq!((all[4].body, all[4].spam), (bodies[3], false));
+    let now = mailnook::time::unix_now();
+    assert!(
+        all.iter()
+            .all(|e: &TrainingEvent| e.time <= now && e.time + 600 > now)
+    );
+    assert!(s.training_events(b).unwrap().is_empty());
+    // Bounded per user: the newest are kept.
+    let many = TRAINING_KEEP as usize + 150;
+    fill(&s, a, archive, many);
+    s.call_blocking(Op::Copy {
+        from: archive,
+        uids: vec![1..=u32::MAX],
+        to: junk,
+    })
+    .unwrap();
+    let kept = s.training_events(a).unwrap();
+    assert_eq!(kept.len(), TRAINING_KEEP as usize);
+    assert!(kept.iter().all(|e| e.spam));
+    assert_consistent(&s, "after training");
+    let raw = f.raw();
+    let seqs: Vec<u64> = raw
+        .training
+        .keys()
+        .filter(|(u, _)| *u == a.0)
+        .map(|(_, q)| *q)
+        .collect();
+    assert_eq!(seqs.len(), TRAINING_KEEP as usize);
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "sequence numbers are contiguous"
+    );
+    raw.assert_closed_consistent("after training");
+    f.store()
+        .call_blocking(Op::DelUser("a@example.test".into()))
+        .unwrap();
+    let raw = f.raw();
+    assert!(raw.training.is_empty());
+    raw.assert_closed_consistent("after deleting a");
+}
+
+#[test]
+fn a_pinned_reader_outlives_the_expunge_of_its_message() {
+    let mut f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let data = payload("pinned", 3 * CHUNK_BYTES + 1234);
+    let want = stored("pinned", &data);
+    let (body, _) = copies(deliver(&s, "pinned", &data, &[a]));
+    let (other, _) = copies(deliver(&s, "other", b"other\r\n", &[a]));
+    let reader = s.open_body(body).unwrap().expect("open");
+    let second = s.open_body(body).unwrap().expect("open twice");
+    assert_eq!(s.body_readers(), 2);
+    // Reads at any offset and length, across the prefix, chunk and inline boundaries.
+    assert!(read_body(&reader, 7_777) == want);
+    let p = prefix("pinned").len();
+    for (at, len) in [
+        (0, 10),
+        (p - 3, 6),
+        (p + CHUNK_BYTES - 2, 5),
+        (want.len() - 4, 100),
+        (want.len(), 8),
+    ] {
+        let mut buf = vec![0; len];
+        let n = reader.read_at(at as u64, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &want[at..(at + len).min(want.len())], "at {at}");
+    }
+    // Expunged while pinned: the message goes, the bytes stay, parked.
+    delete_and_expunge(&s, mb, 1..=1);
+    assert!(s.message(mb, 1).unwrap().is_none());
+    assert!(
+        s.open_body(body).unwrap().is_none(),
+        "no new reader for a body no message shows"
+    );
+    assert!(read_body(&reader, 65_536) == want);
+    assert_eq!(
+        s.summary(body).unwrap(),
+        Some(vec![1, 2, 3]),
+        "the summary stays with it"
+    );
+    assert_consistent(&s, "while parked");
+    let raw = f.raw_live("while parked");
+    assert_eq!(raw.parked, [body.0].into_iter().collect());
+    assert_eq!(raw.bodies[&body.0].refs, 0);
+    assert_stored_layout(&raw, body.0, &data, "while parked");
+    raw.assert_bodies_and_chunks("while parked");
+    // One reader gone: still parked. The last: collected with the next commit.
+    drop(second);
+    assert!(read_body(&reader, 100_000) == want);
+    commit_now(&s);
+    assert_eq!(f.raw_live("one reader left").parked.len(), 1);
+    drop(reader);
+    assert_eq!(s.body_readers(), 0);
+    commit_now(&s);
+    let raw = f.raw_live("after the last reader");
+    assert!(raw.parked.is_empty());
+    assert!(!raw.bodies.contains_key(&body.0) && !raw.summaries.contains_key(&body.0));
+    assert!(raw.chunk_seqs(body.0).is_empty(), "the chunks remain");
+    raw.assert_bodies_and_chunks("after the last reader");
+    // A body other messages still show is never parked.
+    s.call_blocking(Op::Copy {
+        from: mb,
+        uids: vec![2..=2],
+        to: mailbox_named(&s, a, "Archive"),
+    })
+    .unwrap();
+    let r = s.open_body(other).unwrap().unwrap();
+    delete_and_expunge(&s, mb, 2..=2);
+    assert_eq!(s.body(other).unwrap().unwrap().refs, 1);
+    drop(r);
+    // A body that does not exist does not open.
+    assert!(s.open_body(BodyId(987_654)).unwrap().is_none());
+    assert_eq!(s.body_readers(), 0);
+    assert_consistent(&s, "after the readers");
+    let raw = f.raw();
+    raw.assert_closed_consistent("after the readers");
+}
+
+#[test]
+fn a_parked_deletion_leaves_nothing_after_a_crash() {
+    let f = Fixture::new();
+    let a = setup_users(f.store(), &["a@example.test"])[0];
+    let s = f.store().clone();
+    let mb = inbox(&s, a);
+    let data = payload("crash", 2 * CHUNK_BYTES + 99);
+    let (body, _) = copies(deliver(&s, "crash", &data, &[a]));
+    let (kept, _) = copies(deliver(&s, "kept", &payload("kept", CHUNK_BYTES + 1), &[a]));
+    let reader = s.open_body(body).unwrap().unwrap();
+    delete_and_expunge(&s, mb, 1..=1);
+    // The file as a crash right now would leave it (the expunge committed, the reader alive).
+    let image = f.dir.path().join("crash.redb");
+    std::fs::copy(f.path(), &image).unwrap();
+    let raw = raw_file(&image, "crash image");
+    assert_eq!(raw.parked, [body.0].into_iter().collect());
+    raw.assert_bodies_and_chunks("crash image");
+    // The process that comes back has no readers: the open finishes the deletion.
+    let back = Store::open(&image, CACHE_BYTES).unwrap();
+    assert_eq!(back.body(body).unwrap(), None);
+    assert!(back.body(kept).unwrap().is_some());
+    assert_consistent(&back, "after the crash");
+    back.close();
+    let raw = raw_file(&image, "after the crash, closed");
+    assert!(raw.parked.is_empty() && !raw.bodies.contains_key(&body.0));
+    assert!(raw.chunk_seqs(body.0).is_empty() && !raw.summaries.contains_key(&body.0));
+    raw.assert_closed_consistent("after the crash, closed");
+    // Meanwhile the original still reads.
+    assert!(read_body(&reader, 50_000) == stored("crash", &data));
+    drop(reader);
+}
+
+#[test]
+fn generations_change_after_commits_and_wake_waiters_on_other_threads() {
+    let f = Fixture::new();
+    let users = setup_users(f.store(), &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let s = f.store().clone();
+    let (mb, archive, b_inbox) = (inbox(&s, a), mailbox_named(&s, a, "Archive"), inbox(&s, b));
+    let g0 = s.mailbox_generation(mb);
+    copies(deliver(&s, "g", b"g\r\n", &[a]));
+    let g1 = s.mailbox_generation(mb);
+    assert!(g1 > g0, "a delivery bumps the INBOX");
+    assert_eq!(s.mailbox_generation(b_inbox), 0, "and no one else's");
+    // Reads and refusals and no-op changes bump nothing.
+    let _ = s.messages(mb).unwrap();
+    let _ = refused(set_flags(
+        &s,
+        mb,
+        1..=1,
+        StoreMode::Add,
+        0,
+        &["bad word"],
+        None,
+    ));
+    set_flags(&s, mb, 5..=9, StoreMode::Add, flags::SEEN, &[], None).unwrap();
+    assert_eq!(s.mailbox_generation(mb), g1);
+    // A move bumps both ends.
+    let ga = s.mailbox_generation(archive);
+    s.call_blocking(Op::Move {
+        from: mb,
+        uids: vec![1..=1],
+        to: archive,
+    })
+    .unwrap();
+    assert!(s.mailbox_generation(mb) > g1 && s.mailbox_generation(archive) > ga);
+    // Already different: resolves at once.
+    futures_lite::future::block_on(s.changed(mb, g0));
+    // A waiter on another thread wakes on the next commit that touches the mailbox.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let seen = s.mailbox_generation(mb);
+    let waiter = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            futures_lite::future::block_on(s.changed(mb, seen));
+            tx.send(s.mailbox_generation(mb)).unwrap();
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // Commits elsewhere (b's INBOX, another mailbox of a) do not wake it for good.
+    copies(deliver(&s, "for-b", b"b\r\n", &[b]));
+    appended(append(&s, archive, b"a\r\n", 0, &[]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        rx.try_recv().is_err(),
+        "woke without a change to its mailbox"
+    );
+    copies(deliver(&s, "wake", b"wake\r\n", &[a]));
+    let woke_at = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the waiter did not wake");
+    assert!(woke_at > seen);
+    waiter.join().unwrap();
+    // The user's generation follows the mailbox list.
+    let gu = s.user_generation(a);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let user_waiter = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            futures_lite::future::block_on(s.user_changed(a, gu));
+            tx.send(()).unwrap();
+        })
+    };
+    copies(deliver(&s, "no-list-change", b"x\r\n", &[a]));
+    assert_eq!(
+        s.user_generation(a),
+        gu,
+        "a delivery does not change the list"
+    );
+    create_mailbox(&s, a, "New");
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the user waiter did not wake");
+    user_waiter.join().unwrap();
+    assert!(s.user_generation(a) > gu);
+    assert_eq!(s.user_generation(b), s.user_generation(b), "stable");
+}
+
+#[test]
+fn a_version_1_store_is_migrated_when_opened() {
+    use mailnook::codec::Enc;
+    use mailnook::store::schema::{
+        BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, USER_BY_EMAIL, USERS,
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("mailnook-v1")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("mail.redb");
+    let data = payload("old", CHUNK_BYTES + 20);
+    {
+        // The rows as schema 1 wrote them (mailbox rows with a `subscribed` byte, body rows
+        // with the summary inside).
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            for (k, v) in [
+                ("schema_version", 1),
+                ("next_user", 2),
+                ("next_mailbox", 3),
+                ("next_uidvalidity", 500),
+            ] {
+                meta.insert(k, v).unwrap();
+            }
+            let user = Enc::default()
+                .u8(1)
+                .str("old@example.test")
+                .str("$argon2id$x")
+                .u64(7)
+                .done();
+            txn.open_table(USERS)
+                .unwrap()
+                .insert(1, user.as_slice())
+                .unwrap();
+            txn.open_table(USER_BY_EMAIL)
+                .unwrap()
+                .insert("old@example.test", 1)
+                .unwrap();
+            let mbox = |name: &str,
+                        validity: u32,
+                        uidnext: u32,
+                        special: u8,
+                        subscribed: u8,
+                        n: u32,
+                        size: u64| {
+                Enc::default()
+                    .u8(1)
+                    .u64(1)
+                    .str(name)
+                    .u32(validity)
+                    .u32(uidnext)
+                    .u64(3)
+                    .u8(special)
+                    .u8(subscribed)
+                    .u32(n)
+                    .u32(n)
+                    .u64(size)
+                    .done()
+            };
+            let size = (b"P: x\r\n".len() + data.len()) as u64;
+            let mut mailboxes = txn.open_table(MAILBOXES).unwrap();
+            mailboxes
+                .insert(1, mbox("INBOX", 498, 3, 0, 1, 1, size).as_slice())
+                .unwrap();
+            mailboxes
+                .insert(2, mbox("Old stuff", 499, 1, 5, 0, 0, 0).as_slice())
+                .unwrap();
+            let mut names = txn.open_table(MAILBOX_BY_NAME).unwrap();
+            names.insert((1, "INBOX"), 1).unwrap();
+            names.insert((1, "Old stuff"), 2).unwrap();
+            let msg = Enc::default()
+                .u8(1)
+                .u64(10)
+                .u64(1_600_000_000)
+                .u64(size)
+                .u32(0)
+                .u64(2)
+                .u32(0)
+                .done();
+            txn.open_table(MESSAGES)
+                .unwrap()
+                .insert((1, 2), msg.as_slice())
+                .unwrap();
+            let body = Enc::default()
+                .u8(1)
+                .u32(1)
+                .u64(size)
+                .bytes(b"P: x\r\n")
+                .bytes(b"old summary")
+                .u32(1)
+                .bytes(&data[CHUNK_BYTES..])
+                .done();
+            txn.open_table(BODIES)
+                .unwrap()
+                .insert(10, body.as_slice())
+                .unwrap();
+            txn.open_table(CHUNKS)
+                .unwrap()
+                .insert((10, 0), &data[..CHUNK_BYTES])
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let s = Store::open(&path, CACHE_BYTES).expect("a v1 store opens");
+    let a = s.user("old@example.test").unwrap().unwrap().id;
+    let mb = inbox(&s, a);
+    let mut want = b"P: x\r\n".to_vec();
+    want.extend_from_slice(&data);
+    assert_eq!(read_message(&s, mb, 2), Some(want.clone()));
+    assert_eq!(
+        s.summary(BodyId(10)).unwrap(),
+        Some(b"old summary".to_vec())
+    );
+    assert_eq!(s.subscriptions(a).unwrap(), vec!["INBOX".to_string()]);
+    let old = mailbox_row(&s, mailbox_named(&s, a, "Old stuff"));
+    assert_eq!(
+        (
+            old.uidvalidity,
+            old.special_use,
+            old.vanished,
+            old.keywords.len()
+        ),
+        (499, SpecialUse::Archive, 0, 0)
+    );
+    assert!(read_body(&s.open_body(BodyId(10)).unwrap().unwrap(), 4096) == want);
+    assert_consistent(&s, "after the migration");
+    // It works as a current store: new bodies take ids above the old ones.
+    let (body, cps) = copies(deliver(&s, "new", b"new\r\n", &[a]));
+    assert!(body.0 > 10);
+    assert_eq!(cps[0].2.get(), 3);
+    s.close();
+    let raw = raw_file(&path, "migrated");
+    assert_eq!(raw.meta["schema_version"], SCHEMA_VERSION);
+    raw.assert_closed_consistent("migrated");
+    let s = Store::open(&path, CACHE_BYTES).expect("reopen");
+    assert_consistent(&s, "reopened after the migration");
+    s.close();
+}
+
+#[test]
+fn check_reports_broken_imap_tables() {
+    use mailnook::store::schema::{BODIES, PARKED, SUBSCRIPTIONS, SUMMARIES, TRAINING, VANISHED};
+    use redb::ReadableTable;
+    let has = |found: &[String], what: &str| {
+        assert!(found.iter().any(|p| p.contains(what)), "{what}: {found:?}");
+    };
+    // A vanished UID of a missing mailbox.
+    let found = check_after(|txn, ids| {
+        txn.open_table(VANISHED)
+            .unwrap()
+            .insert((ids["a_inbox"] + 1000, 2, 1), ())
+            .unwrap();
+    });
+    has(&found, "belong to a missing mailbox");
+    // A vanished UID the mailbox does not count (and that is still present).
+    let found = check_after(|txn, ids| {
+        txn.open_table(VANISHED)
+            .unwrap()
+            .insert((ids["a_inbox"], 2, 1), ())
+            .unwrap();
+    });
+    has(&found, "still present");
+    has(&found, "keeps 1 vanished uids but counts 0");
+    // A body without its summary.
+    let found = check_after(|txn, ids| {
+        txn.open_table(SUMMARIES)
+            .unwrap()
+            .remove(ids["body"])
+            .unwrap();
+    });
+    has(&found, "has no summary");
+    // A parked row for a body messages still show.
+    let found = check_after(|txn, ids| {
+        txn.open_table(PARKED)
+            .unwrap()
+            .insert(ids["body"], ())
+            .unwrap();
+    });
+    has(&found, "is parked");
+    // A body nobody holds that is not parked.
+    let found = check_after(|txn, ids| {
+        let mut bodies = txn.open_table(BODIES).unwrap();
+        let mut row = bodies.get(ids["body"]).unwrap().unwrap().value().to_vec();
+        row[1..5].copy_from_slice(&0u32.to_le_bytes());
+        bodies.insert(ids["body"], row.as_slice()).unwrap();
+    });
+    has(&found, "is not parked");
+    // Subscriptions and training events of a missing user.
+    let found = check_after(|txn, _| {
+        txn.open_table(SUBSCRIPTIONS)
+            .unwrap()
+            .insert((77, "x"), ())
+            .unwrap();
+        txn.open_table(TRAINING)
+            .unwrap()
+            .insert((78, 1), (1, true, 0))
+            .unwrap();
+    });
+    has(&found, "subscriptions of missing user 77");
+    has(&found, "training events of missing user 78");
+}

@@ -5,8 +5,10 @@
 //! API (users added and deleted, a password change, deliveries inline and chunked to several
 //! recipients, identical payloads delivered twice (two independent bodies), refusals, discards,
 //! chunk puts that ride along with other requests' commits, with a commit window and in-flight
-//! guards as the server uses them); each request records the backend's sync counter when its
-//! answer arrived. An answer that came back while the counter was below `k` belonged to a commit
+//! guards as the server uses them; and, on a user of its own, an IMAP client's session: mailboxes
+//! created, renamed (INBOX too) and deleted, subscriptions, appends, flag changes, copies, moves
+//! into and out of Junk, expunges, one of them under a pinned body reader); each request records
+//! the backend's sync counter when its answer arrived. An answer that came back while the counter was below `k` belonged to a commit
 //! whose sync had completed before sync `k`.
 //!
 //! Freezing durability at sync `k` and then crashing leaves what syncs `1..k-1` made durable.
@@ -14,14 +16,20 @@
 //! `k` at once: the durable bytes as of sync `k-1`, once as they are and once with the header write
 //! that sync `k` was flushing overlaid (redb's own model: the header reached the disk, the pages
 //! it names did not). Each image is opened as a new store and checked: every acknowledged request
-//! is present, with byte-exact messages; nothing else is half-present; requests became durable in
-//! an order consistent with their acknowledgements; `check()` is empty; UIDNEXT is above every
-//! UID; redb's `check_integrity()` holds before and after; and the recovered store takes a new
-//! delivery with a fresh UID.
+//! is present, with byte-exact messages; nothing else is half-present; the IMAP user's state
+//! (mailboxes, counters, messages with flags and bytes, subscriptions, VANISHED, training events)
+//! is exactly the state after some prefix of its session, no shorter than what was acknowledged;
+//! requests became durable in an order consistent with their acknowledgements; `check()` is
+//! empty; UIDNEXT is above every UID; redb's `check_integrity()` holds before and after; a body
+//! parked for a reader is gone after the open; and the recovered store takes a new delivery with
+//! a fresh UID.
 
 mod store_support;
 
-use mailnook::store::{self, BodyId, CHUNK_BYTES, Done, MailboxId, Op, Store, Uid, UserId};
+use mailnook::store::{
+    self, BodyId, CHUNK_BYTES, Done, MailboxId, MailboxRow, MessageRow, Op, SpecialUse, Store,
+    StoreMode, TrainingEvent, Uid, UserId, Vanished, flags,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -212,6 +220,51 @@ enum What {
         /// `None`: refused (the store said so; it must have changed nothing).
         result: Option<(BodyId, Vec<CopyAt>)>,
     },
+    /// Step `step` of the IMAP session (its state after it is `imap_states[step + 1]`).
+    Imap {
+        step: usize,
+        label: &'static str,
+    },
+}
+
+/// Everything of the IMAP user's that an operation of the session can change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ImapState {
+    /// Name → (id, row).
+    mailboxes: BTreeMap<String, (MailboxId, MailboxRow)>,
+    /// (mailbox name, uid) → (row, fingerprint of the bytes).
+    messages: BTreeMap<(String, u32), (MessageRow, u64)>,
+    subscriptions: Vec<String>,
+    /// Mailbox name → `vanished_since(0)`.
+    vanished: BTreeMap<String, Option<Vanished>>,
+    training: Vec<TrainingEvent>,
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn imap_state(store: &Store, user: UserId) -> ImapState {
+    let mut st = ImapState {
+        mailboxes: BTreeMap::new(),
+        messages: BTreeMap::new(),
+        subscriptions: store.subscriptions(user).unwrap(),
+        vanished: BTreeMap::new(),
+        training: store.training_events(user).unwrap(),
+    };
+    for mb in store.mailboxes(user).unwrap() {
+        for m in store.messages(mb.id).unwrap() {
+            let bytes = read_message(store, mb.id, m.uid.get()).expect("listed message reads");
+            st.messages
+                .insert((mb.row.name.clone(), m.uid.get()), (m.row, fnv(&bytes)));
+        }
+        st.vanished
+            .insert(mb.row.name.clone(), store.vanished_since(mb.id, 0).unwrap());
+        st.mailboxes.insert(mb.row.name.clone(), (mb.id, mb.row));
+    }
+    st
 }
 
 /// Where one recipient's copy went.
@@ -223,6 +276,8 @@ struct Recorder {
     backend: CrashBackend,
     clock: AtomicU64,
     recs: Mutex<Vec<Rec>>,
+    /// The IMAP user's state before its session and after each step.
+    imap_states: Mutex<Vec<ImapState>>,
 }
 
 impl Recorder {
@@ -295,6 +350,41 @@ impl Recorder {
         })
     }
 
+    /// Runs one step of the IMAP session, which must succeed, and records the state after it.
+    fn imap(&self, user: UserId, label: &'static str, op: Op) -> Done {
+        let step = self.imap_states.lock().unwrap().len() - 1;
+        let done = self.call(op, |r| {
+            let done = r.unwrap_or_else(|e| panic!("imap step {step} ({label}): {e}"));
+            (What::Imap { step, label }, done)
+        });
+        let state = imap_state(&self.store, user);
+        self.imap_states.lock().unwrap().push(state);
+        done
+    }
+
+    /// An IMAP step that delivers (chunks first, like the other deliveries).
+    fn imap_deliver(&self, user: UserId, tag: &str, len: usize) {
+        let d = delivery(upload(&self.store, &payload(tag, len)), tag, &[user]);
+        self.imap(user, "deliver", Op::Deliver(d));
+    }
+
+    /// An IMAP step that appends.
+    fn imap_append(&self, user: UserId, mailbox: MailboxId, tag: &str, len: usize, seen: bool) {
+        let data = payload(tag, len);
+        let up = upload(&self.store, &data);
+        let op = Op::Append {
+            upload: up.id,
+            chunks_sent: up.chunks_sent,
+            mailbox,
+            flags: if seen { flags::SEEN } else { 0 },
+            keywords: vec!["work".into()],
+            internal_date: 1_700_000_200,
+            tail: up.tail,
+            summary: summary_of(&data),
+        };
+        self.imap(user, "append", op);
+    }
+
     fn user_id(&self, email: &str) -> UserId {
         self.recs
             .lock()
@@ -365,12 +455,149 @@ fn recipients_for(t: usize, i: usize) -> Vec<&'static str> {
 
 const STEPS: usize = 12;
 
+/// The user whose mailboxes only the IMAP session touches.
+const IMAP_USER: &str = "imap@example.test";
+
+/// An IMAP client's session on its own user, one durable step at a time, holding a reader on a
+/// body while its last message is expunged.
+fn imap_session(rec: &Recorder) {
+    let u = rec.user_id(IMAP_USER);
+    let s = &rec.store;
+    rec.imap_states.lock().unwrap().push(imap_state(s, u));
+    let by_name = |name: &str| mailbox_named(s, u, name);
+    let range = |r: std::ops::RangeInclusive<u32>| vec![r];
+    rec.imap_deliver(u, "i0", 700);
+    rec.imap_deliver(u, "i1", 2 * CHUNK_BYTES + 300);
+    rec.imap_deliver(u, "i2", 2_000);
+    let create = Op::CreateMailbox {
+        user: u,
+        name: "Projects/2024".into(),
+        special_use: SpecialUse::None,
+    };
+    rec.imap(u, "create", create);
+    for name in ["Projects/2024", "Ghost"] {
+        let op = Op::Subscribe {
+            user: u,
+            name: name.into(),
+            subscribed: true,
+        };
+        rec.imap(u, "subscribe", op);
+    }
+    rec.imap_append(u, by_name("Projects/2024"), "i3", CHUNK_BYTES + 40, true);
+    let inbox = by_name("INBOX");
+    let highest = mailbox_row(s, inbox).highest_modseq;
+    let store_op = Op::Store {
+        mailbox: inbox,
+        uids: range(1..=2),
+        mode: StoreMode::Add,
+        flags: flags::FLAGGED,
+        keywords: vec!["$Junk".into()],
+        unchanged_since: Some(highest),
+    };
+    rec.imap(u, "store $Junk", store_op);
+    let copy = Op::Copy {
+        from: inbox,
+        uids: range(1..=2),
+        to: by_name("Projects/2024"),
+    };
+    rec.imap(u, "copy", copy);
+    let to_junk = Op::Move {
+        from: inbox,
+        uids: range(2..=2),
+        to: by_name("Junk"),
+    };
+    rec.imap(u, "move to Junk", to_junk);
+    let deleted = Op::Store {
+        mailbox: inbox,
+        uids: range(1..=1),
+        mode: StoreMode::Add,
+        flags: flags::DELETED,
+        keywords: Vec::new(),
+        unchanged_since: None,
+    };
+    rec.imap(u, "store \\Deleted", deleted);
+    let expunge = Op::Expunge {
+        mailbox: inbox,
+        uids: None,
+    };
+    rec.imap(u, "expunge", expunge);
+    let rename = Op::RenameMailbox {
+        user: u,
+        from: "Projects".into(),
+        to: "Work".into(),
+    };
+    rec.imap(u, "rename", rename);
+    // A FETCH in progress: the body of i2, whose only message goes below.
+    let i2 = s
+        .message(inbox, 3)
+        .unwrap()
+        .expect("i2 is INBOX 3")
+        .row
+        .body;
+    let reader = s.open_body(BodyId(i2)).unwrap().expect("i2 opens");
+    let rename_inbox = Op::RenameMailbox {
+        user: u,
+        from: "INBOX".into(),
+        to: "Old".into(),
+    };
+    rec.imap(u, "rename INBOX", rename_inbox);
+    let from_junk = Op::Move {
+        from: by_name("Junk"),
+        uids: range(1..=u32::MAX),
+        to: inbox,
+    };
+    rec.imap(u, "move from Junk", from_junk);
+    let old = by_name("Old");
+    let deleted = Op::Store {
+        mailbox: old,
+        uids: range(1..=u32::MAX),
+        mode: StoreMode::Add,
+        flags: flags::DELETED,
+        keywords: Vec::new(),
+        unchanged_since: None,
+    };
+    rec.imap(u, "store \\Deleted in Old", deleted);
+    let expunge = Op::Expunge {
+        mailbox: old,
+        uids: Some(range(1..=u32::MAX)),
+    };
+    rec.imap(u, "expunge Old (parks i2)", expunge);
+    assert!(read_body(&reader, 4096).len() as u64 == reader.size());
+    rec.imap_append(u, inbox, "i4", 500, false);
+    let delete = Op::DeleteMailbox {
+        user: u,
+        name: "Work/2024".into(),
+    };
+    rec.imap(u, "delete", delete);
+    drop(reader);
+    let unsubscribe = Op::Subscribe {
+        user: u,
+        name: "Ghost".into(),
+        subscribed: false,
+    };
+    rec.imap(u, "unsubscribe", unsubscribe);
+    let replace = Op::Store {
+        mailbox: inbox,
+        uids: range(1..=u32::MAX),
+        mode: StoreMode::Replace,
+        flags: flags::SEEN,
+        keywords: vec!["$NotJunk".into()],
+        unchanged_since: None,
+    };
+    rec.imap(u, "store $NotJunk", replace);
+}
+
 /// The workload: setup, then three threads at once.
 fn run_workload(rec: &Arc<Recorder>) {
     rec.add_domain();
     for u in &USERS[..6] {
         rec.add_user(u);
     }
+    rec.add_user(IMAP_USER);
+    let imap = {
+        let rec = rec.clone();
+        std::thread::spawn(move || imap_session(&rec))
+    };
     let shared = Arc::new(payload("shared", 3 * CHUNK_BYTES + 1234));
     let threads: Vec<_> = (0..3)
         .map(|t| {
@@ -440,6 +667,7 @@ fn run_workload(rec: &Arc<Recorder>) {
     for t in threads {
         t.join().expect("workload thread");
     }
+    imap.join().expect("IMAP session thread");
 }
 
 /// What the live run did, indexed for the checks.
@@ -447,10 +675,13 @@ struct Run {
     recs: Vec<Rec>,
     /// (mailbox, uid) → index of the delivery that put a message there.
     by_copy: BTreeMap<(u64, u32), usize>,
+    /// The IMAP user's state before its session and after each step.
+    imap_states: Vec<ImapState>,
+    imap_user: UserId,
 }
 
 impl Run {
-    fn new(mut recs: Vec<Rec>) -> Run {
+    fn new(mut recs: Vec<Rec>, imap_states: Vec<ImapState>) -> Run {
         recs.sort_by_key(|r| r.acked);
         let mut by_copy = BTreeMap::new();
         let mut bodies = BTreeSet::new();
@@ -472,7 +703,19 @@ impl Run {
                 }
             }
         }
-        Run { recs, by_copy }
+        let imap_user = recs
+            .iter()
+            .find_map(|r| match &r.what {
+                What::AddUser { email, id } if email == IMAP_USER => Some(*id),
+                _ => None,
+            })
+            .expect("the IMAP user was added");
+        Run {
+            recs,
+            by_copy,
+            imap_states,
+            imap_user,
+        }
     }
 }
 
@@ -508,7 +751,13 @@ fn verify(run: &Run, image: Vec<u8>, k: u64, label: &str) -> Verified {
     let mut users: BTreeMap<UserId, store::UserRow> = BTreeMap::new();
     let mut present: BTreeMap<(u64, u32), Vec<u8>> = BTreeMap::new();
     for u in store.users().unwrap() {
-        for mb in store.mailboxes(u.id).unwrap() {
+        // The IMAP user's messages are checked against the session's states below.
+        let mailboxes = if u.id == run.imap_user {
+            Vec::new()
+        } else {
+            store.mailboxes(u.id).unwrap()
+        };
+        for mb in mailboxes {
             for m in store.messages(mb.id).unwrap() {
                 let bytes = read_message(&store, mb.id, m.uid.get())
                     .unwrap_or_else(|| panic!("{label}: listed message unreadable"));
@@ -533,6 +782,31 @@ fn verify(run: &Run, image: Vec<u8>, k: u64, label: &str) -> Verified {
             "{label}: message {key:?} ({tag}) differs from what was sent"
         );
     }
+
+    // The IMAP user's state is the state after some prefix of its session: `imap_done` steps.
+    let imap_done = users.contains_key(&run.imap_user).then(|| {
+        let now = imap_state(&store, run.imap_user);
+        run.imap_states
+            .iter()
+            .position(|s| *s == now)
+            .unwrap_or_else(|| {
+                let closest = run
+                    .imap_states
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, s)| {
+                        usize::from(s.mailboxes != now.mailboxes)
+                            + usize::from(s.messages != now.messages)
+                            + usize::from(s.subscriptions != now.subscriptions)
+                            + usize::from(s.vanished != now.vanished)
+                            + usize::from(s.training != now.training)
+                    })
+                    .map(|(i, _)| i);
+                panic!(
+                    "{label}: the IMAP user's state is no prefix of its session (closest: after {closest:?} steps): {now:#?}"
+                )
+            })
+    });
 
     // Which requests the image holds: Some(true) present, Some(false) absent, None: the image
     // cannot tell (e.g. every copy belonged to a user deleted since).
@@ -584,6 +858,7 @@ fn verify(run: &Run, image: Vec<u8>, k: u64, label: &str) -> Verified {
                 (!alive.is_empty()).then_some(n > 0)
             }
             What::Deliver { result: None, .. } => None,
+            What::Imap { step, .. } => Some(imap_done.is_some_and(|done| *step < done)),
         })
         .collect();
 
@@ -661,6 +936,8 @@ fn verify(run: &Run, image: Vec<u8>, k: u64, label: &str) -> Verified {
         must,
         messages: present.len(),
         orphans,
+        imap_steps: imap_done.unwrap_or(0),
+        parked: raw.parked.len(),
     }
 }
 
@@ -672,6 +949,10 @@ struct Verified {
     messages: usize,
     /// Chunk rows of unfinished uploads in the crash image (removed by the open).
     orphans: usize,
+    /// Steps of the IMAP session the image holds.
+    imap_steps: usize,
+    /// Bodies parked for a reader in the crash image (deleted by the open).
+    parked: usize,
 }
 
 impl Rec {
@@ -683,6 +964,7 @@ impl Rec {
                     if result.is_some() { "ok" } else { "refused" }
                 )
             }
+            What::Imap { step, label } => format!("imap step {step} ({label})"),
             other => format!("{other:?}"),
         }
     }
@@ -701,6 +983,7 @@ fn every_acknowledged_request_survives_a_crash_at_any_sync() {
         backend: backend.clone(),
         clock: AtomicU64::new(0),
         recs: Mutex::new(Vec::new()),
+        imap_states: Mutex::new(Vec::new()),
     });
     run_workload(&rec);
     let total = backend.syncs();
@@ -708,7 +991,15 @@ fn every_acknowledged_request_survives_a_crash_at_any_sync() {
     let settled = backend.settled();
     let rec = Arc::into_inner(rec).expect("workload threads ended");
     rec.store.close();
-    let run = Run::new(rec.recs.into_inner().unwrap());
+    let run = Run::new(
+        rec.recs.into_inner().unwrap(),
+        rec.imap_states.into_inner().unwrap(),
+    );
+    let imap_steps = run.imap_states.len() - 1;
+    // Every step of the session changed what the state compares, so "a prefix" is exact.
+    for (i, w) in run.imap_states.windows(2).enumerate() {
+        assert_ne!(w[0], w[1], "IMAP step {i} changed nothing visible");
+    }
     let acked_deliveries = run
         .recs
         .iter()
@@ -746,6 +1037,8 @@ fn every_acknowledged_request_survives_a_crash_at_any_sync() {
     let mut unborn = 0;
     let mut max_must = 0;
     let mut with_orphans = 0;
+    let mut imap_prefixes = BTreeSet::new();
+    let mut with_parked = 0;
     for &k in &ks {
         let crash = &crashes[k as usize - 1];
         for with_header in [false, true] {
@@ -767,12 +1060,25 @@ fn every_acknowledged_request_survives_a_crash_at_any_sync() {
             let v = verify(&run, crash.image(with_header), k, &label);
             max_must = max_must.max(v.must);
             with_orphans += usize::from(v.orphans > 0);
+            imap_prefixes.insert(v.imap_steps);
+            with_parked += usize::from(v.parked > 0);
             checked += 1;
         }
     }
     // After every sync completed, every answered request is there.
     let v = verify(&run, settled.image(false), u64::MAX, "settled");
     assert_eq!(v.must, run.recs.len());
+    assert_eq!(
+        v.imap_steps, imap_steps,
+        "the settled image holds the whole session"
+    );
+    // The session's steps were each the last durable one in some image, and some image caught a
+    // body parked for the reader.
+    assert!(
+        imap_prefixes.len() > imap_steps / 2,
+        "crash images held only these prefixes of the IMAP session: {imap_prefixes:?}"
+    );
+    assert!(with_parked > 0, "no crash image held a parked body");
     with_orphans += usize::from(v.orphans > 0);
     // The upload left unfinished at the end was carried to disk by the last commit, so at least
     // the settled image exercised the clean-up of orphaned chunks.
@@ -784,11 +1090,14 @@ fn every_acknowledged_request_survives_a_crash_at_any_sync() {
         "store_crash: {} requests ({acked_deliveries} deliveries accepted), {total} syncs \
          ({opened_at} to create and open the store), {} frozen × 2 images + settled: \
          {} images verified, {unborn} refused by redb as a file it never finished creating, \
-         {with_orphans} held chunks of unfinished uploads; up to {max_must} acknowledged \
+         {with_orphans} held chunks of unfinished uploads, {with_parked} a parked body; \
+         {} of the {} states of the IMAP session seen; up to {max_must} acknowledged \
          requests required per image, {} messages at the end; {:?}",
         run.recs.len(),
         ks.len(),
         checked + 1,
+        imap_prefixes.len(),
+        imap_steps + 1,
         v.messages,
         started.elapsed()
     );

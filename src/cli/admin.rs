@@ -346,13 +346,19 @@ pub fn execute(
             writeln!(out, "UID\tDATE\tSIZE\tFLAGS\tFROM\tSUBJECT")?;
             for m in store.messages(mb.id)? {
                 let summary = store
-                    .body(store::BodyId(m.row.body))?
-                    .and_then(|b| Summary::decode(&b.summary))
+                    .summary(store::BodyId(m.row.body))?
+                    .and_then(|b| Summary::decode(&b))
                     .unwrap_or_default();
                 let from = summary
+                    .envelope
                     .from
                     .first()
-                    .and_then(|a| a.address.clone())
+                    .map(|a| {
+                        let part = |p: &Option<Vec<u8>>| {
+                            String::from_utf8_lossy(p.as_deref().unwrap_or_default()).into_owned()
+                        };
+                        format!("{}@{}", part(&a.mailbox), part(&a.host))
+                    })
                     .unwrap_or_default();
                 let subject = summary.subject.unwrap_or_default();
                 writeln!(

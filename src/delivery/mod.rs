@@ -7,10 +7,10 @@
 //! errors for the caller to turn into 4xx replies, never 5xx.
 
 use crate::config::Config;
-use crate::message::{Summary, address};
+use crate::message::{MimeLimits, MimeParser, address};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Recipient, Reply};
-use crate::store::{self, CHUNK_BYTES, Delivery, Done, Op, Store, UploadId, UserId};
+use crate::store::{self, CHUNK_BYTES, Delivery, Done, Op, Store, UploadId, UserId, MailboxId};
 
 /// What to do with one RCPT.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,14 +67,15 @@ fn postmaster_decision(store: &Store, cfg: &Config) -> store::Result<RcptDecisio
 }
 
 /// Streams one message into the store in chunks, so memory stays at one chunk whatever the
-/// message size, and keeps the start of the message for its [`Summary`].
+/// message size, and feeds every byte to a [`MimeParser`] so the message's structure summary
+/// (`message::Summary`) is ready at commit without reading the message back.
 pub struct MessageSink {
     store: Store,
     upload: UploadId,
     _in_flight: store::InFlight,
     buf: Vec<u8>,
     chunks_sent: usize,
-    head: Vec<u8>,
+    mime: MimeParser,
     total: u64,
 }
 
@@ -87,7 +88,7 @@ impl MessageSink {
             store: store.clone(),
             buf: Vec::new(),
             chunks_sent: 0,
-            head: Vec::new(),
+            mime: MimeParser::new(MimeLimits::default()),
             total: 0,
         }
     }
@@ -105,10 +106,7 @@ impl MessageSink {
     /// Appends message bytes, sending every full chunk to the store.
     pub async fn write(&mut self, mut data: &[u8]) -> store::Result<()> {
         self.total += data.len() as u64;
-        if self.head.len() < crate::message::summary::HEADER_SCAN_BYTES {
-            let room = crate::message::summary::HEADER_SCAN_BYTES - self.head.len();
-            self.head.extend_from_slice(&data[..data.len().min(room)]);
-        }
+        self.mime.feed(data);
         while !data.is_empty() {
             let room = CHUNK_BYTES - self.buf.len();
             let (now, rest) = data.split_at(data.len().min(room));
@@ -139,7 +137,9 @@ impl MessageSink {
         recipients: Vec<UserId>,
         internal_date: u64,
     ) -> store::Result<Done> {
-        let summary = Summary::from_message_start(&self.head).encode();
+        // The prefix is stored before the data but known only now; it adds only trace lines to
+        // the top header, so the parser's offsets move by its length (`finish_with_prefix`).
+        let summary = self.mime.finish_with_prefix(&prefix).encode();
         let delivery = Delivery {
             upload: self.upload,
             chunks_sent: self.chunks_sent,
@@ -150,6 +150,27 @@ impl MessageSink {
             recipients,
         };
         let result = self.store.call(Op::Deliver(delivery)).await;
+        if result.is_err() {
+            let _ = self.store.call(Op::Discard(self.upload)).await;
+        }
+        result
+    }
+
+    /// Commits the message durably as a new message in `mailbox` (IMAP APPEND), with its flags
+    /// and INTERNALDATE. On error the upload is dropped.
+    pub async fn append(self, mailbox: MailboxId, flags: u32, keywords: Vec<String>, internal_date: u64) -> store::Result<Done> {
+        let summary = self.mime.finish().encode();
+        let op = Op::Append {
+            upload: self.upload,
+            chunks_sent: self.chunks_sent,
+            mailbox,
+            flags,
+            keywords,
+            internal_date,
+            tail: self.buf,
+            summary,
+        };
+        let result = self.store.call(op).await;
         if result.is_err() {
             let _ = self.store.call(Op::Discard(self.upload)).await;
         }

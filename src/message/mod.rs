@@ -1,9 +1,13 @@
-//! Message-level knowledge shared by the roles: address syntax, the parsed summary stored
-//! beside each body, and trace headers. Depends only on crates (mail-parser), never on I/O.
+//! Message-level knowledge shared by the roles: address syntax, the MIME structure summary
+//! stored beside each body (parsed once while the message streams in, rendered as IMAP
+//! ENVELOPE/BODYSTRUCTURE), and trace headers. Depends only on crates (mail-parser,
+//! imap-codec's types), never on I/O.
 
 pub mod address;
+pub mod mime;
 pub mod summary;
 pub mod transfer;
 pub mod trace;
 
+pub use mime::{MimeLimits, MimeParser};
 pub use summary::Summary;

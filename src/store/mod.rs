@@ -19,16 +19,38 @@
 //!   their deliveries refused, so nothing half-written is ever acknowledged.
 //! - Logical refusals ([`Refusal`]) are decided before an operation mutates anything, so one bad
 //!   request never spoils the others in its batch.
+//! - IMAP state follows RFC 9051 and RFC 7162: every change to a message (append, flags, copy
+//!   into, expunge) raises its mailbox's HIGHESTMODSEQ by one per operation and gives the changed
+//!   messages that modseq; expunged UIDs are remembered with it ([`schema::VANISHED`], bounded).
+//!   Flag changes and expunges are ordinary requests, so they share the group commit.
+//! - A body's bytes outlive its last message while a [`BodyReader`] pins it: the writer parks the
+//!   deletion ([`schema::PARKED`]) and carries it out when the last reader is dropped, or at the
+//!   next open after a crash ([`body`]).
+//! - After every commit the writer bumps an in-memory generation of each mailbox (and each user,
+//!   for changes to the mailbox list) the commit touched, and wakes whoever waits on it
+//!   ([`Store::changed`], for IDLE). Generations start at 0 with the process; they say "look
+//!   again", never what changed.
+//! - Nothing here trusts mailbox names as paths: they are opaque strings, checked by
+//!   [`check_mailbox_name`], and mailbox ids from callers are checked against their owner where
+//!   two mailboxes meet (copy, move).
 
+mod body;
 mod file;
+mod mailboxes;
+mod messages;
+mod notify;
 mod read;
 pub mod schema;
 mod writer;
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use body::BodyReader;
+pub use mailboxes::check_mailbox_name;
+pub use messages::check_keyword;
 pub use read::{Mailbox, Message, User};
 pub use schema::{BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
 
@@ -114,6 +136,35 @@ pub enum Refusal {
     /// None of the recipients exists any more.
     #[error("no recipient exists")]
     NoRecipients,
+    /// The mailbox does not exist (or belongs to another user).
+    #[error("no such mailbox: {0}")]
+    NoSuchMailbox(String),
+    /// A mailbox with that name exists.
+    #[error("mailbox already exists: {0}")]
+    MailboxExists(String),
+    /// The name cannot be a mailbox name.
+    #[error("invalid mailbox name {name:?}: {reason}")]
+    InvalidMailboxName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// INBOX cannot be deleted (RFC 9051 §6.3.5).
+    #[error("INBOX cannot be deleted")]
+    InboxNotDeletable,
+    /// The keyword is not an IMAP atom the store keeps.
+    #[error("invalid keyword {0:?}")]
+    InvalidKeyword(String),
+    /// A fixed limit of the store would be exceeded (see the `MAX_*` constants in [`schema`]).
+    #[error("too many {0}")]
+    TooMany(&'static str),
+    /// The mailbox has used up its UIDs (a new UIDVALIDITY would be needed).
+    #[error("mailbox {0} has no UIDs left")]
+    UidsExhausted(String),
+    /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
+    #[error("upload chunk of {0} bytes (every chunk must be full)")]
+    ChunkSize(usize),
 }
 
 macro_rules! io_errors {
@@ -170,13 +221,118 @@ pub enum Op {
     PutChunk {
         /// The upload.
         upload: UploadId,
-        /// At most [`CHUNK_BYTES`].
+        /// Exactly [`CHUNK_BYTES`]; the rest of a message goes in the final request's `tail`.
         data: Vec<u8>,
     },
     /// Commits an upload as new messages in recipients' INBOXes.
     Deliver(Delivery),
     /// Drops an upload that will not be delivered.
     Discard(UploadId),
+    /// Creates a mailbox, and any missing superiors (RFC 9051 §6.3.4: "the server SHOULD create
+    /// any superior hierarchical names that are needed"). Answers [`Done::Mailbox`].
+    CreateMailbox {
+        /// Owner.
+        user: UserId,
+        /// The name ([`check_mailbox_name`]); refused if it exists.
+        name: String,
+        /// Special use (RFC 6154).
+        special_use: SpecialUse,
+    },
+    /// Deletes a mailbox and its messages (RFC 9051 §6.3.5); its inferiors stay, and so do
+    /// subscriptions to its name. INBOX is refused.
+    DeleteMailbox {
+        /// Owner.
+        user: UserId,
+        /// The name.
+        name: String,
+    },
+    /// Renames a mailbox and its inferiors (`a/b` becomes `c/b` when `a` becomes `c`), keeping
+    /// their ids and UIDVALIDITY, and creates missing superiors of the new name. Renaming INBOX
+    /// (RFC 9051 §6.3.6) instead moves all its messages into a new mailbox with the new name and
+    /// leaves INBOX, and its inferiors, in place. Answers [`Done::Mailbox`] for the mailbox now
+    /// under the new name.
+    RenameMailbox {
+        /// Owner.
+        user: UserId,
+        /// Existing name.
+        from: String,
+        /// New name; refused if it (or a renamed inferior's new name) exists.
+        to: String,
+    },
+    /// Adds or removes a subscription (RFC 9051 §6.3.7/§6.3.8); the name need not exist.
+    Subscribe {
+        /// Owner.
+        user: UserId,
+        /// The name ([`check_mailbox_name`]).
+        name: String,
+        /// Subscribe or unsubscribe.
+        subscribed: bool,
+    },
+    /// Commits an upload as a new message in one mailbox (IMAP APPEND). Answers
+    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard.
+    Append {
+        /// The upload whose chunks start the message.
+        upload: UploadId,
+        /// How many chunks were sent with [`Op::PutChunk`].
+        chunks_sent: usize,
+        /// Target mailbox.
+        mailbox: MailboxId,
+        /// System flags ([`flags`]; bits outside [`flags::ALL`] are ignored). Without
+        /// `\Seen` the message counts as unseen.
+        flags: u32,
+        /// Keywords ([`check_keyword`]).
+        keywords: Vec<String>,
+        /// INTERNALDATE, Unix seconds.
+        internal_date: u64,
+        /// The data after the last full chunk.
+        tail: Vec<u8>,
+        /// Encoded `message::Summary`.
+        summary: Vec<u8>,
+    },
+    /// Changes flags of the messages in `uids` (IMAP STORE, RFC 7162 §3.1.3 UNCHANGEDSINCE).
+    /// Answers [`Done::Stored`].
+    Store {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// UID ranges (`u32::MAX` stands for `*`); UIDs with no message are skipped.
+        uids: Vec<RangeInclusive<u32>>,
+        /// How `flags` and `keywords` combine with each message's.
+        mode: StoreMode,
+        /// System flags ([`flags`]).
+        flags: u32,
+        /// Keywords ([`check_keyword`]); matched ignoring ASCII case.
+        keywords: Vec<String>,
+        /// Messages whose modseq is above this are left alone and reported as failed.
+        unchanged_since: Option<u64>,
+    },
+    /// Copies messages into another mailbox of the same user (IMAP COPY, RFC 4315 COPYUID):
+    /// flags, keywords and INTERNALDATE are kept; the copies share the originals' bodies.
+    /// Answers [`Done::Copied`].
+    Copy {
+        /// Source mailbox.
+        from: MailboxId,
+        /// UID ranges in the source.
+        uids: Vec<RangeInclusive<u32>>,
+        /// Target mailbox.
+        to: MailboxId,
+    },
+    /// Copies and expunges in one commit (RFC 6851). Answers [`Done::Moved`].
+    Move {
+        /// Source mailbox.
+        from: MailboxId,
+        /// UID ranges in the source.
+        uids: Vec<RangeInclusive<u32>>,
+        /// Target mailbox.
+        to: MailboxId,
+    },
+    /// Removes the messages flagged `\Deleted` (IMAP EXPUNGE), only those in `uids` if given
+    /// (RFC 4315 UID EXPUNGE). Answers [`Done::Expunged`].
+    Expunge {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// UID ranges, or every message.
+        uids: Option<Vec<RangeInclusive<u32>>>,
+    },
 }
 
 impl Op {
@@ -184,6 +340,56 @@ impl Op {
     pub fn durable(&self) -> bool {
         !matches!(self, Op::PutChunk { .. } | Op::Discard(_))
     }
+}
+
+/// How [`Op::Store`] combines its flags with a message's (RFC 9051 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+    /// `FLAGS`
+    Replace,
+}
+
+/// A message whose flags an [`Op::Store`] changed, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    /// The message.
+    pub uid: Uid,
+    /// System flags.
+    pub flags: u32,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// Its new modseq.
+    pub modseq: u64,
+}
+
+/// One junk/not-junk judgement by a user, for the spam scorer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainingEvent {
+    /// The message's body (possibly deleted since).
+    pub body: BodyId,
+    /// Spam (moved or copied into Junk, `$Junk` set) or ham (moved out of Junk, `$NotJunk` set).
+    pub spam: bool,
+    /// Unix seconds.
+    pub time: u64,
+}
+
+/// What [`Store::vanished_since`] knows about the UIDs expunged after a modseq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vanished {
+    /// Exactly these, ascending.
+    Exact(Vec<Uid>),
+    /// The history no longer reaches back that far (it keeps [`schema::VANISHED_KEEP`] UIDs per
+    /// mailbox; this is the highest modseq it dropped). Any UID below UIDNEXT with no message may
+    /// have vanished since: report every such UID the client asked about, as RFC 7162 allows a
+    /// server that does not remember expunges to do.
+    Truncated {
+        /// Requests from this modseq on are exact.
+        floor: u64,
+    },
 }
 
 /// The final step of an upload.
@@ -219,10 +425,76 @@ pub enum Done {
         /// (user, mailbox, uid) per recipient.
         copies: Vec<(UserId, MailboxId, Uid)>,
     },
+    /// The mailbox created, or now under the new name.
+    Mailbox {
+        /// Its id.
+        id: MailboxId,
+        /// Its UIDVALIDITY.
+        uidvalidity: u32,
+    },
+    /// An appended message (RFC 4315 APPENDUID).
+    Appended {
+        /// Its body.
+        body: BodyId,
+        /// The mailbox's UIDVALIDITY.
+        uidvalidity: u32,
+        /// Its UID.
+        uid: Uid,
+    },
+    /// What a STORE changed.
+    Stored {
+        /// The mailbox's HIGHESTMODSEQ afterwards.
+        modseq: u64,
+        /// Messages changed, in UID order.
+        changed: Vec<FlagChange>,
+        /// Messages left alone because their modseq was above UNCHANGEDSINCE (RFC 7162
+        /// §3.1.3 MODIFIED).
+        failed: Vec<Uid>,
+    },
+    /// Copies made, in source UID order (RFC 4315 COPYUID).
+    Copied {
+        /// The target's UIDVALIDITY.
+        uidvalidity: u32,
+        /// (source UID, new UID) pairs.
+        uids: Vec<(Uid, Uid)>,
+    },
+    /// Messages moved, in source UID order.
+    Moved {
+        /// The target's UIDVALIDITY.
+        uidvalidity: u32,
+        /// (source UID, new UID) pairs; the source UIDs are expunged.
+        uids: Vec<(Uid, Uid)>,
+        /// The source's HIGHESTMODSEQ afterwards (the modseq of the expunge).
+        modseq: u64,
+    },
+    /// Messages expunged.
+    Expunged {
+        /// The mailbox's HIGHESTMODSEQ afterwards.
+        modseq: u64,
+        /// Their UIDs, ascending.
+        uids: Vec<Uid>,
+    },
+}
+
+/// What the writer thread is asked to do.
+enum Work {
+    /// A caller's operation.
+    Op(Op),
+    /// A reader let go of a parked body: collect what [`body::PinTable`] lists.
+    Collect,
+}
+
+impl Work {
+    fn durable(&self) -> bool {
+        match self {
+            Work::Op(op) => op.durable(),
+            Work::Collect => false,
+        }
+    }
 }
 
 struct Request {
-    op: Op,
+    work: Work,
     reply: async_channel::Sender<Result<Done>>,
 }
 
@@ -235,6 +507,10 @@ struct Shared {
     in_flight: AtomicUsize,
     /// How long a durable commit may wait for deliveries still being received, in µs.
     commit_window_us: AtomicU64,
+    /// Bodies pinned by readers, and deletions parked for them.
+    pins: Arc<body::PinTable>,
+    /// Generations of mailboxes and users, and their waiters.
+    notify: Arc<notify::Notify>,
 }
 
 /// Marks one message as being received, from its first byte to its commit or abandonment. While
@@ -294,7 +570,9 @@ impl Store {
     /// Checks the schema version, removes chunks left by uploads that never completed, and
     /// starts the writer thread.
     fn start(db: redb::Database, reopen: Option<PathBuf>, cache_bytes: usize) -> Result<Store> {
-        let state = writer::prepare(&db)?;
+        let pins = Arc::new(body::PinTable::default());
+        let notify = Arc::new(notify::Notify::default());
+        let state = writer::prepare(&db, &pins)?;
         let db = Arc::new(db);
         let (tx, rx) = async_channel::bounded(REQUEST_QUEUE);
         let shared = Arc::new(Shared {
@@ -304,11 +582,13 @@ impl Store {
             thread: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
             commit_window_us: AtomicU64::new(0),
+            pins,
+            notify: notify.clone(),
         });
         let weak = Arc::downgrade(&shared);
         let handle = std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || writer::run(db, state, rx, weak, reopen, cache_bytes))?;
+            .spawn(move || writer::run(db, state, rx, weak, notify, reopen, cache_bytes))?;
         *shared.thread.lock().expect("not poisoned") = Some(handle);
         Ok(Store { shared })
     }
@@ -318,7 +598,10 @@ impl Store {
         let (reply, answer) = async_channel::bounded(1);
         self.shared
             .tx
-            .send(Request { op, reply })
+            .send(Request {
+                work: Work::Op(op),
+                reply,
+            })
             .await
             .map_err(|_| Error::Unavailable)?;
         answer.recv().await.map_err(|_| Error::Unavailable)?
@@ -330,7 +613,10 @@ impl Store {
         let (reply, answer) = async_channel::bounded(1);
         self.shared
             .tx
-            .send_blocking(Request { op, reply })
+            .send_blocking(Request {
+                work: Work::Op(op),
+                reply,
+            })
             .map_err(|_| Error::Unavailable)?;
         answer.recv_blocking().map_err(|_| Error::Unavailable)?
     }
@@ -353,6 +639,38 @@ impl Store {
         self.shared
             .commit_window_us
             .store(window.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The generation of a mailbox: it changes after every commit that touched the mailbox
+    /// (messages added, changed or expunged; renamed; deleted). 0 until the first such commit
+    /// since the process started.
+    pub fn mailbox_generation(&self, id: MailboxId) -> u64 {
+        self.shared.notify.mailbox(id.0)
+    }
+
+    /// Resolves once the mailbox's generation differs from `seen` (at once if it already does).
+    /// Holds no transaction or lock while waiting; usable from any thread or executor.
+    pub fn changed(
+        &self,
+        id: MailboxId,
+        seen: u64,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        notify::Notify::wait_mailbox(self.shared.notify.clone(), id.0, seen)
+    }
+
+    /// The generation of a user's mailbox list: it changes after every commit that created,
+    /// deleted or renamed one of their mailboxes or changed their subscriptions.
+    pub fn user_generation(&self, user: UserId) -> u64 {
+        self.shared.notify.user(user.0)
+    }
+
+    /// Resolves once the user's generation differs from `seen`.
+    pub fn user_changed(
+        &self,
+        user: UserId,
+        seen: u64,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        notify::Notify::wait_user(self.shared.notify.clone(), user.0, seen)
     }
 
     /// Stops the writer after it has finished every request already queued, and waits for it.

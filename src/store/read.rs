@@ -2,9 +2,9 @@
 //! transaction outlives the call (and none can be held across an `.await`).
 
 use super::schema::*;
-use super::{BodyId, Error, MailboxId, Result, Store, Uid, UserId};
+use super::{BodyId, Error, MailboxId, Result, Store, TrainingEvent, Uid, UserId, Vanished};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 /// A user as stored.
@@ -154,28 +154,140 @@ impl Store {
         }))
     }
 
+    /// A mailbox by id.
+    pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(MAILBOXES)?;
+        match t.get(id.0)? {
+            Some(v) => Ok(Some(Mailbox {
+                id,
+                row: MailboxRow::decode(v.value()).ok_or(corrupt("mailbox row"))?,
+            })),
+            None => Ok(None),
+        }
+    }
+
     /// A mailbox's messages in UID order.
     pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<Message>> {
+        self.messages_where(mailbox, |_| true)
+    }
+
+    /// The messages whose modseq is above `modseq` (RFC 7162 CHANGEDSINCE), in UID order. A scan
+    /// of the mailbox: an index by modseq would cost every delivery another table write.
+    pub fn messages_changed_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Message>> {
+        self.messages_where(mailbox, |m| m.modseq > modseq)
+    }
+
+    fn messages_where(
+        &self,
+        mailbox: MailboxId,
+        keep: impl Fn(&MessageRow) -> bool,
+    ) -> Result<Vec<Message>> {
         let txn = self.db()?.begin_read()?;
         let t = txn.open_table(MESSAGES)?;
-        t.range((mailbox.0, 0)..=(mailbox.0, u32::MAX))?
-            .map(|e| {
-                let (k, v) = e?;
-                let row = MessageRow::decode(v.value()).ok_or(corrupt("message row"))?;
-                Ok(Message {
+        let mut out = Vec::new();
+        for e in t.range((mailbox.0, 0)..=(mailbox.0, u32::MAX))? {
+            let (k, v) = e?;
+            let row = MessageRow::decode(v.value()).ok_or(corrupt("message row"))?;
+            if keep(&row) {
+                out.push(Message {
                     uid: uid(k.value().1)?,
                     row,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One message by UID.
+    pub fn message(&self, mailbox: MailboxId, uid_: u32) -> Result<Option<Message>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(MESSAGES)?;
+        match t.get((mailbox.0, uid_))? {
+            Some(v) => Ok(Some(Message {
+                uid: uid(uid_)?,
+                row: MessageRow::decode(v.value()).ok_or(corrupt("message row"))?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// The UIDs expunged from a mailbox after `modseq` (QRESYNC `VANISHED (EARLIER)`); `None` if
+    /// there is no such mailbox.
+    pub fn vanished_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Option<Vanished>> {
+        let txn = self.db()?.begin_read()?;
+        let Some(row) = txn.open_table(MAILBOXES)?.get(mailbox.0)? else {
+            return Ok(None);
+        };
+        let row = MailboxRow::decode(row.value()).ok_or(corrupt("mailbox row"))?;
+        if modseq < row.vanished_floor {
+            return Ok(Some(Vanished::Truncated {
+                floor: row.vanished_floor,
+            }));
+        }
+        let t = txn.open_table(VANISHED)?;
+        let mut uids = Vec::new();
+        if modseq < u64::MAX {
+            for e in t.range((mailbox.0, modseq + 1, 0)..=(mailbox.0, u64::MAX, u32::MAX))? {
+                uids.push(uid(e?.0.value().2)?);
+            }
+        }
+        uids.sort_unstable();
+        Ok(Some(Vanished::Exact(uids)))
+    }
+
+    /// A user's subscribed names, sorted (whether or not the mailboxes exist).
+    pub fn subscriptions(&self, user: UserId) -> Result<Vec<String>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(SUBSCRIPTIONS)?;
+        t.range((user.0, "")..(user.0 + 1, ""))?
+            .map(|e| e.map(|(k, _)| k.value().1.to_string()).map_err(Error::from))
+            .collect()
+    }
+
+    /// A user's junk training events, oldest first.
+    pub fn training_events(&self, user: UserId) -> Result<Vec<TrainingEvent>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(TRAINING)?;
+        t.range((user.0, 0)..=(user.0, u64::MAX))?
+            .map(|e| {
+                let (_, v) = e?;
+                let (body, spam, time) = v.value();
+                Ok(TrainingEvent {
+                    body: BodyId(body),
+                    spam,
+                    time,
                 })
             })
             .collect()
     }
 
-    /// A body's row (prefix, chunk list and summary; inline data included).
+    /// A body's row (prefix, chunk count, inline data). For the bytes use [`Store::open_body`],
+    /// for the summary [`Store::summary`].
     pub fn body(&self, body: BodyId) -> Result<Option<BodyRow>> {
         let txn = self.db()?.begin_read()?;
         let t = txn.open_table(BODIES)?;
         match t.get(body.0)? {
             Some(v) => Ok(Some(BodyRow::decode(v.value()).ok_or(corrupt("body row"))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A body's parsed summary (`message::Summary` encoding), read without the body's data.
+    pub fn summary(&self, body: BodyId) -> Result<Option<Vec<u8>>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(SUMMARIES)?;
+        Ok(t.get(body.0)?.map(|v| v.value().to_vec()))
+    }
+
+    /// A body's size in bytes (prefix and data).
+    pub fn body_size(&self, body: BodyId) -> Result<Option<u64>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(BODIES)?;
+        match t.get(body.0)? {
+            Some(v) => Ok(Some(
+                BodyView::parse(v.value()).ok_or(corrupt("body row"))?.size,
+            )),
             None => Ok(None),
         }
     }
@@ -211,6 +323,7 @@ impl Store {
     }
 
     /// Checks the invariants listed in [`super::schema`]; returns one line per problem found.
+    /// Reads every row of every table (and every chunk): a maintenance command, not a hot path.
     pub fn check(&self) -> Result<Vec<String>> {
         let txn = self.db()?.begin_read()?;
         let mut problems = Vec::new();
@@ -242,8 +355,11 @@ impl Store {
         let names = txn.open_table(MAILBOX_BY_NAME)?;
         let messages = txn.open_table(MESSAGES)?;
         let bodies = txn.open_table(BODIES)?;
+        let vanished = txn.open_table(VANISHED)?;
         let mut body_refs: BTreeMap<u64, u32> = BTreeMap::new();
+        let mut per_user: BTreeMap<u64, usize> = BTreeMap::new();
         let mut rows_in_mailboxes = 0u64;
+        let mut vanished_in_mailboxes = 0u64;
         for e in mailboxes.iter()? {
             let (k, v) = e?;
             let id = k.value();
@@ -251,11 +367,15 @@ impl Store {
                 problems.push(format!("mailbox {id} row corrupt"));
                 continue;
             };
+            *per_user.entry(row.user).or_default() += 1;
             if names.get((row.user, row.name.as_str()))?.map(|v| v.value()) != Some(id) {
                 problems.push(format!(
                     "mailbox {id} ({}) missing from the name index",
                     row.name
                 ));
+            }
+            if let Err(e) = super::check_mailbox_name(&row.name) {
+                problems.push(format!("mailbox {id}: {e}"));
             }
             if users.get(row.user)?.is_none() {
                 problems.push(format!(
@@ -263,7 +383,14 @@ impl Store {
                     row.name, row.user
                 ));
             }
+            if row.keywords.len() > MAX_KEYWORDS_PER_MAILBOX || !distinct_ci(&row.keywords) {
+                problems.push(format!(
+                    "mailbox {id} keyword list is too long or repeats: {:?}",
+                    row.keywords
+                ));
+            }
             let (mut count, mut bytes, mut unseen, mut max_uid) = (0u32, 0u64, 0u32, 0u32);
+            let mut present = BTreeSet::new();
             for m in messages.range((id, 0)..=(id, u32::MAX))? {
                 let (k, v) = m?;
                 rows_in_mailboxes += 1;
@@ -275,12 +402,34 @@ impl Store {
                 bytes += msg.size;
                 unseen += u32::from(msg.flags & flags::SEEN == 0);
                 max_uid = max_uid.max(k.value().1);
+                present.insert(k.value().1);
                 *body_refs.entry(msg.body).or_default() += 1;
+                if msg.modseq == 0 || msg.modseq > row.highest_modseq {
+                    problems.push(format!(
+                        "message {:?} modseq {} outside 1..={}",
+                        k.value(),
+                        msg.modseq,
+                        row.highest_modseq
+                    ));
+                }
+                if msg.flags & !flags::ALL != 0 {
+                    problems.push(format!("message {:?} has unknown flag bits", k.value()));
+                }
+                if msg.keywords.len() > MAX_KEYWORDS_PER_MESSAGE
+                    || !distinct_ci(&msg.keywords)
+                    || !msg.keywords.iter().all(|kw| row.keywords.contains(kw))
+                {
+                    problems.push(format!(
+                        "message {:?} keywords {:?} are too many, repeat, or are not in the mailbox's list",
+                        k.value(),
+                        msg.keywords
+                    ));
+                }
                 match bodies
                     .get(msg.body)?
-                    .and_then(|b| BodyRow::decode(b.value()))
+                    .and_then(|b| BodyView::parse(b.value()).map(|v| v.size))
                 {
-                    Some(b) if b.size == msg.size => {}
+                    Some(size) if size == msg.size => {}
                     Some(_) => problems.push(format!(
                         "message {:?} size differs from its body",
                         k.value()
@@ -300,9 +449,39 @@ impl Store {
                     row.uidnext
                 ));
             }
+            let mut gone = 0u32;
+            for e in vanished.range((id, 0, 0)..=(id, u64::MAX, u32::MAX))? {
+                let (_, modseq, u) = e?.0.value();
+                gone += 1;
+                if modseq < row.vanished_floor.max(1) || modseq > row.highest_modseq {
+                    problems.push(format!(
+                        "mailbox {id} vanished uid {u} has modseq {modseq} outside {}..={}",
+                        row.vanished_floor.max(1),
+                        row.highest_modseq
+                    ));
+                }
+                if u == 0 || u >= row.uidnext || present.contains(&u) {
+                    problems.push(format!(
+                        "mailbox {id} vanished uid {u} is 0, not below uidnext {} or still present",
+                        row.uidnext
+                    ));
+                }
+            }
+            vanished_in_mailboxes += u64::from(gone);
+            if gone != row.vanished || gone > VANISHED_KEEP {
+                problems.push(format!(
+                    "mailbox {id} keeps {gone} vanished uids but counts {} (at most {VANISHED_KEEP})",
+                    row.vanished
+                ));
+            }
         }
-        // Rows the walk above cannot reach: messages of missing mailboxes, and name-index
-        // entries naming a missing or different mailbox.
+        for (user, n) in per_user {
+            if n > MAX_MAILBOXES_PER_USER {
+                problems.push(format!("user {user} has {n} mailboxes"));
+            }
+        }
+        // Rows the walk above cannot reach: messages and vanished UIDs of missing mailboxes, and
+        // name-index entries naming a missing or different mailbox.
         if messages.len()? != rows_in_mailboxes {
             let mut strays: BTreeMap<u64, u64> = BTreeMap::new();
             for m in messages.iter()? {
@@ -314,6 +493,12 @@ impl Store {
             for (mbox, n) in strays {
                 problems.push(format!("{n} messages in missing mailbox {mbox}"));
             }
+        }
+        if vanished.len()? != vanished_in_mailboxes {
+            problems.push(format!(
+                "{} vanished uids but the mailboxes account for {vanished_in_mailboxes} (some belong to a missing mailbox)",
+                vanished.len()?
+            ));
         }
         for e in names.iter()? {
             let (k, v) = e?;
@@ -328,40 +513,73 @@ impl Store {
             }
         }
         let chunks = txn.open_table(CHUNKS)?;
+        let summaries = txn.open_table(SUMMARIES)?;
+        let parked = txn.open_table(PARKED)?;
         let mut chunk_rows = 0u64;
+        let mut body_count = 0u64;
+        let mut parked_count = 0u64;
         for e in bodies.iter()? {
             let (k, v) = e?;
-            let Some(b) = BodyRow::decode(v.value()) else {
-                problems.push(format!("body {} row corrupt", k.value()));
+            let id = k.value();
+            body_count += 1;
+            let Some(b) = BodyView::parse(v.value()) else {
+                problems.push(format!("body {id} row corrupt"));
                 continue;
             };
-            let want = body_refs.remove(&k.value()).unwrap_or(0);
+            let want = body_refs.remove(&id).unwrap_or(0);
             if b.refs != want {
                 problems.push(format!(
-                    "body {} refs {} but {} messages use it",
-                    k.value(),
-                    b.refs,
-                    want
+                    "body {id} refs {} but {want} messages use it",
+                    b.refs
                 ));
+            }
+            let is_parked = parked.get(id)?.is_some();
+            parked_count += u64::from(is_parked);
+            if is_parked != (b.refs == 0) {
+                problems.push(format!(
+                    "body {id} has refs {} and is {}parked",
+                    b.refs,
+                    if is_parked { "" } else { "not " }
+                ));
+            }
+            if summaries.get(id)?.is_none() {
+                problems.push(format!("body {id} has no summary"));
             }
             let mut len = b.prefix.len() as u64 + b.inline.len() as u64;
             for seq in 0..b.chunks {
-                match chunks.get((k.value(), seq))? {
-                    Some(c) => len += c.value().len() as u64,
-                    None => problems.push(format!("body {} is missing chunk {seq}", k.value())),
+                match chunks.get((id, seq))? {
+                    Some(c) => {
+                        let n = c.value().len();
+                        len += n as u64;
+                        if n != CHUNK_BYTES {
+                            problems.push(format!("body {id} chunk {seq} holds {n} bytes"));
+                        }
+                    }
+                    None => problems.push(format!("body {id} is missing chunk {seq}")),
                 }
             }
             chunk_rows += u64::from(b.chunks);
             if len != b.size {
                 problems.push(format!(
-                    "body {} size {} but its bytes add up to {len}",
-                    k.value(),
+                    "body {id} size {} but its bytes add up to {len}",
                     b.size
                 ));
             }
         }
         for (body, n) in body_refs {
             problems.push(format!("{n} messages use missing body {body}"));
+        }
+        if summaries.len()? != body_count {
+            problems.push(format!(
+                "{} summaries for {body_count} bodies",
+                summaries.len()?
+            ));
+        }
+        if parked.len()? != parked_count {
+            problems.push(format!(
+                "{} parked rows but {parked_count} parked bodies",
+                parked.len()?
+            ));
         }
         // Chunk rows belong to bodies or to uploads still marked in UPLOADS; nothing else.
         for e in txn.open_table(UPLOADS)?.iter()? {
@@ -374,6 +592,50 @@ impl Store {
                 chunks.len()?
             ));
         }
+        // Subscriptions and training events belong to users, within their bounds.
+        let mut subs: BTreeMap<u64, usize> = BTreeMap::new();
+        for e in txn.open_table(SUBSCRIPTIONS)?.iter()? {
+            let (k, _) = e?;
+            let (user, name) = k.value();
+            *subs.entry(user).or_default() += 1;
+            if let Err(e) = super::check_mailbox_name(name) {
+                problems.push(format!("subscription of user {user}: {e}"));
+            }
+        }
+        let mut events: BTreeMap<u64, u64> = BTreeMap::new();
+        for e in txn.open_table(TRAINING)?.iter()? {
+            *events.entry(e?.0.value().0).or_default() += 1;
+        }
+        for (what, user, n, max) in subs
+            .into_iter()
+            .map(|(u, n)| {
+                (
+                    "subscriptions",
+                    u,
+                    n as u64,
+                    MAX_SUBSCRIPTIONS_PER_USER as u64,
+                )
+            })
+            .chain(
+                events
+                    .into_iter()
+                    .map(|(u, n)| ("training events", u, n, TRAINING_KEEP)),
+            )
+        {
+            if users.get(user)?.is_none() {
+                problems.push(format!("{n} {what} of missing user {user}"));
+            }
+            if n > max {
+                problems.push(format!("user {user} has {n} {what} (at most {max})"));
+            }
+        }
         Ok(problems)
     }
+}
+
+/// No two equal ignoring ASCII case.
+fn distinct_ci(list: &[String]) -> bool {
+    list.iter()
+        .enumerate()
+        .all(|(i, a)| list[..i].iter().all(|b| !a.eq_ignore_ascii_case(b)))
 }

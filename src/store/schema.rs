@@ -1,22 +1,36 @@
 //! Table definitions and row types: the on-disk format of `DATA/mail.redb`.
 //!
 //! Invariants kept by every write (checked by [`super::Store::check`]):
-//! - a mailbox row's `messages` and `bytes` equal the count and summed size of its message rows,
-//!   and its `uidnext` is greater than every UID in it;
-//! - a body row's `refs` equals the number of message rows naming it;
+//! - a mailbox row's `messages`, `unseen` and `bytes` equal the count, the count without
+//!   `\Seen` and the summed size of its message rows; its `uidnext` is greater than every UID
+//!   in it and every UID in its `VANISHED` history; every message's `modseq` (and every
+//!   `VANISHED` entry's) is at least 1 and at most the mailbox's `highest_modseq`, which only
+//!   grows;
+//! - a message's keywords are at most [`MAX_KEYWORDS_PER_MESSAGE`], distinct ignoring ASCII case,
+//!   and each is spelled as in its mailbox's `keywords` list (at most
+//!   [`MAX_KEYWORDS_PER_MAILBOX`]); its flags are within [`flags::ALL`];
+//! - a body row's `refs` equals the number of message rows naming it; a body with `refs` 0
+//!   exists only while a reader pins it, and is then listed in `PARKED` (and only then);
+//! - every body has exactly one `SUMMARIES` row and every `SUMMARIES` row a body;
 //! - a body's data is its chunks `(body, 0..chunks)` in order, then its inline bytes, and `size`
-//!   is the prefix plus that data; chunk rows exist only for bodies and for uploads listed in
-//!   `UPLOADS` (startup removes the latter);
-//! - `USER_BY_EMAIL` and `MAILBOX_BY_NAME` are exact inverses of the rows they index;
-//! - every mailbox's user and every message row's mailbox exist.
+//!   is the prefix plus that data; every chunk row holds exactly [`CHUNK_BYTES`]; chunk rows
+//!   exist only for bodies and for uploads listed in `UPLOADS` (startup removes the latter);
+//! - `USER_BY_EMAIL` and `MAILBOX_BY_NAME` are exact inverses of the rows they index; mailbox
+//!   names pass [`super::check_mailbox_name`]; a user has at most [`MAX_MAILBOXES_PER_USER`];
+//! - every mailbox's user and every message row's mailbox exist; `VANISHED` entries belong to
+//!   existing mailboxes (a mailbox row's `vanished` counts them, at most [`VANISHED_KEEP`], all
+//!   newer than its `vanished_floor`); `SUBSCRIPTIONS` (at most [`MAX_SUBSCRIPTIONS_PER_USER`])
+//!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users.
 //!
-//! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused.
+//! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused,
+//! an older one is migrated when it is opened (`writer::prepare`).
 
 use crate::codec::{Dec, Enc};
 use redb::TableDefinition;
 
-/// The schema this binary reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema this binary reads and writes. Version 1 kept the summary inside the body row and a
+/// `subscribed` flag in the mailbox row; opening such a store migrates it.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Counters and format facts: `schema_version`, `next_user`, `next_mailbox`, `next_uidvalidity`.
 pub const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
@@ -48,10 +62,52 @@ pub const CHUNKS: TableDefinition<'_, (u64, u32), &[u8]> = TableDefinition::new(
 /// with the delivery (or discard); rows found at open belong to uploads a crash interrupted, and
 /// their chunks are deleted.
 pub const UPLOADS: TableDefinition<'_, u64, u32> = TableDefinition::new("uploads");
+/// Body id → encoded `message::Summary`, written in the same commit as the body. Kept apart from
+/// [`BODIES`] so that a summary lookup (IMAP ENVELOPE, BODYSTRUCTURE, SEARCH on headers) never
+/// reads a body's inline data; body ids ascend, so new rows append at the tree's right edge.
+pub const SUMMARIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("summaries");
+/// Bodies whose last message row went while a reader pinned them (`Store::open_body`): their
+/// row (with `refs` 0), summary and chunks stay until the last reader lets go, then the writer
+/// deletes them. Rows found at open belong to deletions a crash or restart interrupted and are
+/// carried out then.
+pub const PARKED: TableDefinition<'_, u64, ()> = TableDefinition::new("parked");
+/// (mailbox id, modseq, UID) of expunged messages, for QRESYNC's `VANISHED (EARLIER)` (RFC 7162
+/// §3.2: an expunge increments the mailbox's mod-sequence and associates it with the UIDs it
+/// removed). At most [`VANISHED_KEEP`] per mailbox: the oldest are dropped first and the
+/// mailbox row's `vanished_floor` records the highest modseq dropped, below which the history
+/// is incomplete.
+pub const VANISHED: TableDefinition<'_, (u64, u64, u32), ()> = TableDefinition::new("vanished");
+/// (user id, mailbox name) of subscribed names (RFC 9051 §6.3.7: a name may be subscribed
+/// whether or not a mailbox has it).
+pub const SUBSCRIPTIONS: TableDefinition<'_, (u64, &str), ()> =
+    TableDefinition::new("subscriptions");
+/// (user id, sequence) → (body id, spam, Unix seconds): the user's junk/not-junk judgements for
+/// the spam scorer, newest last, at most [`TRAINING_KEEP`] per user (the oldest go first). The
+/// body may be gone by the time the row is read (it holds no reference).
+pub const TRAINING: TableDefinition<'_, (u64, u64), (u64, bool, u64)> =
+    TableDefinition::new("training");
 
-/// Size of a stored chunk: a leaf holding one chunk plus its key and header stays within one
-/// 64 KiB page, so a large message costs close to its own size on disk.
+/// Size of every stored chunk: a leaf holding one chunk plus its key and header stays within one
+/// 64 KiB page, so a large message costs close to its own size on disk. All chunks are full, so
+/// a byte offset maps to its chunk by division (`BodyReader::read_at`).
 pub const CHUNK_BYTES: usize = 64 * 1024 - 256;
+
+/// Longest mailbox name, in bytes (the whole `/`-separated name).
+pub const MAX_MAILBOX_NAME_BYTES: usize = 255;
+/// Most mailboxes one user may have.
+pub const MAX_MAILBOXES_PER_USER: usize = 1000;
+/// Most subscribed names one user may have.
+pub const MAX_SUBSCRIPTIONS_PER_USER: usize = 1000;
+/// Longest keyword, in bytes.
+pub const MAX_KEYWORD_BYTES: usize = 64;
+/// Most keywords on one message.
+pub const MAX_KEYWORDS_PER_MESSAGE: usize = 32;
+/// Most distinct keywords used in one mailbox (its PERMANENTFLAGS); a mailbox's list only grows.
+pub const MAX_KEYWORDS_PER_MAILBOX: usize = 128;
+/// Expunged UIDs remembered per mailbox for `VANISHED (EARLIER)`.
+pub const VANISHED_KEEP: u32 = 1000;
+/// Junk training events kept per user.
+pub const TRAINING_KEEP: u64 = 1000;
 
 /// IMAP special-use attribute of a mailbox (RFC 6154).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +163,7 @@ pub const DEFAULT_MAILBOXES: &[(&str, SpecialUse)] = &[
 ];
 
 const ROW_V1: u8 = 1;
+const ROW_V2: u8 = 2;
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,47 +211,89 @@ pub struct MailboxRow {
     pub highest_modseq: u64,
     /// Special use.
     pub special_use: SpecialUse,
-    /// Subscribed (LSUB / LIST SUBSCRIBED).
-    pub subscribed: bool,
     /// Number of message rows.
     pub messages: u32,
     /// Messages without `\Seen`.
     pub unseen: u32,
     /// Sum of message sizes.
     pub bytes: u64,
+    /// `VANISHED` entries kept for this mailbox.
+    pub vanished: u32,
+    /// Highest modseq of the `VANISHED` entries dropped to keep the bound (0: none dropped):
+    /// the expunges after any modseq at or above it are all known.
+    pub vanished_floor: u64,
+    /// Keywords used in this mailbox, in the spelling first seen (PERMANENTFLAGS).
+    pub keywords: Vec<String>,
 }
 
 impl MailboxRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        Enc::default()
-            .u8(ROW_V1)
+        let mut e = Enc::default();
+        e.u8(ROW_V2)
             .u64(self.user)
             .str(&self.name)
             .u32(self.uidvalidity)
             .u32(self.uidnext)
             .u64(self.highest_modseq)
             .u8(self.special_use as u8)
-            .u8(self.subscribed as u8)
             .u32(self.messages)
             .u32(self.unseen)
             .u64(self.bytes)
-            .done()
+            .u32(self.vanished)
+            .u64(self.vanished_floor)
+            .u32(self.keywords.len() as u32);
+        for k in &self.keywords {
+            e.str(k);
+        }
+        e.done()
     }
     pub(crate) fn decode(b: &[u8]) -> Option<MailboxRow> {
         let mut d = Dec(b);
-        (d.u8()? == ROW_V1).then_some(())?;
-        Some(MailboxRow {
+        (d.u8()? == ROW_V2).then_some(())?;
+        let mut row = MailboxRow {
             user: d.u64()?,
             name: d.string()?,
             uidvalidity: d.u32()?,
             uidnext: d.u32()?,
             highest_modseq: d.u64()?,
             special_use: SpecialUse::from_u8(d.u8()?)?,
-            subscribed: d.u8()? != 0,
             messages: d.u32()?,
             unseen: d.u32()?,
             bytes: d.u64()?,
-        })
+            vanished: d.u32()?,
+            vanished_floor: d.u64()?,
+            keywords: Vec::new(),
+        };
+        let n = d.u32()? as usize;
+        row.keywords.reserve(n.min(MAX_KEYWORDS_PER_MAILBOX));
+        for _ in 0..n {
+            row.keywords.push(d.string()?);
+        }
+        d.rest().is_empty().then_some(row)
+    }
+    /// A schema-1 row and its `subscribed` flag (for the migration).
+    pub(crate) fn decode_v1(b: &[u8]) -> Option<(MailboxRow, bool)> {
+        let mut d = Dec(b);
+        (d.u8()? == ROW_V1).then_some(())?;
+        let (user, name, uidvalidity, uidnext, highest_modseq) =
+            (d.u64()?, d.string()?, d.u32()?, d.u32()?, d.u64()?);
+        let special_use = SpecialUse::from_u8(d.u8()?)?;
+        let subscribed = d.u8()? != 0;
+        let row = MailboxRow {
+            user,
+            name,
+            uidvalidity,
+            uidnext,
+            highest_modseq,
+            special_use,
+            messages: d.u32()?,
+            unseen: d.u32()?,
+            bytes: d.u64()?,
+            vanished: 0,
+            vanished_floor: 0,
+            keywords: Vec::new(),
+        };
+        Some((row, subscribed))
     }
 }
 
@@ -210,6 +309,8 @@ pub mod flags {
     pub const DELETED: u32 = 8;
     /// `\Draft`
     pub const DRAFT: u32 = 16;
+    /// Every system flag the store keeps (`\Recent` is not stored: RFC 9051 dropped it).
+    pub const ALL: u32 = SEEN | ANSWERED | FLAGGED | DELETED | DRAFT;
 }
 
 /// One message in one mailbox.
@@ -265,10 +366,11 @@ impl MessageRow {
     }
 }
 
-/// The bytes of one delivery, shared by all its message rows.
+/// The bytes of one delivery, shared by all its message rows. Everything but `refs` is written
+/// once. Its parsed summary is in [`SUMMARIES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyRow {
-    /// Message rows naming this body.
+    /// Message rows naming this body (0 only while parked, see [`PARKED`]).
     pub refs: u32,
     /// Total size: prefix plus data.
     pub size: u64,
@@ -279,23 +381,66 @@ pub struct BodyRow {
     /// The rest of the data after the chunks (all of it for a message that fits one chunk):
     /// kept in the row, so a small message costs one page instead of three tables.
     pub inline: Vec<u8>,
-    /// Parsed summary (`message::Summary` encoding).
-    pub summary: Vec<u8>,
+}
+
+/// A body row read in place: the fields without copying the prefix or the inline data.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyView<'a> {
+    pub refs: u32,
+    pub size: u64,
+    pub prefix: &'a [u8],
+    pub chunks: u32,
+    pub inline: &'a [u8],
+}
+
+impl<'a> BodyView<'a> {
+    pub(crate) fn parse(b: &'a [u8]) -> Option<BodyView<'a>> {
+        let mut d = Dec(b);
+        (d.u8()? == ROW_V2).then_some(())?;
+        let (refs, size) = (d.u32()?, d.u64()?);
+        let prefix = d.bytes()?;
+        let chunks = d.u32()?;
+        let inline = d.bytes()?;
+        d.rest().is_empty().then_some(BodyView {
+            refs,
+            size,
+            prefix,
+            chunks,
+            inline,
+        })
+    }
 }
 
 impl BodyRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
         Enc::default()
-            .u8(ROW_V1)
+            .u8(ROW_V2)
             .u32(self.refs)
             .u64(self.size)
             .bytes(&self.prefix)
-            .bytes(&self.summary)
             .u32(self.chunks)
             .bytes(&self.inline)
             .done()
     }
     pub(crate) fn decode(b: &[u8]) -> Option<BodyRow> {
+        let v = BodyView::parse(b)?;
+        Some(BodyRow {
+            refs: v.refs,
+            size: v.size,
+            prefix: v.prefix.to_vec(),
+            chunks: v.chunks,
+            inline: v.inline.to_vec(),
+        })
+    }
+    /// Rewrites a body row with `refs` changed, copying the rest as stored.
+    pub(crate) fn with_refs(b: &[u8], refs: u32) -> Option<Vec<u8>> {
+        (b.len() >= 5 && b[0] == ROW_V2).then_some(())?;
+        let mut out = b.to_vec();
+        out[1..5].copy_from_slice(&refs.to_le_bytes());
+        Some(out)
+    }
+    /// A schema-1 row and its summary (for the migration).
+    pub(crate) fn decode_v1(b: &[u8]) -> Option<(BodyRow, Vec<u8>)> {
         let mut d = Dec(b);
         (d.u8()? == ROW_V1).then_some(())?;
         let (refs, size) = (d.u32()?, d.u64()?);
@@ -304,14 +449,14 @@ impl BodyRow {
         let chunks = d.u32()?;
         let inline = d.bytes()?.to_vec();
         d.rest().is_empty().then_some(())?;
-        Some(BodyRow {
+        let row = BodyRow {
             refs,
             size,
             prefix,
             chunks,
             inline,
-            summary,
-        })
+        };
+        Some((row, summary))
     }
 }
 
@@ -334,12 +479,38 @@ mod tests {
             uidnext: 3,
             highest_modseq: 4,
             special_use: SpecialUse::Junk,
-            subscribed: true,
             messages: 2,
             unseen: 1,
             bytes: 100,
+            vanished: 3,
+            vanished_floor: 2,
+            keywords: vec!["$Junk".into(), "work".into()],
         };
-        assert_eq!(MailboxRow::decode(&m.encode()), Some(m));
+        assert_eq!(MailboxRow::decode(&m.encode()), Some(m.clone()));
+        let v1 = Enc::default()
+            .u8(1)
+            .u64(1)
+            .str("INBOX")
+            .u32(9)
+            .u32(3)
+            .u64(4)
+            .u8(3)
+            .u8(1)
+            .u32(2)
+            .u32(1)
+            .u64(100)
+            .done();
+        let (old, subscribed) = MailboxRow::decode_v1(&v1).unwrap();
+        assert!(subscribed);
+        assert_eq!(
+            (old.name.as_str(), old.messages, old.bytes),
+            ("INBOX", 2, 100)
+        );
+        assert_eq!(
+            MailboxRow::decode(&v1),
+            None,
+            "a v1 row is not read as current"
+        );
         let r = MessageRow {
             body: 1,
             internal_date: 2,
@@ -356,10 +527,26 @@ mod tests {
                 prefix: b"Received: x\r\n".to_vec(),
                 chunks,
                 inline,
-                summary: vec![1, 2],
             };
-            assert_eq!(BodyRow::decode(&b.encode()), Some(b));
+            assert_eq!(BodyRow::decode(&b.encode()), Some(b.clone()));
+            let three = BodyRow::with_refs(&b.encode(), 3).unwrap();
+            assert_eq!(BodyRow::decode(&three).map(|r| r.refs), Some(3));
         }
         assert_eq!(BodyRow::decode(&[1, 0]), None);
+        let v1 = Enc::default()
+            .u8(1)
+            .u32(2)
+            .u64(4)
+            .bytes(b"P")
+            .bytes(b"sum")
+            .u32(0)
+            .bytes(b"abc")
+            .done();
+        let (b, summary) = BodyRow::decode_v1(&v1).unwrap();
+        assert_eq!(
+            (b.refs, &b.prefix[..], &b.inline[..]),
+            (2, &b"P"[..], &b"abc"[..])
+        );
+        assert_eq!(summary, b"sum");
     }
 }

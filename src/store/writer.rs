@@ -12,12 +12,18 @@
 //! Per-upload state (the body id and chunk count of an unfinished upload) lives here in memory;
 //! the `UPLOADS` table marks the same uploads on disk so [`prepare`] can delete their chunks at
 //! the next open if a crash interrupted them.
+//!
+//! Also in memory, per open transaction: the mailboxes and users its operations touched (their
+//! generations are bumped once it commits, [`super::notify`]) and the bodies it deleted (their
+//! dying marks in the pin table are cleared then, [`super::body`]).
 
+use super::body::PinTable;
+use super::notify::Notify;
 use super::schema::*;
 use super::{BodyId, MailboxId, Uid};
-use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId};
+use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, Work};
 use redb::{Database, ReadableTable, WriteTransaction};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -67,7 +73,7 @@ pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database> {
         let db = builder(cache_bytes)
             .create_with_backend(super::file::DataFile::new(file)?)
             .map_err(|e| open_error(&fresh, e))?;
-        prepare(&db)?;
+        prepare(&db, &Arc::default())?;
         drop(db);
         std::fs::File::open(&fresh)?.sync_all()?;
         std::fs::rename(&fresh, path)?;
@@ -107,6 +113,21 @@ pub(super) struct State {
     next_body: u64,
     /// Chunk bytes written into the open transaction since its last commit.
     open_bytes: u64,
+    /// Readers' pins (shared with [`super::Store`]).
+    pub(super) pins: Arc<PinTable>,
+    /// Mailboxes whose generation the next commit bumps.
+    pub(super) touched_mailboxes: BTreeSet<u64>,
+    /// Users whose mailbox list the next commit changes.
+    pub(super) touched_users: BTreeSet<u64>,
+    /// Bodies deleted in the open transaction (dying in the pin table until it commits).
+    dying: Vec<u64>,
+}
+
+impl State {
+    /// Records a change to a mailbox's messages (or name) for the next commit's notification.
+    pub(super) fn touch(&mut self, mailbox: u64) {
+        self.touched_mailboxes.insert(mailbox);
+    }
 }
 
 /// Deletes the chunk rows `(body, 0..count)`.
@@ -118,14 +139,100 @@ fn delete_chunks(txn: &WriteTransaction, body: u64, count: u32) -> Result<()> {
     Ok(())
 }
 
-/// Creates missing tables, checks the schema version, deletes the chunks of uploads a crash
-/// interrupted, and reads the body counter.
-pub(super) fn prepare(db: &Database) -> Result<State> {
+/// Deletes a body row, its summary and its chunks (and its `PARKED` row, if any).
+fn delete_body(txn: &WriteTransaction, body: u64) -> Result<()> {
+    let chunks = {
+        let mut bodies = txn.open_table(BODIES)?;
+        let row = bodies.remove(body)?.ok_or(corrupt("body row"))?;
+        BodyView::parse(row.value())
+            .ok_or(corrupt("body row"))?
+            .chunks
+    };
+    txn.open_table(SUMMARIES)?.remove(body)?;
+    txn.open_table(PARKED)?.remove(body)?;
+    delete_chunks(txn, body, chunks)
+}
+
+/// Carries out a parked deletion: only of a body no message shows (a `PARKED` row naming a body
+/// with refs is corruption, left for `check` to report rather than acted on). Returns whether
+/// the body was deleted.
+fn collect_body(txn: &WriteTransaction, body: u64) -> Result<bool> {
+    let refs = match txn.open_table(BODIES)?.get(body)? {
+        Some(v) => BodyView::parse(v.value()).ok_or(corrupt("body row"))?.refs,
+        None => {
+            txn.open_table(PARKED)?.remove(body)?;
+            return Ok(false);
+        }
+    };
+    if refs > 0 {
+        log::warn!("store: body {body} is marked parked but {refs} messages show it; left alone");
+        return Ok(false);
+    }
+    delete_body(txn, body)?;
+    Ok(true)
+}
+
+/// Rewrites every row of a table keyed by id, reading them in slices of `n` so a migration
+/// never holds the whole table in memory.
+fn migrate_rows(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<'_, u64, &[u8]>,
+    n: usize,
+    mut convert: impl FnMut(&WriteTransaction, u64, &[u8]) -> Result<Vec<u8>>,
+) -> Result<()> {
+    let mut next = 0u64;
+    loop {
+        let rows: Vec<(u64, Vec<u8>)> = txn
+            .open_table(table)?
+            .range(next..)?
+            .take(n)
+            .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
+            .collect::<std::result::Result<_, _>>()?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(());
+        };
+        for (k, v) in rows {
+            let new = convert(txn, k, &v)?;
+            txn.open_table(table)?.insert(k, new.as_slice())?;
+        }
+        match last.checked_add(1) {
+            Some(k) => next = k,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Schema 1 → 2: summaries move out of body rows into `SUMMARIES`, `subscribed` flags out of
+/// mailbox rows into `SUBSCRIPTIONS`.
+fn migrate_v1(txn: &WriteTransaction) -> Result<()> {
+    migrate_rows(txn, MAILBOXES, 256, |txn, _, v| {
+        let (row, subscribed) = MailboxRow::decode_v1(v).ok_or(corrupt("v1 mailbox row"))?;
+        if subscribed {
+            txn.open_table(SUBSCRIPTIONS)?
+                .insert((row.user, row.name.as_str()), ())?;
+        }
+        Ok(row.encode())
+    })?;
+    migrate_rows(txn, BODIES, 64, |txn, id, v| {
+        let (row, summary) = BodyRow::decode_v1(v).ok_or(corrupt("v1 body row"))?;
+        txn.open_table(SUMMARIES)?.insert(id, summary.as_slice())?;
+        Ok(row.encode())
+    })?;
+    log::info!("store: migrated the schema from version 1 to {SCHEMA_VERSION}");
+    Ok(())
+}
+
+/// Creates missing tables, checks the schema version (migrating an older one), deletes the
+/// chunks of uploads a crash interrupted, carries out parked body deletions no reader holds any
+/// more, and reads the body counter.
+pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
     let txn = db.begin_write()?;
     let mut next_body = 1;
     {
-        let mut meta = txn.open_table(META)?;
-        let found = meta.get("schema_version")?.map(|v| v.value());
+        let found = txn
+            .open_table(META)?
+            .get("schema_version")?
+            .map(|v| v.value());
         match found {
             Some(v) if v > SCHEMA_VERSION => {
                 return Err(Error::NewerSchema {
@@ -133,8 +240,15 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
                     supported: SCHEMA_VERSION,
                 });
             }
-            Some(_) => {}
+            Some(SCHEMA_VERSION) => {}
+            Some(1) => {
+                migrate_v1(&txn)?;
+                txn.open_table(META)?
+                    .insert("schema_version", SCHEMA_VERSION)?;
+            }
+            Some(_) => return Err(corrupt("unknown schema version")),
             None => {
+                let mut meta = txn.open_table(META)?;
                 meta.insert("schema_version", SCHEMA_VERSION)?;
                 meta.insert("next_user", 1)?;
                 meta.insert("next_mailbox", 1)?;
@@ -148,6 +262,24 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
         txn.open_table(MAILBOXES)?;
         txn.open_table(MAILBOX_BY_NAME)?;
         txn.open_table(MESSAGES)?;
+        txn.open_table(SUMMARIES)?;
+        txn.open_table(VANISHED)?;
+        txn.open_table(SUBSCRIPTIONS)?;
+        txn.open_table(TRAINING)?;
+        let parked: Vec<u64> = txn
+            .open_table(PARKED)?
+            .iter()?
+            .map(|e| e.map(|(k, _)| k.value()))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut collected = 0;
+        for body in parked {
+            if !pins.keep_parked(body) && collect_body(&txn, body)? {
+                collected += 1;
+            }
+        }
+        if collected > 0 {
+            log::info!("store: removed {collected} bodies whose deletion waited for readers");
+        }
         if let Some((k, _)) = txn.open_table(BODIES)?.last()? {
             next_body = next_body.max(k.value() + 1);
         }
@@ -174,6 +306,7 @@ pub(super) fn prepare(db: &Database) -> Result<State> {
     txn.commit()?;
     Ok(State {
         next_body,
+        pins: pins.clone(),
         ..State::default()
     })
 }
@@ -184,6 +317,7 @@ pub(super) fn run(
     mut state: State,
     rx: async_channel::Receiver<Request>,
     shared: Weak<Shared>,
+    notify: Arc<Notify>,
     reopen: Option<std::path::PathBuf>,
     cache_bytes: usize,
 ) {
@@ -199,8 +333,16 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        if let Err(e) = apply_batch(&db, &mut open, &mut state, batch, &rx, &shared, cache_bytes) {
+        let ctx = Batch {
+            db: &db,
+            rx: &rx,
+            shared: &shared,
+            notify: &notify,
+            cache_bytes,
+        };
+        if let Err(e) = ctx.apply(&mut open, &mut state, batch) {
             log::error!("store: write failed, reopening the database: {e}");
+            state.pins.reset();
             let Some(path) = &reopen else {
                 // A caller-supplied backend cannot be reopened: stop taking writes.
                 if let Some(s) = shared.upgrade() {
@@ -208,7 +350,7 @@ pub(super) fn run(
                 }
                 break;
             };
-            match reopen_file(path, cache_bytes, &db, &shared, &rx) {
+            match reopen_file(path, cache_bytes, &db, &state.pins, &shared, &rx) {
                 Some((new_db, new_state)) => {
                     db = new_db;
                     state = new_state;
@@ -217,11 +359,18 @@ pub(super) fn run(
             }
         }
     }
-    // Closing: whatever is still open (chunks of uploads that never finished, discards) is
-    // committed so the file is tidy; losing it would be harmless too.
-    if let Some(txn) = open.take()
-        && let Err(e) = txn.commit()
-    {
+    // Closing: whatever is still open (chunks of uploads that never finished, discards, bodies
+    // whose readers let go) is committed so the file is tidy; losing it would be harmless too.
+    let mut finish = || -> Result<()> {
+        let txn = match open.take() {
+            Some(t) => t,
+            None => db.begin_write()?,
+        };
+        collect_parked(&txn, &mut state)?;
+        txn.commit()?;
+        Ok(())
+    };
+    if let Err(e) = finish() {
         log::warn!("store: final commit failed: {e}");
     }
     drop(db);
@@ -236,6 +385,7 @@ fn reopen_file(
     path: &Path,
     cache_bytes: usize,
     old: &Arc<Database>,
+    pins: &Arc<PinTable>,
     shared: &Weak<Shared>,
     rx: &async_channel::Receiver<Request>,
 ) -> Option<(Arc<Database>, State)> {
@@ -249,7 +399,8 @@ fn reopen_file(
         // the last reference is gone.
         old = old.and_then(|db| Arc::try_unwrap(db).err());
         if old.is_none() {
-            match open_file(path, cache_bytes).and_then(|db| prepare(&db).map(|st| (db, st))) {
+            match open_file(path, cache_bytes).and_then(|db| prepare(&db, pins).map(|st| (db, st)))
+            {
                 Ok((db, state)) => {
                     let db = Arc::new(db);
                     if let Some(s) = shared.upgrade() {
@@ -283,121 +434,168 @@ fn recv_within(rx: &async_channel::Receiver<Request>, limit: Duration) -> Option
     ))
 }
 
-/// Applies a batch in the open transaction (starting one if needed) and answers it. Requests
-/// that need no durability are answered as soon as they are applied. If any request needs
-/// durability, the transaction is committed (after waiting up to the commit window for
-/// deliveries of messages still in flight to join) and those requests are answered after the
-/// commit; otherwise the transaction stays open. On a storage error the transaction is aborted,
-/// every unanswered request gets the error, and the error is returned.
-fn apply_batch(
-    db: &Database,
-    open: &mut Option<WriteTransaction>,
-    state: &mut State,
-    batch: Vec<Request>,
-    rx: &async_channel::Receiver<Request>,
-    shared: &Weak<Shared>,
-    cache_bytes: usize,
-) -> Result<()> {
-    let txn = match open.take() {
-        Some(t) => t,
-        None => match db.begin_write() {
-            Ok(t) => t,
-            Err(e) => {
-                for req in batch {
-                    let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
-                }
-                return Err(e.into());
-            }
-        },
-    };
-    let window = shared
-        .upgrade()
-        .map(|s| Duration::from_micros(s.commit_window_us.load(Ordering::Relaxed)))
-        .unwrap_or_default();
-    let deadline = Instant::now() + window;
-    let mut waiting: Vec<(Request, Result<Done>)> = Vec::new();
-    let mut incoming = batch.into_iter().collect::<std::collections::VecDeque<_>>();
-    let mut applied = 0usize;
-    let mut delivering = 0usize;
-    loop {
-        while let Some(req) = incoming.pop_front() {
-            applied += 1;
-            match apply(&txn, state, &req.op) {
-                Err(
-                    e @ (Error::Io(_)
-                    | Error::Corrupt(_)
-                    | Error::Unavailable
-                    | Error::Locked(_)
-                    | Error::NewerSchema { .. }),
-                ) => {
-                    let msg = e.to_string();
-                    let _ = req.reply.try_send(Err(Error::Io(msg.clone())));
-                    for (r, _) in waiting.drain(..) {
-                        let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
-                    }
-                    for r in incoming.drain(..) {
-                        let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
-                    }
-                    txn.abort()?;
-                    return Err(e);
-                }
-                result if req.op.durable() => {
-                    delivering += usize::from(matches!(req.op, Op::Deliver(_)));
-                    waiting.push((req, result));
-                }
-                result => {
-                    let _ = req.reply.try_send(result);
-                }
-            }
+/// Deletes the parked bodies whose last reader let go (in the open transaction; not durable by
+/// itself: a crash before the next commit leaves them in `PARKED` for the next open).
+fn collect_parked(txn: &WriteTransaction, state: &mut State) -> Result<()> {
+    for body in state.pins.take_collectable() {
+        state.dying.push(body);
+        let parked = txn.open_table(PARKED)?.get(body)?.is_some();
+        if parked {
+            collect_body(txn, body)?;
         }
-        // Messages still being received whose delivery is not in this commit: wait for them.
-        let in_flight = shared
-            .upgrade()
-            .map(|s| s.in_flight.load(Ordering::Relaxed))
-            .unwrap_or(0);
-        let now = Instant::now();
-        if waiting.is_empty() || in_flight <= delivering || now >= deadline || applied >= MAX_BATCH
-        {
-            break;
-        }
-        match recv_within(rx, deadline - now) {
-            Some(req) => incoming.push_back(req),
-            None => break,
-        }
-    }
-    // redb keeps an open transaction's pages in its write buffer (half the cache) and writes
-    // pages it had to evict early a second time at commit; committing before the uploads in it
-    // outgrow the buffer keeps every chunk to a single write.
-    let buffer_full = state.open_bytes as usize > cache_bytes / 4;
-    if waiting.is_empty() && !buffer_full {
-        *open = Some(txn);
-        return Ok(());
-    }
-    state.open_bytes = 0;
-    log::debug!(
-        "store: commit requests={applied} deliveries={delivering} waited_us={}",
-        (Instant::now() + window)
-            .saturating_duration_since(deadline)
-            .as_micros()
-    );
-    if let Err(e) = txn.commit() {
-        let msg = e.to_string();
-        for (r, _) in waiting {
-            let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
-        }
-        return Err(e.into());
-    }
-    for (r, result) in waiting {
-        let _ = r.reply.try_send(result);
     }
     Ok(())
 }
 
-fn corrupt(what: &'static str) -> Error {
+/// What one batch needs besides the transaction and the state.
+struct Batch<'a> {
+    db: &'a Database,
+    rx: &'a async_channel::Receiver<Request>,
+    shared: &'a Weak<Shared>,
+    notify: &'a Notify,
+    cache_bytes: usize,
+}
+
+impl Batch<'_> {
+    /// Applies a batch in the open transaction (starting one if needed) and answers it. Requests
+    /// that need no durability are answered as soon as they are applied. If any request needs
+    /// durability, the transaction is committed (after waiting up to the commit window for
+    /// deliveries of messages still in flight to join) and those requests are answered after the
+    /// commit; otherwise the transaction stays open. On a storage error the transaction is
+    /// aborted, every unanswered request gets the error, and the error is returned.
+    fn apply(
+        &self,
+        open: &mut Option<WriteTransaction>,
+        state: &mut State,
+        batch: Vec<Request>,
+    ) -> Result<()> {
+        let txn = match open.take() {
+            Some(t) => t,
+            None => match self.db.begin_write() {
+                Ok(t) => t,
+                Err(e) => {
+                    for req in batch {
+                        let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
+                    }
+                    return Err(e.into());
+                }
+            },
+        };
+        let window = self
+            .shared
+            .upgrade()
+            .map(|s| Duration::from_micros(s.commit_window_us.load(Ordering::Relaxed)))
+            .unwrap_or_default();
+        let deadline = Instant::now() + window;
+        let mut waiting: Vec<(Request, Result<Done>)> = Vec::new();
+        let mut incoming = batch.into_iter().collect::<std::collections::VecDeque<_>>();
+        let mut applied = 0usize;
+        let mut delivering = 0usize;
+        loop {
+            while let Some(req) = incoming.pop_front() {
+                applied += 1;
+                let result = match &req.work {
+                    Work::Op(op) => apply(&txn, state, op),
+                    Work::Collect => collect_parked(&txn, state).map(|()| Done::Unit),
+                };
+                match result {
+                    Err(
+                        e @ (Error::Io(_)
+                        | Error::Corrupt(_)
+                        | Error::Unavailable
+                        | Error::Locked(_)
+                        | Error::NewerSchema { .. }),
+                    ) => {
+                        let msg = e.to_string();
+                        let _ = req.reply.try_send(Err(Error::Io(msg.clone())));
+                        for (r, _) in waiting.drain(..) {
+                            let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                        }
+                        for r in incoming.drain(..) {
+                            let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                        }
+                        txn.abort()?;
+                        return Err(e);
+                    }
+                    result if req.work.durable() => {
+                        delivering += usize::from(matches!(
+                            req.work,
+                            Work::Op(Op::Deliver(_) | Op::Append { .. })
+                        ));
+                        waiting.push((req, result));
+                    }
+                    result => {
+                        let _ = req.reply.try_send(result);
+                    }
+                }
+            }
+            // Parked bodies whose readers let go, in case their wake-up did not fit the queue.
+            if let Err(e) = collect_parked(&txn, state) {
+                for (r, _) in waiting.drain(..) {
+                    let _ = r.reply.try_send(Err(Error::Io(e.to_string())));
+                }
+                txn.abort()?;
+                return Err(e);
+            }
+            // Messages still being received whose delivery is not in this commit: wait for them.
+            let in_flight = self
+                .shared
+                .upgrade()
+                .map(|s| s.in_flight.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            let now = Instant::now();
+            if waiting.is_empty()
+                || in_flight <= delivering
+                || now >= deadline
+                || applied >= MAX_BATCH
+            {
+                break;
+            }
+            match recv_within(self.rx, deadline - now) {
+                Some(req) => incoming.push_back(req),
+                None => break,
+            }
+        }
+        // redb keeps an open transaction's pages in its write buffer (half the cache) and writes
+        // pages it had to evict early a second time at commit; committing before the uploads in
+        // it outgrow the buffer keeps every chunk to a single write.
+        let buffer_full = state.open_bytes as usize > self.cache_bytes / 4;
+        if waiting.is_empty() && !buffer_full {
+            *open = Some(txn);
+            return Ok(());
+        }
+        state.open_bytes = 0;
+        log::debug!(
+            "store: commit requests={applied} deliveries={delivering} waited_us={}",
+            (Instant::now() + window)
+                .saturating_duration_since(deadline)
+                .as_micros()
+        );
+        if let Err(e) = txn.commit() {
+            let msg = e.to_string();
+            for (r, _) in waiting {
+                let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+            }
+            return Err(e.into());
+        }
+        // Durable: bodies deleted in it may be forgotten, and waiters may look.
+        state.pins.settled(&std::mem::take(&mut state.dying));
+        self.notify.publish(
+            &std::mem::take(&mut state.touched_mailboxes),
+            &std::mem::take(&mut state.touched_users),
+        );
+        for (r, result) in waiting {
+            let _ = r.reply.try_send(result);
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn corrupt(what: &'static str) -> Error {
     Error::Corrupt(what)
 }
 
-fn next_counter(txn: &WriteTransaction, key: &str) -> Result<u64> {
+pub(super) fn next_counter(txn: &WriteTransaction, key: &str) -> Result<u64> {
     let mut meta = txn.open_table(META)?;
     let v = meta
         .get(key)?
@@ -412,6 +610,7 @@ fn domain_of(email: &str) -> &str {
 }
 
 fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
+    use super::{mailboxes, messages};
     match op {
         Op::SetSetting { key, value } => {
             if crate::config::spec(key).is_none() {
@@ -466,9 +665,12 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             };
             txn.open_table(USERS)?.insert(id, row.encode().as_slice())?;
             by_email.insert(email.as_str(), id)?;
+            let mut subscriptions = txn.open_table(SUBSCRIPTIONS)?;
             for (name, special_use) in DEFAULT_MAILBOXES {
-                create_mailbox(txn, UserId(id), name, *special_use)?;
+                mailboxes::insert_mailbox(txn, UserId(id), name, *special_use)?;
+                subscriptions.insert((id, *name), ())?;
             }
+            state.touched_users.insert(id);
             Ok(Done::User(UserId(id)))
         }
         Op::DelUser(email) => {
@@ -479,7 +681,9 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 .ok_or_else(|| Refusal::NoSuchUser(email.clone()))?;
             by_email.remove(email.as_str())?;
             txn.open_table(USERS)?.remove(id)?;
-            delete_user_mailboxes(txn, UserId(id))?;
+            drop(by_email);
+            mailboxes::delete_user_data(txn, state, UserId(id))?;
+            state.touched_users.insert(id);
             Ok(Done::Unit)
         }
         Op::SetPassword {
@@ -501,6 +705,10 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             Ok(Done::Unit)
         }
         Op::PutChunk { upload, data } => {
+            // Every chunk is full, so readers find an offset's chunk by division.
+            if data.len() != CHUNK_BYTES {
+                return Err(Refusal::ChunkSize(data.len()).into());
+            }
             let next_body = &mut state.next_body;
             let up = state.uploads.entry(*upload).or_insert_with(|| {
                 let body = *next_body;
@@ -529,134 +737,198 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             }
             Ok(Done::Unit)
         }
+        Op::CreateMailbox {
+            user,
+            name,
+            special_use,
+        } => mailboxes::create(txn, state, *user, name, *special_use),
+        Op::DeleteMailbox { user, name } => mailboxes::delete(txn, state, *user, name),
+        Op::RenameMailbox { user, from, to } => mailboxes::rename(txn, state, *user, from, to),
+        Op::Subscribe {
+            user,
+            name,
+            subscribed,
+        } => mailboxes::subscribe(txn, state, *user, name, *subscribed),
+        Op::Append {
+            upload,
+            chunks_sent,
+            mailbox,
+            flags,
+            keywords,
+            internal_date,
+            tail,
+            summary,
+        } => messages::append(
+            txn,
+            state,
+            messages::AppendArgs {
+                upload: *upload,
+                chunks_sent: *chunks_sent,
+                mailbox: *mailbox,
+                flags: *flags,
+                keywords,
+                internal_date: *internal_date,
+                tail,
+                summary,
+            },
+        ),
+        Op::Store {
+            mailbox,
+            uids,
+            mode,
+            flags,
+            keywords,
+            unchanged_since,
+        } => messages::store_flags(
+            txn,
+            state,
+            *mailbox,
+            uids,
+            *mode,
+            *flags,
+            keywords,
+            *unchanged_since,
+        ),
+        Op::Copy { from, uids, to } => messages::copy(txn, state, *from, uids, *to, false),
+        Op::Move { from, uids, to } => messages::copy(txn, state, *from, uids, *to, true),
+        Op::Expunge { mailbox, uids } => messages::expunge(txn, state, *mailbox, uids.as_deref()),
     }
 }
 
-fn create_mailbox(
-    txn: &WriteTransaction,
-    user: UserId,
-    name: &str,
-    special_use: SpecialUse,
-) -> Result<MailboxId> {
-    let id = next_counter(txn, "next_mailbox")?;
-    let uidvalidity = next_counter(txn, "next_uidvalidity")? as u32;
-    let row = MailboxRow {
-        user: user.0,
-        name: name.to_string(),
-        uidvalidity: uidvalidity.max(1),
-        uidnext: 1,
-        highest_modseq: 1,
-        special_use,
-        subscribed: true,
-        messages: 0,
-        unseen: 0,
-        bytes: 0,
-    };
-    txn.open_table(MAILBOXES)?
-        .insert(id, row.encode().as_slice())?;
-    txn.open_table(MAILBOX_BY_NAME)?
-        .insert((user.0, name), id)?;
-    Ok(MailboxId(id))
-}
-
-fn delete_user_mailboxes(txn: &WriteTransaction, user: UserId) -> Result<()> {
-    let mut names = txn.open_table(MAILBOX_BY_NAME)?;
-    let owned: Vec<(String, u64)> = names
-        .range((user.0, "")..(user.0 + 1, ""))?
-        .map(|e| e.map(|(k, v)| (k.value().1.to_string(), v.value())))
-        .collect::<std::result::Result<_, _>>()?;
-    let mut mailboxes = txn.open_table(MAILBOXES)?;
-    let mut messages = txn.open_table(MESSAGES)?;
-    for (name, mbox) in owned {
-        names.remove((user.0, name.as_str()))?;
-        mailboxes.remove(mbox)?;
-        let rows: Vec<((u64, u32), MessageRow)> = messages
-            .range((mbox, 0)..=(mbox, u32::MAX))?
-            .map(|e| {
-                let (k, v) = e?;
-                let row = MessageRow::decode(v.value()).ok_or(corrupt("message row"))?;
-                Ok((k.value(), row))
-            })
-            .collect::<Result<_>>()?;
-        for (key, row) in rows {
-            messages.remove(key)?;
-            drop_body_ref(txn, BodyId(row.body))?;
-        }
+/// Refuses a final upload request whose chunks are not all there (lost in a reopen).
+pub(super) fn check_upload(state: &State, upload: UploadId, chunks_sent: usize) -> Result<()> {
+    let sent = state
+        .uploads
+        .get(&upload)
+        .map(|u| u.chunks as usize)
+        .unwrap_or(0);
+    if sent != chunks_sent {
+        return Err(Refusal::UploadLost.into());
     }
     Ok(())
 }
 
-/// Removes one message row's claim on a body, deleting the body and its chunks at zero.
-fn drop_body_ref(txn: &WriteTransaction, body: BodyId) -> Result<()> {
+/// Makes an upload a body held by `refs` message rows: its chunks (if any), then `tail` kept
+/// inline, after `prefix`; writes the body and summary rows. Returns the body and its size.
+pub(super) fn store_body(
+    txn: &WriteTransaction,
+    state: &mut State,
+    upload: UploadId,
+    prefix: &[u8],
+    tail: &[u8],
+    summary: &[u8],
+    refs: u32,
+) -> Result<(BodyId, u64)> {
+    let (body, chunks, chunk_bytes) = match state.uploads.remove(&upload) {
+        Some(up) => {
+            txn.open_table(UPLOADS)?.remove(up.body)?;
+            (up.body, up.chunks, up.bytes)
+        }
+        None => {
+            let body = state.next_body;
+            state.next_body += 1;
+            (body, 0, 0)
+        }
+    };
+    let size = prefix.len() as u64 + chunk_bytes + tail.len() as u64;
+    let row = BodyRow {
+        refs,
+        size,
+        prefix: prefix.to_vec(),
+        chunks,
+        inline: tail.to_vec(),
+    };
+    txn.open_table(BODIES)?
+        .insert(body, row.encode().as_slice())?;
+    txn.open_table(SUMMARIES)?.insert(body, summary)?;
+    Ok((BodyId(body), size))
+}
+
+/// Adds message rows' claims on bodies (body → how many new rows name it).
+pub(super) fn add_body_refs(
+    txn: &WriteTransaction,
+    counts: &std::collections::BTreeMap<u64, u32>,
+) -> Result<()> {
     let mut bodies = txn.open_table(BODIES)?;
-    let mut row = bodies
-        .get(body.0)?
-        .and_then(|v| BodyRow::decode(v.value()))
-        .ok_or(corrupt("body row"))?;
-    row.refs = row.refs.saturating_sub(1);
-    if row.refs > 0 {
-        bodies.insert(body.0, row.encode().as_slice())?;
+    for (body, n) in counts {
+        let row = {
+            let v = bodies.get(*body)?.ok_or(corrupt("body row missing"))?;
+            let view = BodyView::parse(v.value()).ok_or(corrupt("body row"))?;
+            BodyRow::with_refs(v.value(), view.refs + n).ok_or(corrupt("body row"))?
+        };
+        bodies.insert(*body, row.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Removes one message row's claim on a body. At zero the body is deleted with its summary and
+/// chunks, or, if a reader pins it, parked until the reader lets go ([`super::body`]).
+pub(super) fn drop_body_ref(txn: &WriteTransaction, state: &mut State, body: u64) -> Result<()> {
+    let mut bodies = txn.open_table(BODIES)?;
+    let (refs, row) = {
+        let v = bodies.get(body)?.ok_or(corrupt("body row missing"))?;
+        let view = BodyView::parse(v.value()).ok_or(corrupt("body row"))?;
+        let refs = view
+            .refs
+            .checked_sub(1)
+            .ok_or(corrupt("body refs below zero"))?;
+        (
+            refs,
+            BodyRow::with_refs(v.value(), refs).ok_or(corrupt("body row"))?,
+        )
+    };
+    if refs > 0 {
+        bodies.insert(body, row.as_slice())?;
         return Ok(());
     }
-    bodies.remove(body.0)?;
-    delete_chunks(txn, body.0, row.chunks)
+    if state.pins.park_or_doom(body) {
+        bodies.insert(body, row.as_slice())?;
+        txn.open_table(PARKED)?.insert(body, ())?;
+        return Ok(());
+    }
+    drop(bodies);
+    state.dying.push(body);
+    delete_body(txn, body)
 }
 
 fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Done> {
-    let sent = state
-        .uploads
-        .get(&d.upload)
-        .map(|u| u.chunks as usize)
-        .unwrap_or(0);
-    if sent != d.chunks_sent {
-        return Err(Refusal::UploadLost.into());
-    }
+    check_upload(state, d.upload, d.chunks_sent)?;
     // Resolve every recipient's INBOX before changing anything.
     let mut recipients = d.recipients.clone();
     recipients.sort();
     recipients.dedup();
     let names = txn.open_table(MAILBOX_BY_NAME)?;
-    let mut mailboxes = txn.open_table(MAILBOXES)?;
     let mut targets = Vec::with_capacity(recipients.len());
-    for user in &recipients {
-        let Some(mbox) = names.get((user.0, "INBOX"))?.map(|v| v.value()) else {
-            continue; // the user was deleted since RCPT
-        };
-        let row = mailboxes
-            .get(mbox)?
-            .and_then(|v| MailboxRow::decode(v.value()))
-            .ok_or(corrupt("mailbox row"))?;
-        if row.uidnext == u32::MAX {
-            continue; // UID space exhausted; RFC 9051 would need a new UIDVALIDITY
+    {
+        let mailboxes = txn.open_table(MAILBOXES)?;
+        for user in &recipients {
+            let Some(mbox) = names.get((user.0, "INBOX"))?.map(|v| v.value()) else {
+                continue; // the user was deleted since RCPT
+            };
+            let row = mailboxes
+                .get(mbox)?
+                .and_then(|v| MailboxRow::decode(v.value()))
+                .ok_or(corrupt("mailbox row"))?;
+            if row.uidnext == u32::MAX {
+                continue; // UID space exhausted; RFC 9051 would need a new UIDVALIDITY
+            }
+            targets.push((*user, mbox, row));
         }
-        targets.push((*user, mbox, row));
     }
     if targets.is_empty() {
         return Err(Refusal::NoRecipients.into());
     }
     // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row.
-    let (body, chunks, chunk_bytes) = match state.uploads.remove(&d.upload) {
-        Some(up) => {
-            txn.open_table(UPLOADS)?.remove(up.body)?;
-            (BodyId(up.body), up.chunks, up.bytes)
-        }
-        None => {
-            let body = BodyId(state.next_body);
-            state.next_body += 1;
-            (body, 0, 0)
-        }
-    };
-    let size = d.prefix.len() as u64 + chunk_bytes + d.tail.len() as u64;
-    let row = BodyRow {
-        refs: targets.len() as u32,
-        size,
-        prefix: d.prefix.clone(),
-        chunks,
-        inline: d.tail.clone(),
-        summary: d.summary.clone(),
-    };
-    txn.open_table(BODIES)?
-        .insert(body.0, row.encode().as_slice())?;
+    let (body, size) = store_body(
+        txn,
+        state,
+        d.upload,
+        &d.prefix,
+        &d.tail,
+        &d.summary,
+        targets.len() as u32,
+    )?;
+    let mut mailboxes = txn.open_table(MAILBOXES)?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
     for (user, mbox, mut row) in targets {
@@ -676,6 +948,7 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         };
         messages.insert((mbox, uid), msg.encode().as_slice())?;
         mailboxes.insert(mbox, row.encode().as_slice())?;
+        state.touch(mbox);
         let uid = Uid(std::num::NonZeroU32::new(uid).ok_or(corrupt("uid 0"))?);
         copies.push((user, MailboxId(mbox), uid));
     }

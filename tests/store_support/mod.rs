@@ -5,7 +5,8 @@
 
 use mailnook::codec::Dec;
 use mailnook::store::schema::{
-    BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, UPLOADS, USER_BY_EMAIL, USERS,
+    BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, PARKED, SUBSCRIPTIONS, SUMMARIES,
+    TRAINING, UPLOADS, USER_BY_EMAIL, USERS, VANISHED,
 };
 use mailnook::store::{self, BodyRow, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UserId};
 use redb::{ReadableDatabase, ReadableTable};
@@ -198,7 +199,9 @@ pub fn assert_checked(store: &Store, when: &str) {
 }
 
 /// Asserts every mailbox's counters (messages, unseen, bytes, UIDNEXT, HIGHESTMODSEQ) match its
-/// rows, then that `check()` is empty.
+/// rows, that every message's modseq is in 1..=HIGHESTMODSEQ and its keywords are spelled as in
+/// the mailbox's list, that VANISHED knows no UID that is present or not yet given, then that
+/// `check()` is empty.
 pub fn assert_consistent(store: &Store, when: &str) {
     for u in store.users().expect("users") {
         for mb in store.mailboxes(u.id).expect("mailboxes") {
@@ -226,11 +229,36 @@ pub fn assert_consistent(store: &Store, when: &str) {
             );
             for m in &msgs {
                 assert!(
-                    m.row.modseq <= row.highest_modseq,
-                    "{when}: modseq above HIGHESTMODSEQ in {} {}",
+                    m.row.modseq >= 1 && m.row.modseq <= row.highest_modseq,
+                    "{when}: modseq {} outside 1..={} in {} {}",
+                    m.row.modseq,
+                    row.highest_modseq,
                     u.row.email,
                     row.name
                 );
+                for k in &m.row.keywords {
+                    assert!(
+                        row.keywords.contains(k),
+                        "{when}: keyword {k} of {} {} uid {} is not in the mailbox's list {:?}",
+                        u.row.email,
+                        row.name,
+                        m.uid.get(),
+                        row.keywords
+                    );
+                }
+            }
+            if let Some(store::Vanished::Exact(gone)) =
+                store.vanished_since(mb.id, 0).expect("vanished")
+            {
+                for g in gone {
+                    assert!(
+                        g.get() < row.uidnext && !msgs.iter().any(|m| m.uid == g),
+                        "{when}: vanished uid {} of {} {} is present or not yet given",
+                        g.get(),
+                        u.row.email,
+                        row.name
+                    );
+                }
             }
         }
     }
@@ -254,6 +282,16 @@ pub struct Raw {
     pub chunks: BTreeMap<(u64, u32), Chunk>,
     /// Upload body id → chunks written (uploads whose delivery has not committed).
     pub uploads: BTreeMap<u64, u32>,
+    /// Body id → summary.
+    pub summaries: BTreeMap<u64, Vec<u8>>,
+    /// Bodies whose deletion waits for readers.
+    pub parked: BTreeSet<u64>,
+    /// (mailbox, modseq, uid) of expunged messages.
+    pub vanished: BTreeSet<(u64, u64, u32)>,
+    /// (user, name) subscribed.
+    pub subscriptions: BTreeSet<(u64, String)>,
+    /// (user, seq) → (body, spam, time).
+    pub training: BTreeMap<(u64, u64), (u64, bool, u64)>,
 }
 
 /// The bytes of one chunk row; compared in full, but shown as their length and a fingerprint
@@ -271,13 +309,12 @@ impl std::fmt::Debug for Chunk {
 }
 
 /// A body row, decoded here from its documented encoding (the store's own decoder is private
-/// to the crate): version 1, refs u32, size u64, prefix, summary, chunks u32, inline.
+/// to the crate): version 2, refs u32, size u64, prefix, chunks u32, inline.
 fn decode_body(b: &[u8]) -> Option<BodyRow> {
     let mut d = Dec(b);
-    (d.u8()? == 1).then_some(())?;
+    (d.u8()? == 2).then_some(())?;
     let (refs, size) = (d.u32()?, d.u64()?);
     let prefix = d.bytes()?.to_vec();
-    let summary = d.bytes()?.to_vec();
     let chunks = d.u32()?;
     let inline = d.bytes()?.to_vec();
     d.rest().is_empty().then_some(())?;
@@ -287,7 +324,6 @@ fn decode_body(b: &[u8]) -> Option<BodyRow> {
         prefix,
         chunks,
         inline,
-        summary,
     })
 }
 
@@ -345,6 +381,16 @@ impl Raw {
             .chunks
             .insert(k.value(), Chunk(v.value().to_vec())));
         each!(UPLOADS, |k, v| raw.uploads.insert(k.value(), v.value()));
+        each!(SUMMARIES, |k, v| raw
+            .summaries
+            .insert(k.value(), v.value().to_vec()));
+        each!(PARKED, |k, _v| raw.parked.insert(k.value()));
+        each!(VANISHED, |k, _v| raw.vanished.insert(k.value()));
+        each!(SUBSCRIPTIONS, |k, _v| {
+            let (user, name) = k.value();
+            raw.subscriptions.insert((user, name.to_string()))
+        });
+        each!(TRAINING, |k, v| raw.training.insert(k.value(), v.value()));
         raw
     }
 
@@ -371,9 +417,11 @@ impl Raw {
 
     /// Facts about bodies and chunks that every committed state keeps (crash images included):
     /// the chunk rows are exactly `(body, 0..chunks)` of every body plus `(upload, 0..n)` of
-    /// every `UPLOADS` row, nothing else; an upload's id is never a body's; every upload row
-    /// counts at least one chunk; a body's size is its prefix, chunks and inline bytes; and a
-    /// body's `refs` is the number of message rows naming it, never 0.
+    /// every `UPLOADS` row, nothing else, each exactly `CHUNK_BYTES`; an upload's id is never a
+    /// body's; every upload row counts at least one chunk; a body's size is its prefix, chunks
+    /// and inline bytes; every body has a summary and every summary a body; and a body's `refs`
+    /// is the number of message rows naming it, 0 only for a body listed in `PARKED` (whose
+    /// deletion waits for a reader), and `PARKED` lists nothing else.
     pub fn assert_bodies_and_chunks(&self, when: &str) {
         let mut want: BTreeSet<(u64, u32)> = BTreeSet::new();
         for (id, b) in &self.bodies {
@@ -388,6 +436,15 @@ impl Raw {
             want.extend((0..*n).map(|s| (*id, s)));
         }
         let have: BTreeSet<(u64, u32)> = self.chunks.keys().copied().collect();
+        for (key, c) in &self.chunks {
+            assert_eq!(c.0.len(), CHUNK_BYTES, "{when}: chunk {key:?} is not full");
+        }
+        let bodies: BTreeSet<u64> = self.bodies.keys().copied().collect();
+        let summarised: BTreeSet<u64> = self.summaries.keys().copied().collect();
+        assert_eq!(
+            bodies, summarised,
+            "{when}: bodies and summaries are keyed differently"
+        );
         let missing: Vec<_> = want.difference(&have).collect();
         let stray: Vec<_> = have.difference(&want).collect();
         assert!(
@@ -403,9 +460,12 @@ impl Raw {
             *uses.entry(*body).or_default() += 1;
         }
         for (id, b) in &self.bodies {
-            assert!(
-                b.refs > 0,
-                "{when}: body {id} is held by nothing but still stored"
+            assert_eq!(
+                b.refs == 0,
+                self.parked.contains(id),
+                "{when}: body {id} has refs {} but is {}in PARKED",
+                b.refs,
+                if self.parked.contains(id) { "" } else { "not " }
             );
             assert_eq!(
                 b.refs,
@@ -417,10 +477,11 @@ impl Raw {
         }
     }
 
-    /// Cross-table facts that hold whenever no upload is in flight (after a clean close, or
-    /// after the open that follows a crash): indexes are exact inverses, every message row
-    /// belongs to a mailbox and every mailbox to a user, no upload is marked unfinished, and
-    /// every chunk belongs to a body ([`Raw::assert_bodies_and_chunks`]).
+    /// Cross-table facts that hold whenever no upload is in flight and no reader is alive (after
+    /// a clean close, or after the open that follows a crash): indexes are exact inverses, every
+    /// message row and VANISHED entry belongs to a mailbox and every mailbox, subscription and
+    /// training event to a user, no upload is marked unfinished, no body is parked, and every
+    /// chunk belongs to a body ([`Raw::assert_bodies_and_chunks`]).
     pub fn assert_closed_consistent(&self, when: &str) {
         let indexed_users: BTreeSet<u64> = self.user_by_email.values().copied().collect();
         assert_eq!(
@@ -454,6 +515,29 @@ impl Raw {
             "{when}: unfinished uploads are still marked: {:?}",
             self.uploads
         );
+        assert!(
+            self.parked.is_empty(),
+            "{when}: parked bodies remain with no reader alive: {:?}",
+            self.parked
+        );
+        for (mbox, _, uid) in &self.vanished {
+            assert!(
+                self.mailboxes.contains(mbox),
+                "{when}: vanished uid {uid} of missing mailbox {mbox}"
+            );
+        }
+        for (user, name) in &self.subscriptions {
+            assert!(
+                self.users.contains(user),
+                "{when}: subscription {name} of missing user {user}"
+            );
+        }
+        for (user, seq) in self.training.keys() {
+            assert!(
+                self.users.contains(user),
+                "{when}: training event {seq} of missing user {user}"
+            );
+        }
         self.assert_bodies_and_chunks(when);
     }
 }
@@ -484,4 +568,157 @@ pub fn raw_image(image: Vec<u8>, when: &str) -> Raw {
         .unwrap_or_else(|e| panic!("{when}: check_integrity failed: {e}"));
     assert!(clean, "{when}: check_integrity had to repair the file");
     Raw::read(&db)
+}
+
+/// A UID from a number.
+pub fn uid(n: u32) -> store::Uid {
+    store::Uid(std::num::NonZeroU32::new(n).expect("uid is not 0"))
+}
+
+/// UIDs as numbers.
+pub fn nums(uids: &[store::Uid]) -> Vec<u32> {
+    uids.iter().map(|u| u.get()).collect()
+}
+
+/// The UIDs of a mailbox's messages.
+pub fn uids_in(store: &Store, mailbox: MailboxId) -> Vec<u32> {
+    store
+        .messages(mailbox)
+        .expect("messages")
+        .iter()
+        .map(|m| m.uid.get())
+        .collect()
+}
+
+/// A mailbox's row, which must exist.
+pub fn mailbox_row(store: &Store, mailbox: MailboxId) -> store::MailboxRow {
+    store
+        .mailbox_by_id(mailbox)
+        .expect("read mailbox")
+        .expect("mailbox exists")
+        .row
+}
+
+/// A user's mailbox by name, which must exist.
+pub fn mailbox_named(store: &Store, user: UserId, name: &str) -> MailboxId {
+    store
+        .mailbox(user, name)
+        .expect("read mailbox")
+        .unwrap_or_else(|| panic!("no mailbox {name}"))
+        .id
+}
+
+/// Creates a mailbox; returns its id.
+pub fn create_mailbox(store: &Store, user: UserId, name: &str) -> MailboxId {
+    match store.call_blocking(Op::CreateMailbox {
+        user,
+        name: name.into(),
+        special_use: store::SpecialUse::None,
+    }) {
+        Ok(Done::Mailbox { id, .. }) => id,
+        other => panic!("create {name}: {other:?}"),
+    }
+}
+
+/// Uploads `data` and appends it to `mailbox`.
+pub fn append(
+    store: &Store,
+    mailbox: MailboxId,
+    data: &[u8],
+    flags: u32,
+    keywords: &[&str],
+) -> store::Result<Done> {
+    let up = upload(store, data);
+    let id = up.id;
+    let result = store.call_blocking(Op::Append {
+        upload: up.id,
+        chunks_sent: up.chunks_sent,
+        mailbox,
+        flags,
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        internal_date: 1_700_000_100,
+        tail: up.tail,
+        summary: summary_of(data),
+    });
+    if result.is_err() {
+        store.call_blocking(Op::Discard(id)).expect("discard");
+    }
+    result
+}
+
+/// The summary a test stores with `data` (any bytes will do; these name the message).
+pub fn summary_of(data: &[u8]) -> Vec<u8> {
+    let mut s = b"summary:".to_vec();
+    s.extend_from_slice(&data[..data.len().min(40)]);
+    s
+}
+
+/// An append's (body, uidvalidity, uid), or a panic naming what came back instead.
+pub fn appended(done: store::Result<Done>) -> (store::BodyId, u32, store::Uid) {
+    match done {
+        Ok(Done::Appended {
+            body,
+            uidvalidity,
+            uid,
+        }) => (body, uidvalidity, uid),
+        other => panic!("expected an append, got {other:?}"),
+    }
+}
+
+/// Runs a STORE.
+pub fn set_flags(
+    store: &Store,
+    mailbox: MailboxId,
+    uids: std::ops::RangeInclusive<u32>,
+    mode: store::StoreMode,
+    flags: u32,
+    keywords: &[&str],
+    unchanged_since: Option<u64>,
+) -> store::Result<Done> {
+    store.call_blocking(Op::Store {
+        mailbox,
+        uids: vec![uids],
+        mode,
+        flags,
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        unchanged_since,
+    })
+}
+
+/// Flags `\Deleted` on `uids` and expunges them (only them).
+pub fn delete_and_expunge(
+    store: &Store,
+    mailbox: MailboxId,
+    uids: std::ops::RangeInclusive<u32>,
+) -> Vec<u32> {
+    set_flags(
+        store,
+        mailbox,
+        uids.clone(),
+        store::StoreMode::Add,
+        store::flags::DELETED,
+        &[],
+        None,
+    )
+    .expect("flag deleted");
+    match store.call_blocking(Op::Expunge {
+        mailbox,
+        uids: Some(vec![uids]),
+    }) {
+        Ok(Done::Expunged { uids, .. }) => nums(&uids),
+        other => panic!("expunge: {other:?}"),
+    }
+}
+
+/// The whole body through a [`store::BodyReader`], read in pieces of `step` bytes.
+pub fn read_body(reader: &store::BodyReader, step: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0; step];
+    loop {
+        let n = reader.read_at(out.len() as u64, &mut buf).expect("read_at");
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
 }
