@@ -204,6 +204,16 @@ impl Server {
         SocketAddr::from(([127, 0, 0, 1], self.port_base + 25))
     }
 
+    /// The IMAP (STARTTLS) address.
+    pub fn imap(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 143))
+    }
+
+    /// The IMAP over TLS address.
+    pub fn imaps(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 993))
+    }
+
     /// The self-signed certificate's path (for clients that verify).
     pub fn cert(&self) -> PathBuf {
         self.data.path().join("tls/selfsigned-cert.pem")
