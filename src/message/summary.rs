@@ -185,7 +185,7 @@ pub struct Part {
     pub body: PartBody,
 }
 
-/// Which limits a message hit, for logs and `mail show` (all zero for ordinary mail).
+/// Which limits a message hit, for logs and diagnostics (all zero for ordinary mail).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LimitsHit {
     /// Header bytes beyond `max_header_bytes`, not parsed.
