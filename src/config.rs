@@ -116,13 +116,19 @@ pub const SPECS: &[Spec] = &[
         1 << 24,
         "longest IMAP command, literals included (APPEND messages are streamed, not counted)",
     ),
-    int("imap.max_errors", "20", 1, 1000, "IMAP protocol errors before the session is closed"),
+    int(
+        "imap.max_errors",
+        "20",
+        1,
+        1000,
+        "IMAP protocol errors before the session is closed",
+    ),
     int(
         "imap.login_timeout_secs",
         "60",
         5,
         3600,
-        "time allowed to log in after connecting",
+        "time allowed to log in after connecting (in all, however the client spaces its bytes)",
     ),
     int(
         "imap.idle_timeout_secs",

@@ -12,6 +12,9 @@
 //! alphabet or a table of protocol tokens (the `into_alphabet` trick of smtp-proto's fuzzer),
 //! which lets short random inputs reach deep states.
 
+mod imap;
+pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
+
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
 use crate::message::mime::{MimeLimits, MimeParser};
 use crate::message::summary::{Address, Part, PartBody, Summary};

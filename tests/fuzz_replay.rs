@@ -20,6 +20,9 @@ const TARGETS: &[(&str, Entry)] = &[
     ("control_request", mailnook::fuzz::fuzz_control_request),
     ("line_splitter", mailnook::fuzz::fuzz_line_splitter),
     ("mime_structure", mailnook::fuzz::fuzz_mime_structure),
+    ("imap_session", mailnook::fuzz::fuzz_imap_session),
+    ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
+    ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -91,6 +94,21 @@ fn line_splitter() {
 #[test]
 fn mime_structure() {
     replay("mime_structure");
+}
+
+#[test]
+fn imap_session() {
+    replay("imap_session");
+}
+
+#[test]
+fn imap_parsers() {
+    replay("imap_parsers");
+}
+
+#[test]
+fn imap_mutf7() {
+    replay("imap_mutf7");
 }
 
 /// Every cargo-fuzz target has an entry point here and a corpus, and every corpus a target.

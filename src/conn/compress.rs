@@ -56,7 +56,9 @@ fn invalid(e: impl std::fmt::Display) -> io::Error {
 impl<S: AsyncRead + AsyncWrite + Unpin> Deflate<S> {
     fn poll_write_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.pending_pos < self.pending.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.pending_pos..]))?;
+            let n = ready!(
+                Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.pending_pos..])
+            )?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -73,7 +75,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Deflate<S> {
         loop {
             self.pending.reserve(BUF.max(input.len() - consumed + 64));
             let before_in = self.deflate.total_in();
-            self.deflate.compress_vec(&input[consumed..], &mut self.pending, flush).map_err(invalid)?;
+            self.deflate
+                .compress_vec(&input[consumed..], &mut self.pending, flush)
+                .map_err(invalid)?;
             consumed += (self.deflate.total_in() - before_in) as usize;
             // Done once all input is taken and the compressor stopped short of the buffer's end
             // (so it had nothing more to emit for this flush mode).
@@ -85,7 +89,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Deflate<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Deflate<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -95,7 +103,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Deflate<S> {
                 let before_in = this.inflate.total_in();
                 let before_out = this.inflate.total_out();
                 this.inflate
-                    .decompress(&this.raw[this.raw_pos..this.raw_end], buf, FlushDecompress::Sync)
+                    .decompress(
+                        &this.raw[this.raw_pos..this.raw_end],
+                        buf,
+                        FlushDecompress::Sync,
+                    )
                     .map_err(invalid)?;
                 this.raw_pos += (this.inflate.total_in() - before_in) as usize;
                 let produced = (this.inflate.total_out() - before_out) as usize;
@@ -121,7 +133,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Deflate<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Deflate<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.pending.len() >= BUF {
             ready!(this.poll_write_pending(cx))?;
@@ -157,13 +173,20 @@ mod tests {
         futures_lite::future::block_on(async {
             // Write through the wrapper into memory, then read it back through another wrapper.
             let mut w = Deflate::new(Cursor::new(Vec::new()));
-            let text: Vec<u8> = (0..200_000u32).flat_map(|i| format!("* {i} FETCH (FLAGS (\\Seen))\r\n").into_bytes()).collect();
+            let text: Vec<u8> = (0..200_000u32)
+                .flat_map(|i| format!("* {i} FETCH (FLAGS (\\Seen))\r\n").into_bytes())
+                .collect();
             for part in text.chunks(7777) {
                 w.write_all(part).await.unwrap();
                 w.flush().await.unwrap();
             }
             let wire = w.inner.into_inner();
-            assert!(wire.len() < text.len() / 5, "compressed {} of {}", wire.len(), text.len());
+            assert!(
+                wire.len() < text.len() / 5,
+                "compressed {} of {}",
+                wire.len(),
+                text.len()
+            );
             let mut r = Deflate::new(Cursor::new(wire));
             let mut back = Vec::new();
             r.read_to_end(&mut back).await.unwrap();

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::message::{MimeLimits, MimeParser, address};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Recipient, Reply};
-use crate::store::{self, CHUNK_BYTES, Delivery, Done, Op, Store, UploadId, UserId, MailboxId};
+use crate::store::{self, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UploadId, UserId};
 
 /// What to do with one RCPT.
 #[derive(Debug, PartialEq, Eq)]
@@ -158,7 +158,13 @@ impl MessageSink {
 
     /// Commits the message durably as a new message in `mailbox` (IMAP APPEND), with its flags
     /// and INTERNALDATE. On error the upload is dropped.
-    pub async fn append(self, mailbox: MailboxId, flags: u32, keywords: Vec<String>, internal_date: u64) -> store::Result<Done> {
+    pub async fn append(
+        self,
+        mailbox: MailboxId,
+        flags: u32,
+        keywords: Vec<String>,
+        internal_date: u64,
+    ) -> store::Result<Done> {
         let summary = self.mime.finish().encode();
         let op = Op::Append {
             upload: self.upload,

@@ -6,8 +6,9 @@
 pub mod address;
 pub mod mime;
 pub mod summary;
-pub mod transfer;
+pub mod text_search;
 pub mod trace;
+pub mod transfer;
 
 pub use mime::{MimeLimits, MimeParser};
 pub use summary::Summary;

@@ -253,7 +253,8 @@ impl Part {
         self.body_end - self.body_start + self.bare_lf
     }
 
-    fn is_text(&self) -> bool {
+    /// Whether the part is text (a part without Content-Type is text/plain, RFC 2045 §5.2).
+    pub fn is_text(&self) -> bool {
         self.mime
             .media_type
             .as_ref()

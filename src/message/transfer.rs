@@ -18,7 +18,9 @@ impl Encoding {
     /// The encoding named by a Content-Transfer-Encoding value; `None` if unknown (RFC 3516
     /// §4.3: answered with `[UNKNOWN-CTE]`).
     pub fn from_name(name: Option<&[u8]>) -> Option<Encoding> {
-        let Some(name) = name else { return Some(Encoding::Identity) };
+        let Some(name) = name else {
+            return Some(Encoding::Identity);
+        };
         let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
         match name.as_str() {
             "" | "7bit" | "8bit" | "binary" => Some(Encoding::Identity),
@@ -56,7 +58,12 @@ fn hex(c: u8) -> Option<u8> {
 impl Decoder {
     /// A decoder for `kind`.
     pub fn new(kind: Encoding) -> Decoder {
-        Decoder { kind, pending: Vec::new(), bits: 0, nbits: 0 }
+        Decoder {
+            kind,
+            pending: Vec::new(),
+            bits: 0,
+            nbits: 0,
+        }
     }
 
     /// Decodes `input`, appending to `out`.
@@ -146,11 +153,24 @@ mod tests {
     #[test]
     fn decodes_in_any_chunking() {
         for chunk in [1, 2, 3, 7, 100] {
-            assert_eq!(decode(Encoding::Base64, b"SGVs\r\nbG8g\r\nd29y bGQ=\r\n", chunk), b"Hello world");
-            assert_eq!(decode(Encoding::QuotedPrintable, b"caf=C3=A9 soft=\r\nbreak =3D x=\n=ZZ end=", chunk), "café softbreak = x=ZZ end=".as_bytes());
+            assert_eq!(
+                decode(Encoding::Base64, b"SGVs\r\nbG8g\r\nd29y bGQ=\r\n", chunk),
+                b"Hello world"
+            );
+            assert_eq!(
+                decode(
+                    Encoding::QuotedPrintable,
+                    b"caf=C3=A9 soft=\r\nbreak =3D x=\n=ZZ end=",
+                    chunk
+                ),
+                "café softbreak = x=ZZ end=".as_bytes()
+            );
             assert_eq!(decode(Encoding::Identity, b"as is", chunk), b"as is");
         }
-        assert_eq!(Encoding::from_name(Some(b" Base64 ")), Some(Encoding::Base64));
+        assert_eq!(
+            Encoding::from_name(Some(b" Base64 ")),
+            Some(Encoding::Base64)
+        );
         assert_eq!(Encoding::from_name(Some(b"x-uuencode")), None);
     }
 }

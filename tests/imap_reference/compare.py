@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare mailnook's MIME summary rendering with Dovecot, item by item.
+"""Compare what mailnook's IMAP server returns with Dovecot, item by item.
 
 What it does:
   1. Takes N messages from the SpamAssassin corpus (../shared/corpus/spamassassin-tune.tar.gz,
@@ -8,11 +8,14 @@ What it does:
      Dovecot IMAP server (the peer stack: ../shared/peers/up.sh).
   2. Fetches from Dovecot: BODY.PEEK[], ENVELOPE, BODYSTRUCTURE, BODY, BODY.PEEK[1],
      BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID)], RFC822.SIZE.
-  3. Runs mailnook's renderer (examples/render_mime.rs: the streaming MIME parser, the stored
-     summary's imap-types rendering, imap-codec's encoder) on exactly the bytes Dovecot returned
-     for BODY[] and compares every item.
-  4. Also renders the corpus file as stored (bare LF line ends) and checks that the structure
-     items equal those of the CRLF bytes (sizes are reported for the CRLF form IMAP serves).
+  3. Starts mailnook (cargo build --release; a temporary data folder with one user; a free port
+     base) or uses a running one (--mailnook-imaps), APPENDs over IMAPS exactly the bytes Dovecot
+     returned for BODY[] to one mailbox, and fetches the same items.
+  4. Also APPENDs the corpus files as stored (bare LF line ends) to a second mailbox and checks
+     that their items equal those of the CRLF bytes (mailnook serves stored bare LFs as CRLF, so
+     sizes are those of the CRLF form).
+  5. Delivers Dovecot's bytes over SMTP to mailnook's MX and checks that each delivered message
+     gives the same items as its APPENDed copy, apart from the trace fields the MX prepends.
 
 Values are compared after parsing the IMAP syntax, so quoted and literal forms of one string
 are equal (RFC 3501 §4.3). A difference is either identical after the documented allow-list
@@ -22,8 +25,6 @@ is on the allow-list, 1 otherwise, 2 for usage/connection errors.
 Python standard library only. Typical use (private peer stack, see the brief):
   PEERS_STATE=/tmp/peers-mime PEERS_PORT_OFFSET=30000 ../shared/peers/up.sh
   tests/imap_reference/compare.py --port 32143 --limit 200
-
-Later this script will compare two live servers (--mailnook-imap HOST:PORT); not yet.
 """
 
 import argparse
@@ -31,7 +32,9 @@ import copy
 import os
 import re
 import shutil
+import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -152,8 +155,10 @@ def parse_fetch(line):
 
 
 class Imap:
-    def __init__(self, host, port, timeout=60):
+    def __init__(self, host, port, timeout=60, wrap=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if wrap:
+            self.sock = wrap(self.sock)
         self.f = self.sock.makefile("rb")
         self.tagn = 0
         greeting = self.readline()
@@ -651,41 +656,121 @@ def synthetic(n, seed):
     return out
 
 
-def render_bin(args):
-    if args.render_bin:
-        return args.render_bin
+class Mailnook:
+    """The mailnook side: a fresh data folder with one user, served from the binary cargo
+    builds (or --mailnook-bin) on a free port base; or, with --mailnook-imaps, a server that is
+    already running."""
+
+    def __init__(self, args):
+        self.proc = None
+        self.data = None
+        self.user = args.mailnook_user
+        self.password = args.mailnook_password
+        self.mx = None
+        if args.mailnook_imaps:
+            host, _, port = args.mailnook_imaps.rpartition(":")
+            self.addr = (host or "127.0.0.1", int(port))
+            if args.mailnook_mx:
+                host, _, port = args.mailnook_mx.rpartition(":")
+                self.mx = (host or "127.0.0.1", int(port))
+            return
+        binary = args.mailnook_bin or build_mailnook()
+        self.data = tempfile.mkdtemp(prefix="mimeref-mailnook-")
+        for cmd in (["init", "--domain", "example.test"], ["user", "add", self.user, "--password", self.password]):
+            subprocess.run([binary, "--data", self.data] + cmd, check=True, stdout=subprocess.DEVNULL)
+        base = free_port_base()
+        self.log = open(os.path.join(self.data, "serve.log"), "wb")
+        self.proc = subprocess.Popen([binary, "--data", self.data, "serve", "--port-base", str(base)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.addr = ("127.0.0.1", base + 993)
+        self.mx = ("127.0.0.1", base + 25)
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(self.addr, timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise IOError("mailnook did not start; see %s" % self.log.name)
+                time.sleep(0.05)
+
+    def connect(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # self-signed by default; the message data are what count here
+        imap = Imap(self.addr[0], self.addr[1], wrap=ctx.wrap_socket)
+        imap.cmd('LOGIN "%s" "%s"' % (self.user, self.password))
+        imap.capabilities()
+        return imap
+
+    def close(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.log.close()
+        if self.data:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
+def build_mailnook():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    subprocess.run(
-        ["cargo", "build", "--quiet", "--example", "render_mime"], cwd=REPO, check=True
-    )
-    return os.path.join(target, "debug", "examples", "render_mime")
+    subprocess.run(["cargo", "build", "--quiet", "--release"], cwd=REPO, check=True)
+    return os.path.join(target, "release", "mailnook")
 
 
-def render(binary, paths, chunk):
+def free_port_base():
+    """A port base whose every role port (base + standard port) is free on loopback."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 60000, 1000)
+        try:
+            for p in (25, 80, 110, 143, 443, 465, 587, 993, 995):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + p))
+            return base
+        except OSError:
+            continue
+    raise IOError("no free port base")
+
+
+def fetch_all(imap, mailbox, messages, query):
+    """APPENDs the messages to a new mailbox and fetches `query` for each:
+    returns (UIDs in message order, {UID: items})."""
+    imap.cmd('CREATE "%s"' % mailbox)
+    uids = imap.append_many(mailbox, messages)
+    imap.cmd('SELECT "%s"' % mailbox)
     out = {}
-    for b in range(0, len(paths), 400):
-        batch = paths[b : b + 400]
-        cmd = [binary, "--chunk", str(chunk)] + batch
-        data = subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout
-        p = Parser(data)
-        n = 0
-        while p.i < len(data):
-            m = re.compile(rb"\* (\d+) FETCH ").match(data, p.i)
-            if not m:
-                raise ValueError("renderer output not a FETCH at %d" % p.i)
-            p.i = m.end()
-            items = p.value()
-            d = {}
-            for k in range(0, len(items) - 1, 2):
-                d[items[k].upper()] = items[k + 1]
-            out[batch[int(m.group(1)) - 1]] = d
-            if data[p.i : p.i + 2] != b"\r\n":
-                raise ValueError("missing CRLF after FETCH")
-            p.i += 2
-            n += 1
-        if n != len(batch):
-            raise ValueError("renderer printed %d of %d" % (n, len(batch)))
-    return out
+    for b in range(0, len(uids), 200):
+        batch = uids[b : b + 200]
+        _, untagged = imap.cmd("UID FETCH %s %s" % (",".join(map(str, batch)), query))
+        for u in untagged:
+            f = parse_fetch(u)
+            if f and "UID" in f:
+                out[f["UID"]] = f
+    missing = [u for u in uids if u not in out]
+    if missing:
+        raise IOError("no FETCH response for UIDs %s" % missing[:10])
+    return uids, out
+
+
+def deliver_smtp(mx, rcpt, messages):
+    """Delivers each message over one SMTP session, in order; returns whether each was accepted."""
+    accepted = []
+    with smtplib.SMTP(mx[0], mx[1], local_hostname="compare.example.test", timeout=60) as smtp:
+        for msg in messages:
+            try:
+                smtp.sendmail("sender@example.net", [rcpt], msg)
+                accepted.append(True)
+            except smtplib.SMTPDataError as e:
+                if e.smtp_code != 550:
+                    raise
+                accepted.append(False)
+    return accepted
+
+
+def drop_mailbox(imap, mailbox):
+    imap.cmd("CLOSE")
+    imap.cmd('DELETE "%s"' % mailbox)
 
 
 def short(v, limit=300):
@@ -708,17 +793,17 @@ def main():
                     help="also compare N random messages built from MIME lines (seeded by --seed)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-corpus", action="store_true", help="skip the corpus (extras/synthetic only)")
-    ap.add_argument("--render-bin", help="prebuilt render_mime example (default: cargo build it)")
-    ap.add_argument("--chunk", type=int, default=65536, help="bytes per feed() in the renderer")
     ap.add_argument("--show", type=int, default=3, help="differences shown per item")
-    ap.add_argument("--keep-mailbox", action="store_true", help="leave the test mailbox on Dovecot")
-    ap.add_argument("--mailnook-imap", metavar="HOST:PORT", help="compare with a live mailnook IMAP server (not yet)")
+    ap.add_argument("--keep-mailbox", action="store_true", help="leave the test mailboxes on both servers")
+    ap.add_argument("--mailnook-imaps", metavar="HOST:PORT",
+                    help="compare with this running mailnook (implicit TLS) instead of starting one")
+    ap.add_argument("--mailnook-mx", metavar="HOST:PORT",
+                    help="with --mailnook-imaps: also deliver every message over SMTP to this MX "
+                         "(to the INBOX of --mailnook-user, which must be empty)")
+    ap.add_argument("--mailnook-bin", help="the mailnook binary to start (default: cargo build --release)")
+    ap.add_argument("--mailnook-user", default="compare@example.test")
+    ap.add_argument("--mailnook-password", default="compare-password")
     args = ap.parse_args()
-
-    if args.mailnook_imap:
-        print("--mailnook-imap: not yet: mailnook has no IMAP server to compare live; "
-              "this run compares mailnook's renderer on Dovecot's bytes instead", file=sys.stderr)
-        return 2
 
     corpus = [] if args.no_corpus else load_corpus(args.corpus, args.limit)
     corpus += synthetic(args.synthetic, args.seed)
@@ -731,8 +816,8 @@ def main():
     if not corpus:
         print("no messages in %s" % args.corpus, file=sys.stderr)
         return 2
-    binary = render_bin(args)
-
+    query = "(UID RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[] BODY.PEEK[1] BODY.PEEK[HEADER.FIELDS (%s)])" % FIELDS
+    mailbox = "mimeref-%d-%d" % (os.getpid(), int(time.time()))
     try:
         imap = Imap(args.host, args.port)
         imap.cmd("LOGIN %s %s" % (args.user, args.password))
@@ -740,46 +825,76 @@ def main():
         print("cannot use Dovecot at %s:%d: %s (start ../shared/peers/up.sh)" % (args.host, args.port, e), file=sys.stderr)
         return 2
     imap.capabilities()
-    mailbox = "mimeref-%d-%d" % (os.getpid(), int(time.time()))
-    imap.cmd('CREATE "%s"' % mailbox)
     t0 = time.time()
-    uids = imap.append_many(mailbox, [m for _, m in corpus])
-    imap.cmd('SELECT "%s"' % mailbox)
-    by_uid = dict(zip(uids, corpus))
-    dovecot = {}
-    query = "(UID RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[] BODY.PEEK[1] BODY.PEEK[HEADER.FIELDS (%s)])" % FIELDS
-    for b in range(0, len(uids), 200):
-        batch = uids[b : b + 200]
-        _, untagged = imap.cmd("UID FETCH %s %s" % (",".join(map(str, batch)), query))
-        for u in untagged:
-            f = parse_fetch(u)
-            if f and "UID" in f:
-                dovecot[f["UID"]] = f
+    uids, dovecot = fetch_all(imap, mailbox, [m for _, m in corpus], query)
     if not args.keep_mailbox:
-        imap.cmd("CLOSE")
-        imap.cmd('DELETE "%s"' % mailbox)
+        drop_mailbox(imap, mailbox)
     imap.logout()
     t1 = time.time()
+    by_uid = dict(zip(uids, corpus))
+    names = [by_uid[u][0] for u in uids]
 
-    tmp = tempfile.mkdtemp(prefix="mimeref-")
-    crlf_paths, lf_paths, names = [], [], []
-    for uid in uids:
-        name, original = by_uid[uid]
-        served = dovecot[uid]["BODY[]"]
-        base = os.path.join(tmp, "%06d" % uid)
-        with open(base + ".crlf", "wb") as fh:
-            fh.write(served)
-        with open(base + ".lf", "wb") as fh:
-            fh.write(original)
-        crlf_paths.append(base + ".crlf")
-        lf_paths.append(base + ".lf")
-        names.append(name)
+    # mailnook gets the bytes Dovecot served (CRLF) and the corpus originals (bare LF).
     try:
-        ours = render(binary, crlf_paths, args.chunk)
-        ours_lf = render(binary, lf_paths, args.chunk)
+        server = Mailnook(args)
+    except (OSError, IOError, subprocess.CalledProcessError) as e:
+        print("cannot start mailnook: %s" % e, file=sys.stderr)
+        return 2
+    try:
+        ours_imap = server.connect()
+        crlf_uids, crlf_items = fetch_all(ours_imap, mailbox + "-crlf", [dovecot[u]["BODY[]"] for u in uids], query)
+        if not args.keep_mailbox:
+            drop_mailbox(ours_imap, mailbox + "-crlf")
+        lf_uids, lf_items = fetch_all(ours_imap, mailbox + "-lf", [by_uid[u][1] for u in uids], query)
+        if not args.keep_mailbox:
+            drop_mailbox(ours_imap, mailbox + "-lf")
+        delivered = {}
+        if server.mx:
+            # The MX path: each message Dovecot served, delivered over SMTP to the user's INBOX.
+            accepted = deliver_smtp(server.mx, server.user, [dovecot[u]["BODY[]"] for u in uids])
+            ours_imap.cmd("SELECT INBOX")
+            _, untagged = ours_imap.cmd("UID SEARCH ALL")
+            inbox = [int(x) for u in untagged if u.startswith(b"* SEARCH") for x in u.split()[2:]]
+            if len(inbox) != sum(accepted):
+                raise IOError("INBOX has %d messages, %d were accepted" % (len(inbox), sum(accepted)))
+            items = {}
+            for b in range(0, len(inbox), 200):
+                _, untagged = ours_imap.cmd("UID FETCH %s %s" % (",".join(map(str, inbox[b : b + 200])), query))
+                for u in untagged:
+                    f = parse_fetch(u)
+                    if f and "UID" in f:
+                        items[f["UID"]] = f
+            it = iter(inbox)
+            delivered = {u: items[next(it)] for u, ok in zip(uids, accepted) if ok}
+        ours_imap.logout()
+    except (OSError, IOError, smtplib.SMTPException) as e:
+        print("mailnook failed: %s" % e, file=sys.stderr)
+        return 2
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.close()
     t2 = time.time()
+    # Both keyed by Dovecot's UID of the same message.
+    ours = {u: crlf_items[o] for u, o in zip(uids, crlf_uids)}
+    ours_lf = {u: lf_items[o] for u, o in zip(uids, lf_uids)}
+    crlf_paths = lf_paths = uids
+
+    # Delivered over SMTP, a message gains Return-Path: and Received: at its top and must give
+    # the same items as APPENDed otherwise.
+    smtp_same = smtp_unended = 0
+    smtp_diffs = []
+    for uid, name in zip(uids, names):
+        if uid not in delivered:
+            continue
+        if not dovecot[uid]["BODY[]"].endswith(b"\r\n"):
+            smtp_unended += 1  # SMTP data ends in a line end (RFC 5321 §4.1.1.4): not comparable
+            continue
+        a, b = ours[uid], delivered[uid]
+        same = all(a[i] == b[i] for i in ITEMS if i != "RFC822.SIZE")
+        same = same and b["BODY[]"].endswith(a["BODY[]"]) and b["RFC822.SIZE"] == len(b["BODY[]"])
+        if same:
+            smtp_same += 1
+        elif len(smtp_diffs) < args.show:
+            smtp_diffs.append(name)
 
     stats = {i: {"identical": 0, "allowed": 0, "different": 0} for i in ITEMS}
     rule_hits = {r[0]: 0 for r in ALLOW}
@@ -828,7 +943,8 @@ def main():
     sources = ([] if args.no_corpus else [os.path.basename(args.corpus)]) + (
         [] if args.no_extra else [os.path.basename(e) + "/*.eml" for e in args.extra]) + (
         ["%d synthetic (seed %d)" % (args.synthetic, args.seed)] if args.synthetic else [])
-    print("mailnook vs Dovecot: %d messages (%s), APPEND+FETCH %.1fs, render %.1fs" % (len(uids), ", ".join(sources), t1 - t0, t2 - t1))
+    print("mailnook vs Dovecot: %d messages (%s); Dovecot APPEND+FETCH %.1fs, mailnook APPEND+FETCH twice (CRLF, LF) %.1fs"
+          % (len(uids), ", ".join(sources), t1 - t0, t2 - t1))
     print("%-48s %9s %9s %9s" % ("item", "identical", "allowed", "different"))
     failed = 0
     for item in ITEMS:
@@ -843,13 +959,21 @@ def main():
     print("bare-LF storage: %d of %d comparable messages give the same items as their CRLF form" % (lf_same, lf_checked))
     for name in lf_diffs:
         print("  LF/CRLF mismatch: %s" % name)
+    if server.mx:
+        print("delivered over SMTP: %d of %d accepted messages give the same items as APPENDed "
+              "(%d refused by the MX: bare CR or LF in Dovecot's bytes; %d without a final line end, which SMTP adds, "
+              "not compared)" % (smtp_same, len(delivered) - smtp_unended, len(uids) - len(delivered), smtp_unended))
+    for name in smtp_diffs:
+        print("  SMTP/APPEND mismatch: %s" % name)
     for item in ITEMS:
         for name, dv, mv in shown[item]:
             print("\n--- %s: %s" % (item, name))
             print("  dovecot:  %s" % short(dv, 2000))
             print("  mailnook: %s" % short(mv, 2000))
-    if failed or lf_same != lf_checked:
-        print("\nFAIL: %d item differences outside the allow-list, %d LF/CRLF mismatches" % (failed, lf_checked - lf_same))
+    smtp_failed = len(delivered) - smtp_unended - smtp_same
+    if failed or lf_same != lf_checked or smtp_failed:
+        print("\nFAIL: %d item differences outside the allow-list, %d LF/CRLF mismatches, %d SMTP/APPEND mismatches"
+              % (failed, lf_checked - lf_same, smtp_failed))
         return 1
     print("\nOK: every difference is on the allow-list")
     return 0

@@ -11,7 +11,9 @@ use crate::message::transfer::{Decoder, Encoding};
 use crate::proto::imap::response::Status;
 use crate::store::{self, BodyId, Done, Op, StoreMode, flags};
 use imap_codec::imap_types::command::FetchModifier;
-use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Part, Section};
+use imap_codec::imap_types::fetch::{
+    Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Part, Section,
+};
 use imap_codec::imap_types::sequence::SequenceSet;
 
 /// Bytes read from the store per step while streaming.
@@ -54,14 +56,32 @@ enum Source {
 }
 
 fn path(part: &Option<Part>) -> Vec<u32> {
-    part.as_ref().map(|p| p.0.as_ref().iter().map(|n| n.get()).collect()).unwrap_or_default()
+    part.as_ref()
+        .map(|p| p.0.as_ref().iter().map(|n| n.get()).collect())
+        .unwrap_or_default()
 }
 
 /// Resolves a section to a byte range of the stored message.
-fn locate(conn: &Conn, body: BodyId, s: &Summary, section: &Option<Section<'_>>, binary: bool) -> store::Result<Source> {
+fn locate(
+    conn: &Conn,
+    body: BodyId,
+    s: &Summary,
+    section: &Option<Section<'_>>,
+    binary: bool,
+) -> store::Result<Source> {
     let crlf = s.bare_lf > 0;
-    let range = |start: u64, end: u64| Source::Range(Extract { start, end, crlf, decode: None, fixed: None });
-    let Some(section) = section else { return Ok(range(0, s.size)) };
+    let range = |start: u64, end: u64| {
+        Source::Range(Extract {
+            start,
+            end,
+            crlf,
+            decode: None,
+            fixed: None,
+        })
+    };
+    let Some(section) = section else {
+        return Ok(range(0, s.size));
+    };
     // The part a path names, and the message whose header/text a HEADER/TEXT suffix means.
     let msg_root = |p: &Vec<u32>| -> Option<(u64, u64, u64)> {
         if p.is_empty() {
@@ -69,16 +89,34 @@ fn locate(conn: &Conn, body: BodyId, s: &Summary, section: &Option<Section<'_>>,
         }
         let part = s.section(p)?;
         let m = part.message()?;
-        Some((m.root.header_start, m.root.body_start, m.root.body_end.max(part.body_end)))
+        Some((
+            m.root.header_start,
+            m.root.body_start,
+            m.root.body_end.max(part.body_end),
+        ))
     };
     Ok(match section {
         Section::Part(p) => {
             let p = path(&Some(p.clone()));
-            let Some(part) = s.section(&p) else { return Ok(Source::Missing) };
+            let Some(part) = s.section(&p) else {
+                return Ok(Source::Missing);
+            };
             if binary {
-                let Some(enc) = Encoding::from_name(part.mime.encoding.as_deref()) else { return Ok(Source::UnknownCte) };
-                let decode = (!part.children().is_empty() || part.message().is_some()).then_some(Encoding::Identity).unwrap_or(enc);
-                Source::Range(Extract { start: part.body_start, end: part.body_end, crlf: crlf && decode == Encoding::Identity, decode: Some(decode), fixed: None })
+                let Some(enc) = Encoding::from_name(part.mime.encoding.as_deref()) else {
+                    return Ok(Source::UnknownCte);
+                };
+                let decode = if !part.children().is_empty() || part.message().is_some() {
+                    Encoding::Identity
+                } else {
+                    enc
+                };
+                Source::Range(Extract {
+                    start: part.body_start,
+                    end: part.body_end,
+                    crlf: crlf && decode == Encoding::Identity,
+                    decode: Some(decode),
+                    fixed: None,
+                })
             } else {
                 range(part.body_start, part.body_end)
             }
@@ -97,14 +135,22 @@ fn locate(conn: &Conn, body: BodyId, s: &Summary, section: &Option<Section<'_>>,
         },
         Section::HeaderFields(p, names) | Section::HeaderFieldsNot(p, names) => {
             let not = matches!(section, Section::HeaderFieldsNot(..));
-            let Some((h, b, _)) = msg_root(&path(p)) else { return Ok(Source::Missing) };
+            let Some((h, b, _)) = msg_root(&path(p)) else {
+                return Ok(Source::Missing);
+            };
             let block = read_range(conn, body, h, b)?;
             let names: Vec<&[u8]> = names.as_ref().iter().map(|n| n.as_ref()).collect();
             let mut fields = crate::message::summary::header_fields(&block, &names, not);
             if crlf {
                 fields = to_crlf(&fields);
             }
-            Source::Range(Extract { start: 0, end: 0, crlf: false, decode: None, fixed: Some(fields) })
+            Source::Range(Extract {
+                start: 0,
+                end: 0,
+                crlf: false,
+                decode: None,
+                fixed: Some(fields),
+            })
         }
     })
 }
@@ -124,7 +170,9 @@ fn to_crlf(data: &[u8]) -> Vec<u8> {
 
 /// Reads a (small) range of the stored message into memory.
 fn read_range(conn: &Conn, body: BodyId, start: u64, end: u64) -> store::Result<Vec<u8>> {
-    let Some(reader) = conn.ctx.store.open_body(body)? else { return Ok(Vec::new()) };
+    let Some(reader) = conn.ctx.store.open_body(body)? else {
+        return Ok(Vec::new());
+    };
     let end = end.min(reader.size());
     let mut out = vec![0u8; end.saturating_sub(start) as usize];
     let mut got = 0;
@@ -153,9 +201,20 @@ struct Producer {
 
 impl Producer {
     fn new(conn: &Conn, body: BodyId, x: &Extract) -> store::Result<Producer> {
-        let reader = if x.fixed.is_some() { None } else { conn.ctx.store.open_body(body)? };
+        let reader = if x.fixed.is_some() {
+            None
+        } else {
+            conn.ctx.store.open_body(body)?
+        };
         let end = reader.as_ref().map(|r| x.end.min(r.size())).unwrap_or(0);
-        let prev = if x.crlf && x.start > 0 { read_range(conn, body, x.start - 1, x.start)?.first().copied().unwrap_or(0) } else { 0 };
+        let prev = if x.crlf && x.start > 0 {
+            read_range(conn, body, x.start - 1, x.start)?
+                .first()
+                .copied()
+                .unwrap_or(0)
+        } else {
+            0
+        };
         Ok(Producer {
             reader,
             at: x.start,
@@ -173,7 +232,9 @@ impl Producer {
         if let Some(f) = self.fixed.take() {
             return Ok(Some(f));
         }
-        let Some(reader) = self.reader.as_ref() else { return Ok(None) };
+        let Some(reader) = self.reader.as_ref() else {
+            return Ok(None);
+        };
         if self.at >= self.end {
             if let Some(d) = self.decoder.take() {
                 let mut out = Vec::new();
@@ -186,7 +247,9 @@ impl Producer {
             self.buf.resize(STEP, 0);
         }
         let want = (self.end - self.at).min(STEP as u64) as usize;
-        let n = reader.read_at(self.at, &mut self.buf[..want]).map_err(|e| store::Error::Io(e.to_string()))?;
+        let n = reader
+            .read_at(self.at, &mut self.buf[..want])
+            .map_err(|e| store::Error::Io(e.to_string()))?;
         if n == 0 {
             self.at = self.end;
             return Ok(Some(Vec::new()));
@@ -229,12 +292,18 @@ fn served_len(conn: &Conn, body: BodyId, x: &Extract) -> store::Result<u64> {
     Ok(n)
 }
 
+/// A streamed FETCH item: label, source, partial range, BINARY.
+type Literal = (String, Source, Option<(u32, Option<u32>)>, bool);
+
 /// Whether the items read the message's content (and so set \Seen unless PEEK).
 fn sets_seen(items: &[MessageDataItemName<'_>]) -> bool {
     items.iter().any(|i| {
         matches!(
             i,
-            MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Binary { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text
+            MessageDataItemName::BodyExt { peek: false, .. }
+                | MessageDataItemName::Binary { peek: false, .. }
+                | MessageDataItemName::Rfc822
+                | MessageDataItemName::Rfc822Text
         )
     })
 }
@@ -242,9 +311,19 @@ fn sets_seen(items: &[MessageDataItemName<'_>]) -> bool {
 fn expand(items: MacroOrMessageDataItemNames<'static>) -> Vec<MessageDataItemName<'static>> {
     use MessageDataItemName as N;
     match items {
-        MacroOrMessageDataItemNames::Macro(Macro::Fast) => vec![N::Flags, N::InternalDate, N::Rfc822Size],
-        MacroOrMessageDataItemNames::Macro(Macro::All) => vec![N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope],
-        MacroOrMessageDataItemNames::Macro(Macro::Full) => vec![N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope, N::Body],
+        MacroOrMessageDataItemNames::Macro(Macro::Fast) => {
+            vec![N::Flags, N::InternalDate, N::Rfc822Size]
+        }
+        MacroOrMessageDataItemNames::Macro(Macro::All) => {
+            vec![N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope]
+        }
+        MacroOrMessageDataItemNames::Macro(Macro::Full) => vec![
+            N::Flags,
+            N::InternalDate,
+            N::Rfc822Size,
+            N::Envelope,
+            N::Body,
+        ],
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
         #[allow(unreachable_patterns)]
         _ => vec![N::Flags],
@@ -261,13 +340,20 @@ fn section_path(section: &[std::num::NonZeroU32]) -> Option<Section<'static>> {
 /// INTERNALDATE text (RFC 9051 §9 `date-time`), in UTC.
 fn internal_date(secs: u64) -> String {
     let (y, mo, d, h, mi, s, _) = crate::time::utc_parts(secs);
-    const M: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("\"{d:2}-{}-{y:04} {h:02}:{mi:02}:{s:02} +0000\"", M[(mo - 1) as usize])
+    const M: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "\"{d:2}-{}-{y:04} {h:02}:{mi:02}:{s:02} +0000\"",
+        M[(mo - 1) as usize]
+    )
 }
 
 fn section_text(section: &Option<Section<'_>>) -> String {
     let item = MessageDataItem::BodyExt {
-        section: section.clone().map(imap_codec::imap_types::IntoStatic::into_static),
+        section: section
+            .clone()
+            .map(imap_codec::imap_types::IntoStatic::into_static),
         origin: None,
         data: imap_codec::imap_types::core::NString(None),
     };
@@ -287,10 +373,13 @@ pub(super) async fn fetch(
     uid: bool,
     modifiers: &[FetchModifier],
 ) -> store::Result<()> {
-    let Some(sel) = conn.selected.as_ref() else { return Ok(()) };
+    let Some(sel) = conn.selected.as_ref() else {
+        return Ok(());
+    };
     let (id, read_only) = (sel.id, sel.view.read_only);
     let Some(msgs) = sel.view.resolve(set, uid) else {
-        conn.session.tagged(tag, Status::Bad, None, "Invalid message sequence number");
+        conn.session
+            .tagged(tag, Status::Bad, None, "Invalid message sequence number");
         return Ok(());
     };
     let mut names = expand(items);
@@ -312,7 +401,12 @@ pub(super) async fn fetch(
         names.push(MessageDataItemName::ModSeq);
     }
     if vanished && !(uid && conn.enabled.qresync && changed_since.is_some()) {
-        conn.session.tagged(tag, Status::Bad, None, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE");
+        conn.session.tagged(
+            tag,
+            Status::Bad,
+            None,
+            "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE",
+        );
         return Ok(());
     }
     // RFC 7162 §3.2.6: expunged UIDs of the set, reported before the FETCH responses.
@@ -320,13 +414,31 @@ pub(super) async fn fetch(
         let mb = conn.ctx.store.mailbox_by_id(id)?;
         let uidnext = mb.map(|m| m.row.uidnext).unwrap_or(1);
         let probe = crate::proto::imap::view::MailboxView::new(0, (1..uidnext).collect(), 0, true);
-        let asked: Vec<u32> = probe.resolve(set, true).unwrap_or_default().into_iter().map(|(_, u)| u).collect();
+        let asked: Vec<u32> = probe
+            .resolve(set, true)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
         let gone: Vec<u32> = match conn.ctx.store.vanished_since(id, since)? {
-            Some(store::Vanished::Exact(v)) => v.into_iter().map(|u| u.get()).filter(|u| asked.binary_search(u).is_ok()).collect(),
-            _ => asked.into_iter().filter(|u| conn.selected.as_ref().is_some_and(|s| s.view.seq(*u).is_none())).collect(),
+            Some(store::Vanished::Exact(v)) => v
+                .into_iter()
+                .map(|u| u.get())
+                .filter(|u| asked.binary_search(u).is_ok())
+                .collect(),
+            _ => asked
+                .into_iter()
+                .filter(|u| {
+                    conn.selected
+                        .as_ref()
+                        .is_some_and(|s| s.view.seq(*u).is_none())
+                })
+                .collect(),
         };
         if !gone.is_empty() {
-            conn.session.untagged(format!("* VANISHED (EARLIER) {}\r\n", mailbox::uid_set(&gone)).as_bytes());
+            conn.session.untagged(
+                format!("* VANISHED (EARLIER) {}\r\n", mailbox::uid_set(&gone)).as_bytes(),
+            );
         }
     }
     // Mark \Seen first (one commit for the whole set), so FLAGS below are current.
@@ -334,7 +446,15 @@ pub(super) async fn fetch(
     if sets_seen(&names) && !read_only {
         let unseen: Vec<u32> = msgs
             .iter()
-            .filter_map(|&(_, u)| conn.ctx.store.message(id, u).ok().flatten().filter(|m| m.row.flags & flags::SEEN == 0).map(|_| u))
+            .filter_map(|&(_, u)| {
+                conn.ctx
+                    .store
+                    .message(id, u)
+                    .ok()
+                    .flatten()
+                    .filter(|m| m.row.flags & flags::SEEN == 0)
+                    .map(|_| u)
+            })
             .collect();
         if !unseen.is_empty() {
             let done = conn
@@ -368,7 +488,11 @@ pub(super) async fn fetch(
             continue;
         }
         let body = BodyId(m.row.body);
-        let summary = conn.ctx.store.summary(body)?.and_then(|b| Summary::decode(&b));
+        let summary = conn
+            .ctx
+            .store
+            .summary(body)?
+            .and_then(|b| Summary::decode(&b));
         let mut head: Vec<u8> = format!("* {seq} FETCH (").into_bytes();
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
@@ -379,7 +503,7 @@ pub(super) async fn fetch(
         };
         let mut want_flags = names.contains(&MessageDataItemName::Flags) || seen_now.contains(&u);
         // Streamed parts, written after the small items.
-        let mut literals: Vec<(String, Source, Option<(u32, Option<u32>)>, bool)> = Vec::new();
+        let mut literals: Vec<Literal> = Vec::new();
         for name in &names {
             match name {
                 MessageDataItemName::Uid => {
@@ -389,17 +513,28 @@ pub(super) async fn fetch(
                 MessageDataItemName::Flags => {
                     if want_flags {
                         sep(&mut head);
-                        head.extend_from_slice(format!("FLAGS ({})", super::messages::flag_list(m.row.flags, &m.row.keywords)).as_bytes());
+                        head.extend_from_slice(
+                            format!(
+                                "FLAGS ({})",
+                                super::messages::flag_list(m.row.flags, &m.row.keywords)
+                            )
+                            .as_bytes(),
+                        );
                         want_flags = false;
                     }
                 }
                 MessageDataItemName::InternalDate => {
                     sep(&mut head);
-                    head.extend_from_slice(format!("INTERNALDATE {}", internal_date(m.row.internal_date)).as_bytes());
+                    head.extend_from_slice(
+                        format!("INTERNALDATE {}", internal_date(m.row.internal_date)).as_bytes(),
+                    );
                 }
                 MessageDataItemName::Rfc822Size => {
                     sep(&mut head);
-                    let size = summary.as_ref().map(|s| s.size_crlf()).unwrap_or(m.row.size);
+                    let size = summary
+                        .as_ref()
+                        .map(|s| s.size_crlf())
+                        .unwrap_or(m.row.size);
                     head.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
                 }
                 MessageDataItemName::ModSeq => {
@@ -409,33 +544,61 @@ pub(super) async fn fetch(
                 MessageDataItemName::Envelope => {
                     sep(&mut head);
                     let s = summary.clone().unwrap_or_default();
-                    head.extend_from_slice(&render_item(MessageDataItem::Envelope(s.imap_envelope())));
+                    head.extend_from_slice(&render_item(MessageDataItem::Envelope(
+                        s.imap_envelope(),
+                    )));
                 }
                 MessageDataItemName::BodyStructure | MessageDataItemName::Body => {
                     sep(&mut head);
                     let s = summary.clone().unwrap_or_default();
                     let extended = matches!(name, MessageDataItemName::BodyStructure);
                     let structure = s.imap_body_structure(extended);
-                    let item = if extended { MessageDataItem::BodyStructure(structure) } else { MessageDataItem::Body(structure) };
+                    let item = if extended {
+                        MessageDataItem::BodyStructure(structure)
+                    } else {
+                        MessageDataItem::Body(structure)
+                    };
                     head.extend_from_slice(&render_item(item));
                 }
-                MessageDataItemName::BodyExt { section, partial, peek: _ } => {
+                MessageDataItemName::BodyExt {
+                    section,
+                    partial,
+                    peek: _,
+                } => {
                     let s = summary.clone().unwrap_or_default();
                     let src = locate(conn, body, &s, section, false)?;
                     let label = format!("BODY{}", section_text(section));
                     literals.push((label, src, partial.map(|(a, b)| (a, Some(b.get()))), false));
                 }
-                MessageDataItemName::Binary { section, partial, peek: _ } => {
+                MessageDataItemName::Binary {
+                    section,
+                    partial,
+                    peek: _,
+                } => {
                     let s = summary.clone().unwrap_or_default();
                     let p = section_path(section);
                     let src = locate(conn, body, &s, &p, true)?;
-                    let label = format!("BINARY[{}]", section.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("."));
+                    let label = format!(
+                        "BINARY[{}]",
+                        section
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    );
                     literals.push((label, src, partial.map(|(a, b)| (a, Some(b.get()))), true));
                 }
                 MessageDataItemName::BinarySize { section } => {
                     let s = summary.clone().unwrap_or_default();
                     let p = section_path(section);
-                    let label = format!("BINARY.SIZE[{}]", section.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("."));
+                    let label = format!(
+                        "BINARY.SIZE[{}]",
+                        section
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    );
                     match locate(conn, body, &s, &p, true)? {
                         Source::Range(x) => {
                             let n = served_len(conn, body, &x)?;
@@ -447,33 +610,67 @@ pub(super) async fn fetch(
                             head.extend_from_slice(format!("{label} 0").as_bytes());
                         }
                         Source::UnknownCte => {
-                            conn.session.tagged(tag, Status::No, Some("UNKNOWN-CTE"), "Unknown transfer encoding");
+                            conn.session.tagged(
+                                tag,
+                                Status::No,
+                                Some("UNKNOWN-CTE"),
+                                "Unknown transfer encoding",
+                            );
                             return Ok(());
                         }
                     }
                 }
                 MessageDataItemName::Rfc822 => {
-                    literals.push(("RFC822".into(), Source::Range(Extract { start: 0, end: m.row.size, crlf: summary.as_ref().is_some_and(|s| s.bare_lf > 0), decode: None, fixed: None }), None, false));
+                    literals.push((
+                        "RFC822".into(),
+                        Source::Range(Extract {
+                            start: 0,
+                            end: m.row.size,
+                            crlf: summary.as_ref().is_some_and(|s| s.bare_lf > 0),
+                            decode: None,
+                            fixed: None,
+                        }),
+                        None,
+                        false,
+                    ));
                 }
                 MessageDataItemName::Rfc822Header => {
                     let s = summary.clone().unwrap_or_default();
-                    literals.push(("RFC822.HEADER".into(), locate(conn, body, &s, &Some(Section::Header(None)), false)?, None, false));
+                    literals.push((
+                        "RFC822.HEADER".into(),
+                        locate(conn, body, &s, &Some(Section::Header(None)), false)?,
+                        None,
+                        false,
+                    ));
                 }
                 MessageDataItemName::Rfc822Text => {
                     let s = summary.clone().unwrap_or_default();
-                    literals.push(("RFC822.TEXT".into(), locate(conn, body, &s, &Some(Section::Text(None)), false)?, None, false));
+                    literals.push((
+                        "RFC822.TEXT".into(),
+                        locate(conn, body, &s, &Some(Section::Text(None)), false)?,
+                        None,
+                        false,
+                    ));
                 }
             }
         }
         if want_flags {
             sep(&mut head);
-            head.extend_from_slice(format!("FLAGS ({})", super::messages::flag_list(m.row.flags, &m.row.keywords)).as_bytes());
+            head.extend_from_slice(
+                format!(
+                    "FLAGS ({})",
+                    super::messages::flag_list(m.row.flags, &m.row.keywords)
+                )
+                .as_bytes(),
+            );
         }
         if literals.is_empty() {
             head.extend_from_slice(b")\r\n");
             conn.session.untagged(&head);
             if conn.session.output().len() > STEP {
-                conn.flush().await.map_err(|e| store::Error::Io(e.to_string()))?;
+                conn.flush()
+                    .await
+                    .map_err(|e| store::Error::Io(e.to_string()))?;
             }
             continue;
         }
@@ -495,7 +692,12 @@ pub(super) async fn fetch(
                 }
                 Source::UnknownCte => {
                     conn.session.untagged(b")\r\n");
-                    conn.session.tagged(tag, Status::No, Some("UNKNOWN-CTE"), "Unknown transfer encoding");
+                    conn.session.tagged(
+                        tag,
+                        Status::No,
+                        Some("UNKNOWN-CTE"),
+                        "Unknown transfer encoding",
+                    );
                     return Ok(());
                 }
                 Source::Range(x) => {
@@ -503,7 +705,9 @@ pub(super) async fn fetch(
                     let (skip, take, origin) = match partial {
                         Some((start, len)) => {
                             let start = u64::from(start);
-                            let take = total.saturating_sub(start).min(u64::from(len.unwrap_or(u32::MAX)));
+                            let take = total
+                                .saturating_sub(start)
+                                .min(u64::from(len.unwrap_or(u32::MAX)));
                             (start.min(total), take, Some(start))
                         }
                         None => (0, total, None),
@@ -513,21 +717,42 @@ pub(super) async fn fetch(
                         None => label,
                     };
                     // RFC 3516 §4.2: binary data may need literal8.
-                    let tilde = if binary && x.decode.is_some_and(|d| d != Encoding::Identity) { "~" } else { "" };
+                    let tilde = if binary && x.decode.is_some_and(|d| d != Encoding::Identity) {
+                        "~"
+                    } else {
+                        ""
+                    };
                     out.extend_from_slice(format!("{label} {tilde}{{{take}}}\r\n").as_bytes());
-                    conn.write_raw(&out).await.map_err(|e| store::Error::Io(e.to_string()))?;
+                    conn.write_raw(&out)
+                        .await
+                        .map_err(|e| store::Error::Io(e.to_string()))?;
                     stream(conn, body, &x, skip, take).await?;
                 }
             }
         }
         conn.session.untagged(b")\r\n");
     }
-    conn.session.tagged(tag, Status::Ok, None, if uid { "UID FETCH completed" } else { "FETCH completed" });
+    conn.session.tagged(
+        tag,
+        Status::Ok,
+        None,
+        if uid {
+            "UID FETCH completed"
+        } else {
+            "FETCH completed"
+        },
+    );
     Ok(())
 }
 
 /// Streams `take` served bytes of `x`, after skipping `skip`, to the socket.
-async fn stream(conn: &mut Conn, body: BodyId, x: &Extract, skip: u64, take: u64) -> store::Result<()> {
+async fn stream(
+    conn: &mut Conn,
+    body: BodyId,
+    x: &Extract,
+    skip: u64,
+    take: u64,
+) -> store::Result<()> {
     if take == 0 {
         return Ok(());
     }
@@ -548,7 +773,9 @@ async fn stream(conn: &mut Conn, body: BodyId, x: &Extract, skip: u64, take: u64
         }
         let c = &c[..c.len().min((take - sent) as usize)];
         if !c.is_empty() {
-            conn.write_raw(c).await.map_err(|e| store::Error::Io(e.to_string()))?;
+            conn.write_raw(c)
+                .await
+                .map_err(|e| store::Error::Io(e.to_string()))?;
             sent += c.len() as u64;
         }
     }
@@ -564,7 +791,9 @@ async fn pad(conn: &mut Conn, mut n: u64) -> store::Result<()> {
     let spaces = [b' '; 4096];
     while n > 0 {
         let k = n.min(spaces.len() as u64) as usize;
-        conn.write_raw(&spaces[..k]).await.map_err(|e| store::Error::Io(e.to_string()))?;
+        conn.write_raw(&spaces[..k])
+            .await
+            .map_err(|e| store::Error::Io(e.to_string()))?;
         n -= k as u64;
     }
     Ok(())

@@ -3,12 +3,12 @@
 //! NAMESPACE (RFC 2342) and APPEND (RFC 4315 APPENDUID, streamed).
 
 use super::{Appending, Conn, Selected, enter_selected, leave_selected};
+use crate::proto::imap::AppendStart;
 use crate::proto::imap::extended::ListCommand;
 use crate::proto::imap::list;
 use crate::proto::imap::mutf7;
 use crate::proto::imap::response::{self, Status};
 use crate::proto::imap::view::MailboxView;
-use crate::proto::imap::AppendStart;
 use crate::store::{self, Done, MailboxId, Op, Refusal, SpecialUse, UserId};
 use imap_codec::imap_types::command::SelectParameter;
 use imap_codec::imap_types::mailbox::Mailbox;
@@ -43,8 +43,15 @@ pub(crate) fn uid_set(uids: &[u32]) -> String {
 
 /// The stored name a wire name refers to; `None` if it does not decode.
 pub(crate) fn wire_to_name(conn: &Conn, wire: &[u8]) -> Option<String> {
-    let name = if conn.utf8() { String::from_utf8(wire.to_vec()).ok()? } else { mutf7::decode(wire)? };
-    let name = name.strip_suffix(list::DELIMITER).unwrap_or(&name).to_string();
+    let name = if conn.utf8() {
+        String::from_utf8(wire.to_vec()).ok()?
+    } else {
+        mutf7::decode(wire)?
+    };
+    let name = name
+        .strip_suffix(list::DELIMITER)
+        .unwrap_or(&name)
+        .to_string();
     Some(list::canonical(&name))
 }
 
@@ -58,21 +65,36 @@ pub(crate) fn mailbox_name(conn: &Conn, mailbox: &Mailbox<'_>) -> Option<String>
 
 /// Appends a mailbox name in wire form.
 pub(crate) fn push_name(conn: &Conn, out: &mut Vec<u8>, name: &str) {
-    let wire = if conn.utf8() { name.to_string() } else { mutf7::encode(name) };
+    let wire = if conn.utf8() {
+        name.to_string()
+    } else {
+        mutf7::encode(name)
+    };
     response::astring(out, wire.as_bytes());
 }
 
 fn user(conn: &Conn) -> UserId {
-    conn.user.as_ref().expect("mailbox commands run only when authenticated").user
+    conn.user
+        .as_ref()
+        .expect("mailbox commands run only when authenticated")
+        .user
 }
 
 /// Answers a store refusal with the right response code.
 pub(crate) fn refusal(conn: &mut Conn, tag: &str, e: store::Error) {
     let (code, text) = match &e {
-        store::Error::Refused(Refusal::NoSuchMailbox(_)) => (Some("NONEXISTENT"), "No such mailbox".to_string()),
-        store::Error::Refused(Refusal::MailboxExists(_)) => (Some("ALREADYEXISTS"), "Mailbox already exists".to_string()),
-        store::Error::Refused(Refusal::InvalidMailboxName { .. }) => (Some("CANNOT"), "Invalid mailbox name".to_string()),
-        store::Error::Refused(Refusal::TooMany(what)) => (Some("LIMIT"), format!("Too many {what}")),
+        store::Error::Refused(Refusal::NoSuchMailbox(_)) => {
+            (Some("NONEXISTENT"), "No such mailbox".to_string())
+        }
+        store::Error::Refused(Refusal::MailboxExists(_)) => {
+            (Some("ALREADYEXISTS"), "Mailbox already exists".to_string())
+        }
+        store::Error::Refused(Refusal::InvalidMailboxName { .. }) => {
+            (Some("CANNOT"), "Invalid mailbox name".to_string())
+        }
+        store::Error::Refused(Refusal::TooMany(what)) => {
+            (Some("LIMIT"), format!("Too many {what}"))
+        }
         store::Error::Refused(r) => (Some("CANNOT"), r.to_string()),
         other => {
             log::warn!("cid={} store error: {other}", conn.ctx.cid);
@@ -93,50 +115,92 @@ fn flags_response(keywords: &[String]) -> String {
 }
 
 /// SELECT or EXAMINE.
-pub(super) async fn select(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, params: &[SelectParameter], read_only: bool) -> store::Result<()> {
+pub(super) async fn select(
+    conn: &mut Conn,
+    tag: &str,
+    mailbox: &Mailbox<'_>,
+    params: &[SelectParameter],
+    read_only: bool,
+) -> store::Result<()> {
+    // RFC 9051 §6.3.2 (and RFC 7162 §3.2.11): deselecting announces OK [CLOSED], the boundary
+    // between the old mailbox's responses and the new one's.
+    if conn.selected.is_some() {
+        conn.session
+            .untagged(b"* OK [CLOSED] Previous mailbox closed\r\n");
+    }
     leave_selected(conn);
     let Some(name) = mailbox_name(conn, mailbox) else {
-        conn.session.tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
         return Ok(());
     };
     let Some(mb) = conn.ctx.store.mailbox(user(conn), &name)? else {
-        conn.session.tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
         return Ok(());
     };
     let mut qresync = None;
     for p in params {
         match p {
             SelectParameter::CondStore => conn.enabled.condstore = true,
-            SelectParameter::QResync { uid_validity, mod_sequence_value, known_uids, .. } => {
+            SelectParameter::QResync {
+                uid_validity,
+                mod_sequence_value,
+                known_uids,
+                ..
+            } => {
                 if !conn.enabled.qresync {
-                    conn.session.tagged(tag, Status::Bad, None, "QRESYNC is not enabled");
+                    conn.session
+                        .tagged(tag, Status::Bad, None, "QRESYNC is not enabled");
                     return Ok(());
                 }
-                qresync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids.clone()));
+                qresync = Some((
+                    uid_validity.get(),
+                    mod_sequence_value.get(),
+                    known_uids.clone(),
+                ));
             }
         }
     }
     let generation = conn.ctx.store.mailbox_generation(mb.id);
     let rows = conn.ctx.store.messages(mb.id)?;
     let uids: Vec<u32> = rows.iter().map(|m| m.uid.get()).collect();
-    let mut keywords: Vec<String> = rows.iter().flat_map(|m| m.row.keywords.iter().cloned()).collect();
+    let mut keywords: Vec<String> = rows
+        .iter()
+        .flat_map(|m| m.row.keywords.iter().cloned())
+        .collect();
     keywords.sort_by_key(|k| k.to_ascii_lowercase());
     keywords.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     let view = MailboxView::new(mb.row.uidvalidity, uids, mb.row.highest_modseq, read_only);
     let mut out = Vec::new();
     out.extend_from_slice(format!("* FLAGS ({})\r\n", flags_response(&keywords)).as_bytes());
-    out.extend_from_slice(format!("* OK [PERMANENTFLAGS ({} \\*)] Flags permitted\r\n", flags_response(&keywords)).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "* OK [PERMANENTFLAGS ({} \\*)] Flags permitted\r\n",
+            flags_response(&keywords)
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(format!("* {} EXISTS\r\n", view.exists()).as_bytes());
     if !conn.enabled.rev2 {
         out.extend_from_slice(b"* 0 RECENT\r\n");
-        if let Some(pos) = rows.iter().position(|m| m.row.flags & store::flags::SEEN == 0) {
+        if let Some(pos) = rows
+            .iter()
+            .position(|m| m.row.flags & store::flags::SEEN == 0)
+        {
             out.extend_from_slice(format!("* OK [UNSEEN {}] First unseen\r\n", pos + 1).as_bytes());
         }
     }
-    out.extend_from_slice(format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", mb.row.uidvalidity).as_bytes());
-    out.extend_from_slice(format!("* OK [UIDNEXT {}] Predicted next UID\r\n", mb.row.uidnext).as_bytes());
+    out.extend_from_slice(
+        format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", mb.row.uidvalidity).as_bytes(),
+    );
+    out.extend_from_slice(
+        format!("* OK [UIDNEXT {}] Predicted next UID\r\n", mb.row.uidnext).as_bytes(),
+    );
     if conn.enabled.condstore {
-        out.extend_from_slice(format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", mb.row.highest_modseq).as_bytes());
+        out.extend_from_slice(
+            format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", mb.row.highest_modseq).as_bytes(),
+        );
     }
     if conn.enabled.rev2 {
         out.extend_from_slice(b"* LIST () \"/\" ");
@@ -148,46 +212,115 @@ pub(super) async fn select(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, pa
         && validity == mb.row.uidvalidity
     {
         let known_uid = |u: u32| match &known {
-            Some(set) => MailboxView::new(0, vec![u], 0, true).resolve(set, true).is_some_and(|r| !r.is_empty()),
+            Some(set) => MailboxView::new(0, vec![u], 0, true)
+                .resolve(set, true)
+                .is_some_and(|r| !r.is_empty()),
             None => true,
         };
         let vanished: Vec<u32> = match conn.ctx.store.vanished_since(mb.id, since)? {
-            Some(store::Vanished::Exact(uids)) => uids.into_iter().map(|u| u.get()).filter(|&u| known_uid(u)).collect(),
-            _ => (1..mb.row.uidnext).filter(|u| known_uid(*u) && view.seq(*u).is_none()).collect(),
+            Some(store::Vanished::Exact(uids)) => uids
+                .into_iter()
+                .map(|u| u.get())
+                .filter(|&u| known_uid(u))
+                .collect(),
+            _ => (1..mb.row.uidnext)
+                .filter(|u| known_uid(*u) && view.seq(*u).is_none())
+                .collect(),
         };
         if !vanished.is_empty() {
-            out.extend_from_slice(format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes());
+            out.extend_from_slice(
+                format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes(),
+            );
         }
         for m in rows.iter().filter(|m| m.row.modseq > since) {
             let uid = m.uid.get();
             if let Some(seq) = view.seq(uid) {
                 out.extend_from_slice(
-                    format!("* {seq} FETCH (UID {uid} FLAGS ({}) MODSEQ ({}))\r\n", super::messages::flag_list(m.row.flags, &m.row.keywords), m.row.modseq)
-                        .as_bytes(),
+                    format!(
+                        "* {seq} FETCH (UID {uid} FLAGS ({}) MODSEQ ({}))\r\n",
+                        super::messages::flag_list(m.row.flags, &m.row.keywords),
+                        m.row.modseq
+                    )
+                    .as_bytes(),
                 );
             }
         }
     }
     conn.session.untagged(&out);
     let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
-    enter_selected(conn, Selected { id: mb.id, name, view, generation, own_changes: Vec::new() });
-    let what = if read_only { "EXAMINE completed" } else { "SELECT completed" };
+    enter_selected(
+        conn,
+        Selected {
+            id: mb.id,
+            name,
+            view,
+            generation,
+            own_changes: Vec::new(),
+        },
+    );
+    let what = if read_only {
+        "EXAMINE completed"
+    } else {
+        "SELECT completed"
+    };
     conn.session.tagged(tag, Status::Ok, Some(code), what);
     Ok(())
 }
 
+/// The special use of RFC 6154 USE attributes: none, or exactly one we store.
+pub(crate) fn special_use(attrs: &[String]) -> Result<SpecialUse, &'static str> {
+    let mut found = SpecialUse::None;
+    for a in attrs {
+        let u = match a.to_ascii_lowercase().as_str() {
+            "\\sent" => SpecialUse::Sent,
+            "\\drafts" => SpecialUse::Drafts,
+            "\\junk" => SpecialUse::Junk,
+            "\\trash" => SpecialUse::Trash,
+            "\\archive" => SpecialUse::Archive,
+            _ => return Err("Unsupported special use"),
+        };
+        if found != SpecialUse::None && found != u {
+            return Err("One special use per mailbox");
+        }
+        found = u;
+    }
+    Ok(found)
+}
+
 /// CREATE [USE (...)].
-pub(super) async fn create(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, special_use: SpecialUse) -> store::Result<()> {
+pub(super) async fn create(
+    conn: &mut Conn,
+    tag: &str,
+    mailbox: &Mailbox<'_>,
+    special_use: SpecialUse,
+) -> store::Result<()> {
     let Some(name) = mailbox_name(conn, mailbox) else {
-        conn.session.tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
+        conn.session
+            .tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
         return Ok(());
     };
     if name == "INBOX" {
-        conn.session.tagged(tag, Status::No, Some("ALREADYEXISTS"), "INBOX always exists");
+        conn.session.tagged(
+            tag,
+            Status::No,
+            Some("ALREADYEXISTS"),
+            "INBOX always exists",
+        );
         return Ok(());
     }
-    match conn.ctx.store.call(Op::CreateMailbox { user: user(conn), name, special_use }).await {
-        Ok(_) => conn.session.tagged(tag, Status::Ok, None, "CREATE completed"),
+    match conn
+        .ctx
+        .store
+        .call(Op::CreateMailbox {
+            user: user(conn),
+            name,
+            special_use,
+        })
+        .await
+    {
+        Ok(_) => conn
+            .session
+            .tagged(tag, Status::Ok, None, "CREATE completed"),
         Err(e) => refusal(conn, tag, e),
     }
     Ok(())
@@ -196,34 +329,66 @@ pub(super) async fn create(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, sp
 /// DELETE.
 pub(super) async fn delete(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>) -> store::Result<()> {
     let Some(name) = mailbox_name(conn, mailbox) else {
-        conn.session.tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
         return Ok(());
     };
     if name == "INBOX" {
-        conn.session.tagged(tag, Status::No, Some("CANNOT"), "INBOX cannot be deleted");
+        conn.session
+            .tagged(tag, Status::No, Some("CANNOT"), "INBOX cannot be deleted");
         return Ok(());
     }
     if conn.selected.as_ref().is_some_and(|s| s.name == name) {
         leave_selected(conn);
     }
-    match conn.ctx.store.call(Op::DeleteMailbox { user: user(conn), name }).await {
-        Ok(_) => conn.session.tagged(tag, Status::Ok, None, "DELETE completed"),
+    match conn
+        .ctx
+        .store
+        .call(Op::DeleteMailbox {
+            user: user(conn),
+            name,
+        })
+        .await
+    {
+        Ok(_) => conn
+            .session
+            .tagged(tag, Status::Ok, None, "DELETE completed"),
         Err(e) => refusal(conn, tag, e),
     }
     Ok(())
 }
 
 /// RENAME.
-pub(super) async fn rename(conn: &mut Conn, tag: &str, from: &Mailbox<'_>, to: &Mailbox<'_>) -> store::Result<()> {
+pub(super) async fn rename(
+    conn: &mut Conn,
+    tag: &str,
+    from: &Mailbox<'_>,
+    to: &Mailbox<'_>,
+) -> store::Result<()> {
     let (Some(from), Some(to)) = (mailbox_name(conn, from), mailbox_name(conn, to)) else {
-        conn.session.tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
+        conn.session
+            .tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
         return Ok(());
     };
     if to == "INBOX" {
-        conn.session.tagged(tag, Status::No, Some("ALREADYEXISTS"), "INBOX always exists");
+        conn.session.tagged(
+            tag,
+            Status::No,
+            Some("ALREADYEXISTS"),
+            "INBOX always exists",
+        );
         return Ok(());
     }
-    match conn.ctx.store.call(Op::RenameMailbox { user: user(conn), from: from.clone(), to: to.clone() }).await {
+    match conn
+        .ctx
+        .store
+        .call(Op::RenameMailbox {
+            user: user(conn),
+            from: from.clone(),
+            to: to.clone(),
+        })
+        .await
+    {
         Ok(_) => {
             if let Some(sel) = conn.selected.as_mut()
                 && from != "INBOX"
@@ -231,7 +396,8 @@ pub(super) async fn rename(conn: &mut Conn, tag: &str, from: &Mailbox<'_>, to: &
             {
                 sel.name = format!("{to}{}", &sel.name[from.len()..]);
             }
-            conn.session.tagged(tag, Status::Ok, None, "RENAME completed")
+            conn.session
+                .tagged(tag, Status::Ok, None, "RENAME completed")
         }
         Err(e) => refusal(conn, tag, e),
     }
@@ -239,13 +405,37 @@ pub(super) async fn rename(conn: &mut Conn, tag: &str, from: &Mailbox<'_>, to: &
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE.
-pub(super) async fn subscribe(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, subscribed: bool) -> store::Result<()> {
+pub(super) async fn subscribe(
+    conn: &mut Conn,
+    tag: &str,
+    mailbox: &Mailbox<'_>,
+    subscribed: bool,
+) -> store::Result<()> {
     let Some(name) = mailbox_name(conn, mailbox) else {
-        conn.session.tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
+        conn.session
+            .tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
         return Ok(());
     };
-    match conn.ctx.store.call(Op::Subscribe { user: user(conn), name, subscribed }).await {
-        Ok(_) => conn.session.tagged(tag, Status::Ok, None, if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
+    match conn
+        .ctx
+        .store
+        .call(Op::Subscribe {
+            user: user(conn),
+            name,
+            subscribed,
+        })
+        .await
+    {
+        Ok(_) => conn.session.tagged(
+            tag,
+            Status::Ok,
+            None,
+            if subscribed {
+                "SUBSCRIBE completed"
+            } else {
+                "UNSUBSCRIBE completed"
+            },
+        ),
         Err(e) => refusal(conn, tag, e),
     }
     Ok(())
@@ -258,7 +448,7 @@ struct Entry {
     special: Option<&'static str>,
     subscribed: bool,
     children: bool,
-    /// RFC 5258 CHILDINFO: a child matched the SUBSCRIBED selection.
+    /// RFC 5258 CHILDINFO: a descendant the patterns do not reach matched the SUBSCRIBED selection.
     child_subscribed: bool,
     id: Option<MailboxId>,
 }
@@ -275,7 +465,12 @@ pub(super) async fn list(conn: &mut Conn, tag: &str, cmd: &ListCommand) -> store
         conn.session.tagged(tag, Status::Ok, None, "LIST completed");
         return Ok(());
     }
-    let patterns: Vec<String> = cmd.patterns.iter().filter_map(|p| wire_to_name_raw(conn, p)).map(|p| list::combine(&reference, &p)).collect();
+    let patterns: Vec<String> = cmd
+        .patterns
+        .iter()
+        .filter_map(|p| wire_to_name_raw(conn, p))
+        .map(|p| list::combine(&reference, &p))
+        .collect();
     let me = user(conn);
     let boxes = conn.ctx.store.mailboxes(me)?;
     let subs: Vec<String> = conn.ctx.store.subscriptions(me)?;
@@ -298,14 +493,33 @@ pub(super) async fn list(conn: &mut Conn, tag: &str, cmd: &ListCommand) -> store
     // Subscribed names that do not exist (RFC 9051 §6.3.9: \NonExistent in SUBSCRIBED lists).
     for s in &subs {
         let s = list::canonical(s);
-        entries.entry(s.clone()).or_insert(Entry { name: s, exists: false, special: None, subscribed: true, children: false, child_subscribed: false, id: None });
+        entries.entry(s.clone()).or_insert(Entry {
+            name: s,
+            exists: false,
+            special: None,
+            subscribed: true,
+            children: false,
+            child_subscribed: false,
+            id: None,
+        });
     }
     // Superiors that do not exist as mailboxes appear as \Noselect/\NonExistent placeholders.
     let names: Vec<String> = entries.keys().cloned().collect();
     for n in &names {
+        // RFC 5258 §3.5 (and LSUB with %, RFC 3501 §6.3.9): a parent stands in for a subscribed
+        // descendant only when the pattern does not return that descendant itself.
+        let sub_child = entries.get(n).is_some_and(|e| e.subscribed)
+            && !patterns.iter().any(|p| list::matches(p, n));
         for p in list::parents(n) {
-            let sub_child = entries.get(n).is_some_and(|e| e.subscribed);
-            let e = entries.entry(p.to_string()).or_insert(Entry { name: p.to_string(), exists: false, special: None, subscribed: false, children: false, child_subscribed: false, id: None });
+            let e = entries.entry(p.to_string()).or_insert(Entry {
+                name: p.to_string(),
+                exists: false,
+                special: None,
+                subscribed: false,
+                children: false,
+                child_subscribed: false,
+                id: None,
+            });
             e.children = true;
             e.child_subscribed |= sub_child;
         }
@@ -317,10 +531,16 @@ pub(super) async fn list(conn: &mut Conn, tag: &str, cmd: &ListCommand) -> store
             continue;
         }
         let subscribed_view = cmd.lsub || cmd.select.subscribed;
-        if subscribed_view && !e.subscribed && !(cmd.select.recursive_match && e.child_subscribed) && !(cmd.lsub && e.child_subscribed) {
+        if subscribed_view
+            && !e.subscribed
+            && !((cmd.select.recursive_match || cmd.lsub) && e.child_subscribed)
+        {
             continue;
         }
-        if cmd.select.special_use && e.special.is_none() && !(cmd.select.recursive_match && e.children) {
+        if cmd.select.special_use
+            && e.special.is_none()
+            && !(cmd.select.recursive_match && e.children)
+        {
             continue;
         }
         if !e.exists && !e.subscribed && !e.children {
@@ -329,11 +549,13 @@ pub(super) async fn list(conn: &mut Conn, tag: &str, cmd: &ListCommand) -> store
         // Placeholders only show in LIST when a pattern reaches them and something lies below.
         let mut attrs: Vec<&str> = Vec::new();
         if !e.exists {
-            if cmd.extended || cmd.lsub {
-                attrs.push(if e.subscribed || !cmd.lsub { "\\NonExistent" } else { "\\Noselect" });
+            // RFC 5258 §3: \NonExistent (which implies \Noselect) is LIST-EXTENDED's; LSUB is
+            // RFC 3501's, whose clients know only \Noselect (§6.3.9).
+            attrs.push(if cmd.extended && !cmd.lsub {
+                "\\NonExistent"
             } else {
-                attrs.push("\\Noselect");
-            }
+                "\\Noselect"
+            });
         }
         if e.children {
             attrs.push("\\HasChildren");
@@ -346,12 +568,10 @@ pub(super) async fn list(conn: &mut Conn, tag: &str, cmd: &ListCommand) -> store
         if e.subscribed && (cmd.select.subscribed || cmd.ret.subscribed) {
             attrs.push("\\Subscribed");
         }
-        if cmd.lsub && !e.subscribed {
-            // LSUB with % reaching a parent of subscribed names: \Noselect (RFC 3501 §6.3.9).
-            attrs.retain(|a| *a != "\\NonExistent");
-            if !attrs.contains(&"\\Noselect") {
-                attrs.insert(0, "\\Noselect");
-            }
+        if cmd.lsub && !e.subscribed && e.exists {
+            // LSUB with % reaching an unsubscribed parent of subscribed names: \Noselect
+            // (RFC 3501 §6.3.9).
+            attrs.insert(0, "\\Noselect");
         }
         let verb = if cmd.lsub { "LSUB" } else { "LIST" };
         out.extend_from_slice(format!("* {verb} ({}) \"/\" ", attrs.join(" ")).as_bytes());
@@ -369,19 +589,44 @@ pub(super) async fn list(conn: &mut Conn, tag: &str, cmd: &ListCommand) -> store
         }
     }
     conn.session.untagged(&out);
-    conn.session.tagged(tag, Status::Ok, None, if cmd.lsub { "LSUB completed" } else { "LIST completed" });
+    conn.session.tagged(
+        tag,
+        Status::Ok,
+        None,
+        if cmd.lsub {
+            "LSUB completed"
+        } else {
+            "LIST completed"
+        },
+    );
     Ok(())
 }
 
 fn wire_to_name_raw(conn: &Conn, wire: &[u8]) -> Option<String> {
-    if conn.utf8() { String::from_utf8(wire.to_vec()).ok() } else { mutf7::decode(wire) }
+    if conn.utf8() {
+        String::from_utf8(wire.to_vec()).ok()
+    } else {
+        mutf7::decode(wire)
+    }
 }
 
 /// `* STATUS name (...)` for one mailbox.
-fn status_line(conn: &Conn, name: &str, id: MailboxId, items: &[StatusDataItemName]) -> store::Result<Vec<u8>> {
-    let Some(mb) = conn.ctx.store.mailbox_by_id(id)? else { return Ok(Vec::new()) };
+fn status_line(
+    conn: &Conn,
+    name: &str,
+    id: MailboxId,
+    items: &[StatusDataItemName],
+) -> store::Result<Vec<u8>> {
+    let Some(mb) = conn.ctx.store.mailbox_by_id(id)? else {
+        return Ok(Vec::new());
+    };
     let deleted = if items.contains(&StatusDataItemName::Deleted) {
-        conn.ctx.store.messages(id)?.iter().filter(|m| m.row.flags & store::flags::DELETED != 0).count()
+        conn.ctx
+            .store
+            .messages(id)?
+            .iter()
+            .filter(|m| m.row.flags & store::flags::DELETED != 0)
+            .count()
     } else {
         0
     };
@@ -406,13 +651,20 @@ fn status_line(conn: &Conn, name: &str, id: MailboxId, items: &[StatusDataItemNa
 }
 
 /// STATUS.
-pub(super) async fn status(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, items: &[StatusDataItemName]) -> store::Result<()> {
+pub(super) async fn status(
+    conn: &mut Conn,
+    tag: &str,
+    mailbox: &Mailbox<'_>,
+    items: &[StatusDataItemName],
+) -> store::Result<()> {
     let Some(name) = mailbox_name(conn, mailbox) else {
-        conn.session.tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
         return Ok(());
     };
     let Some(mb) = conn.ctx.store.mailbox(user(conn), &name)? else {
-        conn.session.tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("NONEXISTENT"), "No such mailbox");
         return Ok(());
     };
     if items.contains(&StatusDataItemName::HighestModSeq) {
@@ -420,7 +672,8 @@ pub(super) async fn status(conn: &mut Conn, tag: &str, mailbox: &Mailbox<'_>, it
     }
     let line = status_line(conn, &name, mb.id, items)?;
     conn.session.untagged(&line);
-    conn.session.tagged(tag, Status::Ok, None, "STATUS completed");
+    conn.session
+        .tagged(tag, Status::Ok, None, "STATUS completed");
     Ok(())
 }
 
@@ -446,18 +699,21 @@ pub(crate) fn split_flags(flags: &[imap_codec::imap_types::flag::Flag<'_>]) -> (
 /// APPEND announced: check the mailbox and start the upload.
 pub(super) fn append_start(conn: &mut Conn, start: AppendStart) {
     let Some(name) = mailbox_name(conn, &start.mailbox) else {
-        conn.session.reject_append(Status::No, Some("TRYCREATE"), "No such mailbox");
+        conn.session
+            .reject_append(Status::No, Some("TRYCREATE"), "No such mailbox");
         return;
     };
     let mb = match conn.ctx.store.mailbox(user(conn), &name) {
         Ok(Some(mb)) => mb,
         Ok(None) => {
-            conn.session.reject_append(Status::No, Some("TRYCREATE"), "No such mailbox");
+            conn.session
+                .reject_append(Status::No, Some("TRYCREATE"), "No such mailbox");
             return;
         }
         Err(e) => {
             log::warn!("cid={} append: {e}", conn.ctx.cid);
-            conn.session.reject_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
+            conn.session
+                .reject_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
             return;
         }
     };
@@ -493,25 +749,40 @@ pub(super) async fn append_data(conn: &mut Conn, bytes: &[u8]) {
 /// APPEND complete: commit it.
 pub(super) async fn append_end(conn: &mut Conn) {
     let Some(mut a) = conn.appending.take() else {
-        conn.session.finish_append(Status::No, None, "APPEND failed");
+        conn.session
+            .finish_append(Status::No, None, "APPEND failed");
         return;
     };
     let Some(sink) = a.sink.take() else { return };
     if a.failed {
         sink.discard().await;
-        conn.session.finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
+        conn.session
+            .finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
         return;
     }
     match sink.append(a.mailbox, a.flags, a.keywords, a.date).await {
-        Ok(Done::Appended { uidvalidity, uid, .. }) => {
+        Ok(Done::Appended {
+            uidvalidity, uid, ..
+        }) => {
             let _ = conn.sync_selected(false);
-            conn.session.finish_append(Status::Ok, Some(&format!("APPENDUID {uidvalidity} {}", uid.get())), "APPEND completed");
+            conn.session.finish_append(
+                Status::Ok,
+                Some(&format!("APPENDUID {uidvalidity} {}", uid.get())),
+                "APPEND completed",
+            );
         }
-        Ok(_) => conn.session.finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again"),
-        Err(store::Error::Refused(Refusal::NoSuchMailbox(_))) => conn.session.finish_append(Status::No, Some("TRYCREATE"), "No such mailbox"),
+        Ok(_) => {
+            conn.session
+                .finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again")
+        }
+        Err(store::Error::Refused(Refusal::NoSuchMailbox(_))) => {
+            conn.session
+                .finish_append(Status::No, Some("TRYCREATE"), "No such mailbox")
+        }
         Err(e) => {
             log::warn!("cid={} append: {e}", conn.ctx.cid);
-            conn.session.finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
+            conn.session
+                .finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
         }
     }
 }

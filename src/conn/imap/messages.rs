@@ -4,11 +4,13 @@
 
 use super::{Conn, fetch, leave_selected, mailbox};
 use crate::message::Summary;
+use crate::message::text_search;
+use crate::message::transfer::Encoding;
+use crate::proto::imap::Request;
 use crate::proto::imap::extended::SearchReturn;
 use crate::proto::imap::response::Status;
 use crate::proto::imap::search::{self, Candidate, SysFlags};
 use crate::proto::imap::thread::{self, Facts, SortBy};
-use crate::proto::imap::Request;
 use crate::store::{self, Done, Op, Refusal, StoreMode, flags};
 use imap_codec::imap_types::command::CommandBody;
 use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
@@ -50,7 +52,9 @@ pub(crate) fn ranges(uids: &[u32]) -> Vec<RangeInclusive<u32>> {
 fn may_expunge(body: &CommandBody<'_>) -> bool {
     !matches!(
         body,
-        CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. } | CommandBody::Search { uid: false, .. }
+        CommandBody::Fetch { uid: false, .. }
+            | CommandBody::Store { uid: false, .. }
+            | CommandBody::Search { uid: false, .. }
     )
 }
 
@@ -62,6 +66,20 @@ pub(super) async fn execute(conn: &mut Conn, tag: String, request: Request) -> s
             conn.sync_selected(may_expunge(&body))?;
             return search_command(conn, &tag, body, Some(ret));
         }
+        Request::Create {
+            body: CommandBody::Create { mailbox },
+            special_use,
+        } => {
+            return match mailbox::special_use(&special_use) {
+                Ok(use_) => mailbox::create(conn, &tag, &mailbox, use_).await,
+                Err(text) => {
+                    // RFC 6154 §3: a special use we cannot assign is a NO with USEATTR.
+                    conn.session.tagged(&tag, Status::No, Some("USEATTR"), text);
+                    Ok(())
+                }
+            };
+        }
+        Request::Create { .. } => return Ok(()),
         Request::Codec(body) => body,
     };
     if conn.selected.is_some() {
@@ -69,22 +87,41 @@ pub(super) async fn execute(conn: &mut Conn, tag: String, request: Request) -> s
     }
     use CommandBody as C;
     match body {
-        C::Noop | C::Check => conn.session.tagged(&tag, Status::Ok, None, "NOOP completed"),
+        C::Noop | C::Check => conn
+            .session
+            .tagged(&tag, Status::Ok, None, "NOOP completed"),
         C::Login { username, password } => {
-            super::auth::login(conn, &tag, username.as_ref(), password.declassify().as_ref().to_vec()).await
+            super::auth::login(
+                conn,
+                &tag,
+                username.as_ref(),
+                password.declassify().as_ref().to_vec(),
+            )
+            .await
         }
-        C::Authenticate { mechanism, initial_response } => {
+        C::Authenticate {
+            mechanism,
+            initial_response,
+        } => {
             let mech = mechanism.to_string();
             let initial = initial_response.map(|r| r.declassify().to_vec());
             super::auth::authenticate(conn, &tag, &mech, initial).await
         }
         C::Id { .. } => {
-            conn.session.untagged(format!("* ID (\"name\" \"mailnook\" \"version\" \"{}\")\r\n", env!("CARGO_PKG_VERSION")).as_bytes());
+            conn.session.untagged(
+                format!(
+                    "* ID (\"name\" \"mailnook\" \"version\" \"{}\")\r\n",
+                    env!("CARGO_PKG_VERSION")
+                )
+                .as_bytes(),
+            );
             conn.session.tagged(&tag, Status::Ok, None, "ID completed");
         }
         C::Namespace => {
-            conn.session.untagged(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
-            conn.session.tagged(&tag, Status::Ok, None, "NAMESPACE completed");
+            conn.session
+                .untagged(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+            conn.session
+                .tagged(&tag, Status::Ok, None, "NAMESPACE completed");
         }
         C::Enable { capabilities } => {
             let mut enabled = Vec::new();
@@ -105,50 +142,121 @@ pub(super) async fn execute(conn: &mut Conn, tag: String, request: Request) -> s
                 }
                 enabled.push(name);
             }
-            conn.session.untagged(format!("* ENABLED {}\r\n", enabled.join(" ")).trim_end().as_bytes());
+            conn.session.untagged(
+                format!("* ENABLED {}\r\n", enabled.join(" "))
+                    .trim_end()
+                    .as_bytes(),
+            );
             conn.session.untagged(b"\r\n");
-            conn.session.tagged(&tag, Status::Ok, None, "ENABLE completed");
+            conn.session
+                .tagged(&tag, Status::Ok, None, "ENABLE completed");
         }
-        C::Select { mailbox, parameters } => mailbox::select(conn, &tag, &mailbox, &parameters, false).await?,
-        C::Examine { mailbox, parameters } => mailbox::select(conn, &tag, &mailbox, &parameters, true).await?,
-        C::Create { mailbox } => mailbox::create(conn, &tag, &mailbox, store::SpecialUse::None).await?,
+        C::Select {
+            mailbox,
+            parameters,
+        } => mailbox::select(conn, &tag, &mailbox, &parameters, false).await?,
+        C::Examine {
+            mailbox,
+            parameters,
+        } => mailbox::select(conn, &tag, &mailbox, &parameters, true).await?,
+        C::Create { mailbox } => {
+            mailbox::create(conn, &tag, &mailbox, store::SpecialUse::None).await?
+        }
         C::Delete { mailbox } => mailbox::delete(conn, &tag, &mailbox).await?,
         C::Rename { from, to } => mailbox::rename(conn, &tag, &from, &to).await?,
         C::Subscribe { mailbox } => mailbox::subscribe(conn, &tag, &mailbox, true).await?,
         C::Unsubscribe { mailbox } => mailbox::subscribe(conn, &tag, &mailbox, false).await?,
-        C::Status { mailbox, item_names } => mailbox::status(conn, &tag, &mailbox, &item_names).await?,
+        C::Status {
+            mailbox,
+            item_names,
+        } => mailbox::status(conn, &tag, &mailbox, &item_names).await?,
         C::Idle => {
             conn.idle_tag = Some(tag);
             conn.session.start_idle();
         }
         C::Unselect => {
             leave_selected(conn);
-            conn.session.tagged(&tag, Status::Ok, None, "UNSELECT completed");
+            conn.session
+                .tagged(&tag, Status::Ok, None, "UNSELECT completed");
         }
         C::Close => {
             // RFC 9051 §6.4.1: expunge silently unless read-only.
-            if let Some(sel) = &conn.selected
-                && !sel.view.read_only
-            {
-                conn.ctx.store.call(Op::Expunge { mailbox: sel.id, uids: None }).await?;
-            }
+            let expunged = match &conn.selected {
+                Some(sel) if !sel.view.read_only => conn
+                    .ctx
+                    .store
+                    .call(Op::Expunge {
+                        mailbox: sel.id,
+                        uids: None,
+                    })
+                    .await
+                    .map(|_| ()),
+                _ => Ok(()),
+            };
+            // CLOSE always returns to the authenticated state, even when the mailbox was
+            // deleted meanwhile (RFC 9051 §6.4.1 has no NO for it).
             leave_selected(conn);
-            conn.session.tagged(&tag, Status::Ok, None, "CLOSE completed");
+            match expunged {
+                Ok(()) | Err(store::Error::Refused(Refusal::NoSuchMailbox(_))) => {}
+                Err(e) => return Err(e),
+            }
+            conn.session
+                .tagged(&tag, Status::Ok, None, "CLOSE completed");
         }
         C::Expunge => expunge(conn, &tag, None).await?,
         C::ExpungeUid { sequence_set } => expunge(conn, &tag, Some(sequence_set)).await?,
-        C::Fetch { sequence_set, macro_or_item_names, uid, modifiers } => {
-            fetch::fetch(conn, &tag, &sequence_set, macro_or_item_names, uid, &modifiers).await?
+        C::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            modifiers,
+        } => {
+            fetch::fetch(
+                conn,
+                &tag,
+                &sequence_set,
+                macro_or_item_names,
+                uid,
+                &modifiers,
+            )
+            .await?
         }
-        C::Store { sequence_set, kind, response, flags, uid, modifiers } => {
-            store_flags(conn, &tag, &sequence_set, kind, response, &flags, uid, &modifiers).await?
+        C::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            uid,
+            modifiers,
+        } => {
+            store_flags(
+                conn,
+                &tag,
+                &sequence_set,
+                kind,
+                response,
+                &flags,
+                uid,
+                &modifiers,
+            )
+            .await?
         }
-        C::Copy { sequence_set, mailbox, uid } => copy_move(conn, &tag, &sequence_set, &mailbox, uid, false).await?,
-        C::Move { sequence_set, mailbox, uid } => copy_move(conn, &tag, &sequence_set, &mailbox, uid, true).await?,
+        C::Copy {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy_move(conn, &tag, &sequence_set, &mailbox, uid, false).await?,
+        C::Move {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy_move(conn, &tag, &sequence_set, &mailbox, uid, true).await?,
         body @ C::Search { .. } => search_command(conn, &tag, body, None)?,
         body @ C::Sort { .. } => sort_command(conn, &tag, body)?,
         body @ C::Thread { .. } => thread_command(conn, &tag, body)?,
-        _ => conn.session.tagged(&tag, Status::Bad, None, "Command not supported"),
+        _ => conn
+            .session
+            .tagged(&tag, Status::Bad, None, "Command not supported"),
     }
     Ok(())
 }
@@ -158,7 +266,8 @@ fn resolve(conn: &mut Conn, tag: &str, set: &SequenceSet, uid: bool) -> Option<V
     match sel.view.resolve(set, uid) {
         Some(v) => Some(v),
         None => {
-            conn.session.tagged(tag, Status::Bad, None, "Invalid message sequence number");
+            conn.session
+                .tagged(tag, Status::Bad, None, "Invalid message sequence number");
             None
         }
     }
@@ -167,30 +276,40 @@ fn resolve(conn: &mut Conn, tag: &str, set: &SequenceSet, uid: bool) -> Option<V
 async fn expunge(conn: &mut Conn, tag: &str, set: Option<SequenceSet>) -> store::Result<()> {
     let sel = conn.selected.as_ref().expect("selected");
     if sel.view.read_only {
-        conn.session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+        conn.session
+            .tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
         return Ok(());
     }
     let id = sel.id;
     let uids = match &set {
         Some(set) => {
-            let Some(msgs) = resolve(conn, tag, set, true) else { return Ok(()) };
+            let Some(msgs) = resolve(conn, tag, set, true) else {
+                return Ok(());
+            };
             Some(ranges(&msgs.iter().map(|(_, u)| *u).collect::<Vec<_>>()))
         }
         None => None,
     };
-    let done = conn.ctx.store.call(Op::Expunge { mailbox: id, uids }).await?;
+    let done = conn
+        .ctx
+        .store
+        .call(Op::Expunge { mailbox: id, uids })
+        .await?;
     if let Done::Expunged { uids, modseq } = done {
         let uids: Vec<u32> = uids.iter().map(|u| u.get()).collect();
         report_own_expunge(conn, &uids, modseq);
     }
-    conn.session.tagged(tag, Status::Ok, None, "EXPUNGE completed");
+    conn.session
+        .tagged(tag, Status::Ok, None, "EXPUNGE completed");
     Ok(())
 }
 
 /// EXPUNGE (or VANISHED) responses for messages this session removed.
 fn report_own_expunge(conn: &mut Conn, uids: &[u32], modseq: u64) {
     let qresync = conn.enabled.qresync;
-    let Some(sel) = conn.selected.as_mut() else { return };
+    let Some(sel) = conn.selected.as_mut() else {
+        return;
+    };
     let seqs = sel.view.remove_own(uids);
     sel.view.modseq = sel.view.modseq.max(modseq);
     let mut out = Vec::new();
@@ -218,19 +337,25 @@ async fn store_flags(
     modifiers: &[imap_codec::imap_types::command::StoreModifier],
 ) -> store::Result<()> {
     if conn.selected.as_ref().is_some_and(|s| s.view.read_only) {
-        conn.session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+        conn.session
+            .tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
         return Ok(());
     }
-    let Some(msgs) = resolve(conn, tag, set, uid) else { return Ok(()) };
+    let Some(msgs) = resolve(conn, tag, set, uid) else {
+        return Ok(());
+    };
     let (bits, keywords) = mailbox::split_flags(fl);
     let mode = match kind {
         StoreType::Add => StoreMode::Add,
         StoreType::Remove => StoreMode::Remove,
         StoreType::Replace => StoreMode::Replace,
     };
-    let unchanged_since = modifiers.iter().map(|m| match m {
-        imap_codec::imap_types::command::StoreModifier::UnchangedSince(n) => *n,
-    }).next();
+    let unchanged_since = modifiers
+        .iter()
+        .map(|m| match m {
+            imap_codec::imap_types::command::StoreModifier::UnchangedSince(n) => *n,
+        })
+        .next();
     if unchanged_since.is_some() {
         conn.enabled.condstore = true;
     }
@@ -238,18 +363,38 @@ async fn store_flags(
     let id = sel.id;
     let uids: Vec<u32> = msgs.iter().map(|(_, u)| *u).collect();
     if uids.is_empty() {
-        conn.session.tagged(tag, Status::Ok, None, "STORE completed");
+        conn.session
+            .tagged(tag, Status::Ok, None, "STORE completed");
         return Ok(());
     }
-    let done = match conn.ctx.store.call(Op::Store { mailbox: id, uids: ranges(&uids), mode, flags: bits, keywords, unchanged_since }).await {
+    let done = match conn
+        .ctx
+        .store
+        .call(Op::Store {
+            mailbox: id,
+            uids: ranges(&uids),
+            mode,
+            flags: bits,
+            keywords,
+            unchanged_since,
+        })
+        .await
+    {
         Ok(d) => d,
-        Err(store::Error::Refused(Refusal::InvalidKeyword(_))) | Err(store::Error::Refused(Refusal::TooMany(_))) => {
-            conn.session.tagged(tag, Status::No, Some("LIMIT"), "Keyword refused");
+        Err(store::Error::Refused(Refusal::InvalidKeyword(_)))
+        | Err(store::Error::Refused(Refusal::TooMany(_))) => {
+            conn.session
+                .tagged(tag, Status::No, Some("LIMIT"), "Keyword refused");
             return Ok(());
         }
         Err(e) => return Err(e),
     };
-    let Done::Stored { changed, failed, .. } = done else { return Ok(()) };
+    let Done::Stored {
+        changed, failed, ..
+    } = done
+    else {
+        return Ok(());
+    };
     let condstore = conn.enabled.condstore;
     let silent = matches!(response, StoreResponse::Silent);
     let mut out = Vec::new();
@@ -275,41 +420,82 @@ async fn store_flags(
     }
     conn.session.untagged(&out);
     if failed.is_empty() {
-        conn.session.tagged(tag, Status::Ok, None, "STORE completed");
+        conn.session
+            .tagged(tag, Status::Ok, None, "STORE completed");
     } else {
         // RFC 7162 §3.1.3: MODIFIED lists what was not stored (sequence numbers unless UID).
         let list: Vec<u32> = failed
             .iter()
-            .filter_map(|u| if uid { Some(u.get()) } else { conn.selected.as_ref().and_then(|s| s.view.seq(u.get())) })
+            .filter_map(|u| {
+                if uid {
+                    Some(u.get())
+                } else {
+                    conn.selected.as_ref().and_then(|s| s.view.seq(u.get()))
+                }
+            })
             .collect();
         let code = format!("MODIFIED {}", mailbox::uid_set(&list));
-        conn.session.tagged(tag, Status::Ok, Some(&code), "Conditional STORE failed");
+        conn.session
+            .tagged(tag, Status::Ok, Some(&code), "Conditional STORE failed");
     }
     Ok(())
 }
 
-async fn copy_move(conn: &mut Conn, tag: &str, set: &SequenceSet, target: &imap_codec::imap_types::mailbox::Mailbox<'_>, uid: bool, mv: bool) -> store::Result<()> {
+async fn copy_move(
+    conn: &mut Conn,
+    tag: &str,
+    set: &SequenceSet,
+    target: &imap_codec::imap_types::mailbox::Mailbox<'_>,
+    uid: bool,
+    mv: bool,
+) -> store::Result<()> {
     if mv && conn.selected.as_ref().is_some_and(|s| s.view.read_only) {
-        conn.session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+        conn.session
+            .tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
         return Ok(());
     }
-    let Some(msgs) = resolve(conn, tag, set, uid) else { return Ok(()) };
+    let Some(msgs) = resolve(conn, tag, set, uid) else {
+        return Ok(());
+    };
     let user = conn.user.as_ref().expect("authenticated").user;
     let Some(name) = mailbox::mailbox_name(conn, target) else {
-        conn.session.tagged(tag, Status::No, Some("TRYCREATE"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("TRYCREATE"), "No such mailbox");
         return Ok(());
     };
     let Some(to) = conn.ctx.store.mailbox(user, &name)? else {
-        conn.session.tagged(tag, Status::No, Some("TRYCREATE"), "No such mailbox");
+        conn.session
+            .tagged(tag, Status::No, Some("TRYCREATE"), "No such mailbox");
         return Ok(());
     };
     let from = conn.selected.as_ref().expect("selected").id;
     let uids: Vec<u32> = msgs.iter().map(|(_, u)| *u).collect();
     if uids.is_empty() {
-        conn.session.tagged(tag, Status::Ok, None, if mv { "MOVE completed" } else { "COPY completed" });
+        conn.session.tagged(
+            tag,
+            Status::Ok,
+            None,
+            if mv {
+                "MOVE completed"
+            } else {
+                "COPY completed"
+            },
+        );
         return Ok(());
     }
-    let op = if mv { Op::Move { from, uids: ranges(&uids), to: to.id } } else { Op::Copy { from, uids: ranges(&uids), to: to.id } };
+    let op = if mv {
+        Op::Move {
+            from,
+            uids: ranges(&uids),
+            to: to.id,
+        }
+    } else {
+        Op::Copy {
+            from,
+            uids: ranges(&uids),
+            to: to.id,
+        }
+    };
     let done = match conn.ctx.store.call(op).await {
         Ok(d) => d,
         Err(e @ store::Error::Refused(_)) => {
@@ -320,14 +506,29 @@ async fn copy_move(conn: &mut Conn, tag: &str, set: &SequenceSet, target: &imap_
     };
     match done {
         Done::Copied { uidvalidity, uids } => {
-            let (src, dst): (Vec<u32>, Vec<u32>) = uids.iter().map(|(a, b)| (a.get(), b.get())).unzip();
-            let code = format!("COPYUID {uidvalidity} {} {}", mailbox::uid_set(&src), mailbox::uid_set(&dst));
-            conn.session.tagged(tag, Status::Ok, Some(&code), "COPY completed");
+            let (src, dst): (Vec<u32>, Vec<u32>) =
+                uids.iter().map(|(a, b)| (a.get(), b.get())).unzip();
+            let code = format!(
+                "COPYUID {uidvalidity} {} {}",
+                mailbox::uid_set(&src),
+                mailbox::uid_set(&dst)
+            );
+            conn.session
+                .tagged(tag, Status::Ok, Some(&code), "COPY completed");
         }
-        Done::Moved { uidvalidity, uids, modseq } => {
-            let (src, dst): (Vec<u32>, Vec<u32>) = uids.iter().map(|(a, b)| (a.get(), b.get())).unzip();
+        Done::Moved {
+            uidvalidity,
+            uids,
+            modseq,
+        } => {
+            let (src, dst): (Vec<u32>, Vec<u32>) =
+                uids.iter().map(|(a, b)| (a.get(), b.get())).unzip();
             // RFC 6851 §4.3: COPYUID goes in an untagged OK before the expunges.
-            let line = format!("* OK [COPYUID {uidvalidity} {} {}] Moved\r\n", mailbox::uid_set(&src), mailbox::uid_set(&dst));
+            let line = format!(
+                "* OK [COPYUID {uidvalidity} {} {}] Moved\r\n",
+                mailbox::uid_set(&src),
+                mailbox::uid_set(&dst)
+            );
             conn.session.untagged(line.as_bytes());
             report_own_expunge(conn, &src, modseq);
             conn.session.tagged(tag, Status::Ok, None, "MOVE completed");
@@ -345,20 +546,30 @@ struct Msg<'a> {
     row: &'a store::MessageRow,
     summary: Option<Option<Summary>>,
     headers: Option<Vec<(String, String)>>,
-    text: Option<String>,
 }
-
-/// Largest message whose text SEARCH decodes fully; larger ones are searched as raw bytes.
-const SEARCH_DECODE_MAX: u64 = 8 * 1024 * 1024;
 
 impl<'a> Msg<'a> {
     fn new(conn: &'a Conn, seq: u32, uid: u32, row: &'a store::MessageRow) -> Msg<'a> {
-        Msg { conn, seq, uid, row, summary: None, headers: None, text: None }
+        Msg {
+            conn,
+            seq,
+            uid,
+            row,
+            summary: None,
+            headers: None,
+        }
     }
 
     fn summary(&mut self) -> Option<&Summary> {
         if self.summary.is_none() {
-            let s = self.conn.ctx.store.summary(store::BodyId(self.row.body)).ok().flatten().and_then(|b| Summary::decode(&b));
+            let s = self
+                .conn
+                .ctx
+                .store
+                .summary(store::BodyId(self.row.body))
+                .ok()
+                .flatten()
+                .and_then(|b| Summary::decode(&b));
             self.summary = Some(s);
         }
         self.summary.as_ref().and_then(Option::as_ref)
@@ -366,7 +577,9 @@ impl<'a> Msg<'a> {
 
     /// Reads `len` bytes at `offset` of the stored message.
     fn read(&self, offset: u64, len: u64) -> Vec<u8> {
-        let Ok(Some(reader)) = self.conn.ctx.store.open_body(store::BodyId(self.row.body)) else { return Vec::new() };
+        let Ok(Some(reader)) = self.conn.ctx.store.open_body(store::BodyId(self.row.body)) else {
+            return Vec::new();
+        };
         let len = len.min(reader.size().saturating_sub(offset));
         let mut out = vec![0u8; len as usize];
         let mut got = 0;
@@ -382,7 +595,11 @@ impl<'a> Msg<'a> {
 
     fn headers(&mut self) -> &[(String, String)] {
         if self.headers.is_none() {
-            let start = self.read(0, 64 * 1024);
+            // Most headers fit in the first 8 KiB; a longer one is read up to 64 KiB.
+            let mut start = self.read(0, 8 * 1024);
+            if header_len(&start).is_none() && start.len() == 8 * 1024 {
+                start = self.read(0, 64 * 1024);
+            }
             let end = header_len(&start).unwrap_or(start.len());
             let mut fields = Vec::new();
             if let Some(m) = mail_parser::MessageParser::new().parse_headers(&start[..end]) {
@@ -392,10 +609,19 @@ impl<'a> Msg<'a> {
                         mail_parser::HeaderValue::TextList(l) => l.join(" "),
                         mail_parser::HeaderValue::Address(a) => a
                             .iter()
-                            .map(|x| format!("{} <{}>", x.name.as_deref().unwrap_or(""), x.address.as_deref().unwrap_or("")))
+                            .map(|x| {
+                                format!(
+                                    "{} <{}>",
+                                    x.name.as_deref().unwrap_or(""),
+                                    x.address.as_deref().unwrap_or("")
+                                )
+                            })
                             .collect::<Vec<_>>()
                             .join(", "),
-                        _ => String::from_utf8_lossy(&start[h.offset_start() as usize..h.offset_end() as usize]).into_owned(),
+                        _ => String::from_utf8_lossy(
+                            &start[h.offset_start() as usize..h.offset_end() as usize],
+                        )
+                        .into_owned(),
                     };
                     fields.push((h.name().to_ascii_lowercase(), value.to_lowercase()));
                 }
@@ -405,35 +631,28 @@ impl<'a> Msg<'a> {
         self.headers.as_deref().unwrap_or(&[])
     }
 
-    fn text(&mut self) -> &str {
-        if self.text.is_none() {
-            let size = self.row.size;
-            let text = if size <= SEARCH_DECODE_MAX {
-                let raw = self.read(0, size);
-                match mail_parser::MessageParser::new().parse(&raw) {
-                    Some(m) => {
-                        let mut t = String::new();
-                        for i in 0..m.text_body_count().max(m.html_body_count()) {
-                            if let Some(b) = m.body_text(i) {
-                                t.push_str(&b);
-                                t.push('\n');
-                            }
-                        }
-                        for part in m.attachments() {
-                            if let Some(txt) = part.text_contents() {
-                                t.push_str(txt);
-                            }
-                        }
-                        t.to_lowercase()
-                    }
-                    None => String::from_utf8_lossy(&raw).to_lowercase(),
-                }
-            } else {
-                String::from_utf8_lossy(&self.read(0, SEARCH_DECODE_MAX)).to_lowercase()
-            };
-            self.text = Some(text);
+    /// Whether `needle` occurs in the decoded text parts (streamed; see `message::text_search`).
+    /// A message without a stored summary is searched as one UTF-8 text.
+    fn body_has(&mut self, needle: &str) -> bool {
+        let parts = match self.summary() {
+            Some(s) => text_search::text_parts(s),
+            None => vec![text_search::TextPart {
+                range: 0..self.row.size,
+                encoding: Encoding::Identity,
+                charset: None,
+            }],
+        };
+        self.read_contains(&parts, needle)
+    }
+
+    fn read_contains(&self, parts: &[text_search::TextPart], needle: &str) -> bool {
+        if parts.is_empty() {
+            return false;
         }
-        self.text.as_deref().unwrap_or("")
+        let Ok(Some(reader)) = self.conn.ctx.store.open_body(store::BodyId(self.row.body)) else {
+            return false;
+        };
+        text_search::message_contains(parts, needle, |at, buf| reader.read_at(at, buf))
     }
 }
 
@@ -456,7 +675,10 @@ impl Candidate for Msg<'_> {
         }
     }
     fn has_keyword(&self, keyword: &str) -> bool {
-        self.row.keywords.iter().any(|k| k.eq_ignore_ascii_case(keyword))
+        self.row
+            .keywords
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(keyword))
     }
     fn internal_day(&self) -> chrono::NaiveDate {
         day(self.row.internal_date as i64)
@@ -468,18 +690,39 @@ impl Candidate for Msg<'_> {
         self.row.modseq
     }
     fn sent_day(&mut self) -> Option<chrono::NaiveDate> {
-        let date = self.headers().iter().find(|(n, _)| n == "date").map(|(_, v)| v.clone())?;
-        mail_parser::DateTime::parse_rfc822(&date).and_then(|d| chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)))
+        let date = self
+            .headers()
+            .iter()
+            .find(|(n, _)| n == "date")
+            .map(|(_, v)| v.clone())?;
+        mail_parser::DateTime::parse_rfc822(&date).and_then(|d| {
+            chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+        })
     }
     fn header(&mut self, name: &str) -> Vec<String> {
         let name = name.to_ascii_lowercase();
-        self.headers().iter().filter(|(n, _)| *n == name).map(|(_, v)| v.clone()).collect()
+        self.headers()
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
     fn body_contains(&mut self, needle: &str) -> bool {
-        self.text().contains(needle)
+        self.body_has(needle)
     }
     fn headers_contain(&mut self, needle: &str) -> bool {
-        self.headers().iter().any(|(n, v)| n.contains(needle) || v.contains(needle))
+        if self
+            .headers()
+            .iter()
+            .any(|(n, v)| n.contains(needle) || v.contains(needle))
+        {
+            return true;
+        }
+        let parts = match self.summary() {
+            Some(s) => text_search::mime_headers(s),
+            None => return false,
+        };
+        self.read_contains(&parts, needle)
     }
 }
 
@@ -490,7 +733,13 @@ fn decode_words(raw: &[u8]) -> String {
     field.extend_from_slice(b"\r\n\r\n");
     mail_parser::MessageParser::new()
         .parse_headers(&field)
-        .and_then(|m| m.header_raw("X").map(|_| ()).and(m.headers().first().and_then(|h| h.value().as_text().map(str::to_string))))
+        .and_then(|m| {
+            m.header_raw("X").map(|_| ()).and(
+                m.headers()
+                    .first()
+                    .and_then(|h| h.value().as_text().map(str::to_string)),
+            )
+        })
         .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
         .trim_matches('"')
         .to_string()
@@ -515,21 +764,36 @@ fn check_charset(conn: &mut Conn, tag: &str, charset: Option<&str>) -> bool {
     match charset.map(str::to_ascii_uppercase).as_deref() {
         None | Some("UTF-8") | Some("US-ASCII") => true,
         Some(_) => {
-            conn.session.tagged(tag, Status::No, Some("BADCHARSET (UTF-8 US-ASCII)"), "Unsupported charset");
+            conn.session.tagged(
+                tag,
+                Status::No,
+                Some("BADCHARSET (UTF-8 US-ASCII)"),
+                "Unsupported charset",
+            );
             false
         }
     }
 }
 
 /// Evaluates a search over the selected mailbox: (seq, uid, modseq) of each match.
-fn run_search(conn: &Conn, key: &SearchKey<'_>, used_modseq: &std::cell::Cell<bool>) -> store::Result<Vec<(u32, u32, u64)>> {
+fn run_search(
+    conn: &Conn,
+    key: &SearchKey<'_>,
+    used_modseq: &std::cell::Cell<bool>,
+) -> store::Result<Vec<(u32, u32, u64)>> {
     let sel = conn.selected.as_ref().expect("selected");
     let rows = conn.ctx.store.messages(sel.id)?;
-    let cx = search::Context { max_seq: sel.view.exists(), max_uid: sel.view.uids().last().copied().unwrap_or(0), modseq_used: used_modseq };
+    let cx = search::Context {
+        max_seq: sel.view.exists(),
+        max_uid: sel.view.uids().last().copied().unwrap_or(0),
+        modseq_used: used_modseq,
+    };
     let mut hits = Vec::new();
     for m in &rows {
         let uid = m.uid.get();
-        let Some(seq) = sel.view.seq(uid) else { continue };
+        let Some(seq) = sel.view.seq(uid) else {
+            continue;
+        };
         let mut c = Msg::new(conn, seq, uid, &m.row);
         if search::matches(key, &mut c, &cx) {
             hits.push((seq, uid, m.row.modseq));
@@ -545,8 +809,20 @@ fn and_key<'a>(criteria: &[SearchKey<'a>]) -> SearchKey<'a> {
     }
 }
 
-fn search_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>, ret: Option<SearchReturn>) -> store::Result<()> {
-    let CommandBody::Search { charset, criteria, uid } = body else { return Ok(()) };
+fn search_command(
+    conn: &mut Conn,
+    tag: &str,
+    body: CommandBody<'static>,
+    ret: Option<SearchReturn>,
+) -> store::Result<()> {
+    let CommandBody::Search {
+        charset,
+        criteria,
+        uid,
+    } = body
+    else {
+        return Ok(());
+    };
     if !check_charset(conn, tag, charset.as_ref().map(|c| c.as_ref())) {
         return Ok(());
     }
@@ -556,9 +832,17 @@ fn search_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>, ret: O
     if used_modseq.get() {
         conn.enabled.condstore = true;
     }
-    let ids: Vec<u32> = hits.iter().map(|(s, u, _)| if uid { *u } else { *s }).collect();
+    let ids: Vec<u32> = hits
+        .iter()
+        .map(|(s, u, _)| if uid { *u } else { *s })
+        .collect();
     let top_modseq = hits.iter().map(|(_, _, m)| *m).max();
-    let ret = ret.or_else(|| conn.enabled.rev2.then(|| SearchReturn { all: true, ..SearchReturn::default() }));
+    let ret = ret.or_else(|| {
+        conn.enabled.rev2.then(|| SearchReturn {
+            all: true,
+            ..SearchReturn::default()
+        })
+    });
     let mut line = String::new();
     match ret {
         Some(r) => {
@@ -567,10 +851,14 @@ fn search_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>, ret: O
             if uid {
                 line.push_str(" UID");
             }
-            if r.min && let Some(m) = ids.iter().min() {
+            if r.min
+                && let Some(m) = ids.iter().min()
+            {
                 line.push_str(&format!(" MIN {m}"));
             }
-            if r.max && let Some(m) = ids.iter().max() {
+            if r.max
+                && let Some(m) = ids.iter().max()
+            {
                 line.push_str(&format!(" MAX {m}"));
             }
             if r.count {
@@ -579,7 +867,9 @@ fn search_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>, ret: O
             if r.all && !ids.is_empty() {
                 line.push_str(&format!(" ALL {}", mailbox::uid_set(&ids)));
             }
-            if used_modseq.get() && let Some(m) = top_modseq {
+            if used_modseq.get()
+                && let Some(m) = top_modseq
+            {
                 line.push_str(&format!(" MODSEQ {m}"));
             }
         }
@@ -588,14 +878,17 @@ fn search_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>, ret: O
             for id in &ids {
                 line.push_str(&format!(" {id}"));
             }
-            if used_modseq.get() && let Some(m) = top_modseq {
+            if used_modseq.get()
+                && let Some(m) = top_modseq
+            {
                 line.push_str(&format!(" (MODSEQ {m})"));
             }
         }
     }
     line.push_str("\r\n");
     conn.session.untagged(line.as_bytes());
-    conn.session.tagged(tag, Status::Ok, None, "SEARCH completed");
+    conn.session
+        .tagged(tag, Status::Ok, None, "SEARCH completed");
     Ok(())
 }
 
@@ -604,10 +897,14 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
     let rows = conn.ctx.store.messages(sel.id)?;
     let mut out = Vec::new();
     for &(seq, u, _) in hits {
-        let Some(m) = rows.iter().find(|m| m.uid.get() == u) else { continue };
+        let Some(m) = rows.iter().find(|m| m.uid.get() == u) else {
+            continue;
+        };
         let mut c = Msg::new(conn, seq, u, &m.row);
         let first_addr = |c: &mut Msg<'_>, name: &str| -> (String, String) {
-            let Some(s) = c.summary() else { return (String::new(), String::new()) };
+            let Some(s) = c.summary() else {
+                return (String::new(), String::new());
+            };
             let list = match name {
                 "from" => &s.envelope.from,
                 "to" => &s.envelope.to,
@@ -615,7 +912,11 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
             };
             match list.first() {
                 Some(a) => {
-                    let lossy = |v: &Option<Vec<u8>>| v.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                    let lossy = |v: &Option<Vec<u8>>| {
+                        v.as_deref()
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                            .unwrap_or_default()
+                    };
                     let local = lossy(&a.mailbox).to_lowercase();
                     let addr = format!("{}@{}", lossy(&a.mailbox), lossy(&a.host)).to_lowercase();
                     let display = match &a.name {
@@ -630,13 +931,28 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
         let (from, display_from) = first_addr(&mut c, "from");
         let (to, display_to) = first_addr(&mut c, "to");
         let (cc, _) = first_addr(&mut c, "cc");
-        let subject = c.summary().and_then(|s| s.subject.clone()).unwrap_or_default();
+        let subject = c
+            .summary()
+            .and_then(|s| s.subject.clone())
+            .unwrap_or_default();
         let sent = c.summary().and_then(|s| s.date);
-        let strip = |v: &[u8]| String::from_utf8_lossy(v).trim().trim_matches(['<', '>']).to_string();
-        let message_id = c.summary().and_then(|s| s.envelope.message_id.as_deref().map(strip));
-        let mut references: Vec<String> = c.summary().map(|s| s.references.clone()).unwrap_or_default();
+        let strip = |v: &[u8]| {
+            String::from_utf8_lossy(v)
+                .trim()
+                .trim_matches(['<', '>'])
+                .to_string()
+        };
+        let message_id = c
+            .summary()
+            .and_then(|s| s.envelope.message_id.as_deref().map(strip));
+        let mut references: Vec<String> = c
+            .summary()
+            .map(|s| s.references.clone())
+            .unwrap_or_default();
         if references.is_empty()
-            && let Some(irt) = c.summary().and_then(|s| s.envelope.in_reply_to.as_deref().map(strip))
+            && let Some(irt) = c
+                .summary()
+                .and_then(|s| s.envelope.in_reply_to.as_deref().map(strip))
         {
             references.push(irt);
         }
@@ -660,7 +976,15 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
 }
 
 fn sort_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> store::Result<()> {
-    let CommandBody::Sort { sort_criteria, charset, search_criteria, uid } = body else { return Ok(()) };
+    let CommandBody::Sort {
+        sort_criteria,
+        charset,
+        search_criteria,
+        uid,
+    } = body
+    else {
+        return Ok(());
+    };
     if !check_charset(conn, tag, Some(charset.as_ref())) {
         return Ok(());
     }
@@ -698,7 +1022,15 @@ fn sort_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> store
 }
 
 fn thread_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> store::Result<()> {
-    let CommandBody::Thread { algorithm, charset, search_criteria, uid } = body else { return Ok(()) };
+    let CommandBody::Thread {
+        algorithm,
+        charset,
+        search_criteria,
+        uid,
+    } = body
+    else {
+        return Ok(());
+    };
     if !check_charset(conn, tag, Some(charset.as_ref())) {
         return Ok(());
     }
@@ -711,11 +1043,14 @@ fn thread_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> sto
         ThreadingAlgorithm::OrderedSubject => thread::ordered_subject(&msgs),
         ThreadingAlgorithm::References => thread::references(&msgs),
         _ => {
-            conn.session.tagged(tag, Status::No, None, "Unsupported threading algorithm");
+            conn.session
+                .tagged(tag, Status::No, None, "Unsupported threading algorithm");
             return Ok(());
         }
     };
-    conn.session.untagged(format!("* THREAD {}\r\n", thread::render(&threads)).as_bytes());
-    conn.session.tagged(tag, Status::Ok, None, "THREAD completed");
+    conn.session
+        .untagged(format!("* THREAD {}\r\n", thread::render(&threads)).as_bytes());
+    conn.session
+        .tagged(tag, Status::Ok, None, "THREAD completed");
     Ok(())
 }

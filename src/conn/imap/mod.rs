@@ -30,7 +30,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Read buffer per connection (allocated while reading, released when idle).
 const READ_BYTES: usize = 8 * 1024;
@@ -64,7 +64,11 @@ enum Wire {
 }
 
 impl AsyncRead for Wire {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Wire::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Wire::Deflate(d) => Pin::new(d.as_mut()).poll_read(cx, buf),
@@ -73,7 +77,11 @@ impl AsyncRead for Wire {
 }
 
 impl AsyncWrite for Wire {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Wire::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Wire::Deflate(d) => Pin::new(d.as_mut()).poll_write(cx, buf),
@@ -141,6 +149,9 @@ pub(crate) struct Conn {
     pub sasl_tag: Option<String>,
     /// The IDLE in progress (tag).
     pub idle_tag: Option<String>,
+    /// When a connection that has not logged in is dropped (`imap.login_timeout_secs` after
+    /// it opened, however the client spaces its bytes).
+    login_deadline: Instant,
 }
 
 enum Input {
@@ -181,7 +192,9 @@ impl Conn {
 
     /// Reports changes made elsewhere to the selected mailbox (RFC 9051 §7.5.1).
     pub fn sync_selected(&mut self, may_expunge: bool) -> Result<(), crate::store::Error> {
-        let Some(sel) = self.selected.as_mut() else { return Ok(()) };
+        let Some(sel) = self.selected.as_mut() else {
+            return Ok(());
+        };
         let generation = self.ctx.store.mailbox_generation(sel.id);
         if generation == sel.generation && !(may_expunge && sel.view.has_pending_expunges()) {
             return Ok(());
@@ -193,7 +206,13 @@ impl Conn {
         let updates: Updates = sel.view.sync(&current, may_expunge, self.enabled.qresync);
         let mut out = Vec::new();
         if !updates.vanished_uids.is_empty() {
-            out.extend_from_slice(format!("* VANISHED {}\r\n", mailbox::uid_set(&updates.vanished_uids)).as_bytes());
+            out.extend_from_slice(
+                format!(
+                    "* VANISHED {}\r\n",
+                    mailbox::uid_set(&updates.vanished_uids)
+                )
+                .as_bytes(),
+            );
         }
         for seq in &updates.expunged_seqs {
             out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
@@ -207,15 +226,23 @@ impl Conn {
             highest = highest.max(m.row.modseq);
             let uid = m.uid.get();
             let own = sel.own_changes.contains(&(uid, m.row.modseq));
-            if m.row.modseq > old_modseq && !own && known_before.binary_search(&uid).is_ok() {
-                if let Some(seq) = sel.view.seq(uid) {
-                    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
-                    out.extend_from_slice(format!("UID {uid} FLAGS ({})", messages::flag_list(m.row.flags, &m.row.keywords)).as_bytes());
-                    if self.enabled.condstore {
-                        out.extend_from_slice(format!(" MODSEQ ({})", m.row.modseq).as_bytes());
-                    }
-                    out.extend_from_slice(b")\r\n");
+            if m.row.modseq > old_modseq
+                && !own
+                && known_before.binary_search(&uid).is_ok()
+                && let Some(seq) = sel.view.seq(uid)
+            {
+                out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+                out.extend_from_slice(
+                    format!(
+                        "UID {uid} FLAGS ({})",
+                        messages::flag_list(m.row.flags, &m.row.keywords)
+                    )
+                    .as_bytes(),
+                );
+                if self.enabled.condstore {
+                    out.extend_from_slice(format!(" MODSEQ ({})", m.row.modseq).as_bytes());
                 }
+                out.extend_from_slice(b")\r\n");
             }
         }
         sel.view.modseq = highest;
@@ -226,7 +253,12 @@ impl Conn {
     }
 }
 
-fn session_config(cfg: &Config, tls_available: bool, implicit: bool, peer: &SocketAddr) -> SessionConfig {
+fn session_config(
+    cfg: &Config,
+    tls_available: bool,
+    implicit: bool,
+    peer: &SocketAddr,
+) -> SessionConfig {
     SessionConfig {
         max_command_bytes: cfg.imap_max_command_bytes,
         max_append_bytes: cfg.smtp_max_message_bytes,
@@ -244,15 +276,24 @@ pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
         let Some(config) = ctx.tls.clone() else {
             return Ok(());
         };
-        futures_lite::future::or(async { stream.upgrade(config).await.map_err(ConnError::Tls) }, async {
-            async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
-            Err(ConnError::Timeout)
-        })
+        futures_lite::future::or(
+            async { stream.upgrade(config).await.map_err(ConnError::Tls) },
+            async {
+                async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
+                Err(ConnError::Timeout)
+            },
+        )
         .await?
     } else {
         stream
     };
-    let session = ImapSession::new(session_config(&ctx.config, ctx.tls.is_some(), ctx.implicit_tls, &ctx.peer));
+    let session = ImapSession::new(session_config(
+        &ctx.config,
+        ctx.tls.is_some(),
+        ctx.implicit_tls,
+        &ctx.peer,
+    ));
+    let login_deadline = Instant::now() + Duration::from_secs(ctx.config.imap_login_timeout_secs);
     let mut conn = Conn {
         wire: Wire::Plain(stream),
         session,
@@ -263,6 +304,7 @@ pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
         appending: None,
         sasl_tag: None,
         idle_tag: None,
+        login_deadline,
     };
     let result = drive(&mut conn).await;
     if let Some(mut a) = conn.appending.take()
@@ -277,7 +319,8 @@ pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
 async fn read_input(conn: &mut Conn, buf: &mut Vec<u8>) -> Input {
     let cfg = &conn.ctx.config;
     let limit = if conn.user.is_none() {
-        Duration::from_secs(cfg.imap_login_timeout_secs)
+        conn.login_deadline
+            .saturating_duration_since(Instant::now())
     } else if conn.session.idling() {
         Duration::from_secs(cfg.imap_idle_keepalive_secs)
     } else {
@@ -343,15 +386,35 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                     }
                 }
                 // An idle connection keeps no read buffer.
-                if !conn.session.has_partial_input() && buf.len() > 0 && conn.session.idling() {
+                if !conn.session.has_partial_input() && !buf.is_empty() && conn.session.idling() {
                     buf = Vec::new();
                 }
             }
             Event::Command { tag, request } => {
-                if let Err(e) = messages::execute(conn, tag.clone(), request).await {
-                    log::warn!("cid={} command failed: {e}", conn.ctx.cid);
-                    if !conn.session.is_closed() {
-                        conn.session.tagged(&tag, Status::No, Some("SERVERBUG"), "Internal error, try again");
+                match messages::execute(conn, tag.clone(), request).await {
+                    Ok(()) => {}
+                    // The selected mailbox was deleted by another session (RFC 2180 §3.1): not our
+                    // fault, and the client can recover by selecting another one (RFC 5530).
+                    Err(crate::store::Error::Refused(crate::store::Refusal::NoSuchMailbox(_)))
+                        if !conn.session.is_closed() =>
+                    {
+                        conn.session.tagged(
+                            &tag,
+                            Status::No,
+                            Some("NONEXISTENT"),
+                            "Mailbox no longer exists",
+                        );
+                    }
+                    Err(e) => {
+                        log::warn!("cid={} command failed: {e}", conn.ctx.cid);
+                        if !conn.session.is_closed() {
+                            conn.session.tagged(
+                                &tag,
+                                Status::No,
+                                Some("SERVERBUG"),
+                                "Internal error, try again",
+                            );
+                        }
                     }
                 }
             }
@@ -374,25 +437,35 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                 if let Err(e) = conn.sync_selected(true) {
                     log::warn!("cid={} sync failed: {e}", conn.ctx.cid);
                 }
-                conn.session.tagged(&tag, Status::Ok, None, "IDLE terminated");
+                conn.session
+                    .tagged(&tag, Status::Ok, None, "IDLE terminated");
             }
             Event::StartTls => {
                 conn.flush().await?;
-                let Some(config) = conn.ctx.tls.clone() else { return Ok(()) };
-                let Wire::Plain(stream) = std::mem::replace(&mut conn.wire, Wire::Plain(Stream::Upgrading)) else {
+                let Some(config) = conn.ctx.tls.clone() else {
                     return Ok(());
                 };
-                let upgraded = futures_lite::future::or(async { stream.upgrade(config).await.map_err(ConnError::Tls) }, async {
-                    async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
-                    Err(ConnError::Timeout)
-                })
+                let Wire::Plain(stream) =
+                    std::mem::replace(&mut conn.wire, Wire::Plain(Stream::Upgrading))
+                else {
+                    return Ok(());
+                };
+                let upgraded = futures_lite::future::or(
+                    async { stream.upgrade(config).await.map_err(ConnError::Tls) },
+                    async {
+                        async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
+                        Err(ConnError::Timeout)
+                    },
+                )
                 .await?;
                 conn.wire = Wire::Plain(upgraded);
                 conn.session.tls_started();
             }
             Event::Compress => {
                 conn.flush().await?;
-                let Wire::Plain(stream) = std::mem::replace(&mut conn.wire, Wire::Plain(Stream::Upgrading)) else {
+                let Wire::Plain(stream) =
+                    std::mem::replace(&mut conn.wire, Wire::Plain(Stream::Upgrading))
+                else {
                     return Ok(());
                 };
                 conn.wire = Wire::Deflate(Box::new(Deflate::new(stream)));

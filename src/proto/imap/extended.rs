@@ -1,11 +1,13 @@
 //! Command syntax imap-codec 2.0.0-alpha.10 does not parse: LIST with selection and return
-//! options (RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE) and SEARCH with
-//! RETURN options (RFC 4731 ESEARCH, RFC 9051 §6.4.4).
+//! options (RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE), SEARCH with
+//! RETURN options (RFC 4731 ESEARCH, RFC 9051 §6.4.4) and CREATE with a USE parameter (RFC 6154
+//! §3 CREATE-SPECIAL-USE).
 //!
 //! LIST and LSUB are parsed here in all their forms, so the driver sees one [`ListCommand`].
-//! SEARCH with RETURN is rewritten without the RETURN clause and handed back to imap-codec, so
-//! search keys keep a single grammar. The reader is bounded by the command it is given (already
-//! size-limited by the session) and never panics on malformed input.
+//! SEARCH with RETURN and CREATE with parameters are rewritten without the extra clause and
+//! handed back to imap-codec, so search keys and mailbox names keep a single grammar. The reader
+//! is bounded by the command it is given (already size-limited by the session) and never panics
+//! on malformed input.
 
 use imap_codec::imap_types::status::StatusDataItemName;
 
@@ -137,7 +139,10 @@ impl<'a> Tokens<'a> {
         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
             self.i += 1;
         }
-        let n: usize = std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()?;
+        let n: usize = std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()?;
         let _ = self.eat(b'+');
         self.eat(b'}')?;
         self.eat(b'\r')?;
@@ -151,7 +156,9 @@ impl<'a> Tokens<'a> {
         match self.peek()? {
             b'"' => self.quoted(),
             b'{' => self.literal(),
-            _ => self.word(if wild { b"%*]" } else { b"]" }).map(<[u8]>::to_vec),
+            _ => self
+                .word(if wild { b"%*]" } else { b"]" })
+                .map(<[u8]>::to_vec),
         }
     }
     /// `( word SP word ... )`, each item parsed by `f`.
@@ -308,7 +315,9 @@ pub fn split_search_return(command: &[u8]) -> Option<Result<(SearchReturn, Vec<u
         }
         Some(ret)
     })();
-    let Some(ret) = parsed else { return Some(Err(())) };
+    let Some(ret) = parsed else {
+        return Some(Err(()));
+    };
     let mut rewritten = Vec::with_capacity(command.len());
     rewritten.extend_from_slice(tag);
     rewritten.push(b' ');
@@ -316,6 +325,46 @@ pub fn split_search_return(command: &[u8]) -> Option<Result<(SearchReturn, Vec<u
     let _ = after_name;
     rewritten.extend_from_slice(&command[t.i..]);
     Some(Ok((ret.normalised(), rewritten)))
+}
+
+/// The USE attributes of a CREATE and the command without them.
+pub type CreateParams = (Vec<String>, Vec<u8>);
+
+/// If `command` is `CREATE mailbox (USE (...))` (RFC 6154 §6 `create-param`, RFC 4466 §2.2
+/// `create-params`), returns the USE attributes (`\\Archive`, ...; possibly none) and the command
+/// rewritten without its parameters. `Some(Err(()))` is a malformed or unknown parameter.
+pub fn split_create_params(command: &[u8]) -> Option<Result<CreateParams, ()>> {
+    let (_, name, mut t) = head(command)?;
+    if name != "CREATE" {
+        return None;
+    }
+    t.sp()?;
+    t.string_like(false)?;
+    let end_of_mailbox = t.i;
+    if t.at_end() || t.peek() != Some(b' ') {
+        return None;
+    }
+    let parsed = (|| {
+        t.sp()?;
+        let params = t.list(|t| {
+            if upper(t.word(b"")?) != "USE" {
+                return None;
+            }
+            t.sp()?;
+            // RFC 6154 §6: use-attr is "\" atom (flag-extension for the unknown ones).
+            t.list(|t| {
+                t.eat(b'\\')?;
+                Some(format!("\\{}", String::from_utf8_lossy(t.word(b"")?)))
+            })
+        })?;
+        t.at_end().then(|| params.concat())
+    })();
+    let Some(uses) = parsed else {
+        return Some(Err(()));
+    };
+    let mut rewritten = command[..end_of_mailbox].to_vec();
+    rewritten.extend_from_slice(b"\r\n");
+    Some(Ok((uses, rewritten)))
 }
 
 #[cfg(test)]
@@ -326,28 +375,84 @@ mod tests {
     fn parses_basic_and_extended_list() {
         let c = parse_list(b"a1 LIST \"\" *\r\n").unwrap();
         assert!(!c.extended && !c.lsub);
-        assert_eq!((c.reference.as_slice(), c.patterns), (&b""[..], vec![b"*".to_vec()]));
+        assert_eq!(
+            (c.reference.as_slice(), c.patterns),
+            (&b""[..], vec![b"*".to_vec()])
+        );
         let c = parse_list(b"a1 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (INBOX \"Sent Items\" %/x) RETURN (CHILDREN STATUS (MESSAGES UNSEEN SIZE))\r\n").unwrap();
         assert!(c.extended && c.select.subscribed && c.select.recursive_match);
-        assert_eq!(c.patterns, vec![b"INBOX".to_vec(), b"Sent Items".to_vec(), b"%/x".to_vec()]);
+        assert_eq!(
+            c.patterns,
+            vec![b"INBOX".to_vec(), b"Sent Items".to_vec(), b"%/x".to_vec()]
+        );
         assert!(c.ret.children);
         assert_eq!(c.ret.status.unwrap().len(), 3);
         let c = parse_list(b"a1 LSUB \"\" {3}\r\nfoo\r\n").unwrap();
         assert!(c.lsub);
         assert_eq!(c.patterns, vec![b"foo".to_vec()]);
-        for bad in [&b"a1 LIST (RECURSIVEMATCH) \"\" *\r\n"[..], b"a1 LIST \"\" () \r\n", b"a1 LIST (FOO) \"\" *\r\n", b"a1 LIST \"\" * RETURN (BOGUS)\r\n", b"a1 LIST \"\"\r\n", b"a1 LIST \"\" {9}\r\nab\r\n"] {
+        for bad in [
+            &b"a1 LIST (RECURSIVEMATCH) \"\" *\r\n"[..],
+            b"a1 LIST \"\" () \r\n",
+            b"a1 LIST (FOO) \"\" *\r\n",
+            b"a1 LIST \"\" * RETURN (BOGUS)\r\n",
+            b"a1 LIST \"\"\r\n",
+            b"a1 LIST \"\" {9}\r\nab\r\n",
+        ] {
             assert_eq!(parse_list(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
 
     #[test]
     fn strips_search_return() {
-        let (ret, rest) = split_search_return(b"a1 UID SEARCH RETURN (MIN COUNT) UNSEEN\r\n").unwrap().unwrap();
+        let (ret, rest) = split_search_return(b"a1 UID SEARCH RETURN (MIN COUNT) UNSEEN\r\n")
+            .unwrap()
+            .unwrap();
         assert!(ret.min && ret.count && !ret.all);
         assert_eq!(rest, b"a1 UID SEARCH UNSEEN\r\n");
-        let (ret, _) = split_search_return(b"a1 SEARCH RETURN () ALL\r\n").unwrap().unwrap();
+        let (ret, _) = split_search_return(b"a1 SEARCH RETURN () ALL\r\n")
+            .unwrap()
+            .unwrap();
         assert!(ret.all);
         assert!(split_search_return(b"a1 SEARCH ALL\r\n").is_none());
-        assert_eq!(split_search_return(b"a1 SEARCH RETURN (SAVE) ALL\r\n"), Some(Err(())));
+        assert_eq!(
+            split_search_return(b"a1 SEARCH RETURN (SAVE) ALL\r\n"),
+            Some(Err(()))
+        );
+    }
+
+    #[test]
+    fn strips_create_use() {
+        let (uses, rest) = split_create_params(b"a1 CREATE \"My Archive\" (USE (\\Archive))\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (uses, rest),
+            (
+                vec!["\\Archive".to_string()],
+                b"a1 CREATE \"My Archive\"\r\n".to_vec()
+            )
+        );
+        let (uses, rest) = split_create_params(b"a1 create {3}\r\nx y (use ())\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (uses.len(), rest),
+            (0, b"a1 create {3}\r\nx y\r\n".to_vec())
+        );
+        assert!(split_create_params(b"a1 CREATE foo\r\n").is_none());
+        assert!(split_create_params(b"a1 LIST foo\r\n").is_none());
+        for bad in [
+            &b"a1 CREATE foo (USE)\r\n"[..],
+            b"a1 CREATE foo (FOO (\\Archive))\r\n",
+            b"a1 CREATE foo (USE (Archive))\r\n",
+            b"a1 CREATE foo (USE (\\Sent)) x\r\n",
+        ] {
+            assert_eq!(
+                split_create_params(bad),
+                Some(Err(())),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -85,7 +85,7 @@ pub fn decode(wire: &[u8]) -> Option<String> {
             }
         }
         // Leftover bits must be zero padding shorter than a byte.
-        if nbits >= 6 || bits != 0 || bytes.len() % 2 != 0 {
+        if nbits >= 6 || bits != 0 || !bytes.len().is_multiple_of(2) {
             return None;
         }
         for pair in bytes.chunks(2) {
@@ -109,18 +109,41 @@ mod tests {
     #[test]
     fn round_trips_rfc_examples() {
         // RFC 3501 §5.1.3 example.
-        assert_eq!(encode("~peter/mail/台北/日本語"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-        assert_eq!(decode(b"~peter/mail/&U,BTFw-/&ZeVnLIqe-").as_deref(), Some("~peter/mail/台北/日本語"));
+        assert_eq!(
+            encode("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
+        assert_eq!(
+            decode(b"~peter/mail/&U,BTFw-/&ZeVnLIqe-").as_deref(),
+            Some("~peter/mail/台北/日本語")
+        );
         assert_eq!(encode("A&B"), "A&-B");
         assert_eq!(decode(b"A&-B").as_deref(), Some("A&B"));
-        for name in ["Entwürfe", "Gesendete Elemente", "😀 emoji", "plain", "a&b&"] {
-            assert_eq!(decode(encode(name).as_bytes()).as_deref(), Some(name), "{name}");
+        for name in [
+            "Entwürfe",
+            "Gesendete Elemente",
+            "😀 emoji",
+            "plain",
+            "a&b&",
+        ] {
+            assert_eq!(
+                decode(encode(name).as_bytes()).as_deref(),
+                Some(name),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in [&b"&"[..], b"&U,BTFw", b"&AGE-", b"\xc3\xa4", b"&U,BTF-", b"a\x01"] {
+        for bad in [
+            &b"&"[..],
+            b"&U,BTFw",
+            b"&AGE-",
+            b"\xc3\xa4",
+            b"&U,BTF-",
+            b"a\x01",
+        ] {
             assert_eq!(decode(bad), None, "{bad:?}");
         }
     }

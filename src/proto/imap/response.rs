@@ -39,7 +39,8 @@ pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
 /// Appends an `astring`: an atom when it is one, else a string.
 pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
     let atom = !s.is_empty()
-        && s.iter().all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b));
+        && s.iter()
+            .all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b));
     if atom {
         out.extend_from_slice(s);
     } else {
@@ -109,6 +110,9 @@ mod tests {
         assert_eq!(s(|o| astring(o, b"INBOX")), "INBOX");
         assert_eq!(s(|o| astring(o, b"My Box")), "\"My Box\"");
         assert_eq!(s(|o| nstring(o, None)), "NIL");
-        assert_eq!(s(|o| status(o, "a1", Status::No, Some("TRYCREATE"), "No such\r\nmailbox")), "a1 NO [TRYCREATE] No suchmailbox\r\n");
+        assert_eq!(
+            s(|o| status(o, "a1", Status::No, Some("TRYCREATE"), "No such\r\nmailbox")),
+            "a1 NO [TRYCREATE] No suchmailbox\r\n"
+        );
     }
 }

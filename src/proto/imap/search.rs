@@ -7,9 +7,9 @@
 //! §6.4.4); dates compare calendar days, ignoring time and zone (INTERNALDATE in UTC, the Date:
 //! header in its own zone).
 
+use chrono::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::SequenceSet;
-use chrono::NaiveDate;
 
 /// System flags of a message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -179,7 +179,11 @@ pub fn matches(key: &SearchKey<'_>, m: &mut dyn Candidate, cx: &Context<'_>) -> 
             let name = String::from_utf8_lossy(name.as_ref()).into_owned();
             let values = m.header(&name);
             // RFC 9051 §6.4.4: an empty string matches every message that has the field.
-            if value.as_ref().is_empty() { !values.is_empty() } else { contains(&values, value.as_ref()) }
+            if value.as_ref().is_empty() {
+                !values.is_empty()
+            } else {
+                contains(&values, value.as_ref())
+            }
         }
         K::Body(s) => m.body_contains(&lower(s.as_ref())),
         K::Text(s) => {

@@ -18,16 +18,19 @@
 
 use super::extended::{ListCommand, SearchReturn};
 use super::response::{self, Status};
+use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::flag::Flag;
 use imap_codec::imap_types::mailbox::Mailbox;
-use imap_codec::CommandCodec;
 
 /// Non-synchronising literals larger than this need a continuation request (RFC 7888 LITERAL-).
 pub const LITERAL_MINUS_MAX: u32 = 4096;
+
+/// Bytes a discarded line keeps between reads: the longest literal announcement plus "\r".
+const DISCARD_KEEP: usize = 24;
 
 /// Limits and facts fixed for one session.
 #[derive(Debug, Clone)]
@@ -92,6 +95,13 @@ pub enum Request {
         body: CommandBody<'static>,
         /// Requested results.
         ret: SearchReturn,
+    },
+    /// CREATE with RFC 6154 USE attributes; `body` is the CREATE without them.
+    Create {
+        /// The CREATE command.
+        body: CommandBody<'static>,
+        /// The USE attributes as sent (`\\Archive`, ...).
+        special_use: Vec<String>,
     },
 }
 
@@ -180,7 +190,13 @@ pub struct ImapSession {
     out: Vec<u8>,
     errors: u32,
     tls: bool,
+    compressed: bool,
     append_tag: String,
+    /// Input offset where the data of the literal last sent a continuation request starts (so
+    /// an empty synchronising literal gets exactly one).
+    acked: Option<usize>,
+    /// The line [`line_step`](Self::line_step) is reading has passed `max_command_bytes`.
+    line_too_long: bool,
 }
 
 fn find_crlf(b: &[u8]) -> Option<usize> {
@@ -214,7 +230,10 @@ impl ImapSession {
             pos: 0,
             out: Vec::new(),
             errors: 0,
+            compressed: false,
             append_tag: String::new(),
+            acked: None,
+            line_too_long: false,
         };
         let caps = format!("CAPABILITY {}", s.capabilities());
         response::status(&mut s.out, "*", Status::Ok, Some(&caps), "mailnook ready");
@@ -238,9 +257,15 @@ impl ImapSession {
             if let Mode::Literal { until } = &mut self.mode {
                 *until -= self.pos;
             }
+            self.acked = self.acked.and_then(|a| a.checked_sub(self.pos));
             self.pos = 0;
         }
         self.input.extend_from_slice(bytes);
+    }
+
+    /// Input bytes held but not yet consumed (bounded by `max_command_bytes` plus one read).
+    pub fn buffered_input(&self) -> usize {
+        self.input.len() - self.pos
     }
 
     /// The connection state.
@@ -280,7 +305,17 @@ impl ImapSession {
 
     /// The capability list for the current state (RFC 9051 §7.2.2).
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT"];
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "ENABLE",
+            "IDLE",
+            "NAMESPACE",
+            "UNSELECT",
+        ];
         match self.state {
             ConnState::NotAuthenticated => {
                 if self.cfg.starttls && !self.tls {
@@ -293,8 +328,24 @@ impl ImapSession {
                 }
             }
             _ => {
-                caps.extend(["UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"]);
-                caps.extend(["ESEARCH", "CONDSTORE", "QRESYNC", "STATUS=SIZE", "BINARY", "SORT", "THREAD=REFERENCES"]);
+                caps.extend([
+                    "UIDPLUS",
+                    "MOVE",
+                    "SPECIAL-USE",
+                    "CREATE-SPECIAL-USE",
+                    "CHILDREN",
+                    "LIST-EXTENDED",
+                    "LIST-STATUS",
+                ]);
+                caps.extend([
+                    "ESEARCH",
+                    "CONDSTORE",
+                    "QRESYNC",
+                    "STATUS=SIZE",
+                    "BINARY",
+                    "SORT",
+                    "THREAD=REFERENCES",
+                ]);
                 caps.push("THREAD=ORDEREDSUBJECT");
                 if self.cfg.compress {
                     caps.push("COMPRESS=DEFLATE");
@@ -303,7 +354,10 @@ impl ImapSession {
         }
         let mut s = caps.join(" ");
         if !matches!(self.state, ConnState::NotAuthenticated) {
-            s.push_str(&format!(" APPENDLIMIT={}", self.cfg.max_append_bytes.min(u64::from(u32::MAX))));
+            s.push_str(&format!(
+                " APPENDLIMIT={}",
+                self.cfg.max_append_bytes.min(u64::from(u32::MAX))
+            ));
         }
         s
     }
@@ -399,7 +453,11 @@ impl ImapSession {
                 let (a, b) = (self.pos, self.pos + take);
                 self.pos = b;
                 let left = remaining - take as u64;
-                self.mode = if left == 0 { Mode::AppendTrailer } else { Mode::AppendData { remaining: left } };
+                self.mode = if left == 0 {
+                    Mode::AppendTrailer
+                } else {
+                    Mode::AppendData { remaining: left }
+                };
                 Step::AppendData(a, b)
             }
             Mode::AppendTrailer => {
@@ -423,7 +481,7 @@ impl ImapSession {
                         Step::AppendAbort
                     }
                     None if avail.len() > self.cfg.max_command_bytes => {
-                        self.pos = self.input.len();
+                        self.skip_to_tail();
                         let tag = std::mem::take(&mut self.append_tag);
                         self.mode = Mode::Discard { literal: 0 };
                         self.tagged(&tag, Status::Bad, None, "Unexpected data after the message");
@@ -453,19 +511,27 @@ impl ImapSession {
         }
     }
 
-    /// Takes one CRLF-terminated line (bounded) and hands it to `f`.
+    /// Takes one CRLF-terminated line (bounded) and hands it to `f`; a line longer than
+    /// `max_command_bytes` (CRLF included, as for commands) is dropped as it arrives and handed over empty once it has ended,
+    /// whatever the reads were.
     fn line_step(&mut self, f: impl FnOnce(&mut Self, &[u8]) -> Step) -> Step {
         let avail = &self.input[self.pos..];
         match find_crlf(avail) {
             Some(n) => {
-                let line = avail[..n].to_vec();
+                let too_long =
+                    std::mem::take(&mut self.line_too_long) || n + 2 > self.cfg.max_command_bytes;
+                let line = if too_long {
+                    Vec::new()
+                } else {
+                    avail[..n].to_vec()
+                };
                 self.pos += n + 2;
                 f(self, &line)
             }
-            None if avail.len() > self.cfg.max_command_bytes => {
-                self.pos = self.input.len();
-                self.mode = Mode::Discard { literal: 0 };
-                f(self, b"")
+            None if self.line_too_long || avail.len() > self.cfg.max_command_bytes => {
+                self.line_too_long = true;
+                self.skip_to_tail();
+                Step::NeedInput
             }
             None => Step::NeedInput,
         }
@@ -479,7 +545,9 @@ impl ImapSession {
             }
             let skip = literal.min(avail);
             self.pos += skip as usize;
-            self.mode = Mode::Discard { literal: literal - skip };
+            self.mode = Mode::Discard {
+                literal: literal - skip,
+            };
             return Step::Continue;
         }
         match find_crlf(&self.input[self.pos..]) {
@@ -495,15 +563,26 @@ impl ImapSession {
                 Step::Continue
             }
             None => {
-                // Keep a possible partial "\r" for the next read.
-                let keep = usize::from(self.input.last() == Some(&b'\r'));
-                self.pos = self.input.len() - keep;
+                self.skip_to_tail();
                 Step::NeedInput
             }
         }
     }
 
-    fn bad_and_discard(&mut self, tag: Option<&str>, text: &str, pending_literal: Option<(u64, bool)>) -> Step {
+    /// Consumes the buffered input of a line being dropped (no CRLF after `pos`) except what
+    /// could still become its end: a literal announcement (`{` 20 digits `+}`) and a partial
+    /// "\r", so the outcome does not depend on how the line was split into reads.
+    fn skip_to_tail(&mut self) {
+        let keep = (self.input.len() - self.pos).min(DISCARD_KEEP);
+        self.pos = self.input.len() - keep;
+    }
+
+    fn bad_and_discard(
+        &mut self,
+        tag: Option<&str>,
+        text: &str,
+        pending_literal: Option<(u64, bool)>,
+    ) -> Step {
         self.tagged(tag.unwrap_or("*"), Status::Bad, None, text);
         if matches!(self.mode, Mode::Closed) {
             return Step::Continue;
@@ -524,55 +603,90 @@ impl ImapSession {
             return Step::NeedInput;
         }
         // An APPEND's message literal is streamed, whether or not its data is already here.
-        if let Some((header_end, length, nonsync)) = first_literal(buf) {
-            let tag = guess_tag(buf).unwrap_or_else(|| "*".to_string());
-            let header = buf[..header_end].to_vec();
-            if let Some(append) = self.as_append(&tag, &header, length) {
-                self.pos += header_end + 2;
-                if length > self.cfg.max_append_bytes {
-                    self.tagged(&tag, Status::No, Some("TOOBIG"), "Message too large");
-                    if nonsync && !matches!(self.mode, Mode::Closed) {
-                        self.mode = Mode::Discard { literal: length };
-                    }
-                    return Step::Continue;
+        if let Some((header_end, length, nonsync, append)) = self.find_append(buf) {
+            let tag = append.tag.clone();
+            // A synchronising literal whose data is already here was sent without waiting for
+            // the continuation request: treat it as non-synchronising (RFC 7888), so a refusal
+            // skips it instead of parsing message bytes as commands.
+            let nonsync = nonsync || buf.len() > header_end + 2;
+            self.pos += header_end + 2;
+            let refusal = if !matches!(
+                self.state,
+                ConnState::Authenticated | ConnState::Selected { .. }
+            ) {
+                // RFC 9051 §6.3.12: APPEND belongs to the authenticated and selected states.
+                Some((Status::Bad, None, "Log in first"))
+            } else if length > self.cfg.max_append_bytes {
+                // RFC 7889 §4: over APPENDLIMIT.
+                Some((Status::No, Some("TOOBIG"), "Message too large"))
+            } else {
+                None
+            };
+            if let Some((status, code, text)) = refusal {
+                self.tagged(&tag, status, code, text);
+                if nonsync && !matches!(self.mode, Mode::Closed) {
+                    self.mode = Mode::Discard { literal: length };
                 }
-                self.append_tag = tag;
-                self.mode = Mode::AppendDecision { length, sync: !nonsync };
-                return Step::AppendStart(append);
+                return Step::Continue;
             }
+            self.append_tag = tag;
+            self.mode = Mode::AppendDecision {
+                length,
+                sync: !nonsync,
+            };
+            return Step::AppendStart(append);
         }
-        match scan(buf) {
-            Scan::Partial => {
+        let acked = self.acked.and_then(|a| a.checked_sub(self.pos));
+        match scan(buf, acked) {
+            Scan::Partial { line_start } => {
                 if buf.len() > self.cfg.max_command_bytes {
                     let tag = guess_tag(buf);
-                    self.pos = self.input.len();
-                    return self.bad_and_discard(tag.as_deref(), "Command line too long", None);
+                    // Drop the command up to its current line, whose end decides what follows
+                    // (a trailing literal to skip); earlier lines and literals are done with.
+                    self.pos += line_start;
+                    self.skip_to_tail();
+                    return self.bad_and_discard(tag.as_deref(), "Command too long", None);
                 }
                 Step::NeedInput
             }
-            Scan::InLiteral { header_end, data_start, length, nonsync } => {
+            Scan::InLiteral {
+                data_start,
+                length,
+                nonsync,
+            } => {
                 let tag = guess_tag(buf).unwrap_or_else(|| "*".to_string());
                 let already = buf.len() - data_start;
                 let abs_data = self.pos + data_start;
-                let _ = header_end;
                 let room = self.cfg.max_command_bytes.saturating_sub(data_start) as u64;
-                if length > room {
-                    self.pos = abs_data;
+                // An announcement line already past the limit is refused even for `{0}`: the
+                // same answer as when the limit is noticed before the line's CRLF arrives.
+                if data_start > self.cfg.max_command_bytes || length > room {
+                    // Skip the part of the literal already here, then the rest as it comes.
+                    self.pos = abs_data + already;
                     let pending = Some((length - already as u64, nonsync || already > 0));
-                    return self.bad_and_discard(Some(&tag), "Literal too large", pending);
+                    return self.bad_and_discard(Some(&tag), "Command too long", pending);
                 }
                 // RFC 7888: LITERAL+ literals need no continuation request.
                 if !nonsync && already == 0 {
                     self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                    self.acked = Some(abs_data);
                 }
-                self.mode = Mode::Literal { until: abs_data + length as usize };
+                self.mode = Mode::Literal {
+                    until: abs_data + length as usize,
+                };
                 Step::Continue
             }
             Scan::Complete(end) if end > self.cfg.max_command_bytes => {
-                // Everything arrived in one read, literal included: still over the limit.
+                // Everything arrived in one read, literals included: still over the limit (the same
+                // answer as when the limit is noticed part way, whatever the reads were).
                 let tag = guess_tag(buf);
                 self.pos += end;
-                self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, None, "Command too long");
+                self.tagged(
+                    tag.as_deref().unwrap_or("*"),
+                    Status::Bad,
+                    None,
+                    "Command too long",
+                );
                 Step::Continue
             }
             Scan::Complete(end) => {
@@ -587,57 +701,105 @@ impl ImapSession {
     fn decode_complete(&mut self, command: &[u8]) -> Step {
         let tag = guess_tag(command);
         if super::extended::is_list(command) {
-            let tag = tag.unwrap_or_default();
-            return match super::extended::parse_list(command) {
-                Some(cmd) => self.dispatch(tag, Request::List(cmd)),
-                None => {
-                    self.tagged(&tag, Status::Bad, None, "LIST syntax error");
+            return match (tag, super::extended::parse_list(command)) {
+                (Some(tag), Some(cmd)) => self.dispatch(tag, Request::List(cmd)),
+                (tag, _) => {
+                    // RFC 9051 §9: a tag is ASTRING-CHARs other than "+"; without one, the
+                    // answer is untagged.
+                    let tag = tag.as_deref().unwrap_or("*");
+                    self.tagged(tag, Status::Bad, None, "LIST syntax error");
                     Step::Continue
                 }
             };
         }
+        let decode = |c: &[u8]| {
+            CommandCodec::default()
+                .decode(c)
+                .map(|(_, c)| c.into_static())
+                .map_err(|_| ())
+        };
         let (search_return, decoded) = match super::extended::split_search_return(command) {
-            Some(Ok((ret, rewritten))) => (Some(ret), CommandCodec::default().decode(&rewritten).map(|(_, c)| c.into_static()).map_err(|_| ())),
+            Some(Ok((ret, rewritten))) => (Some(ret), decode(&rewritten)),
             Some(Err(())) => (None, Err(())),
-            None => (None, CommandCodec::default().decode(command).map(|(_, c)| c.into_static()).map_err(|_| ())),
+            None => (None, decode(command)),
+        };
+        // RFC 6154 §3: CREATE mailbox (USE (...)).
+        let (create_use, decoded) = match super::extended::split_create_params(command) {
+            Some(Ok((uses, rewritten))) => (Some(uses), decode(&rewritten)),
+            Some(Err(())) => (None, Err(())),
+            None => (None, decoded),
         };
         match decoded {
             Ok(cmd) => {
                 let tag = String::from_utf8_lossy(cmd.tag.inner().as_bytes()).into_owned();
-                let request = match search_return {
-                    Some(ret) => Request::Search { body: cmd.body, ret },
-                    None => Request::Codec(cmd.body),
+                let request = match (search_return, create_use) {
+                    (Some(ret), _) => Request::Search {
+                        body: cmd.body,
+                        ret,
+                    },
+                    (None, Some(special_use)) => Request::Create {
+                        body: cmd.body,
+                        special_use,
+                    },
+                    (None, None) => Request::Codec(cmd.body),
                 };
                 self.dispatch(tag, request)
             }
             Err(()) => {
-                self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, None, "Command syntax error");
+                self.tagged(
+                    tag.as_deref().unwrap_or("*"),
+                    Status::Bad,
+                    None,
+                    "Command syntax error",
+                );
                 Step::Continue
             }
         }
     }
 
-    /// If `header` (up to a literal announcement) is an APPEND whose message is that literal,
-    /// decodes its arguments.
-    fn as_append(&self, tag: &str, header: &[u8], _length: u64) -> Option<AppendStart> {
-        let open = header.iter().rposition(|&b| b == b'{')?;
-        let binary = open > 0 && header[open - 1] == b'~';
-        let mut probe = header[..open].to_vec();
-        if !binary {
-            probe.extend_from_slice(b"{0}\r\n\r\n");
-        } else {
-            probe.extend_from_slice(b"{0}\r\n\r\n");
+    /// The message literal of an APPEND at the start of `buf`: (end of the announcing line,
+    /// length, non-synchronising, decoded arguments). The message is the first literal whose
+    /// preceding bytes parse as APPEND arguments; only the mailbox name can come as a literal
+    /// before it, so at most the first two literals are tried.
+    fn find_append(&self, buf: &[u8]) -> Option<(usize, u64, bool, AppendStart)> {
+        if !is_append(buf) {
+            return None;
         }
+        let tag = guess_tag(buf).unwrap_or_else(|| "*".to_string());
+        (0..2).find_map(|n| {
+            let (header_end, length, nonsync) = nth_literal(buf, n)?;
+            let append = self.as_append(&tag, &buf[..header_end], length)?;
+            Some((header_end, length, nonsync, append))
+        })
+    }
+
+    /// If `header` (the command up to a literal announcement) is an APPEND whose message is that
+    /// literal, decodes its arguments.
+    fn as_append(&self, tag: &str, header: &[u8], length: u64) -> Option<AppendStart> {
+        let open = header.iter().rposition(|&b| b == b'{')?;
+        // `~{n}` (RFC 3516 literal8) keeps its `~`: the probe announces an empty literal alike.
+        let mut probe = header[..open].to_vec();
+        probe.extend_from_slice(b"{0}\r\n\r\n");
         match CommandCodec::default().decode(&probe) {
-            Ok((rest, Command { body: CommandBody::Append { mailbox, flags, date, .. }, .. })) if rest.is_empty() => {
-                Some(AppendStart {
-                    tag: tag.to_string(),
-                    mailbox: mailbox.into_static(),
-                    flags: flags.into_iter().map(IntoStatic::into_static).collect(),
-                    date,
-                    length: _length,
-                })
-            }
+            Ok((
+                [],
+                Command {
+                    body:
+                        CommandBody::Append {
+                            mailbox,
+                            flags,
+                            date,
+                            ..
+                        },
+                    ..
+                },
+            )) => Some(AppendStart {
+                tag: tag.to_string(),
+                mailbox: mailbox.into_static(),
+                flags: flags.into_iter().map(IntoStatic::into_static).collect(),
+                date,
+                length,
+            }),
             _ => None,
         }
     }
@@ -648,7 +810,11 @@ impl ImapSession {
             if sync {
                 self.out.extend_from_slice(b"+ Ready for literal data\r\n");
             }
-            self.mode = if length == 0 { Mode::AppendTrailer } else { Mode::AppendData { remaining: length } };
+            self.mode = if length == 0 {
+                Mode::AppendTrailer
+            } else {
+                Mode::AppendData { remaining: length }
+            };
         }
     }
 
@@ -696,13 +862,18 @@ impl ImapSession {
         self.tls = true;
         self.input.clear();
         self.pos = 0;
+        self.acked = None;
+        self.line_too_long = false;
         self.mode = Mode::Command;
     }
 
     /// Compression is on after [`Event::Compress`].
     pub fn compress_started(&mut self) {
+        self.compressed = true;
         self.input.clear();
         self.pos = 0;
+        self.acked = None;
+        self.line_too_long = false;
         self.mode = Mode::Command;
     }
 
@@ -716,11 +887,15 @@ impl ImapSession {
             Request::Codec(body) => body,
             other => {
                 let ok = match &other {
-                    Request::List(_) => authenticated,
+                    Request::List(_) | Request::Create { .. } => authenticated,
                     _ => selected,
                 };
                 if !ok {
-                    let text = if authenticated { "No mailbox selected" } else { "Log in first" };
+                    let text = if authenticated {
+                        "No mailbox selected"
+                    } else {
+                        "Log in first"
+                    };
                     self.tagged(&tag, Status::Bad, None, text);
                     return Step::Continue;
                 }
@@ -728,12 +903,22 @@ impl ImapSession {
                 return Step::Command(tag, other);
             }
         };
-        let allowed = match &body {
-            C::Capability | C::Noop | C::Logout | C::Id { .. } => true,
-            C::StartTLS | C::Login { .. } | C::Authenticate { .. } => state == ConnState::NotAuthenticated,
+        // RFC 9051 §3, §6: the states each command belongs to; commands imap-codec decodes but
+        // mailnook does not offer are refused in every state.
+        let in_selected = || match state {
+            ConnState::NotAuthenticated | ConnState::Logout => Some("Log in first"),
+            ConnState::Authenticated => Some("No mailbox selected"),
+            ConnState::Selected { .. } => None,
+        };
+        let refusal = match &body {
+            C::Capability | C::Noop | C::Logout | C::Id { .. } => None,
+            C::StartTLS | C::Login { .. } | C::Authenticate { .. } => {
+                authenticated.then_some("Already authenticated")
+            }
             // RFC 5161 §3.1: ENABLE only before a mailbox is selected.
-            C::Enable { .. } => state == ConnState::Authenticated,
-            C::Select { .. }
+            C::Enable { .. } if selected => Some("ENABLE is only allowed before SELECT"),
+            C::Enable { .. }
+            | C::Select { .. }
             | C::Examine { .. }
             | C::Namespace
             | C::Create { .. }
@@ -746,7 +931,7 @@ impl ImapSession {
             | C::Status { .. }
             | C::Append { .. }
             | C::Idle
-            | C::Compress { .. } => authenticated,
+            | C::Compress { .. } => (!authenticated).then_some("Log in first"),
             C::Check
             | C::Close
             | C::Unselect
@@ -758,15 +943,10 @@ impl ImapSession {
             | C::Fetch { .. }
             | C::Store { .. }
             | C::Copy { .. }
-            | C::Move { .. } => selected,
-            _ => false,
+            | C::Move { .. } => in_selected(),
+            _ => Some("Command not supported"),
         };
-        if !allowed {
-            let text = match state {
-                ConnState::NotAuthenticated => "Log in first",
-                ConnState::Authenticated if !selected => "No mailbox selected",
-                _ => "Command not available",
-            };
+        if let Some(text) = refusal {
             self.tagged(&tag, Status::Bad, None, text);
             return Step::Continue;
         }
@@ -788,6 +968,16 @@ impl ImapSession {
             }
             C::Compress { .. } if !self.cfg.compress => {
                 self.tagged(&tag, Status::Bad, None, "COMPRESS not available");
+                Step::Continue
+            }
+            C::Compress { .. } if self.compressed => {
+                // RFC 4978 §3: a second COMPRESS is refused and compression stays as it is.
+                self.tagged(
+                    &tag,
+                    Status::No,
+                    Some("COMPRESSIONACTIVE"),
+                    "DEFLATE already active",
+                );
                 Step::Continue
             }
             C::Compress { .. } => {
@@ -813,12 +1003,11 @@ impl ImapSession {
 /// How much of a command the buffer holds.
 #[derive(Debug, PartialEq, Eq)]
 enum Scan {
-    /// The command's current line is not complete.
-    Partial,
+    /// The command's current line, which starts at this offset (after the last literal), is
+    /// not complete.
+    Partial { line_start: usize },
     /// The buffer ends inside (or right at the start of) a literal's data.
     InLiteral {
-        /// End of the announcement line (before its CRLF).
-        header_end: usize,
         /// Where the literal data starts.
         data_start: usize,
         /// Announced length.
@@ -830,25 +1019,53 @@ enum Scan {
     Complete(usize),
 }
 
-/// The first literal announcement of the command at the start of `buf`: (end of the announcing
-/// line, length, non-synchronising).
-fn first_literal(buf: &[u8]) -> Option<(usize, u64, bool)> {
-    let n = find_crlf(buf)?;
-    trailing_literal(&buf[..n]).map(|(len, nonsync)| (n, len, nonsync))
+/// The `n`-th (0-based) literal announcement of the command at the start of `buf`, if the
+/// buffer reaches it: (end of the announcing line, length, non-synchronising).
+fn nth_literal(buf: &[u8], n: usize) -> Option<(usize, u64, bool)> {
+    let mut start = 0;
+    for i in 0..=n {
+        let line_end = start + find_crlf(buf.get(start..)?)?;
+        let (length, nonsync) = trailing_literal(&buf[start..line_end])?;
+        if i == n {
+            return Some((line_end, length, nonsync));
+        }
+        start = usize::try_from((line_end as u64 + 2).checked_add(length)?).ok()?;
+    }
+    None
 }
 
-/// Walks the lines and literals of the command at the start of `buf`.
-fn scan(buf: &[u8]) -> Scan {
+/// Whether the command at the start of `buf` is `tag SP APPEND SP ...` (a cheap test before
+/// decoding).
+fn is_append(buf: &[u8]) -> bool {
+    let Some(sp) = buf.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    buf.get(sp + 1..sp + 8)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND "))
+}
+
+/// Walks the lines and literals of the command at the start of `buf`; `acked` is where the data
+/// of a literal already sent its continuation request starts.
+fn scan(buf: &[u8], acked: Option<usize>) -> Scan {
     let mut start = 0;
     loop {
-        let Some(rel) = find_crlf(&buf[start..]) else { return Scan::Partial };
+        let Some(rel) = find_crlf(&buf[start..]) else {
+            return Scan::Partial { line_start: start };
+        };
         let n = start + rel;
         match trailing_literal(&buf[start..n]) {
             Some((length, nonsync)) => {
                 let data_start = n + 2;
                 let end = (data_start as u64).saturating_add(length);
-                if end > buf.len() as u64 {
-                    return Scan::InLiteral { header_end: n, data_start, length, nonsync };
+                // RFC 9051 §4.3: the client waits for "+" before the data of a synchronising
+                // literal, even an empty one.
+                let unacked = !nonsync && data_start == buf.len() && acked != Some(data_start);
+                if end > buf.len() as u64 || unacked {
+                    return Scan::InLiteral {
+                        data_start,
+                        length,
+                        nonsync,
+                    };
                 }
                 start = end as usize;
             }
@@ -859,9 +1076,16 @@ fn scan(buf: &[u8]) -> Scan {
 
 /// The tag of a malformed command line, if it starts with a valid tag (RFC 9051 §9 `tag`).
 fn guess_tag(line: &[u8]) -> Option<String> {
-    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let end = line
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'\r' | b'\n'))
+        .unwrap_or(line.len());
     let tag = &line[..end];
-    let valid = !tag.is_empty() && tag.len() <= 64 && tag.iter().all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\+".contains(&b));
+    let valid = !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .iter()
+            .all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\+".contains(&b));
     valid.then(|| String::from_utf8_lossy(tag).into_owned())
 }
 
@@ -891,8 +1115,14 @@ mod tests {
     fn greets_and_answers_capability_then_refuses_commands_before_login() {
         let mut s = ImapSession::new(cfg());
         let greeting = drain(&mut s);
-        assert!(greeting.starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 "), "{greeting}");
-        assert!(greeting.contains("STARTTLS") && greeting.contains("LOGINDISABLED"), "{greeting}");
+        assert!(
+            greeting.starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 "),
+            "{greeting}"
+        );
+        assert!(
+            greeting.contains("STARTTLS") && greeting.contains("LOGINDISABLED"),
+            "{greeting}"
+        );
         s.feed(b"a1 CAPABILITY\r\na2 SELECT INBOX\r\n");
         assert!(matches!(s.next_event(), Event::NeedInput));
         let out = drain(&mut s);
@@ -909,7 +1139,10 @@ mod tests {
         assert_eq!(drain(&mut s), "+ Ready for literal data\r\n");
         s.feed(b"alice secret\r\n");
         match s.next_event() {
-            Event::Command { tag, request: Request::Codec(CommandBody::Login { .. }) } => assert_eq!(tag, "a1"),
+            Event::Command {
+                tag,
+                request: Request::Codec(CommandBody::Login { .. }),
+            } => assert_eq!(tag, "a1"),
             other => panic!("{other:?}"),
         }
     }
@@ -922,7 +1155,9 @@ mod tests {
         s.set_state(ConnState::Authenticated);
         drain(&mut s);
         s.feed(b"a1 APPEND INBOX (\\Seen) {300}\r\n");
-        let Event::AppendStart(a) = s.next_event() else { panic!() };
+        let Event::AppendStart(a) = s.next_event() else {
+            panic!()
+        };
         assert_eq!((a.tag.as_str(), a.length), ("a1", 300));
         s.accept_append();
         assert_eq!(drain(&mut s), "+ Ready for literal data\r\n");
@@ -985,13 +1220,36 @@ mod tests {
         assert!(matches!(s.next_event(), Event::Command { .. }));
         s.tagged("b1", Status::Ok, None, "NOOP completed");
         let out = drain(&mut s);
-        assert!(out.starts_with("* BAD Command line too long\r\n") && out.ends_with("b1 OK NOOP completed\r\n"), "{out}");
+        assert!(
+            out.starts_with("* BAD Command too long\r\n")
+                && out.ends_with("b1 OK NOOP completed\r\n"),
+            "{out}"
+        );
         for i in 0..4 {
             s.feed(format!("c{i} FROB\r\n").as_bytes());
         }
         assert!(matches!(s.next_event(), Event::Close));
         let out = drain(&mut s);
-        assert!(out.contains("c0 BAD") && out.ends_with("* BYE Too many errors\r\n"), "{out}");
+        assert!(
+            out.contains("c0 BAD") && out.ends_with("* BYE Too many errors\r\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn second_compress_is_refused() {
+        let mut s = ImapSession::new(cfg());
+        s.set_state(ConnState::Authenticated);
+        drain(&mut s);
+        s.feed(b"a1 COMPRESS DEFLATE\r\n");
+        assert!(matches!(s.next_event(), Event::Compress));
+        s.compress_started();
+        s.feed(b"a2 COMPRESS DEFLATE\r\n");
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        assert_eq!(
+            drain(&mut s),
+            "a1 OK DEFLATE active\r\na2 NO [COMPRESSIONACTIVE] DEFLATE already active\r\n"
+        );
     }
 
     #[test]
@@ -1004,5 +1262,74 @@ mod tests {
         s.tls_started();
         assert!(matches!(s.next_event(), Event::NeedInput));
         assert!(s.capabilities().contains("AUTH=PLAIN"));
+    }
+
+    #[test]
+    fn list_with_an_invalid_tag_is_answered_untagged() {
+        let mut s = ImapSession::new(cfg());
+        s.set_state(ConnState::Authenticated);
+        drain(&mut s);
+        s.feed(b"a+b LIST \"\" *\r\n");
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        assert_eq!(drain(&mut s), "* BAD LIST syntax error\r\n");
+    }
+
+    #[test]
+    fn a_refused_line_split_across_reads_still_skips_its_trailing_literal() {
+        // The literal announcement at the end of a discarded line arrives in pieces: the
+        // session must still see it and skip the literal, however the reads fall.
+        for split in 1..20 {
+            let mut s = ImapSession::new(cfg());
+            drain(&mut s);
+            let input: &[u8] =
+                b"a1 APPEND INBOX {5+}\r\nhello {11+}\r\na2 LOGOUT\r\n\r\na3 NOOP\r\n";
+            let cut = 29 + split.min(input.len() - 30);
+            s.feed(&input[..cut]);
+            while !matches!(s.next_event(), Event::NeedInput) {}
+            s.feed(&input[cut..]);
+            let mut tags = Vec::new();
+            loop {
+                match s.next_event() {
+                    Event::NeedInput => break,
+                    Event::Command { tag, .. } => {
+                        tags.push(tag.clone());
+                        s.tagged(&tag, Status::Ok, None, "done");
+                    }
+                    Event::Close => panic!("closed at split {split}"),
+                    _ => {}
+                }
+            }
+            assert_eq!(tags, ["a3"], "split {split}: {}", drain(&mut s));
+        }
+    }
+
+    #[test]
+    fn a_command_over_the_limit_after_a_literal_is_dropped_once() {
+        // The limit is crossed two bytes after an accepted literal, read byte by byte: the
+        // literal's announcement line is over, so only the current line is dropped.
+        let mut c = cfg();
+        c.max_command_bytes = 64;
+        c.plaintext_auth = true;
+        let mut s = ImapSession::new(c);
+        drain(&mut s);
+        let head = format!("a1 LOGIN {} {{2+}}\r\nab", "y".repeat(45));
+        s.feed(head.as_bytes());
+        assert!(matches!(s.next_event(), Event::NeedInput));
+        let mut tags = Vec::new();
+        for b in b" zzzz\r\na2 NOOP\r\n" {
+            s.feed(&[*b]);
+            loop {
+                match s.next_event() {
+                    Event::NeedInput => break,
+                    Event::Command { tag, .. } => {
+                        s.tagged(&tag, Status::Ok, None, "done");
+                        tags.push(tag);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(tags, ["a2"]);
+        assert_eq!(drain(&mut s), "a1 BAD Command too long\r\na2 OK done\r\n");
     }
 }

@@ -95,7 +95,10 @@ fn strip_blob(s: &str) -> Option<&str> {
 
 fn strip_refwd(s: &str) -> Option<&str> {
     let lower = s.to_lowercase();
-    let n = ["re", "fwd", "fw"].iter().find(|p| lower.starts_with(*p)).map(|p| p.len())?;
+    let n = ["re", "fwd", "fw"]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| p.len())?;
     let mut rest = s[n..].trim_start();
     while let Some(r) = strip_blob(rest) {
         rest = r;
@@ -128,19 +131,31 @@ pub enum SortBy {
 
 /// Sorts by the criteria (each possibly reversed); ties fall back to sequence order.
 pub fn sort(mut msgs: Vec<Facts>, criteria: &[(SortBy, bool)]) -> Vec<u32> {
-    let subjects: HashMap<u32, String> = msgs.iter().map(|m| (m.seq, base_subject(&m.subject).0.to_lowercase())).collect();
+    let subjects: HashMap<u32, String> = msgs
+        .iter()
+        .map(|m| (m.seq, base_subject(&m.subject).0.to_lowercase()))
+        .collect();
     msgs.sort_by(|a, b| {
         for &(by, reverse) in criteria {
             let ord = match by {
                 SortBy::Arrival => a.arrival.cmp(&b.arrival),
-                SortBy::Date => a.sent.unwrap_or(a.arrival).cmp(&b.sent.unwrap_or(b.arrival)),
+                SortBy::Date => a
+                    .sent
+                    .unwrap_or(a.arrival)
+                    .cmp(&b.sent.unwrap_or(b.arrival)),
                 SortBy::Size => a.size.cmp(&b.size),
                 SortBy::Subject => subjects[&a.seq].cmp(&subjects[&b.seq]),
                 SortBy::From => a.from.cmp(&b.from),
                 SortBy::To => a.to.cmp(&b.to),
                 SortBy::Cc => a.cc.cmp(&b.cc),
-                SortBy::DisplayFrom => a.display_from.to_lowercase().cmp(&b.display_from.to_lowercase()),
-                SortBy::DisplayTo => a.display_to.to_lowercase().cmp(&b.display_to.to_lowercase()),
+                SortBy::DisplayFrom => a
+                    .display_from
+                    .to_lowercase()
+                    .cmp(&b.display_from.to_lowercase()),
+                SortBy::DisplayTo => a
+                    .display_to
+                    .to_lowercase()
+                    .cmp(&b.display_to.to_lowercase()),
             };
             let ord = if reverse { ord.reverse() } else { ord };
             if ord.is_ne() {
@@ -170,7 +185,12 @@ pub fn ordered_subject(msgs: &[Facts]) -> Vec<Node> {
     let mut groups: Vec<(String, Vec<&Facts>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut sorted: Vec<&Facts> = msgs.iter().collect();
-    sorted.sort_by_key(|m| (base_subject(&m.subject).0.to_lowercase(), sent_or_arrival(m)));
+    sorted.sort_by_key(|m| {
+        (
+            base_subject(&m.subject).0.to_lowercase(),
+            sent_or_arrival(m),
+        )
+    });
     for m in sorted {
         let key = base_subject(&m.subject).0.to_lowercase();
         match index.get(&key) {
@@ -188,7 +208,13 @@ pub fn ordered_subject(msgs: &[Facts]) -> Vec<Node> {
         .into_iter()
         .map(|(_, ms)| Node {
             id: Some(ms[0].id),
-            children: ms[1..].iter().map(|m| Node { id: Some(m.id), children: Vec::new() }).collect(),
+            children: ms[1..]
+                .iter()
+                .map(|m| Node {
+                    id: Some(m.id),
+                    children: Vec::new(),
+                })
+                .collect(),
         })
         .collect()
 }
@@ -304,7 +330,9 @@ pub fn references(msgs: &[Facts]) -> Vec<Node> {
     }
     // (5) Group root-level threads by base subject.
     let subject_of = |cs: &[C], c: usize| -> Option<(String, bool)> {
-        let i = cs[c].msg.or_else(|| cs[c].children.first().and_then(|&k| cs[k].msg))?;
+        let i = cs[c]
+            .msg
+            .or_else(|| cs[c].children.first().and_then(|&k| cs[k].msg))?;
         let (s, reply) = base_subject(&msgs[i].subject);
         (!s.is_empty()).then(|| (s.to_lowercase(), reply))
     };
@@ -313,8 +341,13 @@ pub fn references(msgs: &[Facts]) -> Vec<Node> {
         if let Some((s, _)) = subject_of(&cs, c) {
             let better = match by_subject.get(&s) {
                 None => true,
-                Some(&o) => cs[o].msg.is_some() && cs[c].msg.is_none()
-                    || (cs[o].msg.is_some() && cs[c].msg.is_some() && subject_of(&cs, o).is_some_and(|x| x.1) && !subject_of(&cs, c).is_some_and(|x| x.1)),
+                Some(&o) => {
+                    cs[o].msg.is_some() && cs[c].msg.is_none()
+                        || (cs[o].msg.is_some()
+                            && cs[c].msg.is_some()
+                            && subject_of(&cs, o).is_some_and(|x| x.1)
+                            && !subject_of(&cs, c).is_some_and(|x| x.1))
+                }
             };
             if better {
                 by_subject.insert(s, c);
@@ -335,7 +368,9 @@ pub fn references(msgs: &[Facts]) -> Vec<Node> {
         if cs[o].msg.is_none() && cs[c].msg.is_none() {
             let kids = std::mem::take(&mut cs[c].children);
             cs[o].children.extend(kids);
-        } else if cs[o].msg.is_none() || (reply && cs[c].msg.is_some() && !subject_of(&cs, o).is_some_and(|x| x.1)) {
+        } else if cs[o].msg.is_none()
+            || (reply && cs[c].msg.is_some() && !subject_of(&cs, o).is_some_and(|x| x.1))
+        {
             cs[o].children.push(c);
             cs[c].parent = Some(o);
         } else {
@@ -354,7 +389,12 @@ pub fn references(msgs: &[Facts]) -> Vec<Node> {
     fn first_date(cs: &[C], msgs: &[Facts], c: usize) -> (i64, u32) {
         match cs[c].msg {
             Some(i) => sent_or_arrival(&msgs[i]),
-            None => cs[c].children.iter().map(|&k| first_date(cs, msgs, k)).min().unwrap_or((i64::MAX, u32::MAX)),
+            None => cs[c]
+                .children
+                .iter()
+                .map(|&k| first_date(cs, msgs, k))
+                .min()
+                .unwrap_or((i64::MAX, u32::MAX)),
         }
     }
     fn build(cs: &[C], msgs: &[Facts], c: usize, depth: usize) -> Node {
@@ -362,7 +402,13 @@ pub fn references(msgs: &[Facts]) -> Vec<Node> {
         kids.sort_by_key(|&k| first_date(cs, msgs, k));
         Node {
             id: cs[c].msg.map(|i| msgs[i].id),
-            children: if depth > 10_000 { Vec::new() } else { kids.into_iter().map(|k| build(cs, msgs, k, depth + 1)).collect() },
+            children: if depth > 10_000 {
+                Vec::new()
+            } else {
+                kids.into_iter()
+                    .map(|k| build(cs, msgs, k, depth + 1))
+                    .collect()
+            },
         }
     }
     merged.sort_by_key(|&c| first_date(&cs, msgs, c));
@@ -429,7 +475,10 @@ mod tests {
 
     #[test]
     fn extracts_base_subjects() {
-        assert_eq!(base_subject("Re: [list] Fwd: Hello   World (fwd)"), ("Hello World".into(), true));
+        assert_eq!(
+            base_subject("Re: [list] Fwd: Hello   World (fwd)"),
+            ("Hello World".into(), true)
+        );
         assert_eq!(base_subject("[fwd: Re: meeting]"), ("meeting".into(), true));
         assert_eq!(base_subject("plain"), ("plain".into(), false));
         assert_eq!(base_subject("[tag]"), ("[tag]".into(), false));
@@ -443,8 +492,20 @@ mod tests {
         let mut b = f(2, "a", "2", &[], 20);
         b.size = 5;
         let c = f(3, "Re: a", "3", &[], 5);
-        assert_eq!(sort(vec![a.clone(), b.clone(), c.clone()], &[(SortBy::Subject, false), (SortBy::Date, false)]), vec![3, 2, 1]);
-        assert_eq!(sort(vec![a.clone(), b.clone(), c.clone()], &[(SortBy::Date, true)]), vec![2, 1, 3]);
+        assert_eq!(
+            sort(
+                vec![a.clone(), b.clone(), c.clone()],
+                &[(SortBy::Subject, false), (SortBy::Date, false)]
+            ),
+            vec![3, 2, 1]
+        );
+        assert_eq!(
+            sort(
+                vec![a.clone(), b.clone(), c.clone()],
+                &[(SortBy::Date, true)]
+            ),
+            vec![2, 1, 3]
+        );
         assert_eq!(sort(vec![a, b, c], &[(SortBy::Size, false)]), vec![3, 1, 2]);
     }
 

@@ -40,7 +40,13 @@ impl MailboxView {
     pub fn new(uidvalidity: u32, mut uids: Vec<u32>, modseq: u64, read_only: bool) -> MailboxView {
         uids.sort_unstable();
         uids.dedup();
-        MailboxView { uidvalidity, uids, pending_expunge: Vec::new(), modseq, read_only }
+        MailboxView {
+            uidvalidity,
+            uids,
+            pending_expunge: Vec::new(),
+            modseq,
+            read_only,
+        }
     }
 
     /// Messages in the view (EXISTS).
@@ -114,7 +120,8 @@ impl MailboxView {
         let mut updates = Updates::default();
         // Expunged elsewhere: in the view, no longer in the store.
         for &u in &self.uids {
-            if current.binary_search(&u).is_err() && self.pending_expunge.binary_search(&u).is_err() {
+            if current.binary_search(&u).is_err() && self.pending_expunge.binary_search(&u).is_err()
+            {
                 let at = self.pending_expunge.partition_point(|&x| x < u);
                 self.pending_expunge.insert(at, u);
             }
@@ -158,7 +165,8 @@ impl MailboxView {
             }
         }
         self.uids.retain(|u| sorted.binary_search(u).is_err());
-        self.pending_expunge.retain(|u| sorted.binary_search(u).is_err());
+        self.pending_expunge
+            .retain(|u| sorted.binary_search(u).is_err());
         seqs
     }
 }
@@ -197,7 +205,10 @@ mod tests {
         let v = MailboxView::new(1, vec![3, 5, 9, 10], 1, false);
         assert_eq!(v.resolve(&set("1:2"), false), Some(vec![(1, 3), (2, 5)]));
         assert_eq!(v.resolve(&set("*"), false), Some(vec![(4, 10)]));
-        assert_eq!(v.resolve(&set("4:2"), false), Some(vec![(2, 5), (3, 9), (4, 10)]));
+        assert_eq!(
+            v.resolve(&set("4:2"), false),
+            Some(vec![(2, 5), (3, 9), (4, 10)])
+        );
         assert_eq!(v.resolve(&set("5"), false), None);
         assert_eq!(v.resolve(&set("4:9"), true), Some(vec![(2, 5), (3, 9)]));
         assert_eq!(v.resolve(&set("11:*"), true), Some(vec![(4, 10)]));
@@ -208,7 +219,13 @@ mod tests {
     fn holds_expunges_until_allowed_and_shifts_numbers() {
         let mut v = MailboxView::new(1, vec![1, 2, 3, 4, 5], 1, false);
         let u = v.sync(&[1, 3, 5, 6], false, false);
-        assert_eq!(u, Updates { exists: Some(6), ..Updates::default() });
+        assert_eq!(
+            u,
+            Updates {
+                exists: Some(6),
+                ..Updates::default()
+            }
+        );
         assert_eq!(v.seq(2), Some(2), "still addressable until reported");
         assert!(v.is_expunged(2));
         let u = v.sync(&[1, 3, 5, 6], true, false);
