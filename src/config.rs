@@ -152,6 +152,41 @@ pub const SPECS: &[Spec] = &[
         "1: allow LOGIN without TLS from 127.0.0.1/::1 (for local tools); never from the network",
     ),
     int(
+        "pop3.max_line_bytes",
+        "512",
+        64,
+        65_536,
+        "longest POP3 command line in octets, CRLF included (RFC 2449 §4: at least 255)",
+    ),
+    int(
+        "pop3.max_errors",
+        "10",
+        1,
+        1000,
+        "POP3 protocol errors before the session is closed",
+    ),
+    int(
+        "pop3.timeout_secs",
+        "600",
+        30,
+        86_400,
+        "autologout after this long without a command (RFC 1939 §3: at least 10 minutes)",
+    ),
+    int(
+        "pop3.plaintext_loopback",
+        "0",
+        0,
+        1,
+        "1: allow USER/PASS and AUTH without TLS from 127.0.0.1/::1; never from the network",
+    ),
+    int(
+        "pop3.expire_days",
+        "0",
+        0,
+        36_500,
+        "leave-on-server policy: delete messages this many days after arrival when a POP3 session ends (0: never; advertised as EXPIRE)",
+    ),
+    int(
         "net.max_conns",
         "1024",
         1,
@@ -376,6 +411,16 @@ pub struct Config {
     pub imap_idle_keepalive_secs: u64,
     /// LOGIN without TLS from loopback.
     pub imap_plaintext_loopback: bool,
+    /// Longest POP3 command line in octets.
+    pub pop3_max_line_bytes: usize,
+    /// POP3 protocol errors before the session ends.
+    pub pop3_max_errors: u32,
+    /// POP3 autologout, seconds.
+    pub pop3_timeout_secs: u64,
+    /// USER/PASS and AUTH without TLS from loopback.
+    pub pop3_plaintext_loopback: bool,
+    /// Days after arrival a message is deleted when a POP3 session ends; 0: never.
+    pub pop3_expire_days: u64,
     /// Connections at once, all ports.
     pub net_max_conns: usize,
     /// Connections at once per client address.
@@ -439,6 +484,11 @@ impl Config {
             imap_idle_timeout_secs: num("imap.idle_timeout_secs"),
             imap_idle_keepalive_secs: num("imap.idle_keepalive_secs"),
             imap_plaintext_loopback: num("imap.plaintext_loopback") == 1,
+            pop3_max_line_bytes: num("pop3.max_line_bytes") as usize,
+            pop3_max_errors: num("pop3.max_errors") as u32,
+            pop3_timeout_secs: num("pop3.timeout_secs"),
+            pop3_plaintext_loopback: num("pop3.plaintext_loopback") == 1,
+            pop3_expire_days: num("pop3.expire_days"),
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,

@@ -13,7 +13,9 @@
 //! which lets short random inputs reach deep states.
 
 mod imap;
+mod pop3;
 pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
+pub use pop3::fuzz_pop3_session;
 
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
 use crate::message::mime::{MimeLimits, MimeParser};

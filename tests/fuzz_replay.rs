@@ -23,6 +23,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_session", mailnook::fuzz::fuzz_imap_session),
     ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
+    ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -109,6 +110,11 @@ fn imap_parsers() {
 #[test]
 fn imap_mutf7() {
     replay("imap_mutf7");
+}
+
+#[test]
+fn pop3_session() {
+    replay("pop3_session");
 }
 
 /// Every cargo-fuzz target has an entry point here and a corpus, and every corpus a target.

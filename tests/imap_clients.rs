@@ -53,36 +53,6 @@ fn python_scenario(s: &Server, name: &str, users: &[&str]) -> Output {
     run_bounded(&mut cmd, Duration::from_secs(90))
 }
 
-/// Runs a client program with a deadline (a hung client must not hang the suite).
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{cmd:?} ran longer than {limit:?}:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
 #[test]
 fn imaplib_capability_starttls_login_authenticate_logout() {
     let s = Server::start(&[ALICE]);
@@ -193,32 +163,9 @@ fn small_message(subject: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// curl with the server's certificate trusted and `mx.example.test` resolved to loopback.
+/// curl for the IMAP ports, as alice.
 fn curl(s: &Server) -> Command {
-    let mut c = Command::new("curl");
-    c.args(["-sS", "--max-time", "20", "--cacert"])
-        .arg(s.cert())
-        .args([
-            "--resolve",
-            &format!("{HOSTNAME}:{}:127.0.0.1", s.imap().port()),
-        ])
-        .args([
-            "--resolve",
-            &format!("{HOSTNAME}:{}:127.0.0.1", s.imaps().port()),
-        ])
-        .args(["-u", &format!("{ALICE}:{PASSWORD}")]);
-    c
-}
-
-fn curl_ok(cmd: &mut Command) -> Vec<u8> {
-    let out = run_bounded(cmd, Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    curl_client(s, &[s.imap().port(), s.imaps().port()], ALICE, PASSWORD)
 }
 
 #[test]

@@ -1,55 +1,66 @@
 //! Transcript tests against the real binary (STYLE.md "Testing habits"): every `*.t` file under
 //! `tests/transcripts/mx/` is played against the MX port of a running server, every file under
-//! `tests/transcripts/imap/` against the IMAP port (143, or 993 with `=implicit-tls`), in three
-//! modes:
+//! `tests/transcripts/imap/` against the IMAP port (143, or 993 with `=implicit-tls`), every file
+//! under `tests/transcripts/pop3/` against the POP3 port (110, or 995 with `=implicit-tls`), in
+//! three modes:
 //! - whole: the client pipelines, writing everything it may send in one write and reading the
-//!   answers only when it has to wait: for a continuation request (`+` line, RFC 9051 §7.5),
-//!   after announcing a synchronising literal (`{n}`, RFC 9051 §4.3), at `=tls`, after
-//!   `=deliver` and at the close; an SMTP transcript is thus one write;
+//!   answers only when it has to wait: for a continuation request (IMAP: a `+` line, RFC 9051
+//!   §7.5; POP3: the `+ ` challenge of AUTH, RFC 5034 §4, never `+OK`), after announcing a
+//!   synchronising literal (`{n}`, RFC 9051 §4.3), at `=tls`, after `=deliver` and at the close;
+//!   an SMTP transcript is thus one write, and so is a POP3 one without AUTH challenges, TLS or
+//!   deliveries (RFC 2449 §6.6 PIPELINING; POP3 has no literals);
 //! - line by line: each `C` item is one write, then the `S` lines after it are read and compared;
 //! - byte by byte: as line by line, but each byte is its own write (TCP_NODELAY), except the
 //!   last `C` item before `=tls` (the STARTTLS injection tests need it in one piece).
 //!
-//! SMTP transcripts that switch to TLS (`=tls`) run line by line only; IMAP ones run in every
-//! mode. The client is rustls, trusting the server's self-signed certificate.
+//! SMTP transcripts that switch to TLS (`=tls`) run line by line only; IMAP and POP3 ones run in
+//! every mode. The client is rustls, trusting the server's self-signed certificate.
 //!
 //! File format, one item per line (blank lines are ignored):
 //! - `# text` — a comment; every file starts with one citing the RFC section or attack covered.
 //! - `=config key value` — before the first `C` line: `mailnook config set` for this transcript
 //!   only (restored afterwards).
-//! - `=implicit-tls` — before the first `C` line (IMAP only): connect to the implicit-TLS port and
-//!   do the handshake before the greeting.
+//! - `=implicit-tls` — before the first `C` line (IMAP and POP3): connect to the implicit-TLS port
+//!   and do the handshake before the greeting.
 //! - `C: text` — the client sends `text` plus CRLF.
 //! - `C! "escaped"` — the client sends raw bytes; escapes are `\r \n \t \0 \\ \" \xNN`.
 //! - `C* N "escaped"` — the client sends the escaped bytes repeated N times (long lines, big data).
 //! - `S: text` — the next server line (without CRLF) must equal `text`. Literal data in IMAP
-//!   responses is split into lines like any other output; a line that is not UTF-8 or holds
+//!   responses is split into lines like any other output, and so is a POP3 multi-line response,
+//!   as sent: dot-stuffed (`S: ..hidden`) and ended by `S: .`; a line that is not UTF-8 or holds
 //!   control characters (binary data) is spelt in Rust's `escape_ascii` form.
 //! - `S~ regex` — the next server line must match `regex` (whole line); only for ids and times.
 //!   A named group (`(?P<uv>\d+)`) captures the value for later client lines, which spell it
 //!   `${uv}` (QRESYNC needs the UIDVALIDITY the server chose); a pipelining client waits for the
 //!   answers before a line that uses a captured value.
-//! - `=tls` — the client does the TLS handshake here (after the server's answer to STARTTLS).
-//! - `=deliver user file.eml` — (IMAP) once the client has read every line before it, the file
-//!   next to the transcript is delivered to `user` over SMTP on the MX port (CRLF line ends,
+//! - `=tls` — the client does the TLS handshake here (after the server's answer to STARTTLS or
+//!   STLS).
+//! - `=deliver user file.eml` — (IMAP, POP3) once the client has read every line before it, the
+//!   file next to the transcript is delivered to `user` over SMTP on the MX port (CRLF line ends,
 //!   dot-stuffed); the client then reads the `S` lines that follow before sending more, so
-//!   untagged data the delivery causes (IDLE) is awaited up to the read timeout.
+//!   untagged data the delivery causes (IDLE) is awaited up to the read timeout. A POP3 session
+//!   sees only what was delivered before its login (the maildrop is a snapshot), so POP3
+//!   transcripts deliver right after the greeting. Sizes POP3 reports include the trace header
+//!   the MX prepends, whose date has a one- or two-digit day: they are matched with `S~ (?:a|b)`.
 //! - `=closed` — the server closes the connection here and sends nothing more; every transcript
 //!   ends with it.
 //! - `=stored user mailbox N file.eml` — checked once the connection is over: the N-th message
 //!   (1-based, in UID order) equals the golden file next to the transcript byte for byte, below
 //!   the trace headers the server prepends. For MX transcripts N counts the messages this
-//!   transcript delivered to that INBOX; for IMAP ones, the messages in the mailbox at the end. A
-//!   mismatch writes `file.eml.actual`; `UPDATE_GOLDEN=1` rewrites the golden instead.
+//!   transcript delivered to that INBOX; for IMAP and POP3 ones, the messages in the mailbox at
+//!   the end. A mismatch writes `file.eml.actual`; `UPDATE_GOLDEN=1` rewrites the golden instead.
 //!
 //! Each mode gets its own server (users alice and bob; alice is the admin). After each MX
 //! transcript the runner also checks that exactly as many messages arrived in each user's INBOX
 //! as the file names with `=stored`, so a message that should have been refused (smuggling,
-//! relay) fails the test even if every reply looked right. Before each IMAP transcript both users
-//! are deleted and added again, so every IMAP transcript starts from the mailboxes a new account
-//! has (UIDs from 1, MODSEQ from 1; UIDVALIDITY differs, so it is matched with `S~`). The IMAP
-//! server allows LOGIN without TLS on loopback (`imap.plaintext_loopback 1`, which a transcript
-//! can set back to 0) and neither delays nor blocks failed logins.
+//! relay) fails the test even if every reply looked right. After each POP3 transcript each
+//! user's INBOX must hold exactly the messages the file names with `=stored` (numbered 1..k), so
+//! a QUIT that should have deleted (RFC 1939 §6 UPDATE) or kept messages is checked against the
+//! store. Before each IMAP or POP3 transcript both users are deleted and added again, so every
+//! such transcript starts from the mailboxes a new account has (UIDs from 1, MODSEQ from 1;
+//! UIDVALIDITY differs, so it is matched with `S~`). The IMAP and POP3 servers allow logins
+//! without TLS on loopback (`imap.plaintext_loopback 1`, `pop3.plaintext_loopback 1`, which a
+//! transcript can set back to 0) and neither delays nor blocks failed logins.
 
 mod common;
 use common::*;
@@ -70,6 +81,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 enum Proto {
     Mx,
     Imap,
+    Pop3,
 }
 
 impl Proto {
@@ -77,6 +89,7 @@ impl Proto {
         match dir {
             "mx" => Proto::Mx,
             "imap" => Proto::Imap,
+            "pop3" => Proto::Pop3,
             other => panic!("no runner for tests/transcripts/{other}"),
         }
     }
@@ -91,7 +104,18 @@ impl Proto {
                 ("auth.max_failures_per_ip", "100000"),
                 ("auth.max_failures_per_account", "100000"),
             ],
+            Proto::Pop3 => &[
+                ("pop3.plaintext_loopback", "1"),
+                ("auth.delay_base_ms", "0"),
+                ("auth.max_failures_per_ip", "100000"),
+                ("auth.max_failures_per_account", "100000"),
+            ],
         }
+    }
+
+    /// Whether each transcript starts with new accounts (and `=deliver`, `=implicit-tls` work).
+    fn has_mailboxes(self) -> bool {
+        matches!(self, Proto::Imap | Proto::Pop3)
     }
 }
 
@@ -129,11 +153,14 @@ impl Expect {
         }
     }
 
-    /// An IMAP continuation request: the client waits for it before sending more.
-    fn is_continuation(&self) -> bool {
-        match self {
-            Expect::Exact(s) => s.starts_with('+'),
-            Expect::Pattern(_, src) => src.starts_with("\\+"),
+    /// A continuation request: the client waits for it before sending more. IMAP's start with
+    /// `+` (RFC 9051 §7.5); POP3's is AUTH's `+ ` challenge (RFC 5034 §4), unlike `+OK`.
+    fn is_continuation(&self, proto: Proto) -> bool {
+        match (self, proto) {
+            (Expect::Exact(s), Proto::Pop3) => s == "+" || s.starts_with("+ "),
+            (Expect::Pattern(_, src), Proto::Pop3) => src.starts_with("\\+ "),
+            (Expect::Exact(s), _) => s.starts_with('+'),
+            (Expect::Pattern(_, src), _) => src.starts_with("\\+"),
         }
     }
 }
@@ -307,9 +334,9 @@ fn parse(path: &Path, proto: Proto) -> Result<Transcript, String> {
                     ["=tls"] => t.steps.push(Step::Tls),
                     ["=closed"] => t.steps.push(Step::Closed),
                     ["=implicit-tls"] => {
-                        if proto != Proto::Imap || !t.steps.is_empty() {
+                        if !proto.has_mailboxes() || !t.steps.is_empty() {
                             return Err(err(
-                                "=implicit-tls is for IMAP, before the first line".into()
+                                "=implicit-tls is for IMAP and POP3, before the first line".into(),
                             ));
                         }
                         t.implicit_tls = true;
@@ -321,8 +348,8 @@ fn parse(path: &Path, proto: Proto) -> Result<Transcript, String> {
                         t.config.push((key.to_string(), value.to_string()));
                     }
                     ["=deliver", user, file] => {
-                        if proto != Proto::Imap {
-                            return Err(err("=deliver is for IMAP transcripts".into()));
+                        if !proto.has_mailboxes() {
+                            return Err(err("=deliver is for IMAP and POP3 transcripts".into()));
                         }
                         t.steps.push(Step::Deliver {
                             user: user.to_string(),
@@ -347,8 +374,9 @@ fn parse(path: &Path, proto: Proto) -> Result<Transcript, String> {
         if !USERS.contains(&s.user.as_str()) {
             return Err(format!("=stored names unknown user {}", s.user));
         }
-        // Only INBOXes are snapshotted before each MX transcript (the MX delivers nowhere else).
-        if proto == Proto::Mx && s.mailbox != "INBOX" {
+        // Only INBOXes are snapshotted before each MX transcript (the MX delivers nowhere else);
+        // POP3 sees nothing but INBOX.
+        if proto != Proto::Imap && s.mailbox != "INBOX" {
             return Err(format!("=stored: only INBOX is checked, not {}", s.mailbox));
         }
     }
@@ -659,6 +687,8 @@ fn play(s: &Server, t: &Transcript, proto: Proto, mode: Mode) -> Result<(), Stri
         (Proto::Mx, _) => s.mx(),
         (Proto::Imap, false) => s.imap(),
         (Proto::Imap, true) => s.imaps(),
+        (Proto::Pop3, false) => s.pop3(),
+        (Proto::Pop3, true) => s.pop3s(),
     };
     let mut c = Client::connect(addr);
     if t.implicit_tls {
@@ -687,7 +717,7 @@ fn play(s: &Server, t: &Transcript, proto: Proto, mode: Mode) -> Result<(), Stri
                 }
                 Step::Expect(e) => {
                     batch.expect.push(e);
-                    batch.wait |= e.is_continuation();
+                    batch.wait |= e.is_continuation(proto);
                     Ok(())
                 }
                 Step::Tls => batch
@@ -764,7 +794,8 @@ fn configure(s: &Server, t: &Transcript, proto: Proto, set: bool) {
     }
 }
 
-/// Deletes and re-adds the users, so an IMAP transcript starts from a new account's mailboxes.
+/// Deletes and re-adds the users, so an IMAP or POP3 transcript starts from a new account's
+/// mailboxes.
 fn fresh_users(s: &Server) {
     for u in USERS {
         s.data.cli_ok(&["user", "del", u]);
@@ -776,8 +807,9 @@ fn inboxes(s: &Server) -> Vec<Vec<u32>> {
     USERS.iter().map(|u| s.data.uids(u, "INBOX")).collect()
 }
 
-/// Compares the `=stored` messages with their goldens and, for MX transcripts, checks that no
-/// other message arrived.
+/// Compares the `=stored` messages with their goldens and checks the INBOX counts: for MX
+/// transcripts that no other message arrived, for POP3 ones that the INBOXes hold exactly the
+/// messages named (what QUIT deleted is gone, the rest is still there).
 fn check_stored(
     s: &Server,
     t: &Transcript,
@@ -802,6 +834,18 @@ fn check_stored(
             }
         }
     }
+    if proto == Proto::Pop3 {
+        for (ui, user) in USERS.iter().enumerate() {
+            let wanted = t.stored.iter().filter(|st| st.user == *user).count();
+            if after[ui].len() != wanted {
+                problems.push(format!(
+                    "{user} INBOX holds {} message(s) (UIDs {:?}), the transcript names {wanted}",
+                    after[ui].len(),
+                    after[ui]
+                ));
+            }
+        }
+    }
     for st in &t.stored {
         let candidates: Vec<u32> = match proto {
             Proto::Mx => {
@@ -812,7 +856,7 @@ fn check_stored(
                     .filter(|u| !before[ui].contains(u))
                     .collect()
             }
-            Proto::Imap => s.data.uids(&st.user, &st.mailbox),
+            Proto::Imap | Proto::Pop3 => s.data.uids(&st.user, &st.mailbox),
         };
         let Some(&uid) = candidates.get(st.nth - 1) else {
             problems.push(format!(
@@ -905,7 +949,7 @@ fn run_dir(dir: &str, mode: Mode, pick: Pick) {
     let mut failures = Vec::new();
     let mut before = inboxes(&s);
     for t in &chosen {
-        if proto == Proto::Imap {
+        if proto.has_mailboxes() {
             fresh_users(&s);
             before = inboxes(&s);
         }
@@ -968,6 +1012,21 @@ fn imap_transcripts_byte_by_byte() {
 }
 
 #[test]
+fn pop3_transcripts_pipelined() {
+    run_dir("pop3", Mode::Whole, Pick::All);
+}
+
+#[test]
+fn pop3_transcripts_line_by_line() {
+    run_dir("pop3", Mode::Lines, Pick::All);
+}
+
+#[test]
+fn pop3_transcripts_byte_by_byte() {
+    run_dir("pop3", Mode::Bytes, Pick::All);
+}
+
+#[test]
 fn transcript_escapes_decode() {
     assert_eq!(
         unescape(r#""a\r\n\0\\\"\x41\t""#).unwrap(),
@@ -985,4 +1044,16 @@ fn pipelining_waits_after_synchronising_literals_only() {
     assert!(!ends_with_sync_literal(b"a1 NOOP\r\n"));
     let data = smtp_data(b"a\n.b\r\n..\n");
     assert_eq!(data, b"a\r\n..b\r\n...\r\n.\r\n");
+}
+
+#[test]
+fn pop3_pipelining_waits_for_auth_challenges_not_ok_lines() {
+    let exact = |s: &str| Expect::Exact(s.to_string());
+    let pattern = |s: &str| Expect::Pattern(Regex::new(s).unwrap(), s.to_string());
+    assert!(exact("+ ").is_continuation(Proto::Pop3));
+    assert!(!exact("+OK").is_continuation(Proto::Pop3));
+    assert!(!exact("+OK Logged in, 0 messages (0 octets)").is_continuation(Proto::Pop3));
+    assert!(!pattern(r"\+OK 2 \d+").is_continuation(Proto::Pop3));
+    assert!(exact("+ idling").is_continuation(Proto::Imap));
+    assert!(!exact("a1 OK").is_continuation(Proto::Imap));
 }

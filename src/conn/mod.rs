@@ -8,6 +8,7 @@
 pub mod compress;
 pub mod imap;
 pub mod mx;
+pub mod pop3;
 pub mod stream;
 
 use std::time::Duration;

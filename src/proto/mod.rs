@@ -6,4 +6,5 @@
 
 pub mod imap;
 pub mod line;
+pub mod pop3;
 pub mod smtp;

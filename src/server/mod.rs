@@ -12,7 +12,7 @@ pub mod limits;
 use crate::cli::args::ServeArgs;
 use crate::config::Config;
 use crate::conn::stream::Stream;
-use crate::conn::{ConnId, imap, mx};
+use crate::conn::{ConnId, imap, mx, pop3};
 use crate::store::Store;
 use crate::tls::ServerTls;
 use async_executor::LocalExecutor;
@@ -64,11 +64,15 @@ pub enum Role {
     Imap,
     /// IMAP over implicit TLS.
     Imaps,
+    /// POP3 with STLS.
+    Pop3,
+    /// POP3 over implicit TLS.
+    Pop3s,
 }
 
 impl Role {
     /// Every role with a listener.
-    pub const ALL: &'static [Role] = &[Role::Mx, Role::Imap, Role::Imaps];
+    pub const ALL: &'static [Role] = &[Role::Mx, Role::Imap, Role::Imaps, Role::Pop3, Role::Pop3s];
 
     /// Standard port.
     pub fn port(self) -> u16 {
@@ -76,6 +80,8 @@ impl Role {
             Role::Mx => 25,
             Role::Imap => 143,
             Role::Imaps => 993,
+            Role::Pop3 => 110,
+            Role::Pop3s => 995,
         }
     }
 
@@ -85,6 +91,8 @@ impl Role {
             Role::Mx => "mx (SMTP)",
             Role::Imap => "imap (STARTTLS)",
             Role::Imaps => "imaps (TLS)",
+            Role::Pop3 => "pop3 (STLS)",
+            Role::Pop3s => "pop3s (TLS)",
         }
     }
 }
@@ -97,6 +105,7 @@ struct Shared {
     tls: ServerTls,
     limits: ConnLimits,
     auth: Rc<crate::auth::Authenticator>,
+    pop3_locks: pop3::MaildropLocks,
     next_cid: Cell<u64>,
     shutdown: async_channel::Receiver<()>,
 }
@@ -250,6 +259,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         tls,
         limits: ConnLimits::default(),
         auth: Rc::new(auth),
+        pop3_locks: Default::default(),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
     });
@@ -348,6 +358,20 @@ async fn accept_loop(
                         cid,
                     };
                     imap::serve(Stream::Plain(tcp), ctx).await
+                }
+                Role::Pop3 | Role::Pop3s => {
+                    let ctx = pop3::Pop3Context {
+                        store: shared.store.clone(),
+                        config: shared.config(),
+                        tls: shared.tls.config(),
+                        implicit_tls: role == Role::Pop3s,
+                        auth: shared.auth.clone(),
+                        locks: shared.pop3_locks.clone(),
+                        shutdown: shared.shutdown.clone(),
+                        peer,
+                        cid,
+                    };
+                    pop3::serve(Stream::Plain(tcp), ctx).await
                 }
             };
             match result {

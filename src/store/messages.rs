@@ -522,10 +522,11 @@ pub(super) fn expunge(
     state: &mut State,
     mailbox: MailboxId,
     uids: Option<&[RangeInclusive<u32>]>,
+    flagged_only: bool,
 ) -> Result<Done> {
     let mut row = load_mailbox(txn, mailbox)?;
     let gone = select(txn, mailbox.0, uids, |n, m| {
-        Ok((m.flags & flags::DELETED != 0).then(|| Gone::of(n, &m)))
+        Ok((!flagged_only || m.flags & flags::DELETED != 0).then(|| Gone::of(n, &m)))
     })?;
     if gone.is_empty() {
         return Ok(Done::Expunged {

@@ -333,6 +333,14 @@ pub enum Op {
         /// UID ranges, or every message.
         uids: Option<Vec<RangeInclusive<u32>>>,
     },
+    /// Removes these messages whatever their flags (POP3's UPDATE state, RFC 1939 §6), as an
+    /// expunge other sessions see. Answers [`Done::Expunged`].
+    Remove {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// UID ranges.
+        uids: Vec<RangeInclusive<u32>>,
+    },
 }
 
 impl Op {

@@ -791,7 +791,10 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         ),
         Op::Copy { from, uids, to } => messages::copy(txn, state, *from, uids, *to, false),
         Op::Move { from, uids, to } => messages::copy(txn, state, *from, uids, *to, true),
-        Op::Expunge { mailbox, uids } => messages::expunge(txn, state, *mailbox, uids.as_deref()),
+        Op::Expunge { mailbox, uids } => {
+            messages::expunge(txn, state, *mailbox, uids.as_deref(), true)
+        }
+        Op::Remove { mailbox, uids } => messages::expunge(txn, state, *mailbox, Some(uids), false),
     }
 }
 

@@ -214,6 +214,16 @@ impl Server {
         SocketAddr::from(([127, 0, 0, 1], self.port_base + 993))
     }
 
+    /// The POP3 (STLS) address.
+    pub fn pop3(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 110))
+    }
+
+    /// The POP3 over TLS address.
+    pub fn pop3s(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 995))
+    }
+
     /// The self-signed certificate's path (for clients that verify).
     pub fn cert(&self) -> PathBuf {
         self.data.path().join("tls/selfsigned-cert.pem")
@@ -354,4 +364,81 @@ pub fn strip_trace(stored: &[u8]) -> &[u8] {
         }
         rest = &rest[i..];
     }
+}
+
+/// Runs a client program with a deadline (a hung client must not hang the suite).
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    // Drain the pipes while waiting: a chatty client (fetchmail -v, curl on 3 MB) must not block
+    // on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
+        v
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = out_thread.join().unwrap();
+            let err = err_thread.join().unwrap();
+            panic!(
+                "{cmd:?} ran longer than {limit:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+    }
+}
+
+/// The last `lines` lines of `text` (for failure messages).
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// curl with the server's certificate trusted, `HOSTNAME` resolved to loopback on `ports`, and
+/// `user:password` as credentials.
+pub fn curl_client(s: &Server, ports: &[u16], user: &str, password: &str) -> Command {
+    let mut c = Command::new("curl");
+    c.args(["-sS", "--max-time", "30", "--cacert"])
+        .arg(s.cert());
+    for port in ports {
+        c.args(["--resolve", &format!("{HOSTNAME}:{port}:127.0.0.1")]);
+    }
+    c.args(["-u", &format!("{user}:{password}")]);
+    c
+}
+
+/// Runs a curl command (bounded) and returns its output; fails the test if curl failed.
+pub fn curl_ok(cmd: &mut Command) -> Vec<u8> {
+    let out = run_bounded(cmd, Duration::from_secs(40));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({:?}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
