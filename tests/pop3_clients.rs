@@ -302,25 +302,30 @@ fn curl_pop3s_list_retr_uidl_top_dele() {
     );
 }
 
-/// A fetchmail setup in a private HOME: an rc file (mode 0600) and an MDA script that writes each
-/// message to its own numbered file.
+/// A fetchmail setup in a private HOME: an rc file (mode 0600) and an MDA script that appends
+/// each message to a local mbox (mboxrd: a `From ` separator line, `>From ` quoting, a blank line
+/// after each message).
 struct Fetchmail {
     home: PathBuf,
-    msgs: PathBuf,
+    mbox: PathBuf,
 }
+
+/// The separator line's start in the mbox the MDA writes.
+const MBOX_FROM: &[u8] = b"From fetchmail@localhost ";
 
 impl Fetchmail {
     fn new(s: &Server) -> Fetchmail {
         use std::os::unix::fs::PermissionsExt;
         let home = s.data.path().join("fetchmail-home");
-        let msgs = home.join("msgs");
-        std::fs::create_dir_all(&msgs).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let mbox = home.join("mbox");
         let mda = home.join("mda.sh");
         std::fs::write(
             &mda,
             format!(
-                "#!/bin/sh\nset -e\nn=$(ls '{dir}' | wc -l)\ncat > '{dir}'/$(printf %04d \"$n\").eml\n",
-                dir = msgs.display()
+                "#!/bin/sh\nset -e\n{{ printf 'From fetchmail@localhost %s\\n' \"$(date -u '+%a %b %e %H:%M:%S %Y')\"; \
+                 sed 's/^\\(>*From \\)/>\\1/'; echo; }} >> '{mbox}'\n",
+                mbox = mbox.display()
             ),
         )
         .unwrap();
@@ -345,7 +350,7 @@ impl Fetchmail {
         };
         rc("pop3s.rc", s.pop3s().port(), "ssl");
         rc("stls.rc", s.pop3().port(), "sslproto \"tls1.2+\"");
-        Fetchmail { home, msgs }
+        Fetchmail { home, mbox }
     }
 
     /// Runs fetchmail with one rc file; returns (exit code, output).
@@ -369,14 +374,33 @@ impl Fetchmail {
         (out.status.code().unwrap_or(-1), text)
     }
 
-    /// The delivered messages in delivery order.
+    /// The messages in the mbox, in delivery order, unquoted.
     fn delivered(&self) -> Vec<Vec<u8>> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.msgs)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        names.sort();
-        names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+        let Ok(mbox) = std::fs::read(&self.mbox) else {
+            return Vec::new();
+        };
+        let mut messages: Vec<Vec<u8>> = Vec::new();
+        for line in mbox.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(MBOX_FROM) {
+                messages.push(Vec::new());
+                continue;
+            }
+            let m = messages
+                .last_mut()
+                .expect("the mbox starts with a From line");
+            let quoted = line.iter().take_while(|&&b| b == b'>').count();
+            if quoted > 0 && line[quoted..].starts_with(b"From ") {
+                m.extend_from_slice(&line[1..]);
+            } else {
+                m.extend_from_slice(line);
+            }
+        }
+        // Each message is followed by the blank line the MDA added.
+        for m in &mut messages {
+            assert!(m.ends_with(b"\n"), "mbox record without its blank line");
+            m.pop();
+        }
+        messages
     }
 }
 
@@ -436,12 +460,19 @@ fn assert_fetched(got: &[u8], stored: &[u8], what: &str) {
 }
 
 #[test]
-fn fetchmail_fetches_everything_over_tls_and_deletes_with_nokeep() {
+fn fetchmail_fetches_everything_over_tls_into_an_mbox_and_deletes_with_nokeep() {
     if !require_tool("fetchmail") {
         return;
     }
     let s = Server::start(&[ALICE]);
-    deliver(&s, ALICE, &message("fetch one", "first message\r\n"));
+    deliver(
+        &s,
+        ALICE,
+        &message(
+            "fetch one",
+            "first message\r\nFrom here on, an mbox quotes\r\n",
+        ),
+    );
     deliver(&s, ALICE, &message("fetch dots", DOTS));
     deliver(&s, ALICE, &message("fetch empty", ""));
     let stored = inbox(&s, ALICE);
