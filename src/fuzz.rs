@@ -14,8 +14,10 @@
 
 mod imap;
 mod pop3;
+mod smtp_client;
 pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
 pub use pop3::fuzz_pop3_session;
+pub use smtp_client::fuzz_smtp_client;
 
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
 use crate::message::mime::{MimeLimits, MimeParser};

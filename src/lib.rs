@@ -13,6 +13,8 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod delivery;
+pub mod dkim;
+pub mod dns;
 pub mod logger;
 pub mod message;
 pub mod proto;

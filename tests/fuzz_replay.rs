@@ -24,6 +24,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
+    ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -115,6 +116,11 @@ fn imap_mutf7() {
 #[test]
 fn pop3_session() {
     replay("pop3_session");
+}
+
+#[test]
+fn smtp_client() {
+    replay("smtp_client");
 }
 
 /// Every cargo-fuzz target has an entry point here and a corpus, and every corpus a target.

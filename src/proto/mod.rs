@@ -4,6 +4,7 @@
 //! this). Each session is a state machine that a driver in `conn` pumps; every buffer it keeps is
 //! bounded by a limit the driver passes in.
 
+pub mod dot;
 pub mod imap;
 pub mod line;
 pub mod pop3;

@@ -15,9 +15,7 @@
 //!   command-injection class);
 //! - USER, PASS and AUTH are refused unless TLS is active or plaintext logins are allowed.
 
-pub mod dot;
-
-pub use dot::DotEncoder;
+pub use super::dot::DotEncoder;
 
 use super::line::{LineSplitter, Split};
 

@@ -18,6 +18,7 @@
 //! - **Size floods**: DATA and BDAT beyond `max_message_bytes` are read and dropped, then refused
 //!   with 552 5.3.4; the declared SIZE is checked up front.
 
+pub mod client;
 pub mod data;
 pub mod path;
 pub mod reply;

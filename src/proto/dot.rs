@@ -1,10 +1,11 @@
-//! The multi-line body of RETR and TOP (RFC 1939 §3): the stored message with CRLF line ends,
-//! a "." doubled at the start of each line (byte-stuffing), ended by "." on a line of its own.
+//! Dot-stuffed message data (RFC 5321 §4.5.2 SMTP DATA transparency, RFC 1939 §3 POP3
+//! multi-line responses): the stored message with CRLF line ends, a "." doubled at the start of
+//! each line, ended by "." on a line of its own.
 //!
 //! Streaming: the driver feeds the stored bytes in any pieces and writes what comes out; state
 //! between pieces is a few flags, so memory does not depend on the message size. A bare LF in the
-//! stored bytes goes out as CRLF (the stored size is what LIST reports either way). For TOP the
-//! encoder stops after the header, its blank line and the requested number of body lines.
+//! stored bytes goes out as CRLF. For POP3 TOP the encoder stops after the header, its blank line
+//! and the requested number of body lines.
 
 /// Encodes one message for RETR (`top: None`) or TOP (`top: Some(lines)`).
 #[derive(Debug)]

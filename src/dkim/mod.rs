@@ -1,0 +1,62 @@
+//! DKIM signing (RFC 6376) with our own code on ring: relaxed/relaxed canonicalization, the
+//! `DKIM-Signature:` header field, and the selector keys with their DNS TXT records.
+//!
+//! Owns: `canon` (RFC 6376 §3.4.2/§3.4.4, streaming for the body), `sign` (RFC 6376 §3.5/§3.7,
+//! `rsa-sha256` and RFC 8463 `ed25519-sha256`), `keys` (generation at init, PEM files under the
+//! directory the caller names, DNS TXT values). mail-auth cannot be used here (TOOLCHAIN.md §6).
+//!
+//! Invariants:
+//! - Pure functions plus explicit file I/O in `keys` only; no sockets, clocks or async. The
+//!   caller passes the signature time (`t=`), so signing is deterministic for Ed25519.
+//! - RSA signing is CPU-heavy (milliseconds on a Pi): callers run it on the worker pool
+//!   (DESIGN.md "Runtime model"), never on the executor thread.
+//! - The body is never held whole: it is fed in pieces to [`canon::BodyHasher`], whose state is
+//!   a pending-whitespace flag, a pending-empty-line counter and a small output buffer.
+//! - Not wired into any mail flow yet (there is no outbound path); verification is not here.
+
+pub mod canon;
+pub mod keys;
+pub mod sign;
+
+pub use canon::BodyHasher;
+pub use keys::{DkimKey, KeyAlgorithm, SelectorKeys};
+pub use sign::{Signer, sign_message};
+
+/// Errors of DKIM key handling and signing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a key file, or reading the body stream, failed.
+    #[error("dkim I/O on {path}: {source}")]
+    Io {
+        /// The file (or "body") the operation was about.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A key file is not PEM `PRIVATE KEY` (PKCS#8) that ring accepts for the algorithm.
+    #[error("dkim key {path}: {reason}")]
+    BadKey {
+        /// The key file.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// Key generation failed.
+    #[error("dkim key generation: {0}")]
+    KeyGen(String),
+    /// `d=` or `s=` is not a plain DNS name (this also keeps header injection out).
+    #[error("dkim {tag}= value {value:?} is not a valid DNS name")]
+    BadName {
+        /// "d" or "s".
+        tag: &'static str,
+        /// The refused value (truncated).
+        value: String,
+    },
+    /// The message header has no From field (RFC 6376 §5.4: From must be signed).
+    #[error("message has no From header field")]
+    NoFrom,
+    /// ring refused to sign.
+    #[error("dkim signing failed")]
+    Sign,
+}
