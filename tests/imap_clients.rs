@@ -988,3 +988,37 @@ fn a_connection_that_never_logs_in_is_dropped_after_the_login_timeout() {
     let _ = c.stream.read_to_end(&mut rest);
     assert!(rest.is_empty(), "closed after BYE: {rest:?}");
 }
+
+#[test]
+fn moving_into_and_out_of_junk_over_imap_records_training_events() {
+    let mut s = Server::start(&[ALICE]);
+    deliver(&s, ALICE, &small_message("spam to be"));
+    deliver(&s, ALICE, &small_message("ham after all"));
+    let tcp = TcpStream::connect(s.imaps()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let tls = tls_connector(&s).connect(HOSTNAME, tcp).unwrap();
+    let mut client = imap::Client::new(tls);
+    client.read_greeting().unwrap();
+    let mut session = client.login(ALICE, PASSWORD).map_err(|e| e.0).unwrap();
+    session.select("INBOX").unwrap();
+    // The user marks both as spam (MOVE into Junk), then one back as ham (MOVE out of Junk).
+    session.uid_mv("1:2", "Junk").unwrap();
+    session.select("Junk").unwrap();
+    session.uid_mv("2", "INBOX").unwrap();
+    // Moving between ordinary folders is no signal.
+    session.select("INBOX").unwrap();
+    session.uid_mv("3", "Archive").unwrap();
+    session.logout().unwrap();
+    assert!(s.stop().success());
+    // The events are in the store the binary wrote (the scorer of a later issue reads them).
+    let store = mailnook::store::Store::open(&s.data.path().join("mail.redb"), 1 << 20).unwrap();
+    let user = store.user(ALICE).unwrap().expect("alice");
+    let events: Vec<bool> = store
+        .training_events(user.id)
+        .unwrap()
+        .iter()
+        .map(|e| e.spam)
+        .collect();
+    assert_eq!(events, vec![true, true, false], "spam, spam, ham");
+    store.close();
+}
