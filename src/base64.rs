@@ -1,4 +1,5 @@
-//! Base64 (RFC 4648 §4, the standard alphabet) for SASL exchanges and PHC strings.
+//! Base64 (RFC 4648 §4, the standard alphabet) for SASL exchanges (IMAP, POP3, the SMTP client),
+//! PHC strings and DKIM tags: the crate's one implementation, a leaf every layer may use.
 //!
 //! Small and strict on purpose: the decoder takes a bound on its output and refuses anything not
 //! in canonical form (no whitespace, padding only at the end, zero pad bits), so a peer cannot

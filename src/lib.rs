@@ -8,6 +8,7 @@
 #![allow(missing_docs)]
 
 pub mod auth;
+pub(crate) mod base64;
 pub mod cli;
 pub mod codec;
 pub mod config;

@@ -14,7 +14,6 @@ use mailnook::proto::smtp::client::{
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 enum Wire {
@@ -39,23 +38,6 @@ impl Wire {
             Wire::Gone => Ok(()),
         }
     }
-}
-
-fn tls_config(cert: &Path) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(cert).expect("read the server certificate") {
-        roots.add(c.expect("PEM")).expect("trust anchor");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
 }
 
 /// Runs one transaction to the end and returns the outcome and everything the client wrote.
@@ -94,7 +76,7 @@ fn send(
                 };
                 let name = rustls::pki_types::ServerName::try_from(HOSTNAME).unwrap();
                 let conn = rustls::ClientConnection::new(
-                    tls_config(cert.expect("a certificate to trust")),
+                    tls_client_config(cert.expect("a certificate to trust")),
                     name,
                 )
                 .unwrap();

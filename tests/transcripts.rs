@@ -69,7 +69,6 @@ use regex::Regex;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 const USERS: &[&str] = &["alice@example.test", "bob@example.test"];
@@ -537,25 +536,6 @@ impl Client {
         self.conn = Conn::Tls(Box::new(tls));
         Ok(())
     }
-}
-
-fn tls_client_config(cert: &Path) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(cert).expect("read the server certificate") {
-        roots
-            .add(c.expect("PEM certificate"))
-            .expect("trust anchor");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
 }
 
 /// A message file as a client submits it: CRLF line ends, dot-stuffed, ending in CRLF.

@@ -26,7 +26,6 @@
 //! per-client one so one misconfigured phone cannot do it alone), and a success from a client
 //! clears that client's counter even if it failed for other accounts before.
 
-mod base64;
 mod cache;
 mod password;
 pub mod sasl;
@@ -40,6 +39,7 @@ pub use password::{
 pub use sasl::{SaslError, decode_plain};
 pub use secret::Secret;
 
+use crate::base64;
 use crate::config::Config;
 use crate::store::{Store, User, UserId};
 use async_lock::Semaphore;

@@ -7,7 +7,7 @@
 //! is allocated. Errors carry no part of the input, so they can be logged as they are.
 
 use super::Secret;
-use super::base64::{self, Base64Error};
+use crate::base64::{self, Base64Error};
 
 /// Longest decoded response accepted. RFC 4616 §2 asks servers to accept at least 255 octets
 /// for each of authzid, authcid and password; this leaves room for a 1024-byte password.

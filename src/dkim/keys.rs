@@ -1,7 +1,8 @@
-//! DKIM selector keys: generation at init, PEM files, loading, and the DNS TXT record values.
+//! DKIM selector keys: generation, PKCS#8 parsing, signing and the DNS TXT record values.
 //!
-//! Files: `<dir>/<selector>.ed25519.pem` and `<dir>/<selector>.rsa.pem` (the caller passes
-//! `DATA/dkim`), each one PEM `PRIVATE KEY` block (PKCS#8), mode 0600, directory 0700.
+//! The key files (`<dir>/<selector>.{ed25519,rsa}.pem`, written and loaded at init) are handled
+//! by `crate::tls::dkim_keys`, the only place that reads private keys; [`ensure`], [`load`],
+//! [`write_pem`] and [`key_path`] are re-exported from there.
 //! DNS: a name holds one key record, so the two keys are published (and signed with `s=`) as
 //! `<selector>-rsa._domainkey.<domain>` and `<selector>-ed25519._domainkey.<domain>`
 //! ([`SelectorKeys::dns_records`]).
@@ -14,21 +15,17 @@
 //!   checks it on load. Everything after generation is ring; `rsa` is never used to sign.
 //!   Measured cost of the keygen path in the aarch64 release binary: ~170 KiB (text+data).
 //!   `openssl genpkey` is not an option: there is no openssl on the Pi image.
-//! - A key file is written to `<name>.tmp`, fsynced and renamed, so a crash never leaves a
-//!   half-written key under the final name; existing keys are never overwritten by [`ensure`].
 //! - Private key bytes never appear in `Debug` output or errors.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self, Ed25519KeyPair, KeyPair, RsaKeyPair};
 
 use super::Error;
+use crate::base64;
+
+/// The key files (reading, writing, generating into `DATA/dkim`) live in `crate::tls`, the only
+/// module that reads private keys; re-exported here so callers keep one path.
+pub use crate::tls::dkim_keys::{ensure, key_path, load, write_pem};
 
 /// RSA modulus size for new keys. RFC 8301 §3.2: at least 1024, SHOULD be at least 2048;
 /// 2048 still fits one 255-octet TXT string split in two (the DNS layer splits it).
@@ -61,7 +58,7 @@ impl KeyAlgorithm {
     }
 
     /// The file name suffix: `<selector>.<suffix>.pem`.
-    fn file_suffix(self) -> &'static str {
+    pub(crate) fn file_suffix(self) -> &'static str {
         self.key_type()
     }
 
@@ -116,8 +113,8 @@ impl DkimKey {
     /// SubjectPublicKeyInfo DER (what opendkim publishes; RFC 6376 §3.6.1 verifiers accept it).
     pub fn public_key_b64(&self) -> String {
         match self {
-            DkimKey::Ed25519(k) => B64.encode(k.public_key().as_ref()),
-            DkimKey::Rsa(k) => B64.encode(rsa_spki(k.public_key().as_ref())),
+            DkimKey::Ed25519(k) => base64::encode(k.public_key().as_ref(), true),
+            DkimKey::Rsa(k) => base64::encode(&rsa_spki(k.public_key().as_ref()), true),
         }
     }
 
@@ -284,78 +281,6 @@ fn der_uint(be: &[u8], out: &mut Vec<u8>) {
     der_tlv(0x02, &content, out);
 }
 
-/// The key file of `selector` for `alg` under `dir`.
-pub fn key_path(dir: &Path, selector: &str, alg: KeyAlgorithm) -> PathBuf {
-    dir.join(format!("{selector}.{}.pem", alg.file_suffix()))
-}
-
-fn io_err(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Writes PKCS#8 DER as a PEM `PRIVATE KEY` file, mode 0600, atomically (tmp + rename).
-/// Creates `dir` (mode 0700) if needed. A stale `<path>.tmp` is replaced.
-pub fn write_pem(path: &Path, pkcs8: &[u8]) -> Result<(), Error> {
-    if let Some(dir) = path.parent() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| io_err(dir, e))?;
-    }
-    let text = pem::encode_config(
-        &pem::Pem::new("PRIVATE KEY", pkcs8),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    );
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    // A tmp file left by a crash during an earlier init is stale: nothing else writes keys.
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&tmp, e)),
-    }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| io_err(&tmp, e))?;
-    let res = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
-    drop(f);
-    if let Err(e) = res.and_then(|()| fs::rename(&tmp, path)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(path, e));
-    }
-    if let Some(dir) = path.parent()
-        && let Ok(d) = fs::File::open(dir)
-    {
-        let _ = d.sync_all(); // make the rename durable; best effort
-    }
-    Ok(())
-}
-
-/// Loads a PEM `PRIVATE KEY` file for `alg`.
-pub fn load(path: &Path, alg: KeyAlgorithm) -> Result<DkimKey, Error> {
-    let text = fs::read(path).map_err(|e| io_err(path, e))?;
-    let bad = |reason: String| Error::BadKey {
-        path: path.display().to_string(),
-        reason,
-    };
-    let block = pem::parse(&text).map_err(|e| bad(format!("not PEM: {e}")))?;
-    if block.tag() != "PRIVATE KEY" {
-        return Err(bad(format!(
-            "PEM block is {:?}, want \"PRIVATE KEY\" (PKCS#8)",
-            block.tag()
-        )));
-    }
-    DkimKey::from_pkcs8(alg, block.contents()).map_err(bad)
-}
-
 /// Both keys of one selector, Ed25519 and RSA.
 #[derive(Debug)]
 pub struct SelectorKeys {
@@ -374,27 +299,6 @@ impl SelectorKeys {
             (format!("{name}._domainkey.{domain}"), k.dns_txt())
         })
     }
-}
-
-/// Init: loads the selector's two keys from `dir`, generating and writing any that is missing.
-/// Existing files are kept as they are (a broken one is an error, not replaced).
-pub fn ensure(dir: &Path, selector: &str) -> Result<SelectorKeys, Error> {
-    super::sign::check_dns_name("s", selector)?;
-    let get = |alg: KeyAlgorithm| -> Result<DkimKey, Error> {
-        let path = key_path(dir, selector, alg);
-        if !path.exists() {
-            let der = match alg {
-                KeyAlgorithm::Ed25519 => generate_ed25519()?,
-                KeyAlgorithm::Rsa => generate_rsa(RSA_BITS)?,
-            };
-            write_pem(&path, &der)?;
-        }
-        load(&path, alg)
-    };
-    Ok(SelectorKeys {
-        ed25519: get(KeyAlgorithm::Ed25519)?,
-        rsa: get(KeyAlgorithm::Rsa)?,
-    })
 }
 
 #[cfg(test)]
@@ -434,30 +338,7 @@ mod tests {
         let k = DkimKey::from_pkcs8(KeyAlgorithm::Ed25519, &der).unwrap();
         let txt = k.dns_txt();
         let p = txt.strip_prefix("v=DKIM1; k=ed25519; p=").unwrap();
-        assert_eq!(B64.decode(p).unwrap().len(), 32);
+        assert_eq!(base64::decode(p.as_bytes(), 64).unwrap().len(), 32);
         assert!(format!("{k:?}").contains("Ed25519"));
-    }
-
-    #[test]
-    fn pem_roundtrip_mode_0600_and_wrong_algorithm_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = key_path(&dir.path().join("dkim"), "sel", KeyAlgorithm::Ed25519);
-        let der = generate_ed25519().unwrap();
-        write_pem(&path, &der).unwrap();
-        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let dmode = fs::metadata(path.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(dmode, 0o700);
-        let k = load(&path, KeyAlgorithm::Ed25519).unwrap();
-        assert_eq!(k.algorithm(), KeyAlgorithm::Ed25519);
-        assert!(matches!(
-            load(&path, KeyAlgorithm::Rsa),
-            Err(Error::BadKey { .. })
-        ));
     }
 }

@@ -2,11 +2,11 @@
 //! `DKIM-Signature:` header field, and the selector keys with their DNS TXT records.
 //!
 //! Owns: `canon` (RFC 6376 §3.4.2/§3.4.4, streaming for the body), `sign` (RFC 6376 §3.5/§3.7,
-//! `rsa-sha256` and RFC 8463 `ed25519-sha256`), `keys` (generation at init, PEM files under the
-//! directory the caller names, DNS TXT values). mail-auth cannot be used here (TOOLCHAIN.md §6).
+//! `rsa-sha256` and RFC 8463 `ed25519-sha256`), `keys` (generation, PKCS#8 parsing, DNS TXT
+//! values; the PEM files are read and written by `crate::tls::dkim_keys`, re-exported in `keys`). mail-auth cannot be used here (TOOLCHAIN.md §6).
 //!
 //! Invariants:
-//! - Pure functions plus explicit file I/O in `keys` only; no sockets, clocks or async. The
+//! - Pure functions; no file I/O (key files are `crate::tls`'s), sockets, clocks or async. The
 //!   caller passes the signature time (`t=`), so signing is deterministic for Ed25519.
 //! - RSA signing is CPU-heavy (milliseconds on a Pi): callers run it on the worker pool
 //!   (DESIGN.md "Runtime model"), never on the executor thread.

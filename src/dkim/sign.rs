@@ -22,8 +22,7 @@
 
 use std::io::Read;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use crate::base64;
 
 use super::Error;
 use super::canon::{self, BodyHasher};
@@ -153,7 +152,7 @@ impl Signer {
             let end = if i + 1 == names.len() { ";" } else { ":" };
             h.word(&format!("{lead}{name}{end}"), sep);
         }
-        h.word(&format!("bh={};", B64.encode(body_hash)), true);
+        h.word(&format!("bh={};", base64::encode(body_hash, true)), true);
         h.word("b=", true);
 
         // §3.7: the DKIM-Signature field itself, b= empty, canonicalized, without its CRLF.
@@ -162,7 +161,7 @@ impl Signer {
         own.truncate(own.len() - 2);
         data.extend_from_slice(&own);
 
-        let sig = B64.encode(self.key.sign(&data)?);
+        let sig = base64::encode(&self.key.sign(&data)?, true);
         h.base64(&sig);
         h.out.push_str("\r\n");
         Ok(h.out)

@@ -2,7 +2,7 @@
 //! of extended command syntax (LIST-EXTENDED, SEARCH RETURN, CREATE USE) with the LIST pattern
 //! matcher, and modified UTF-7 mailbox names.
 
-use super::{chunks, header, into_tokens};
+use super::{chunks, header, into_tokens, until};
 use crate::proto::imap::extended::{is_list, parse_list, split_create_params, split_search_return};
 use crate::proto::imap::response::Status;
 use crate::proto::imap::{ConnState, Event, ImapSession, Request, SessionConfig, list, mutf7};
@@ -473,16 +473,10 @@ fn client_writes(payload: &[u8]) -> Vec<&[u8]> {
     writes
 }
 
-/// The transcript up to the first STARTTLS or COMPRESS: after either, the session has dropped
+/// STARTTLS and COMPRESS end the comparable transcript: after either, the session has dropped
 /// whatever the last read held, so what follows depends on how the input was split.
-fn until_switch(t: &[Seen]) -> &[Seen] {
-    match t
-        .iter()
-        .position(|s| matches!(s, Seen::StartTls | Seen::Compress))
-    {
-        Some(i) => &t[..=i],
-        None => t,
-    }
+fn is_switch(s: &Seen) -> bool {
+    matches!(s, Seen::StartTls | Seen::Compress)
 }
 
 /// Drives an [`ImapSession`] as the IMAP driver does.
@@ -510,8 +504,8 @@ pub fn fuzz_imap_session(data: &[u8]) {
     let chunked = run_session(state, flags, tape, &payload, &h[4..7]);
     let whole = run_session(state, flags, tape, &payload, &[0]);
     assert_eq!(
-        until_switch(&chunked),
-        until_switch(&whole),
+        until(&chunked, is_switch),
+        until(&whole, is_switch),
         "the session depends on how its input was split"
     );
 }

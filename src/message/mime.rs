@@ -113,6 +113,49 @@ fn is_lwsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// A NUL at `i` inside a comment, quoted string or domain literal: appends the run
+/// `d[*start..i]` and [`NUL_REPLACEMENT`]; the run resumes after the NUL.
+fn replace_nul(d: &[u8], i: usize, start: &mut usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(&d[*start..i]);
+    out.extend_from_slice(NUL_REPLACEMENT);
+    *start = i + 1;
+}
+
+/// An LF at `i` inside a comment, quoted string or domain literal (RFC 5322 §2.2.3
+/// unfolding): appends the run `d[*start..i]` less a CR right before the LF; the run resumes
+/// after the LF.
+fn unfold_at(d: &[u8], i: usize, start: &mut usize, out: &mut Vec<u8>) {
+    let end = if i > *start && d[i - 1] == b'\r' {
+        i - 1
+    } else {
+        i
+    };
+    out.extend_from_slice(&d[*start..end]);
+    *start = i + 1;
+}
+
+/// A backslash at `*i` inside a comment or quoted string (RFC 5322 §3.2.1 `quoted-pair`):
+/// drops the backslash from the output and leaves `*i` on the quoted byte. Before CR, LF or
+/// NUL it is not a quoted-pair: the backslash is kept and the byte handled normally.
+fn quoted_pair(
+    d: &[u8],
+    i: &mut usize,
+    start: &mut usize,
+    out: &mut Vec<u8>,
+) -> Result<(), Broken> {
+    *i += 1;
+    if *i >= d.len() {
+        return Err(Broken);
+    }
+    if matches!(d[*i], b'\r' | b'\n' | 0) {
+        *i -= 1;
+    } else {
+        out.extend_from_slice(&d[*start..*i - 1]);
+        *start = *i;
+    }
+    Ok(())
+}
+
 /// A cursor over one unfolded field value. Every `Ok(..)` leaves the cursor after any CFWS.
 struct Lexer<'a> {
     d: &'a [u8],
@@ -151,11 +194,7 @@ impl<'a> Lexer<'a> {
         let mut start = self.i;
         while self.i < self.d.len() {
             match self.d[self.i] {
-                0 => {
-                    self.comment.extend_from_slice(&self.d[start..self.i]);
-                    self.comment.extend_from_slice(NUL_REPLACEMENT);
-                    start = self.i + 1;
-                }
+                0 => replace_nul(self.d, self.i, &mut start, &mut self.comment),
                 b'(' => level += 1,
                 b')' => {
                     level -= 1;
@@ -165,28 +204,8 @@ impl<'a> Lexer<'a> {
                         return self.more();
                     }
                 }
-                b'\n' => {
-                    let end = if self.i > start && self.d[self.i - 1] == b'\r' {
-                        self.i - 1
-                    } else {
-                        self.i
-                    };
-                    self.comment.extend_from_slice(&self.d[start..end]);
-                    start = self.i + 1;
-                }
-                b'\\' => {
-                    self.i += 1;
-                    if self.at_end() {
-                        return Err(Broken);
-                    }
-                    if matches!(self.d[self.i], b'\r' | b'\n' | 0) {
-                        // Not a quoted-pair: keep the backslash, handle the byte normally.
-                        self.i -= 1;
-                    } else {
-                        self.comment.extend_from_slice(&self.d[start..self.i - 1]);
-                        start = self.i;
-                    }
-                }
+                b'\n' => unfold_at(self.d, self.i, &mut start, &mut self.comment),
+                b'\\' => quoted_pair(self.d, &mut self.i, &mut start, &mut self.comment)?,
                 _ => {}
             }
             self.i += 1;
@@ -279,38 +298,15 @@ impl<'a> Lexer<'a> {
         let mut start = self.i;
         while self.i < self.d.len() {
             match self.d[self.i] {
-                0 => {
-                    out.extend_from_slice(&self.d[start..self.i]);
-                    out.extend_from_slice(NUL_REPLACEMENT);
-                    start = self.i + 1;
-                }
+                0 => replace_nul(self.d, self.i, &mut start, out),
                 b'"' => {
                     out.extend_from_slice(&self.d[start..self.i]);
                     self.i += 1;
                     return self.skip_cfws();
                 }
-                b'\n' => {
-                    // RFC 5322 §3.2.4: FWS inside a quoted string is unfolded.
-                    let end = if self.i > start && self.d[self.i - 1] == b'\r' {
-                        self.i - 1
-                    } else {
-                        self.i
-                    };
-                    out.extend_from_slice(&self.d[start..end]);
-                    start = self.i + 1;
-                }
-                b'\\' => {
-                    self.i += 1;
-                    if self.at_end() {
-                        return Err(Broken);
-                    }
-                    if matches!(self.d[self.i], b'\r' | b'\n' | 0) {
-                        self.i -= 1;
-                    } else {
-                        out.extend_from_slice(&self.d[start..self.i - 1]);
-                        start = self.i;
-                    }
-                }
+                // RFC 5322 §3.2.4: FWS inside a quoted string is unfolded.
+                b'\n' => unfold_at(self.d, self.i, &mut start, out),
+                b'\\' => quoted_pair(self.d, &mut self.i, &mut start, out)?,
                 _ => {}
             }
             self.i += 1;
@@ -361,26 +357,14 @@ impl<'a> Lexer<'a> {
         self.i += 1;
         while self.i < self.d.len() {
             match self.d[self.i] {
-                0 => {
-                    out.extend_from_slice(&self.d[start..self.i]);
-                    out.extend_from_slice(NUL_REPLACEMENT);
-                    start = self.i + 1;
-                }
+                0 => replace_nul(self.d, self.i, &mut start, out),
                 b'[' => return Err(Broken),
                 b']' => {
                     out.extend_from_slice(&self.d[start..=self.i]);
                     self.i += 1;
                     return self.skip_cfws();
                 }
-                b'\n' => {
-                    let end = if self.i > start && self.d[self.i - 1] == b'\r' {
-                        self.i - 1
-                    } else {
-                        self.i
-                    };
-                    out.extend_from_slice(&self.d[start..end]);
-                    start = self.i + 1;
-                }
+                b'\n' => unfold_at(self.d, self.i, &mut start, out),
                 b'\\' => {
                     self.i += 1;
                     if self.at_end() {

@@ -97,14 +97,13 @@ impl Param {
         let mut bytes = Vec::with_capacity(text.len());
         let mut i = 0;
         while i < text.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
             match (
                 text[i],
-                text.get(i + 1).copied().and_then(hex),
-                text.get(i + 2).copied().and_then(hex),
+                text.get(i + 1).copied().and_then(super::transfer::hex),
+                text.get(i + 2).copied().and_then(super::transfer::hex),
             ) {
                 (b'%', Some(h), Some(l)) => {
-                    bytes.push((h * 16 + l) as u8);
+                    bytes.push(h * 16 + l);
                     i += 3;
                 }
                 (b, _, _) => {

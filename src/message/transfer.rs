@@ -51,7 +51,8 @@ fn b64(c: u8) -> Option<u32> {
     } as u32)
 }
 
-fn hex(c: u8) -> Option<u8> {
+/// The value of one hexadecimal digit (either case).
+pub(super) fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 

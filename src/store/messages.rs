@@ -77,6 +77,12 @@ fn save_mailbox(txn: &WriteTransaction, id: u64, row: &MailboxRow) -> Result<()>
     Ok(())
 }
 
+/// A message row the read pass of this transaction already saw (so missing means corrupt).
+fn reread(t: &redb::Table<'_, (u64, u32), &[u8]>, key: (u64, u32)) -> Result<MessageRow> {
+    let v = t.get(key)?.ok_or(corrupt("message vanished"))?;
+    MessageRow::decode(v.value()).ok_or(corrupt("message row"))
+}
+
 fn uid(n: u32) -> Result<Uid> {
     Ok(Uid(std::num::NonZeroU32::new(n).ok_or(corrupt("uid 0"))?))
 }
@@ -397,10 +403,7 @@ pub(super) fn store_flags(
     {
         let mut t = txn.open_table(MESSAGES)?;
         for n in plan {
-            let mut m = {
-                let v = t.get((mailbox.0, n))?.ok_or(corrupt("message vanished"))?;
-                MessageRow::decode(v.value()).ok_or(corrupt("message row"))?
-            };
+            let mut m = reread(&t, (mailbox.0, n))?;
             let (f, k) = stored(&m, mode, flags, &wanted);
             let was_seen = m.flags & flags::SEEN != 0;
             let is_seen = f & flags::SEEN != 0;
@@ -469,10 +472,7 @@ pub(super) fn copy(
     {
         let mut t = txn.open_table(MESSAGES)?;
         for g in &picked {
-            let mut m = {
-                let v = t.get((from.0, g.uid))?.ok_or(corrupt("message vanished"))?;
-                MessageRow::decode(v.value()).ok_or(corrupt("message row"))?
-            };
+            let mut m = reread(&t, (from.0, g.uid))?;
             let n = dst.uidnext;
             dst.uidnext += 1;
             dst.messages += 1;
@@ -560,10 +560,7 @@ pub(super) fn move_all(
     {
         let mut t = txn.open_table(MESSAGES)?;
         for g in &picked {
-            let mut m = {
-                let v = t.get((from, g.uid))?.ok_or(corrupt("message vanished"))?;
-                MessageRow::decode(v.value()).ok_or(corrupt("message row"))?
-            };
+            let mut m = reread(&t, (from, g.uid))?;
             m.modseq = dst.highest_modseq;
             t.insert((to, dst.uidnext), m.encode().as_slice())?;
             dst.uidnext += 1;

@@ -847,6 +847,19 @@ pub(super) fn store_body(
     Ok((BodyId(body), size))
 }
 
+/// Body row `body` with its reference count replaced by `f(count)`, and that new count.
+fn rerefed(
+    bodies: &redb::Table<'_, u64, &[u8]>,
+    body: u64,
+    f: impl FnOnce(u32) -> Result<u32>,
+) -> Result<(u32, Vec<u8>)> {
+    let v = bodies.get(body)?.ok_or(corrupt("body row missing"))?;
+    let view = BodyView::parse(v.value()).ok_or(corrupt("body row"))?;
+    let refs = f(view.refs)?;
+    let row = BodyRow::with_refs(v.value(), refs).ok_or(corrupt("body row"))?;
+    Ok((refs, row))
+}
+
 /// Adds message rows' claims on bodies (body → how many new rows name it).
 pub(super) fn add_body_refs(
     txn: &WriteTransaction,
@@ -854,11 +867,7 @@ pub(super) fn add_body_refs(
 ) -> Result<()> {
     let mut bodies = txn.open_table(BODIES)?;
     for (body, n) in counts {
-        let row = {
-            let v = bodies.get(*body)?.ok_or(corrupt("body row missing"))?;
-            let view = BodyView::parse(v.value()).ok_or(corrupt("body row"))?;
-            BodyRow::with_refs(v.value(), view.refs + n).ok_or(corrupt("body row"))?
-        };
+        let (_, row) = rerefed(&bodies, *body, |refs| Ok(refs + n))?;
         bodies.insert(*body, row.as_slice())?;
     }
     Ok(())
@@ -868,18 +877,9 @@ pub(super) fn add_body_refs(
 /// chunks, or, if a reader pins it, parked until the reader lets go ([`super::body`]).
 pub(super) fn drop_body_ref(txn: &WriteTransaction, state: &mut State, body: u64) -> Result<()> {
     let mut bodies = txn.open_table(BODIES)?;
-    let (refs, row) = {
-        let v = bodies.get(body)?.ok_or(corrupt("body row missing"))?;
-        let view = BodyView::parse(v.value()).ok_or(corrupt("body row"))?;
-        let refs = view
-            .refs
-            .checked_sub(1)
-            .ok_or(corrupt("body refs below zero"))?;
-        (
-            refs,
-            BodyRow::with_refs(v.value(), refs).ok_or(corrupt("body row"))?,
-        )
-    };
+    let (refs, row) = rerefed(&bodies, body, |refs| {
+        refs.checked_sub(1).ok_or(corrupt("body refs below zero"))
+    })?;
     if refs > 0 {
         bodies.insert(body, row.as_slice())?;
         return Ok(());

@@ -7,6 +7,8 @@
 //! - `DATA/tls/selfsigned-cert.pem` + `DATA/tls/selfsigned-key.pem`: generated at init (rcgen,
 //!   ECDSA P-256) so TLS works from the first start.
 //!
+//! - DKIM selector keys: `DATA/dkim/<selector>.{ed25519,rsa}.pem` ([`dkim_keys`]).
+//!
 //! Key files are created owner-only (0600). Loading is blocking file I/O: the server calls it off
 //! the executor thread and swaps the result in ([`ServerTls::swap`]).
 
@@ -19,6 +21,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
+
+pub mod dkim_keys;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,14 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
     }
 }
 
+/// Creates `dir` and its parents, owner-only (0700) where new; an existing directory is kept.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Creates the self-signed pair for `hostname` unless it exists. Returns whether it was created.
 pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<bool, TlsError> {
     let files = self_signed_files(data);
@@ -94,11 +106,7 @@ pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<bool, TlsError>
         return Ok(false);
     }
     let dir = tls_dir(data);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(io_err(&dir))?;
+    create_private_dir(&dir).map_err(io_err(&dir))?;
     let names = vec![hostname.to_string(), "localhost".to_string()];
     let certified = rcgen::generate_simple_self_signed(names)?;
     let mut key = std::fs::OpenOptions::new()

@@ -442,3 +442,23 @@ pub fn curl_ok(cmd: &mut Command) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// A rustls client configuration trusting only the server's self-signed certificate.
+pub fn tls_client_config(cert: &Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).expect("read the server certificate") {
+        roots
+            .add(c.expect("PEM certificate"))
+            .expect("trust anchor");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}

@@ -121,8 +121,7 @@ async fn plain(conn: &mut Conn, tag: &str, b64: &[u8]) {
 
 /// RFC 4648 §4 base64 (padded) of `data`.
 fn base64_text(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(data)
+    crate::base64::encode(data, true)
 }
 
 #[cfg(test)]

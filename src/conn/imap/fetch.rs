@@ -61,6 +61,15 @@ fn path(part: &Option<Part>) -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// A BINARY section's part numbers as they are written back: `1.2`.
+fn part_numbers(section: &[impl std::fmt::Display]) -> String {
+    section
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// Resolves a section to a byte range of the stored message.
 fn locate(
     conn: &Conn,
@@ -479,6 +488,8 @@ pub(super) async fn fetch(
             }
         }
     }
+    // Stands in for a missing summary, made once rather than cloned per item.
+    let no_summary = Summary::default();
     for (seq, u) in msgs {
         let Some(m) = conn.ctx.store.message(id, u)? else {
             // Expunged by another session since the view was synced: RFC 2180 §4.1.
@@ -493,6 +504,7 @@ pub(super) async fn fetch(
             .store
             .summary(body)?
             .and_then(|b| Summary::decode(&b));
+        let s = summary.as_ref().unwrap_or(&no_summary);
         let mut head: Vec<u8> = format!("* {seq} FETCH (").into_bytes();
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
@@ -543,14 +555,12 @@ pub(super) async fn fetch(
                 }
                 MessageDataItemName::Envelope => {
                     sep(&mut head);
-                    let s = summary.clone().unwrap_or_default();
                     head.extend_from_slice(&render_item(MessageDataItem::Envelope(
                         s.imap_envelope(),
                     )));
                 }
                 MessageDataItemName::BodyStructure | MessageDataItemName::Body => {
                     sep(&mut head);
-                    let s = summary.clone().unwrap_or_default();
                     let extended = matches!(name, MessageDataItemName::BodyStructure);
                     let structure = s.imap_body_structure(extended);
                     let item = if extended {
@@ -565,8 +575,7 @@ pub(super) async fn fetch(
                     partial,
                     peek: _,
                 } => {
-                    let s = summary.clone().unwrap_or_default();
-                    let src = locate(conn, body, &s, section, false)?;
+                    let src = locate(conn, body, s, section, false)?;
                     let label = format!("BODY{}", section_text(section));
                     literals.push((label, src, partial.map(|(a, b)| (a, Some(b.get()))), false));
                 }
@@ -575,31 +584,15 @@ pub(super) async fn fetch(
                     partial,
                     peek: _,
                 } => {
-                    let s = summary.clone().unwrap_or_default();
                     let p = section_path(section);
-                    let src = locate(conn, body, &s, &p, true)?;
-                    let label = format!(
-                        "BINARY[{}]",
-                        section
-                            .iter()
-                            .map(|n| n.to_string())
-                            .collect::<Vec<_>>()
-                            .join(".")
-                    );
+                    let src = locate(conn, body, s, &p, true)?;
+                    let label = format!("BINARY[{}]", part_numbers(section));
                     literals.push((label, src, partial.map(|(a, b)| (a, Some(b.get()))), true));
                 }
                 MessageDataItemName::BinarySize { section } => {
-                    let s = summary.clone().unwrap_or_default();
                     let p = section_path(section);
-                    let label = format!(
-                        "BINARY.SIZE[{}]",
-                        section
-                            .iter()
-                            .map(|n| n.to_string())
-                            .collect::<Vec<_>>()
-                            .join(".")
-                    );
-                    match locate(conn, body, &s, &p, true)? {
+                    let label = format!("BINARY.SIZE[{}]", part_numbers(section));
+                    match locate(conn, body, s, &p, true)? {
                         Source::Range(x) => {
                             let n = served_len(conn, body, &x)?;
                             sep(&mut head);
@@ -634,20 +627,15 @@ pub(super) async fn fetch(
                         false,
                     ));
                 }
-                MessageDataItemName::Rfc822Header => {
-                    let s = summary.clone().unwrap_or_default();
+                MessageDataItemName::Rfc822Header | MessageDataItemName::Rfc822Text => {
+                    let (label, section) = if matches!(name, MessageDataItemName::Rfc822Header) {
+                        ("RFC822.HEADER", Section::Header(None))
+                    } else {
+                        ("RFC822.TEXT", Section::Text(None))
+                    };
                     literals.push((
-                        "RFC822.HEADER".into(),
-                        locate(conn, body, &s, &Some(Section::Header(None)), false)?,
-                        None,
-                        false,
-                    ));
-                }
-                MessageDataItemName::Rfc822Text => {
-                    let s = summary.clone().unwrap_or_default();
-                    literals.push((
-                        "RFC822.TEXT".into(),
-                        locate(conn, body, &s, &Some(Section::Text(None)), false)?,
+                        label.into(),
+                        locate(conn, body, s, &Some(section), false)?,
                         None,
                         false,
                     ));

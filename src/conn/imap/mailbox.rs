@@ -287,6 +287,24 @@ pub(crate) fn special_use(attrs: &[String]) -> Result<SpecialUse, &'static str> 
     Ok(found)
 }
 
+/// The name a mailbox is created or renamed to; answers (and gives `None`) when it is
+/// invalid (`None`) or INBOX, which always exists.
+fn new_name(conn: &mut Conn, tag: &str, name: Option<String>) -> Option<String> {
+    match name.as_deref() {
+        None => conn
+            .session
+            .tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name"),
+        Some("INBOX") => conn.session.tagged(
+            tag,
+            Status::No,
+            Some("ALREADYEXISTS"),
+            "INBOX always exists",
+        ),
+        Some(_) => return name,
+    }
+    None
+}
+
 /// CREATE [USE (...)].
 pub(super) async fn create(
     conn: &mut Conn,
@@ -294,20 +312,9 @@ pub(super) async fn create(
     mailbox: &Mailbox<'_>,
     special_use: SpecialUse,
 ) -> store::Result<()> {
-    let Some(name) = mailbox_name(conn, mailbox) else {
-        conn.session
-            .tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
+    let Some(name) = new_name(conn, tag, mailbox_name(conn, mailbox)) else {
         return Ok(());
     };
-    if name == "INBOX" {
-        conn.session.tagged(
-            tag,
-            Status::No,
-            Some("ALREADYEXISTS"),
-            "INBOX always exists",
-        );
-        return Ok(());
-    }
     match conn
         .ctx
         .store
@@ -365,20 +372,12 @@ pub(super) async fn rename(
     from: &Mailbox<'_>,
     to: &Mailbox<'_>,
 ) -> store::Result<()> {
-    let (Some(from), Some(to)) = (mailbox_name(conn, from), mailbox_name(conn, to)) else {
-        conn.session
-            .tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
+    let from = mailbox_name(conn, from);
+    // An invalid source is answered like an invalid target.
+    let to = mailbox_name(conn, to).filter(|_| from.is_some());
+    let (Some(from), Some(to)) = (from, new_name(conn, tag, to)) else {
         return Ok(());
     };
-    if to == "INBOX" {
-        conn.session.tagged(
-            tag,
-            Status::No,
-            Some("ALREADYEXISTS"),
-            "INBOX always exists",
-        );
-        return Ok(());
-    }
     match conn
         .ctx
         .store

@@ -783,13 +783,24 @@ fn run_search(
 ) -> store::Result<Vec<(u32, u32, u64)>> {
     let sel = conn.selected.as_ref().expect("selected");
     let rows = conn.ctx.store.messages(sel.id)?;
+    Ok(search_rows(conn, &rows, key, used_modseq))
+}
+
+/// [`run_search`] over rows already read; the hits come in the order of `rows`.
+fn search_rows(
+    conn: &Conn,
+    rows: &[store::Message],
+    key: &SearchKey<'_>,
+    used_modseq: &std::cell::Cell<bool>,
+) -> Vec<(u32, u32, u64)> {
+    let sel = conn.selected.as_ref().expect("selected");
     let cx = search::Context {
         max_seq: sel.view.exists(),
         max_uid: sel.view.uids().last().copied().unwrap_or(0),
         modseq_used: used_modseq,
     };
     let mut hits = Vec::new();
-    for m in &rows {
+    for m in rows {
         let uid = m.uid.get();
         let Some(seq) = sel.view.seq(uid) else {
             continue;
@@ -799,7 +810,7 @@ fn run_search(
             hits.push((seq, uid, m.row.modseq));
         }
     }
-    Ok(hits)
+    hits
 }
 
 fn and_key<'a>(criteria: &[SearchKey<'a>]) -> SearchKey<'a> {
@@ -892,12 +903,13 @@ fn search_command(
     Ok(())
 }
 
-fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<Facts>> {
-    let sel = conn.selected.as_ref().expect("selected");
-    let rows = conn.ctx.store.messages(sel.id)?;
+/// The SORT / THREAD facts of `hits`, which [`search_rows`] found in `rows` (so in their order:
+/// one pass over `rows` finds them all).
+fn facts(conn: &Conn, rows: &[store::Message], hits: &[(u32, u32, u64)], uid: bool) -> Vec<Facts> {
+    let mut rest = rows.iter();
     let mut out = Vec::new();
     for &(seq, u, _) in hits {
-        let Some(m) = rows.iter().find(|m| m.uid.get() == u) else {
+        let Some(m) = rest.find(|m| m.uid.get() == u) else {
             continue;
         };
         let mut c = Msg::new(conn, seq, u, &m.row);
@@ -972,7 +984,27 @@ fn facts(conn: &Conn, hits: &[(u32, u32, u64)], uid: bool) -> store::Result<Vec<
             references,
         });
     }
-    Ok(out)
+    out
+}
+
+/// The shared start of SORT and THREAD: refuse an unknown charset (answered, `None`), else
+/// the facts of the messages matching the search criteria.
+fn matching_facts(
+    conn: &mut Conn,
+    tag: &str,
+    charset: &str,
+    search_criteria: &[SearchKey<'_>],
+    uid: bool,
+) -> store::Result<Option<Vec<Facts>>> {
+    if !check_charset(conn, tag, Some(charset)) {
+        return Ok(None);
+    }
+    let key = and_key(search_criteria);
+    let used = std::cell::Cell::new(false);
+    let sel = conn.selected.as_ref().expect("selected");
+    let rows = conn.ctx.store.messages(sel.id)?;
+    let hits = search_rows(conn, &rows, &key, &used);
+    Ok(Some(facts(conn, &rows, &hits, uid)))
 }
 
 fn sort_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> store::Result<()> {
@@ -985,9 +1017,10 @@ fn sort_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> store
     else {
         return Ok(());
     };
-    if !check_charset(conn, tag, Some(charset.as_ref())) {
+    let Some(msgs) = matching_facts(conn, tag, charset.as_ref(), search_criteria.as_ref(), uid)?
+    else {
         return Ok(());
-    }
+    };
     use imap_codec::imap_types::extensions::sort::SortKey;
     let criteria: Vec<(SortBy, bool)> = sort_criteria
         .as_ref()
@@ -1007,10 +1040,7 @@ fn sort_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> store
             (by, c.reverse)
         })
         .collect();
-    let key = and_key(search_criteria.as_ref());
-    let used = std::cell::Cell::new(false);
-    let hits = run_search(conn, &key, &used)?;
-    let sorted = thread::sort(facts(conn, &hits, uid)?, &criteria);
+    let sorted = thread::sort(msgs, &criteria);
     let mut line = String::from("* SORT");
     for id in sorted {
         line.push_str(&format!(" {id}"));
@@ -1031,14 +1061,11 @@ fn thread_command(conn: &mut Conn, tag: &str, body: CommandBody<'static>) -> sto
     else {
         return Ok(());
     };
-    if !check_charset(conn, tag, Some(charset.as_ref())) {
+    let Some(msgs) = matching_facts(conn, tag, charset.as_ref(), search_criteria.as_ref(), uid)?
+    else {
         return Ok(());
-    }
+    };
     use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
-    let key = and_key(search_criteria.as_ref());
-    let used = std::cell::Cell::new(false);
-    let hits = run_search(conn, &key, &used)?;
-    let msgs = facts(conn, &hits, uid)?;
     let threads = match algorithm {
         ThreadingAlgorithm::OrderedSubject => thread::ordered_subject(&msgs),
         ThreadingAlgorithm::References => thread::references(&msgs),

@@ -26,9 +26,6 @@ use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::flag::Flag;
 use imap_codec::imap_types::mailbox::Mailbox;
 
-/// Non-synchronising literals larger than this need a continuation request (RFC 7888 LITERAL-).
-pub const LITERAL_MINUS_MAX: u32 = 4096;
-
 /// Bytes a discarded line keeps between reads: the longest literal announcement plus "\r".
 const DISCARD_KEEP: usize = 24;
 
@@ -498,15 +495,12 @@ impl ImapSession {
                 Step::Sasl(Some(line.to_vec()))
             }),
             Mode::Idle => self.line_step(|s, line| {
-                if line.eq_ignore_ascii_case(b"DONE") {
-                    s.mode = Mode::Busy;
-                    Step::IdleDone
-                } else {
-                    // RFC 2177: only DONE ends IDLE; anything else is an error and ends it too.
-                    s.mode = Mode::Busy;
+                s.mode = Mode::Busy;
+                // RFC 2177: only DONE ends IDLE; anything else is an error and ends it too.
+                if !line.eq_ignore_ascii_case(b"DONE") {
                     s.count_error();
-                    Step::IdleDone
                 }
+                Step::IdleDone
             }),
         }
     }

@@ -394,7 +394,7 @@ impl SmtpClient {
                     .cfg
                     .auth
                     .as_ref()
-                    .map(|c| base64(c.password.as_bytes()));
+                    .map(|c| crate::base64::encode(c.password.as_bytes(), true));
                 self.send(&pass.unwrap_or_default());
                 self.step = Step::AuthResult;
             }
@@ -509,12 +509,15 @@ impl SmtpClient {
                 msg.extend_from_slice(creds.user.as_bytes());
                 msg.push(0);
                 msg.extend_from_slice(creds.password.as_bytes());
-                let line = format!("AUTH PLAIN {}", base64(&msg));
+                let line = format!("AUTH PLAIN {}", crate::base64::encode(&msg, true));
                 self.send(&line);
                 self.step = Step::AuthPlain;
             } else if mechs.contains(&"LOGIN") {
                 // RFC 4954 §4 initial response for LOGIN is the user name.
-                let line = format!("AUTH LOGIN {}", base64(creds.user.as_bytes()));
+                let line = format!(
+                    "AUTH LOGIN {}",
+                    crate::base64::encode(creds.user.as_bytes(), true)
+                );
                 self.send(&line);
                 self.step = Step::AuthLoginUser;
             } else {
@@ -583,12 +586,6 @@ impl SmtpClient {
     pub fn body_sent(&mut self) {
         self.step = Step::Final;
     }
-}
-
-/// RFC 4648 §4 base64 (padded).
-fn base64(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 #[cfg(test)]
