@@ -17,6 +17,17 @@ enum Kind {
     Host,
     /// An email address (may be empty: unset).
     Email,
+    /// A host name, or empty for "off".
+    OptionalHost,
+    /// Comma-separated `ip:port` socket addresses, or empty.
+    Servers,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
+    /// Printable text of at most 256 bytes (trimmed like every value), shown masked by
+    /// `config get|list`.
+    Secret,
+    /// Printable text without spaces of at most 256 bytes, or empty.
+    Word,
 }
 
 /// One known setting.
@@ -43,6 +54,31 @@ const fn int(
         default,
         help,
         kind: Kind::Int { min, max },
+    }
+}
+
+const fn text(key: &'static str, default: &'static str, kind: Kind, help: &'static str) -> Spec {
+    Spec {
+        key,
+        default,
+        help,
+        kind,
+    }
+}
+
+impl Spec {
+    /// Whether the value is a secret that is never shown.
+    pub fn is_secret(&self) -> bool {
+        matches!(self.kind, Kind::Secret)
+    }
+
+    /// The value as `config get|list` shows it (secrets masked).
+    pub fn shown(&self, value: &str) -> String {
+        if self.is_secret() && !value.is_empty() {
+            "********".to_string()
+        } else {
+            value.to_string()
+        }
     }
 }
 
@@ -305,6 +341,120 @@ pub const SPECS: &[Spec] = &[
         86_400,
         "how often DATA/tls/ is checked for new certificate files",
     ),
+    int(
+        "submission.max_header_bytes",
+        "262144",
+        4096,
+        1 << 24,
+        "largest header section of a submitted message (it is held in memory to be completed and signed)",
+    ),
+    int(
+        "queue.concurrency",
+        "4",
+        1,
+        256,
+        "outbound SMTP connections open at once",
+    ),
+    int(
+        "queue.retry_base_secs",
+        "300",
+        1,
+        86_400,
+        "wait before the first retry of a deferred message; doubles per attempt, with jitter",
+    ),
+    int(
+        "queue.retry_max_secs",
+        "7200",
+        1,
+        604_800,
+        "longest wait between two delivery attempts",
+    ),
+    int(
+        "queue.delay_warning_secs",
+        "14400",
+        0,
+        31_536_000,
+        "age at which the sender is told once that a message is delayed (0: never)",
+    ),
+    int(
+        "queue.max_age_secs",
+        "432000",
+        1,
+        31_536_000,
+        "age at which an undelivered message is given up and bounced",
+    ),
+    int(
+        "queue.connect_timeout_secs",
+        "30",
+        1,
+        600,
+        "time allowed to connect to a remote server, TLS handshake included",
+    ),
+    int(
+        "queue.command_timeout_secs",
+        "300",
+        5,
+        3600,
+        "time allowed for each reply of a remote server (RFC 5321 §4.5.3.2: 5 minutes)",
+    ),
+    int(
+        "queue.final_timeout_secs",
+        "600",
+        5,
+        3600,
+        "time allowed for the reply to the end of message data (RFC 5321 §4.5.3.2.6: 10 minutes)",
+    ),
+    int(
+        "queue.remote_port",
+        "25",
+        1,
+        65_535,
+        "port of remote mail exchangers (25; another value only for tests)",
+    ),
+    text(
+        "dns.nameservers",
+        "",
+        Kind::Servers,
+        "recursive resolvers as ip:port, comma-separated (empty: those of /etc/resolv.conf)",
+    ),
+    text(
+        "smarthost.host",
+        "",
+        Kind::OptionalHost,
+        "relay that carries all outbound mail (empty: deliver to each domain's MX directly)",
+    ),
+    int("smarthost.port", "587", 1, 65_535, "the relay's port"),
+    text(
+        "smarthost.tls",
+        "starttls",
+        Kind::Choice(&["starttls", "tls"]),
+        "starttls (port 587) or tls (implicit TLS, port 465); TLS is always required",
+    ),
+    int(
+        "smarthost.tls_verify",
+        "1",
+        0,
+        1,
+        "1: the relay's certificate must verify against the web PKI roots; 0: accept any",
+    ),
+    text(
+        "smarthost.user",
+        "",
+        Kind::Word,
+        "user name for AUTH at the relay (empty: no AUTH)",
+    ),
+    text(
+        "smarthost.password",
+        "",
+        Kind::Secret,
+        "password for AUTH at the relay (never shown)",
+    ),
+    text(
+        "dkim.selector",
+        "mailnook",
+        Kind::Host,
+        "DKIM selector; keys are DATA/dkim/<selector>-rsa.pem and <selector>-ed25519.pem",
+    ),
 ];
 
 /// Looks up a setting by key.
@@ -360,7 +510,55 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 Err(invalid(format!("`{value}` is not an email address")))
             }
         }
+        Kind::OptionalHost => {
+            if value.is_empty() || is_hostname(value) {
+                Ok(value.to_ascii_lowercase())
+            } else {
+                Err(invalid(format!("`{value}` is not a host name")))
+            }
+        }
+        Kind::Servers => {
+            let addrs = parse_servers(value).map_err(invalid)?;
+            Ok(addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","))
+        }
+        Kind::Choice(words) => {
+            let v = value.to_ascii_lowercase();
+            if words.contains(&v.as_str()) {
+                Ok(v)
+            } else {
+                Err(invalid(format!("want one of {}", words.join(", "))))
+            }
+        }
+        Kind::Secret | Kind::Word => {
+            let raw = value;
+            if raw.len() > 256 {
+                return Err(invalid("longer than 256 bytes".into()));
+            }
+            if raw.chars().any(|c| c.is_control())
+                || (matches!(spec.kind, Kind::Word) && raw.contains(' '))
+            {
+                return Err(invalid("contains a control character or a space".into()));
+            }
+            Ok(raw.to_string())
+        }
     }
+}
+
+/// Parses a comma-separated list of `ip:port` addresses (`[v6]:port` for IPv6); empty is none.
+pub fn parse_servers(value: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<std::net::SocketAddr>()
+                .map_err(|_| format!("`{s}` is not ip:port"))
+        })
+        .collect()
 }
 
 /// True for a syntactically valid DNS host name (RFC 1123 §2.1 labels, at most 253 octets).
@@ -455,6 +653,61 @@ pub struct Config {
     pub auth_throttle_entries: usize,
     /// Seconds between checks of DATA/tls/.
     pub tls_reload_check_secs: u64,
+    /// Largest header section of a submitted message.
+    pub submission_max_header_bytes: usize,
+    /// Outbound connections at once.
+    pub queue_concurrency: usize,
+    /// First retry delay, seconds.
+    pub queue_retry_base_secs: u64,
+    /// Longest retry delay, seconds.
+    pub queue_retry_max_secs: u64,
+    /// Age of the delay warning, seconds; 0: never.
+    pub queue_delay_warning_secs: u64,
+    /// Age at which a message is bounced, seconds.
+    pub queue_max_age_secs: u64,
+    /// Connect (and TLS handshake) timeout, seconds.
+    pub queue_connect_timeout_secs: u64,
+    /// Per-reply timeout, seconds.
+    pub queue_command_timeout_secs: u64,
+    /// Timeout for the reply after the data, seconds.
+    pub queue_final_timeout_secs: u64,
+    /// Port of remote MX hosts.
+    pub queue_remote_port: u16,
+    /// Resolvers; empty: /etc/resolv.conf.
+    pub dns_nameservers: Vec<std::net::SocketAddr>,
+    /// The relay, if all mail goes through one.
+    pub smarthost: Option<Smarthost>,
+    /// DKIM selector.
+    pub dkim_selector: String,
+}
+
+/// How to reach the relay that carries all outbound mail.
+#[derive(Clone)]
+pub struct Smarthost {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Implicit TLS (465) rather than STARTTLS.
+    pub implicit_tls: bool,
+    /// Whether the certificate must verify.
+    pub verify: bool,
+    /// AUTH user (empty: none).
+    pub user: String,
+    /// AUTH password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Smarthost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smarthost")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("implicit_tls", &self.implicit_tls)
+            .field("verify", &self.verify)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -506,6 +759,29 @@ impl Config {
             auth_block_secs: num("auth.block_secs"),
             auth_throttle_entries: num("auth.throttle_entries") as usize,
             tls_reload_check_secs: num("tls.reload_check_secs"),
+            submission_max_header_bytes: num("submission.max_header_bytes") as usize,
+            queue_concurrency: num("queue.concurrency") as usize,
+            queue_retry_base_secs: num("queue.retry_base_secs"),
+            queue_retry_max_secs: num("queue.retry_max_secs"),
+            queue_delay_warning_secs: num("queue.delay_warning_secs"),
+            queue_max_age_secs: num("queue.max_age_secs"),
+            queue_connect_timeout_secs: num("queue.connect_timeout_secs"),
+            queue_command_timeout_secs: num("queue.command_timeout_secs"),
+            queue_final_timeout_secs: num("queue.final_timeout_secs"),
+            queue_remote_port: num("queue.remote_port") as u16,
+            dns_nameservers: parse_servers(&get("dns.nameservers")).unwrap_or_default(),
+            smarthost: {
+                let host = get("smarthost.host");
+                (!host.is_empty()).then(|| Smarthost {
+                    host,
+                    port: num("smarthost.port") as u16,
+                    implicit_tls: get("smarthost.tls") == "tls",
+                    verify: num("smarthost.tls_verify") == 1,
+                    user: get("smarthost.user"),
+                    password: get("smarthost.password"),
+                })
+            },
+            dkim_selector: get("dkim.selector"),
         }
     }
 }

@@ -13,9 +13,11 @@
 //! which lets short random inputs reach deep states.
 
 mod imap;
+mod outbound;
 mod pop3;
 mod smtp_client;
 pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
+pub use outbound::{fuzz_dsn, fuzz_submission_header};
 pub use pop3::fuzz_pop3_session;
 pub use smtp_client::fuzz_smtp_client;
 
@@ -25,7 +27,7 @@ use crate::message::summary::{Address, Part, PartBody, Summary};
 use crate::proto::line::{LineSplitter, Split};
 use crate::proto::smtp::data::{DataDecoder, NewlineCheck};
 use crate::proto::smtp::reply::r;
-use crate::proto::smtp::{Event, Recipient, SessionConfig, SmtpServerSession};
+use crate::proto::smtp::{Event, Recipient, SaslResponse, SessionConfig, SmtpServerSession};
 
 /// The first `N` bytes of `data` (zero-padded if shorter) and the rest.
 fn header<const N: usize>(data: &[u8]) -> ([u8; N], &[u8]) {
@@ -178,6 +180,8 @@ enum Seen {
     },
     Rcpt(Recipient),
     StartTls,
+    /// A finished SASL exchange: the PLAIN response, or the LOGIN user and password lines.
+    Auth(Vec<u8>, Option<Vec<u8>>),
     MessageStart,
     /// Consecutive Data events are merged: how data is split depends on the reads.
     Data(Vec<u8>),
@@ -186,7 +190,7 @@ enum Seen {
     Close,
 }
 
-/// A driver as `conn::mx` is, with its decisions taken from the input, checking the session's
+/// A driver as `conn::smtp` is, with its decisions taken from the input, checking the session's
 /// invariants at every event.
 struct SessionRun {
     session: SmtpServerSession,
@@ -323,6 +327,10 @@ impl SessionRun {
                 }),
                 Event::Rcpt(rcpt) => Some(Seen::Rcpt(rcpt.clone())),
                 Event::StartTls => Some(Seen::StartTls),
+                Event::Auth(SaslResponse::Plain(b)) => Some(Seen::Auth(b.to_vec(), None)),
+                Event::Auth(SaslResponse::Login { user, password }) => {
+                    Some(Seen::Auth(user.to_vec(), Some(password.to_vec())))
+                }
                 Event::MessageStart => Some(Seen::MessageStart),
                 Event::Data(bytes) => Some(Seen::Data(bytes.to_vec())),
                 Event::MessageEnd => Some(Seen::MessageEnd),
@@ -405,6 +413,22 @@ impl SessionRun {
                 assert!(self.session.tls() && self.session.helo().is_none());
                 assert!(self.session.mail_from().is_none());
             }
+            Seen::Auth(..) => {
+                assert!(
+                    self.session.tls() && !self.session.authenticated(),
+                    "AUTH outside TLS or twice"
+                );
+                assert!(
+                    !self.open && self.session.mail_from().is_none(),
+                    "AUTH inside a transaction"
+                );
+                if self.decide() {
+                    self.session.auth_succeeded();
+                    assert!(self.session.authenticated());
+                } else {
+                    self.session.auth_failed(r::AUTH_INVALID);
+                }
+            }
             Seen::MessageStart => {
                 assert!(!self.open, "MessageStart while a message is open");
                 assert!(
@@ -463,6 +487,8 @@ fn run_session(state: usize, flags: u8, tape: u16, payload: &[u8], sizes: &[u8])
         max_errors: MAX_ERRORS,
         starttls: flags & 4 != 0,
         tls_active: flags & 8 != 0,
+        // Submission needs AUTH before MAIL, which the preambles past EHLO do not send.
+        auth: flags & 64 != 0 && state < 2,
     };
     let mut run = SessionRun::new(cfg, tape, flags & 32 != 0);
     run.pump();

@@ -19,6 +19,7 @@ pub mod dns;
 pub mod logger;
 pub mod message;
 pub mod proto;
+pub mod queue;
 pub mod server;
 pub mod store;
 pub mod time;

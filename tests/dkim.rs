@@ -13,73 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailnook::dkim::{Signer, keys, sign_message};
 
+mod common;
+use common::{DKIM_VERIFY_PY as VERIFY_PY, have_dkimpy};
+
 const DOMAIN: &str = "example.org";
 const SELECTOR: &str = "mn2026";
-
-/// Verifier: argv = records file ("name<TAB>value" lines), then message files. Prints one line
-/// per signature: "<file>\t<idx>\tPASS|FAIL\t<reason>", and "<file>\t-\tNONE" without any.
-const VERIFY_PY: &str = r#"
-import sys, logging, dkim
-records = {}
-with open(sys.argv[1]) as f:
-    for line in f:
-        name, value = line.rstrip("\n").split("\t", 1)
-        records[name.lower()] = value.encode()
-def dnsfunc(name, timeout=5):
-    if isinstance(name, bytes):
-        name = name.decode()
-    return records.get(name.rstrip(".").lower())
-class Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(); self.msgs = []
-    def emit(self, record):
-        self.msgs.append(record.getMessage().replace("\t", " ").replace("\n", " "))
-for path in sys.argv[2:]:
-    msg = open(path, "rb").read()
-    log = logging.getLogger("dkim-" + path); log.setLevel(logging.DEBUG)
-    h = Collect(); log.addHandler(h); log.propagate = False
-    d = dkim.DKIM(msg, logger=log, minkey=1024)
-    n = sum(1 for k, v in d.headers if k.lower() == b"dkim-signature")
-    if n == 0:
-        print(f"{path}\t-\tNONE\t"); continue
-    for idx in range(n):
-        h.msgs.clear()
-        try:
-            ok = d.verify(idx=idx, dnsfunc=dnsfunc)
-            why = "" if ok else (h.msgs[-1] if h.msgs else "")
-        except Exception as e:
-            ok, why = False, f"{type(e).__name__}: {e}"
-        print(f"{path}\t{idx}\t{'PASS' if ok else 'FAIL'}\t{why}")
-"#;
-
-/// dkimpy and PyNaCl present, installing them with pip if needed. Missing after that is a
-/// failure unless MAILNOOK_ALLOW_SKIP=1 (the suite's rule for client programs, tests/common).
-fn have_dkimpy() -> bool {
-    let check = || {
-        Command::new("python3")
-            .args(["-c", "import dkim, nacl"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if check() {
-        return true;
-    }
-    eprintln!("dkim test: installing dkimpy and pynacl with pip");
-    let _ = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "dkimpy", "pynacl"])
-        .status();
-    if check() {
-        return true;
-    }
-    if std::env::var("MAILNOOK_ALLOW_SKIP").as_deref() == Ok("1") {
-        eprintln!("SKIP: python3 with dkimpy and pynacl is not available");
-        return false;
-    }
-    panic!(
-        "python3 -c 'import dkim, nacl' fails; run tests/run (it installs dkimpy) or set MAILNOOK_ALLOW_SKIP=1"
-    );
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -126,7 +64,7 @@ fn setup() -> Setup {
     let records = dir.path().join("records.txt");
     let lines: String = recs.iter().map(|(n, v)| format!("{n}\t{v}\n")).collect();
     fs::write(&records, lines).unwrap();
-    let signers = Signer::pair(DOMAIN, SELECTOR, again).unwrap();
+    let signers = Signer::pair(DOMAIN, SELECTOR, &again).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

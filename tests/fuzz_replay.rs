@@ -25,6 +25,8 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
+    ("submission_header", mailnook::fuzz::fuzz_submission_header),
+    ("dsn", mailnook::fuzz::fuzz_dsn),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -130,4 +132,14 @@ fn targets_corpora_and_entry_points_agree() {
     known.sort();
     assert_eq!(names_in(&fuzz_dir().join("fuzz_targets"), ".rs"), known);
     assert_eq!(names_in(&fuzz_dir().join("corpus"), ""), known);
+}
+
+#[test]
+fn submission_header() {
+    replay("submission_header");
+}
+
+#[test]
+fn dsn() {
+    replay("dsn");
 }

@@ -95,13 +95,6 @@ fn deliver_after_load(s: &Server) {
     );
 }
 
-fn assert_alive(s: &mut Server) {
-    let child = s.child.as_mut().expect("server started");
-    assert!(child.try_wait().unwrap().is_none(), "server exited");
-    let log = s.log();
-    assert!(!log.contains("panicked"), "server panicked:\n{log}");
-}
-
 #[test]
 fn thousand_connections_at_once_get_greeting_then_421_beyond_the_cap() {
     const FLOOD: usize = 1000;
@@ -162,7 +155,7 @@ fn thousand_connections_at_once_get_greeting_then_421_beyond_the_cap() {
     assert_eq!(refused, 30 - (MAX_CONNS - FLOOD));
     drop(open);
     deliver_after_load(&s);
-    assert_alive(&mut s);
+    s.assert_alive();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(40), "flood test took {took:?}");
 }
@@ -196,7 +189,7 @@ fn connections_beyond_per_ip_cap_get_421_until_one_closes() {
         assert!(Instant::now() < deadline, "slot never freed");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_alive(&mut s);
+    s.assert_alive();
 }
 
 #[test]
@@ -213,7 +206,7 @@ fn idle_client_is_dropped_after_command_timeout() {
         waited >= Duration::from_millis(4500) && waited < Duration::from_secs(9),
         "dropped after {waited:?}, want about 5 s"
     );
-    assert_alive(&mut s);
+    s.assert_alive();
 }
 
 #[test]
@@ -253,7 +246,7 @@ fn stalled_data_is_cut_off_at_data_timeout_and_not_stored() {
         Vec::<u32>::new(),
         "a cut-off message is not stored"
     );
-    assert_alive(&mut s);
+    s.assert_alive();
 }
 
 #[test]
@@ -284,7 +277,7 @@ fn client_vanishing_mid_data_or_mid_bdat_stores_nothing() {
     assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
     std::thread::sleep(Duration::from_millis(300));
     assert!(s.data.uids("alice@example.test", "INBOX").is_empty());
-    assert_alive(&mut s);
+    s.assert_alive();
 }
 
 #[test]
@@ -394,5 +387,5 @@ fn plaintext_sent_after_the_starttls_reply_is_never_run() {
         rest.escape_ascii().to_string()
     );
     assert!(s.data.uids("alice@example.test", "INBOX").is_empty());
-    assert_alive(&mut s);
+    s.assert_alive();
 }

@@ -412,7 +412,7 @@ impl Recorder {
         let tag = tag.to_string();
         let accepted = self.call(Op::Deliver(d), |r| {
             let result = match r {
-                Ok(Done::Delivered { body, copies }) => Some((body, copies)),
+                Ok(Done::Delivered { body, copies, .. }) => Some((body, copies)),
                 Err(store::Error::Refused(_)) => None,
                 other => panic!("deliver {tag}: {other:?}"),
             };

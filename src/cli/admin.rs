@@ -24,6 +24,9 @@ pub enum AdminError {
     /// Setting up TLS failed.
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// Making or reading the DKIM keys failed.
+    #[error("{0}")]
+    Dkim(#[from] crate::dkim::Error),
 }
 
 /// What a command changed that a running server must pick up.
@@ -41,7 +44,7 @@ fn email_arg(s: &str) -> Result<String, AdminError> {
     address::normalize(s).ok_or_else(|| invalid(format!("`{s}` is not a valid email address")))
 }
 
-fn domain_arg(s: &str) -> Result<String, AdminError> {
+pub(super) fn domain_arg(s: &str) -> Result<String, AdminError> {
     let d = s.trim().to_ascii_lowercase();
     if config::is_hostname(&d) && (d.contains('.') || d == "localhost") {
         Ok(d)
@@ -128,6 +131,12 @@ pub fn init(
         })?;
     }
     let created = crate::tls::ensure_self_signed(data, &hostname)?;
+    let dkim_dir = crate::tls::dkim_keys::dkim_dir(data);
+    let selector = store.config()?.dkim_selector;
+    let new_keys =
+        !crate::tls::dkim_keys::key_path(&dkim_dir, &selector, crate::dkim::KeyAlgorithm::Rsa)
+            .exists();
+    crate::tls::dkim_keys::ensure(&dkim_dir, &selector)?;
     writeln!(out, "domain {domain}, host name {hostname}")?;
     if let Some(a) = admin {
         writeln!(out, "postmaster mail goes to {a}")?;
@@ -137,6 +146,13 @@ pub fn init(
             out,
             "created a self-signed TLS certificate in {}",
             crate::tls::tls_dir(data).display()
+        )?;
+    }
+    if new_keys {
+        writeln!(
+            out,
+            "created DKIM keys (selector {selector}) in {}; publish them: mailnook dns records",
+            dkim_dir.display()
         )?;
     }
     Ok(Changed { config: true })
@@ -180,7 +196,8 @@ fn one_line(s: &str, max: usize) -> String {
         .collect()
 }
 
-/// Runs one admin command. `init` needs the data folder; everything else only the store.
+/// Runs one admin command. `init` and `dns records` need the data folder; everything else only
+/// the store.
 pub fn execute(
     cmd: &AdminCommand,
     store: &Store,
@@ -284,7 +301,8 @@ pub fn execute(
                 .get(key)
                 .filter(|v| config::validate(key, v).is_ok())
                 .cloned();
-            writeln!(out, "{}", value.unwrap_or_else(|| spec.default.to_string()))?;
+            let value = value.unwrap_or_else(|| spec.default.to_string());
+            writeln!(out, "{}", spec.shown(&value))?;
         }
         AdminCommand::ConfigSet(key, value) => {
             let value = config::validate(key, value).map_err(|e| invalid(e.to_string()))?;
@@ -292,7 +310,8 @@ pub fn execute(
                 key: key.clone(),
                 value: Some(value.clone()),
             })?;
-            writeln!(out, "{key} = {value}")?;
+            let shown = config::spec(key).map_or(String::new(), |s| s.shown(&value));
+            writeln!(out, "{key} = {shown}")?;
             return Ok(Changed { config: true });
         }
         AdminCommand::ConfigUnset(key) => {
@@ -310,11 +329,13 @@ pub fn execute(
             for spec in config::SPECS {
                 let line = match stored.get(spec.key) {
                     Some(v) if config::validate(spec.key, v).is_ok() => {
-                        format!("{} = {v}", spec.key)
+                        format!("{} = {}", spec.key, spec.shown(v))
                     }
                     Some(v) => format!(
-                        "{} = {}  # stored value `{v}` is invalid; default used",
-                        spec.key, spec.default
+                        "{} = {}  # stored value `{}` is invalid; default used",
+                        spec.key,
+                        spec.default,
+                        spec.shown(v)
                     ),
                     None => format!("{} = {}  # default", spec.key, spec.default),
                 };
@@ -392,6 +413,14 @@ pub fn execute(
                 }
                 return Err(invalid(format!("{} problems found", problems.len())));
             }
+        }
+        AdminCommand::QueueList => super::queue::list(store, out)?,
+        AdminCommand::QueueShow(id) => super::queue::show(store, id, out)?,
+        AdminCommand::QueueRetry(id) => super::queue::retry(store, id.as_deref(), out)?,
+        AdminCommand::QueueDelete(id) => super::queue::delete(store, id, out)?,
+        AdminCommand::DnsRecords { ips } => super::dns_records::records(store, data, ips, out)?,
+        AdminCommand::CheckOutbound { domain } => {
+            super::outbound::check(store, domain.as_deref(), out)?
         }
     }
     Ok(Changed::default())

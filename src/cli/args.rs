@@ -85,7 +85,28 @@ pub enum AdminCommand {
     },
     /// `check`
     Check,
+    /// `queue list`
+    QueueList,
+    /// `queue show ID` (the id as typed: checked when run, so a bad one is a one-line error)
+    QueueShow(String),
+    /// `queue retry ID` or, with `None`, `queue retry --all`
+    QueueRetry(Option<String>),
+    /// `queue delete ID`
+    QueueDelete(String),
+    /// `dns records [--ip ADDR]...`
+    DnsRecords {
+        /// This server's public addresses (A/AAAA records for the host name).
+        ips: Vec<IpAddr>,
+    },
+    /// `check outbound [--domain D]`
+    CheckOutbound {
+        /// The domain whose mail exchanger is tried (`gmail.com` when absent).
+        domain: Option<String>,
+    },
 }
+
+/// Most `--ip` options of `dns records` (the control socket bounds a request's arguments).
+pub const MAX_IPS: usize = 8;
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +145,12 @@ Usage: mailnook <command> [--data DIR]
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
   mail show USER MAILBOX UID     write a stored message to stdout
   check                          verify the store's invariants
+  queue list                     messages waiting for remote delivery
+  queue show ID                  one queued message: recipients, results, header
+  queue retry ID | --all         try again now
+  queue delete ID                drop a queued message (nobody is told)
+  dns records [--ip ADDR]...     the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
+  check outbound [--domain D]    can this machine reach remote mail servers on port 25?
 
   --data DIR                     data folder (default ./mailnook-data)
 
@@ -146,6 +173,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     let mut hostname = None;
     let mut admin = None;
     let mut password = None;
+    let mut all = false;
+    let mut ips: Vec<IpAddr> = Vec::new();
     let mut help = false;
     let mut version = false;
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -191,6 +220,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
                     "--password",
                 )?)
             }
+            Long("all") => all = true,
+            Long("ip") => {
+                let v = take_string(p.value().map_err(|e| e.to_string())?, "--ip")?;
+                ips.push(
+                    v.parse::<IpAddr>()
+                        .map_err(|_| format!("--ip: `{v}` is not an IP address"))?,
+                );
+                if ips.len() > MAX_IPS {
+                    return Err(format!("at most {MAX_IPS} --ip options"));
+                }
+            }
             Long("help") | Short('h') => help = true,
             Long("version") | Short('V') => version = true,
             Value(v) => positional.push(take_string(v, "argument")?),
@@ -220,10 +260,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         ("--admin", admin.is_some()),
     ];
     let pw_flag = [("--password", password.is_some())];
+    let other_flags = [("--all", all), ("--ip", !ips.is_empty())];
     let cmd = match words.as_slice() {
         ["serve"] => {
             unused(&init_flags)?;
             unused(&pw_flag)?;
+            unused(&other_flags)?;
             return Ok(Command::Serve(ServeArgs {
                 data,
                 port_base,
@@ -276,9 +318,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
                 .map_err(|_| format!("UID `{uid}` is not a number"))?,
         },
         ["check"] => AdminCommand::Check,
+        ["queue", "list"] => AdminCommand::QueueList,
+        ["queue", "show", id] => AdminCommand::QueueShow(id.to_string()),
+        ["queue", "retry", id] if !all => AdminCommand::QueueRetry(Some(id.to_string())),
+        ["queue", "retry"] if all => {
+            all = false;
+            AdminCommand::QueueRetry(None)
+        }
+        ["queue", "retry", _] => return Err("give a queue id or --all, not both".into()),
+        ["queue", "delete", id] => AdminCommand::QueueDelete(id.to_string()),
+        ["dns", "records"] => AdminCommand::DnsRecords {
+            ips: std::mem::take(&mut ips),
+        },
+        ["check", "outbound"] => AdminCommand::CheckOutbound {
+            domain: domain.take(),
+        },
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "domain", "config", "mail", "check", "help", "version",
+                "serve", "init", "user", "domain", "config", "mail", "check", "queue", "dns",
+                "help", "version",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -301,6 +359,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     ) {
         unused(&[("--password", password.is_some())])?;
     }
+    // Flags the command took were consumed above; any left over does not apply.
+    unused(&[("--all", all), ("--ip", !ips.is_empty())])?;
     Ok(Command::Admin { data, cmd })
 }
 
@@ -331,6 +391,25 @@ impl AdminCommand {
                 s(&["mail", "show", user, mailbox, &uid.to_string()])
             }
             AdminCommand::Check => s(&["check"]),
+            AdminCommand::QueueList => s(&["queue", "list"]),
+            AdminCommand::QueueShow(id) => s(&["queue", "show", id]),
+            AdminCommand::QueueRetry(Some(id)) => s(&["queue", "retry", id]),
+            AdminCommand::QueueRetry(None) => s(&["queue", "retry", "--all"]),
+            AdminCommand::QueueDelete(id) => s(&["queue", "delete", id]),
+            AdminCommand::DnsRecords { ips } => {
+                let mut v = s(&["dns", "records"]);
+                for ip in ips {
+                    v.extend(s(&["--ip", &ip.to_string()]));
+                }
+                v
+            }
+            AdminCommand::CheckOutbound { domain } => {
+                let mut v = s(&["check", "outbound"]);
+                if let Some(d) = domain {
+                    v.extend(s(&["--domain", d]));
+                }
+                v
+            }
         };
         match self {
             AdminCommand::Init {
@@ -388,6 +467,15 @@ mod tests {
             "mail list a@example.test INBOX",
             "mail show a@example.test INBOX 7",
             "check",
+            "queue list",
+            "queue show 1a",
+            "queue retry 1a",
+            "queue retry --all",
+            "queue delete ff",
+            "dns records",
+            "dns records --ip 192.0.2.1 --ip 2001:db8::1",
+            "check outbound",
+            "check outbound --domain remote.test",
         ] {
             let Command::Admin { cmd, .. } = parse(argv(&format!("{line} --data /tmp/d"))).unwrap()
             else {
@@ -429,5 +517,44 @@ mod tests {
                 .contains("not a number")
         );
         assert!(parse(argv("init")).unwrap_err().contains("--domain"));
+        assert!(
+            parse(argv("queue retry 1a --all"))
+                .unwrap_err()
+                .contains("not both")
+        );
+        assert!(
+            parse(argv("queue retry"))
+                .unwrap_err()
+                .contains("incomplete")
+        );
+        assert!(
+            parse(argv("queue list --all"))
+                .unwrap_err()
+                .contains("--all does not apply")
+        );
+        assert!(
+            parse(argv("dns records --ip nope"))
+                .unwrap_err()
+                .contains("not an IP address")
+        );
+        assert!(
+            parse(argv("user list --ip 192.0.2.1"))
+                .unwrap_err()
+                .contains("--ip does not apply")
+        );
+        assert!(
+            parse(argv("queue list --domain x.test"))
+                .unwrap_err()
+                .contains("--domain does not apply")
+        );
+        let many = (0..=MAX_IPS)
+            .map(|i| format!("--ip 192.0.2.{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            parse(argv(&format!("dns records {many}")))
+                .unwrap_err()
+                .contains("at most")
+        );
     }
 }

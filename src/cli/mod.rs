@@ -7,6 +7,9 @@
 pub mod admin;
 pub mod args;
 pub mod control;
+pub mod dns_records;
+pub mod outbound;
+pub mod queue;
 
 use args::{AdminCommand, Command};
 use std::ffi::OsString;

@@ -7,8 +7,8 @@
 
 pub mod compress;
 pub mod imap;
-pub mod mx;
 pub mod pop3;
+pub mod smtp;
 pub mod stream;
 
 use std::time::Duration;
@@ -47,6 +47,40 @@ pub async fn with_timeout<T>(
         Err(ConnError::Timeout)
     })
     .await
+}
+
+/// Longest server-side TLS handshake allowed.
+const HANDSHAKE_SECS: u64 = 30;
+
+/// The server side of a TLS handshake (implicit TLS, or after STARTTLS/STLS), with a deadline.
+pub async fn tls_handshake(
+    stream: stream::Stream,
+    config: std::sync::Arc<rustls::ServerConfig>,
+) -> Result<stream::Stream, ConnError> {
+    futures_lite::future::or(
+        async { stream.upgrade(config).await.map_err(ConnError::Tls) },
+        async {
+            async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
+            Err(ConnError::Timeout)
+        },
+    )
+    .await
+}
+
+/// The stream a session starts on: on an implicit-TLS port, after the handshake; `None` when
+/// that port has no certificate to offer (the connection is then closed without a word).
+pub async fn starting_stream(
+    stream: stream::Stream,
+    implicit_tls: bool,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> Result<Option<stream::Stream>, ConnError> {
+    if !implicit_tls {
+        return Ok(Some(stream));
+    }
+    match tls {
+        Some(config) => tls_handshake(stream, config).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Read deadlines that stop slow clients (slowloris), not only idle ones:

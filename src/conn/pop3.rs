@@ -28,8 +28,6 @@ use std::time::Duration;
 const READ_BYTES: usize = 4 * 1024;
 /// Bytes of a message read from the store per write.
 const PIECE_BYTES: usize = 64 * 1024;
-/// Longest TLS handshake allowed.
-const HANDSHAKE_SECS: u64 = 30;
 /// Longest wait for one write to the client.
 const WRITE_SECS: u64 = 120;
 
@@ -94,13 +92,9 @@ enum Input {
 
 /// Serves one POP3 connection until it ends.
 pub async fn serve(stream: Stream, ctx: Pop3Context) -> Result<(), ConnError> {
-    let stream = if ctx.implicit_tls {
-        let Some(config) = ctx.tls.clone() else {
-            return Ok(());
-        };
-        handshake(stream, config).await?
-    } else {
-        stream
+    let Some(stream) = super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone()).await?
+    else {
+        return Ok(());
     };
     let cfg = &ctx.config;
     let session = Pop3Session::new(SessionConfig {
@@ -120,17 +114,6 @@ pub async fn serve(stream: Stream, ctx: Pop3Context) -> Result<(), ConnError> {
     let result = drive(&mut conn).await;
     let _ = with_timeout(Duration::from_secs(5), conn.stream.close()).await;
     result
-}
-
-async fn handshake(stream: Stream, config: Arc<rustls::ServerConfig>) -> Result<Stream, ConnError> {
-    futures_lite::future::or(
-        async { stream.upgrade(config).await.map_err(ConnError::Tls) },
-        async {
-            async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
-            Err(ConnError::Timeout)
-        },
-    )
-    .await
 }
 
 impl Conn {
@@ -203,7 +186,7 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                     return Ok(());
                 };
                 let plain = std::mem::replace(&mut conn.stream, Stream::Upgrading);
-                conn.stream = handshake(plain, config).await?;
+                conn.stream = super::tls_handshake(plain, config).await?;
                 conn.session.tls_started();
             }
             Event::Retrieve { uid, top } => retrieve(conn, uid, top).await?,

@@ -1,4 +1,5 @@
-//! The byte stream under a session: plain TCP, or TLS over TCP (implicit or after STARTTLS).
+//! The byte stream under a session: plain TCP, or TLS over TCP (implicit or after STARTTLS),
+//! as the server side of a client's connection or as the client side of the outbound queue's.
 
 use async_io::Async;
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -13,8 +14,10 @@ use std::task::{Context, Poll};
 pub enum Stream {
     /// Plain TCP.
     Plain(Async<TcpStream>),
-    /// TLS over TCP.
+    /// TLS over TCP, server side.
     Tls(Box<TlsStream<Async<TcpStream>>>),
+    /// TLS over TCP, client side (outbound SMTP).
+    ClientTls(Box<futures_rustls::client::TlsStream<Async<TcpStream>>>),
     /// Between the two during a handshake (any I/O fails).
     Upgrading,
 }
@@ -33,10 +36,28 @@ impl Stream {
         }
     }
 
+    /// Performs the client side of a TLS handshake on a plain stream, for server `name`.
+    pub async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> io::Result<Stream> {
+        match self {
+            Stream::Plain(tcp) => {
+                let tls = futures_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await?;
+                Ok(Stream::ClientTls(Box::new(tls)))
+            }
+            other => Ok(other),
+        }
+    }
+
     /// A description of the negotiated TLS parameters, if any.
     pub fn tls_description(&self) -> Option<String> {
         match self {
-            Stream::Tls(s) => Some(crate::tls::describe(s.get_ref().1)),
+            Stream::Tls(s) => Some(crate::tls::describe(&**s.get_ref().1)),
+            Stream::ClientTls(s) => Some(crate::tls::describe(&**s.get_ref().1)),
             _ => None,
         }
     }
@@ -55,6 +76,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -69,6 +91,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -77,6 +100,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -85,6 +109,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_close(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_close(cx),
             Stream::Upgrading => Poll::Ready(Ok(())),
         }
     }

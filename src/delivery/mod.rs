@@ -10,7 +10,9 @@ use crate::config::Config;
 use crate::message::{MimeLimits, MimeParser, address};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Recipient, Reply};
-use crate::store::{self, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UploadId, UserId};
+use crate::store::{
+    self, CHUNK_BYTES, Delivery, Done, MailboxId, NewQueued, Op, Store, UploadId, UserId,
+};
 
 /// What to do with one RCPT.
 #[derive(Debug, PartialEq, Eq)]
@@ -129,12 +131,14 @@ impl MessageSink {
         Ok(())
     }
 
-    /// Commits the message durably to each recipient's INBOX, with `prefix` (trace headers)
-    /// stored before the data. On error the upload is dropped.
+    /// Commits the message durably to each recipient's INBOX and, for remote recipients, to the
+    /// outbound queue, in one transaction, with `prefix` (trace and signature fields) stored
+    /// before the data. On error the upload is dropped.
     pub async fn commit(
         self,
         prefix: Vec<u8>,
         recipients: Vec<UserId>,
+        queue: Option<NewQueued>,
         internal_date: u64,
     ) -> store::Result<Done> {
         // The prefix is stored before the data but known only now; it adds only trace lines to
@@ -148,6 +152,7 @@ impl MessageSink {
             summary,
             internal_date,
             recipients,
+            queue,
         };
         let result = self.store.call(Op::Deliver(delivery)).await;
         if result.is_err() {

@@ -285,9 +285,9 @@ fn der_uint(be: &[u8], out: &mut Vec<u8>) {
 #[derive(Debug)]
 pub struct SelectorKeys {
     /// The Ed25519 key.
-    pub ed25519: DkimKey,
+    pub ed25519: std::sync::Arc<DkimKey>,
     /// The RSA key.
-    pub rsa: DkimKey,
+    pub rsa: std::sync::Arc<DkimKey>,
 }
 
 impl SelectorKeys {

@@ -21,6 +21,7 @@
 //! DNS names, so nothing from the caller can inject `;`, CR or LF into the field.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::base64;
 
@@ -73,28 +74,28 @@ pub(crate) fn check_dns_name(tag: &'static str, value: &str) -> Result<(), Error
 pub struct Signer {
     domain: String,
     selector: String,
-    key: DkimKey,
+    key: Arc<DkimKey>,
 }
 
 impl Signer {
     /// A signer for `d=domain`, `s=selector`. Both must be plain DNS names (A-labels).
-    pub fn new(domain: &str, selector: &str, key: DkimKey) -> Result<Self, Error> {
+    pub fn new(domain: &str, selector: &str, key: impl Into<Arc<DkimKey>>) -> Result<Self, Error> {
         check_dns_name("d", domain)?;
         check_dns_name("s", selector)?;
         Ok(Signer {
             domain: domain.to_ascii_lowercase(),
             selector: selector.to_owned(),
-            key,
+            key: key.into(),
         })
     }
 
     /// Both signers of one selector, in header order: RSA (topmost) then Ed25519, with
     /// `s=<selector>-rsa` and `s=<selector>-ed25519` ([`SelectorKeys::dns_records`]).
-    pub fn pair(domain: &str, selector: &str, keys: SelectorKeys) -> Result<[Signer; 2], Error> {
+    pub fn pair(domain: &str, selector: &str, keys: &SelectorKeys) -> Result<[Signer; 2], Error> {
         let s = |k: &DkimKey| k.algorithm().dns_selector(selector);
         Ok([
-            Signer::new(domain, &s(&keys.rsa), keys.rsa)?,
-            Signer::new(domain, &s(&keys.ed25519), keys.ed25519)?,
+            Signer::new(domain, &s(&keys.rsa), keys.rsa.clone())?,
+            Signer::new(domain, &s(&keys.ed25519), keys.ed25519.clone())?,
         ])
     }
 

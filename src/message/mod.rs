@@ -1,10 +1,12 @@
 //! Message-level knowledge shared by the roles: address syntax, the MIME structure summary
 //! stored beside each body (parsed once while the message streams in, rendered as IMAP
-//! ENVELOPE/BODYSTRUCTURE), and trace headers. Depends only on crates (mail-parser,
-//! imap-codec's types), never on I/O.
+//! ENVELOPE/BODYSTRUCTURE), trace headers and delivery status notifications. Depends only on
+//! crates (mail-parser, mail-builder, imap-codec's types), never on I/O.
 
 pub mod address;
+pub mod dsn;
 pub mod mime;
+pub mod submit;
 pub mod summary;
 pub mod text_search;
 pub mod trace;

@@ -12,7 +12,7 @@ pub mod limits;
 use crate::cli::args::ServeArgs;
 use crate::config::Config;
 use crate::conn::stream::Stream;
-use crate::conn::{ConnId, imap, mx, pop3};
+use crate::conn::{ConnId, imap, pop3, smtp};
 use crate::store::Store;
 use crate::tls::ServerTls;
 use async_executor::LocalExecutor;
@@ -24,6 +24,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The store's file name inside the data folder.
@@ -60,6 +61,10 @@ pub enum ServerError {
 pub enum Role {
     /// Inbound SMTP.
     Mx,
+    /// Message submission with STARTTLS (RFC 6409).
+    Submission,
+    /// Message submission over implicit TLS (RFC 8314).
+    Submissions,
     /// IMAP with STARTTLS.
     Imap,
     /// IMAP over implicit TLS.
@@ -72,12 +77,22 @@ pub enum Role {
 
 impl Role {
     /// Every role with a listener.
-    pub const ALL: &'static [Role] = &[Role::Mx, Role::Imap, Role::Imaps, Role::Pop3, Role::Pop3s];
+    pub const ALL: &'static [Role] = &[
+        Role::Mx,
+        Role::Submission,
+        Role::Submissions,
+        Role::Imap,
+        Role::Imaps,
+        Role::Pop3,
+        Role::Pop3s,
+    ];
 
     /// Standard port.
     pub fn port(self) -> u16 {
         match self {
             Role::Mx => 25,
+            Role::Submission => 587,
+            Role::Submissions => 465,
             Role::Imap => 143,
             Role::Imaps => 993,
             Role::Pop3 => 110,
@@ -89,6 +104,8 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Mx => "mx (SMTP)",
+            Role::Submission => "submission (STARTTLS)",
+            Role::Submissions => "submissions (TLS)",
             Role::Imap => "imap (STARTTLS)",
             Role::Imaps => "imaps (TLS)",
             Role::Pop3 => "pop3 (STLS)",
@@ -105,6 +122,7 @@ struct Shared {
     tls: ServerTls,
     limits: ConnLimits,
     auth: Rc<crate::auth::Authenticator>,
+    dkim: Option<Arc<crate::dkim::SelectorKeys>>,
     pop3_locks: pop3::MaildropLocks,
     next_cid: Cell<u64>,
     shutdown: async_channel::Receiver<()>,
@@ -135,6 +153,7 @@ impl Shared {
             Ok(c) => {
                 self.store
                     .set_commit_window(Duration::from_millis(c.store_commit_window_ms));
+                self.auth.reconfigure(&c);
                 *self.config.borrow_mut() = Rc::new(c);
             }
             Err(e) => log::warn!("config reload failed: {e}"),
@@ -251,6 +270,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         );
     }
     let auth = crate::auth::Authenticator::new(&config);
+    let dkim = load_dkim(&args.data, &config.dkim_selector);
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let shared = Rc::new(Shared {
         store,
@@ -259,6 +279,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         tls,
         limits: ConnLimits::default(),
         auth: Rc::new(auth),
+        dkim,
         pop3_locks: Default::default(),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
@@ -275,6 +296,17 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                     .detach();
             }
             ex.spawn(control_loop(shared.clone(), control)).detach();
+            let config = {
+                let shared = shared.clone();
+                Rc::new(move || shared.config()) as Rc<dyn Fn() -> Rc<Config>>
+            };
+            let queue = crate::queue::Queue::new(
+                shared.store.clone(),
+                config,
+                ex.clone(),
+                shared.shutdown.clone(),
+            );
+            ex.spawn(crate::queue::run(Rc::new(queue))).detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
             let mut signals = signals;
             let sig = futures_lite::future::or(async { signals.next().await }, async {
@@ -335,16 +367,22 @@ async fn accept_loop(
             let _permit = permit;
             log::debug!("cid={cid} connect ip={} role={}", peer.ip(), role.name());
             let result = match role {
-                Role::Mx => {
-                    let ctx = mx::MxContext {
+                Role::Mx | Role::Submission | Role::Submissions => {
+                    let submission = (role != Role::Mx).then(|| smtp::Submission {
+                        auth: shared.auth.clone(),
+                        dkim: shared.dkim.clone(),
+                        implicit_tls: role == Role::Submissions,
+                    });
+                    let ctx = smtp::SmtpContext {
                         store: shared.store.clone(),
                         config: shared.config(),
                         tls: shared.tls.config(),
+                        submission,
                         shutdown: shared.shutdown.clone(),
                         peer,
                         cid,
                     };
-                    mx::serve(Stream::Plain(tcp), ctx).await
+                    smtp::serve(Stream::Plain(tcp), ctx).await
                 }
                 Role::Imap | Role::Imaps => {
                     let ctx = imap::ImapContext {
@@ -440,6 +478,18 @@ async fn tls_reload_loop(shared: Rc<Shared>) {
             }
             Some(Err(e)) => log::error!("TLS certificate not reloaded: {e}"),
             None => {}
+        }
+    }
+}
+
+/// The DKIM keys of `selector`, generated first if missing (a data folder from before keys were
+/// made at init). Without keys, outbound mail is sent unsigned and the log says so.
+fn load_dkim(data: &Path, selector: &str) -> Option<Arc<crate::dkim::SelectorKeys>> {
+    match crate::tls::dkim_keys::ensure(&crate::tls::dkim_keys::dkim_dir(data), selector) {
+        Ok(keys) => Some(Arc::new(keys)),
+        Err(e) => {
+            log::error!("DKIM keys unavailable, outbound mail will not be signed: {e}");
+            None
         }
     }
 }

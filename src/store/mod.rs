@@ -39,6 +39,7 @@ mod file;
 mod mailboxes;
 mod messages;
 mod notify;
+pub mod queue;
 mod read;
 pub mod schema;
 mod writer;
@@ -51,6 +52,7 @@ use std::sync::{Arc, Mutex, RwLock};
 pub use body::BodyReader;
 pub use mailboxes::check_mailbox_name;
 pub use messages::check_keyword;
+pub use queue::{NewQueued, QueueId, QueueUpdate, QueuedMessage, QueuedRcpt, RcptState};
 pub use read::{Mailbox, Message, User};
 pub use schema::{BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
 
@@ -130,6 +132,9 @@ pub enum Refusal {
     /// The setting is not known.
     #[error("unknown setting: {0}")]
     UnknownSetting(String),
+    /// No queued message has that id.
+    #[error("no such queued message: {0}")]
+    NoSuchQueued(String),
     /// The upload's chunks were lost (the store reopened mid-upload).
     #[error("message upload lost; try again")]
     UploadLost,
@@ -341,6 +346,23 @@ pub enum Op {
         /// UID ranges.
         uids: Vec<RangeInclusive<u32>>,
     },
+    /// Records an attempt's results on a queued message (the row goes once nothing is
+    /// pending) and, in the same commit, delivers a report to the sender if one is given.
+    QueueUpdate {
+        /// The results.
+        update: Box<QueueUpdate>,
+        /// A delivery status notification for the sender's INBOX.
+        report: Option<Box<Delivery>>,
+    },
+    /// Drops a queued message.
+    QueueDelete(QueueId),
+    /// Makes a queued message (or, with `None`, every one) due at `now`.
+    QueueRetry {
+        /// The message.
+        id: Option<QueueId>,
+        /// Unix seconds.
+        now: u64,
+    },
 }
 
 impl Op {
@@ -417,6 +439,8 @@ pub struct Delivery {
     pub internal_date: u64,
     /// Users whose INBOX receives the message (duplicates are delivered once).
     pub recipients: Vec<UserId>,
+    /// Remote recipients: a queue row written in the same commit.
+    pub queue: Option<NewQueued>,
 }
 
 /// What a successful operation returns.
@@ -432,6 +456,8 @@ pub enum Done {
         body: BodyId,
         /// (user, mailbox, uid) per recipient.
         copies: Vec<(UserId, MailboxId, Uid)>,
+        /// The queue row for the remote recipients, if any.
+        queued: Option<QueueId>,
     },
     /// The mailbox created, or now under the new name.
     Mailbox {
@@ -664,6 +690,20 @@ impl Store {
         seen: u64,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         notify::Notify::wait_mailbox(self.shared.notify.clone(), id.0, seen)
+    }
+
+    /// The queue's generation: it changes after every commit that added, changed or removed a
+    /// queue row.
+    pub fn queue_generation(&self) -> u64 {
+        self.shared.notify.queue()
+    }
+
+    /// Resolves once the queue's generation differs from `seen`.
+    pub fn queue_changed(
+        &self,
+        seen: u64,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        notify::Notify::wait_queue(self.shared.notify.clone(), seen)
     }
 
     /// The generation of a user's mailbox list: it changes after every commit that created,

@@ -18,6 +18,7 @@ const SHARDS: usize = 16;
 struct Generations {
     mailboxes: HashMap<u64, u64>,
     users: HashMap<u64, u64>,
+    queue: u64,
 }
 
 /// Generations and their events.
@@ -26,6 +27,7 @@ pub(super) struct Notify {
     gens: Mutex<Generations>,
     mailbox_events: [Event; SHARDS],
     user_events: [Event; SHARDS],
+    queue_event: Event,
 }
 
 impl Default for Notify {
@@ -34,6 +36,7 @@ impl Default for Notify {
             gens: Mutex::default(),
             mailbox_events: std::array::from_fn(|_| Event::new()),
             user_events: std::array::from_fn(|_| Event::new()),
+            queue_event: Event::new(),
         }
     }
 }
@@ -56,7 +59,15 @@ impl Notify {
     /// Called by the writer once a commit touching these is durable. Entries are never removed
     /// (a deleted mailbox's waiters must still see a change), so the maps grow by the number of
     /// mailboxes and users ever touched while the process runs.
-    pub(super) fn publish(&self, mailboxes: &BTreeSet<u64>, users: &BTreeSet<u64>) {
+    pub(super) fn queue(&self) -> u64 {
+        self.gens.lock().expect("not poisoned").queue
+    }
+
+    pub(super) fn publish(&self, mailboxes: &BTreeSet<u64>, users: &BTreeSet<u64>, queue: bool) {
+        if queue {
+            self.gens.lock().expect("not poisoned").queue += 1;
+            self.queue_event.notify(usize::MAX);
+        }
         if mailboxes.is_empty() && users.is_empty() {
             return;
         }
@@ -87,6 +98,16 @@ impl Notify {
         loop {
             let listener = this.mailbox_events[shard(id)].listen();
             if this.mailbox(id) != seen {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    pub(super) async fn wait_queue(this: Arc<Notify>, seen: u64) {
+        loop {
+            let listener = this.queue_event.listen();
+            if this.queue() != seen {
                 return;
             }
             listener.await;

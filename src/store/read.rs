@@ -112,6 +112,44 @@ impl Store {
             .collect()
     }
 
+    /// Every queued message, by id.
+    pub fn queue(&self) -> Result<Vec<super::QueuedMessage>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(QUEUE)?;
+        t.iter()?
+            .map(|e| {
+                let (k, v) = e?;
+                super::QueuedMessage::decode(k.value(), v.value()).ok_or(corrupt("queue row"))
+            })
+            .collect()
+    }
+
+    /// The first `limit` entries of the queue in due order: (next attempt, id).
+    pub fn queue_schedule(&self, limit: usize) -> Result<Vec<(u64, super::QueueId)>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(QUEUE_DUE)?;
+        t.iter()?
+            .take(limit)
+            .map(|e| {
+                let (k, _) = e?;
+                let (due, id) = k.value();
+                Ok((due, super::QueueId(id)))
+            })
+            .collect()
+    }
+
+    /// One queued message.
+    pub fn queued(&self, id: super::QueueId) -> Result<Option<super::QueuedMessage>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(QUEUE)?;
+        match t.get(id.0)? {
+            Some(v) => super::QueuedMessage::decode(id.0, v.value())
+                .map(Some)
+                .ok_or(corrupt("queue row")),
+            None => Ok(None),
+        }
+    }
+
     /// A user's mailboxes, sorted by name.
     pub fn mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
         let txn = self.db()?.begin_read()?;
@@ -517,6 +555,28 @@ impl Store {
         let parked = txn.open_table(PARKED)?;
         let mut chunk_rows = 0u64;
         let mut body_count = 0u64;
+        let mut due: BTreeSet<(u64, u64)> = BTreeSet::new();
+        for e in txn.open_table(QUEUE_DUE)?.iter()? {
+            due.insert(e?.0.value());
+        }
+        for e in txn.open_table(QUEUE)?.iter()? {
+            let (k, v) = e?;
+            match super::queue::QueuedMessage::decode(k.value(), v.value()) {
+                Some(q) => {
+                    if !due.remove(&(q.next_attempt, q.id.0)) {
+                        problems.push(format!("queue row {} has no due entry", q.id));
+                    }
+                    *body_refs.entry(q.body.0).or_default() += 1;
+                    if q.pending().next().is_none() {
+                        problems.push(format!("queue row {} has nothing pending", q.id));
+                    }
+                }
+                None => problems.push(format!("queue row {} corrupt", k.value())),
+            }
+        }
+        for (at, id) in due {
+            problems.push(format!("due entry ({at}, {id:x}) has no queue row"));
+        }
         let mut parked_count = 0u64;
         for e in bodies.iter()? {
             let (k, v) = e?;
@@ -529,7 +589,7 @@ impl Store {
             let want = body_refs.remove(&id).unwrap_or(0);
             if b.refs != want {
                 problems.push(format!(
-                    "body {id} refs {} but {want} messages use it",
+                    "body {id} refs {} but {want} messages and queue rows use it",
                     b.refs
                 ));
             }

@@ -9,7 +9,8 @@
 //! - a message's keywords are at most [`MAX_KEYWORDS_PER_MESSAGE`], distinct ignoring ASCII case,
 //!   and each is spelled as in its mailbox's `keywords` list (at most
 //!   [`MAX_KEYWORDS_PER_MAILBOX`]); its flags are within [`flags::ALL`];
-//! - a body row's `refs` equals the number of message rows naming it; a body with `refs` 0
+//! - a body row's `refs` equals the number of message rows and `QUEUE` rows naming it; every
+//!   `QUEUE` row has exactly one `QUEUE_DUE` entry (its next attempt and id) and no other exists; a body with `refs` 0
 //!   exists only while a reader pins it, and is then listed in `PARKED` (and only then);
 //! - every body has exactly one `SUMMARIES` row and every `SUMMARIES` row a body;
 //! - a body's data is its chunks `(body, 0..chunks)` in order, then its inline bytes, and `size`
@@ -30,7 +31,7 @@ use redb::TableDefinition;
 
 /// The schema this binary reads and writes. Version 1 kept the summary inside the body row and a
 /// `subscribed` flag in the mailbox row; opening such a store migrates it.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Counters and format facts: `schema_version`, `next_user`, `next_mailbox`, `next_uidvalidity`.
 pub const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
@@ -86,6 +87,12 @@ pub const SUBSCRIPTIONS: TableDefinition<'_, (u64, &str), ()> =
 /// body may be gone by the time the row is read (it holds no reference).
 pub const TRAINING: TableDefinition<'_, (u64, u64), (u64, bool, u64)> =
     TableDefinition::new("training");
+/// Queue id → encoded `queue::QueuedMessage`: the outbound queue (schema v3). Each row holds
+/// one reference on its body.
+pub const QUEUE: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("queue");
+/// (next attempt, queue id) → (): the queue in due order, one entry per `QUEUE` row, so the
+/// scheduler finds the next due messages without reading the others.
+pub const QUEUE_DUE: TableDefinition<'_, (u64, u64), ()> = TableDefinition::new("queue_due");
 
 /// Size of every stored chunk: a leaf holding one chunk plus its key and header stays within one
 /// 64 KiB page, so a large message costs close to its own size on disk. All chunks are full, so

@@ -19,6 +19,7 @@
 
 use super::body::PinTable;
 use super::notify::Notify;
+use super::queue;
 use super::schema::*;
 use super::{BodyId, MailboxId, Uid};
 use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, Work};
@@ -121,6 +122,10 @@ pub(super) struct State {
     pub(super) touched_users: BTreeSet<u64>,
     /// Bodies deleted in the open transaction (dying in the pin table until it commits).
     dying: Vec<u64>,
+    /// Next queue id.
+    pub(super) next_queue: u64,
+    /// The open transaction changed the queue (its generation is bumped at commit).
+    pub(super) queue_changed: bool,
 }
 
 impl State {
@@ -228,6 +233,7 @@ fn migrate_v1(txn: &WriteTransaction) -> Result<()> {
 pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
     let txn = db.begin_write()?;
     let mut next_body = 1;
+    let mut next_queue = 1;
     {
         let found = txn
             .open_table(META)?
@@ -243,6 +249,11 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
             Some(SCHEMA_VERSION) => {}
             Some(1) => {
                 migrate_v1(&txn)?;
+                txn.open_table(META)?
+                    .insert("schema_version", SCHEMA_VERSION)?;
+            }
+            // v3 only adds the QUEUE table, created below.
+            Some(2) => {
                 txn.open_table(META)?
                     .insert("schema_version", SCHEMA_VERSION)?;
             }
@@ -266,6 +277,10 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(VANISHED)?;
         txn.open_table(SUBSCRIPTIONS)?;
         txn.open_table(TRAINING)?;
+        txn.open_table(QUEUE_DUE)?;
+        if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
+            next_queue = k.value() + 1;
+        }
         let parked: Vec<u64> = txn
             .open_table(PARKED)?
             .iter()?
@@ -306,6 +321,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
     txn.commit()?;
     Ok(State {
         next_body,
+        next_queue,
         pins: pins.clone(),
         ..State::default()
     })
@@ -583,6 +599,7 @@ impl Batch<'_> {
         self.notify.publish(
             &std::mem::take(&mut state.touched_mailboxes),
             &std::mem::take(&mut state.touched_users),
+            std::mem::take(&mut state.queue_changed),
         );
         for (r, result) in waiting {
             let _ = r.reply.try_send(result);
@@ -795,6 +812,19 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             messages::expunge(txn, state, *mailbox, uids.as_deref(), true)
         }
         Op::Remove { mailbox, uids } => messages::expunge(txn, state, *mailbox, Some(uids), false),
+        Op::QueueUpdate { update, report } => {
+            if let Some(d) = report {
+                match deliver(txn, state, d) {
+                    // The sender's account is gone: there is nobody left to tell.
+                    Err(Error::Refused(Refusal::NoRecipients)) => {}
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+            }
+            queue::update(txn, state, update)
+        }
+        Op::QueueDelete(id) => queue::delete(txn, state, *id),
+        Op::QueueRetry { id, now } => queue::retry_now(txn, state, *id, *now),
     }
 }
 
@@ -918,19 +948,17 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
             targets.push((*user, mbox, row));
         }
     }
-    if targets.is_empty() {
+    if targets.is_empty() && d.queue.is_none() {
         return Err(Refusal::NoRecipients.into());
     }
-    // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row.
-    let (body, size) = store_body(
-        txn,
-        state,
-        d.upload,
-        &d.prefix,
-        &d.tail,
-        &d.summary,
-        targets.len() as u32,
-    )?;
+    // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row. The
+    // queue row, if any, holds one reference like a message row.
+    let refs = targets.len() as u32 + u32::from(d.queue.is_some());
+    let (body, size) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    let queued = match &d.queue {
+        Some(q) => Some(queue::enqueue(txn, state, body, q)?),
+        None => None,
+    };
     let mut mailboxes = txn.open_table(MAILBOXES)?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
@@ -955,5 +983,9 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         let uid = Uid(std::num::NonZeroU32::new(uid).ok_or(corrupt("uid 0"))?);
         copies.push((user, MailboxId(mbox), uid));
     }
-    Ok(Done::Delivered { body, copies })
+    Ok(Done::Delivered {
+        body,
+        copies,
+        queued,
+    })
 }

@@ -19,6 +19,11 @@ use crate::dkim::keys::{
     DkimKey, KeyAlgorithm, RSA_BITS, SelectorKeys, generate_ed25519, generate_rsa,
 };
 
+/// The folder of the DKIM keys in a data folder.
+pub fn dkim_dir(data: &Path) -> PathBuf {
+    data.join("dkim")
+}
+
 /// The key file of `selector` for `alg` under `dir`.
 pub fn key_path(dir: &Path, selector: &str, alg: KeyAlgorithm) -> PathBuf {
     dir.join(format!("{selector}.{}.pem", alg.file_suffix()))
@@ -103,8 +108,8 @@ pub fn ensure(dir: &Path, selector: &str) -> Result<SelectorKeys, Error> {
         load(&path, alg)
     };
     Ok(SelectorKeys {
-        ed25519: get(KeyAlgorithm::Ed25519)?,
-        rsa: get(KeyAlgorithm::Rsa)?,
+        ed25519: get(KeyAlgorithm::Ed25519)?.into(),
+        rsa: get(KeyAlgorithm::Rsa)?.into(),
     })
 }
 

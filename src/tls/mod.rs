@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub mod client;
 pub mod dkim_keys;
 
 /// Why TLS could not be set up.
@@ -213,8 +214,8 @@ pub fn reload_if_changed(
     Some(load_server_config(&files).map(|c| (files, print, c)))
 }
 
-/// A short description of the negotiated parameters, for the Received header.
-pub fn describe(conn: &rustls::ServerConnection) -> String {
+/// A short description of the negotiated parameters, for the Received header and queue logs.
+pub fn describe<D>(conn: &rustls::ConnectionCommon<D>) -> String {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLS1.3",
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLS1.2",

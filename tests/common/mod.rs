@@ -50,12 +50,17 @@ pub struct DataDir {
 impl DataDir {
     /// `init` for example.test plus the given users (password [`PASSWORD`]).
     pub fn new(users: &[&str]) -> DataDir {
+        DataDir::for_domain(DOMAIN, HOSTNAME, users)
+    }
+
+    /// `init` for `domain` with host name `hostname`, plus the given users.
+    pub fn for_domain(domain: &str, hostname: &str, users: &[&str]) -> DataDir {
         let dir = tempfile::Builder::new()
             .prefix("mailnook-test")
             .tempdir()
             .expect("tempdir");
         let d = DataDir { dir };
-        d.cli_ok(&["init", "--domain", DOMAIN, "--hostname", HOSTNAME]);
+        d.cli_ok(&["init", "--domain", domain, "--hostname", hostname]);
         // Cheap hashes keep the suite fast; the production default is set in config.rs.
         d.cli_ok(&["config", "set", "auth.argon2_memory_kib", "1024"]);
         d.cli_ok(&["config", "set", "auth.argon2_iterations", "1"]);
@@ -144,8 +149,17 @@ impl Server {
 
     /// Serves an existing data folder (retrying on a port clash).
     pub fn serve(data: DataDir) -> Server {
+        Server::serve_on(data, None)
+    }
+
+    /// Serves an existing data folder on port base `base` (a restart that keeps its ports).
+    pub fn serve_at(data: DataDir, base: u16) -> Server {
+        Server::serve_on(data, Some(base))
+    }
+
+    fn serve_on(data: DataDir, fixed: Option<u16>) -> Server {
         for _ in 0..5 {
-            let base = free_port_base();
+            let base = fixed.unwrap_or_else(free_port_base);
             let mut child = Command::new(bin())
                 .args(["serve", "--port-base", &base.to_string(), "--data"])
                 .arg(data.path())
@@ -204,6 +218,16 @@ impl Server {
         SocketAddr::from(([127, 0, 0, 1], self.port_base + 25))
     }
 
+    /// The submission (STARTTLS) address.
+    pub fn submission(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 587))
+    }
+
+    /// The submission over TLS address.
+    pub fn submissions(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port_base + 465))
+    }
+
     /// The IMAP (STARTTLS) address.
     pub fn imap(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port_base + 143))
@@ -257,6 +281,14 @@ impl Server {
         let mut child = self.child.take().expect("running");
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// Asserts the server is still running and never panicked.
+    pub fn assert_alive(&mut self) {
+        let child = self.child.as_mut().expect("server started");
+        assert!(child.try_wait().unwrap().is_none(), "server exited");
+        let log = self.log();
+        assert!(!log.contains("panicked"), "server panicked:\n{log}");
     }
 
     /// Log lines written so far.
@@ -461,4 +493,69 @@ pub fn tls_client_config(cert: &Path) -> std::sync::Arc<rustls::ClientConfig> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+/// Verifier: argv = records file ("name<TAB>value" lines), then message files. Prints one line
+/// per signature: "<file>\t<idx>\tPASS|FAIL\t<reason>", and "<file>\t-\tNONE" without any.
+pub const DKIM_VERIFY_PY: &str = r#"
+import sys, logging, dkim
+records = {}
+with open(sys.argv[1]) as f:
+    for line in f:
+        name, value = line.rstrip("\n").split("\t", 1)
+        records[name.lower()] = value.encode()
+def dnsfunc(name, timeout=5):
+    if isinstance(name, bytes):
+        name = name.decode()
+    return records.get(name.rstrip(".").lower())
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(); self.msgs = []
+    def emit(self, record):
+        self.msgs.append(record.getMessage().replace("\t", " ").replace("\n", " "))
+for path in sys.argv[2:]:
+    msg = open(path, "rb").read()
+    log = logging.getLogger("dkim-" + path); log.setLevel(logging.DEBUG)
+    h = Collect(); log.addHandler(h); log.propagate = False
+    d = dkim.DKIM(msg, logger=log, minkey=1024)
+    n = sum(1 for k, v in d.headers if k.lower() == b"dkim-signature")
+    if n == 0:
+        print(f"{path}\t-\tNONE\t"); continue
+    for idx in range(n):
+        h.msgs.clear()
+        try:
+            ok = d.verify(idx=idx, dnsfunc=dnsfunc)
+            why = "" if ok else (h.msgs[-1] if h.msgs else "")
+        except Exception as e:
+            ok, why = False, f"{type(e).__name__}: {e}"
+        print(f"{path}\t{idx}\t{'PASS' if ok else 'FAIL'}\t{why}")
+"#;
+
+/// dkimpy and PyNaCl present, installing them with pip if needed. Missing after that is a
+/// failure unless MAILNOOK_ALLOW_SKIP=1 (the suite's rule for client programs, tests/common).
+pub fn have_dkimpy() -> bool {
+    let check = || {
+        Command::new("python3")
+            .args(["-c", "import dkim, nacl"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if check() {
+        return true;
+    }
+    eprintln!("dkim test: installing dkimpy and pynacl with pip");
+    let _ = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "dkimpy", "pynacl"])
+        .status();
+    if check() {
+        return true;
+    }
+    if std::env::var("MAILNOOK_ALLOW_SKIP").as_deref() == Ok("1") {
+        eprintln!("SKIP: python3 with dkimpy and pynacl is not available");
+        return false;
+    }
+    panic!(
+        "python3 -c 'import dkim, nacl' fails; run tests/run (it installs dkimpy) or set MAILNOOK_ALLOW_SKIP=1"
+    );
 }

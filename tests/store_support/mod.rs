@@ -131,6 +131,7 @@ pub fn delivery(up: Upload, tag: &str, recipients: &[UserId]) -> Delivery {
         summary: vec![1, 2, 3],
         internal_date: 1_700_000_000,
         recipients: recipients.to_vec(),
+        queue: None,
     }
 }
 
@@ -148,7 +149,7 @@ pub fn deliver(
 /// A delivery's copies, or a panic naming what came back instead.
 pub fn copies(done: store::Result<Done>) -> (store::BodyId, Vec<(UserId, MailboxId, store::Uid)>) {
     match done {
-        Ok(Done::Delivered { body, copies }) => (body, copies),
+        Ok(Done::Delivered { body, copies, .. }) => (body, copies),
         other => panic!("expected a delivery, got {other:?}"),
     }
 }

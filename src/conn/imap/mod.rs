@@ -34,8 +34,6 @@ use std::time::{Duration, Instant};
 
 /// Read buffer per connection (allocated while reading, released when idle).
 const READ_BYTES: usize = 8 * 1024;
-/// Longest TLS handshake allowed.
-const HANDSHAKE_SECS: u64 = 30;
 
 /// What one IMAP connection needs.
 pub struct ImapContext {
@@ -272,20 +270,9 @@ fn session_config(
 
 /// Serves one IMAP connection until it ends.
 pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
-    let stream = if ctx.implicit_tls {
-        let Some(config) = ctx.tls.clone() else {
-            return Ok(());
-        };
-        futures_lite::future::or(
-            async { stream.upgrade(config).await.map_err(ConnError::Tls) },
-            async {
-                async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
-                Err(ConnError::Timeout)
-            },
-        )
-        .await?
-    } else {
-        stream
+    let Some(stream) = super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone()).await?
+    else {
+        return Ok(());
     };
     let session = ImapSession::new(session_config(
         &ctx.config,
@@ -450,14 +437,7 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                 else {
                     return Ok(());
                 };
-                let upgraded = futures_lite::future::or(
-                    async { stream.upgrade(config).await.map_err(ConnError::Tls) },
-                    async {
-                        async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
-                        Err(ConnError::Timeout)
-                    },
-                )
-                .await?;
+                let upgraded = super::tls_handshake(stream, config).await?;
                 conn.wire = Wire::Plain(upgraded);
                 conn.session.tls_started();
             }

@@ -399,11 +399,12 @@ impl SmtpClient {
                 self.step = Step::AuthResult;
             }
             Step::AuthPlain | Step::AuthLoginUser | Step::AuthResult => {
-                // RFC 4954 §6: 535 is a wrong password (permanent for this configuration);
-                // 454 and 4xx are temporary.
+                // RFC 4954 §6: 535 is a wrong password. It is a fault of this configuration,
+                // not of the message, so every recipient is deferred (the operator can fix the
+                // credentials before the age limit), never bounced.
                 return Some(self.fail_all(Reply {
-                    code: r.code,
-                    text: format!("authentication failed: {}", r.text),
+                    code: 454,
+                    text: format!("authentication at the relay failed: {} {}", r.code, r.text),
                 }));
             }
             Step::Mail if r.is_positive() => {

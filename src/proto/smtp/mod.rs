@@ -25,4 +25,4 @@ pub mod reply;
 pub mod server;
 
 pub use reply::Reply;
-pub use server::{Event, Recipient, SessionConfig, SmtpServerSession};
+pub use server::{Event, Recipient, SaslResponse, SessionConfig, SmtpServerSession};

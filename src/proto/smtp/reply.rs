@@ -149,6 +149,37 @@ pub mod r {
     pub const NO_VALID_RCPTS: Reply = Reply::new(554, (5, 5, 1), "No valid recipients");
     /// 555 for unsupported MAIL/RCPT parameters.
     pub const BAD_PARAM: Reply = Reply::new(555, (5, 5, 4), "Unsupported parameter");
+    /// RFC 4954 §6: AUTH succeeded.
+    pub const AUTH_OK: Reply = Reply::new(235, (2, 7, 0), "Authentication successful");
+    /// RFC 4954 §6: wrong credentials.
+    pub const AUTH_INVALID: Reply =
+        Reply::new(535, (5, 7, 8), "Authentication credentials invalid");
+    /// RFC 4954 §6: try again later (throttled, or the store is unavailable).
+    pub const AUTH_TEMPORARY: Reply =
+        Reply::new(454, (4, 7, 0), "Temporary authentication failure");
+    /// RFC 4954 §6: submission requires AUTH before MAIL.
+    pub const AUTH_REQUIRED: Reply = Reply::new(530, (5, 7, 0), "Authentication required");
+    /// RFC 4954 §6: plaintext mechanisms only inside TLS.
+    pub const ENCRYPTION_REQUIRED: Reply = Reply::new(
+        538,
+        (5, 7, 11),
+        "Encryption required for requested authentication mechanism",
+    );
+    /// RFC 4954 §4: unknown mechanism.
+    pub const UNKNOWN_MECHANISM: Reply =
+        Reply::new(504, (5, 5, 4), "Unrecognized authentication type");
+    /// RFC 4954 §4: the client cancelled with `*`.
+    pub const AUTH_CANCELLED: Reply = Reply::new(501, (5, 0, 0), "Authentication cancelled");
+    /// RFC 4954 §4: a second AUTH, or AUTH inside a transaction.
+    pub const AUTH_SEQUENCE: Reply = Reply::new(503, (5, 5, 1), "Already authenticated");
+    /// RFC 4954 §4: a response that is not base64 (the driver decodes it).
+    pub const AUTH_MALFORMED: Reply = Reply::new(501, (5, 5, 2), "Cannot decode response");
+    /// RFC 6409 §4.3 / RFC 5321: the sender is not one of the user's addresses.
+    pub const NOT_YOUR_ADDRESS: Reply = Reply::new(
+        550,
+        (5, 7, 1),
+        "Sender address not owned by the authenticated user",
+    );
 }
 
 #[cfg(test)]

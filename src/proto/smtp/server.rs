@@ -29,6 +29,24 @@ pub struct SessionConfig {
     pub starttls: bool,
     /// Whether the connection is already inside TLS (implicit-TLS port).
     pub tls_active: bool,
+    /// Submission (RFC 6409): AUTH PLAIN/LOGIN is offered inside TLS and MAIL needs it
+    /// (RFC 4954 §6). Off for the MX role, which answers AUTH with 502.
+    pub auth: bool,
+}
+
+/// A SASL exchange finished on the client's side: the driver decodes and checks it, then calls
+/// [`SmtpServerSession::auth_succeeded`] or [`SmtpServerSession::auth_failed`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum SaslResponse<'a> {
+    /// PLAIN (RFC 4616): the base64 response (empty for the empty response `=`).
+    Plain(&'a [u8]),
+    /// LOGIN: the base64 user name and password lines.
+    Login {
+        /// Base64 of the user name.
+        user: &'a [u8],
+        /// Base64 of the password.
+        password: &'a [u8],
+    },
 }
 
 /// A recipient as the client wrote it, after relay syntax was refused.
@@ -63,6 +81,8 @@ pub enum Event<'a> {
     Rcpt(&'a Recipient),
     /// STARTTLS was accepted: send the output, do the handshake, then call `tls_started`.
     StartTls,
+    /// AUTH completed its exchange; answer with `auth_succeeded` or `auth_failed`.
+    Auth(SaslResponse<'a>),
     /// Message data begins (after 354, or with the first BDAT chunk).
     MessageStart,
     /// The next decoded bytes of the message.
@@ -82,6 +102,13 @@ enum State {
     AwaitRcpt,
     AwaitMessage,
     AwaitTls,
+    /// After `334 `: the PLAIN response line.
+    SaslPlain,
+    /// After `334 VXNlcm5hbWU6`: the LOGIN user name line.
+    SaslLoginUser,
+    /// After `334 UGFzc3dvcmQ6`: the LOGIN password line.
+    SaslLoginPassword,
+    AwaitAuth,
     Data(DataDecoder),
     /// The DATA terminator was read; finish on the next step.
     DataEnded(bool),
@@ -101,6 +128,8 @@ enum Step {
     Mail,
     Rcpt,
     StartTls,
+    AuthPlain,
+    AuthLogin,
     MessageStart,
     Data,
     DataInput(usize, usize),
@@ -141,6 +170,9 @@ pub struct SmtpServerSession {
     pending_size: Option<u64>,
     pending_rcpt: Recipient,
     delivered: u64,
+    /// SASL lines of the exchange in progress (wiped once answered).
+    sasl: [Vec<u8>; 2],
+    authenticated: bool,
 }
 
 const HTTP_VERBS: &[&str] = &[
@@ -169,6 +201,8 @@ impl SmtpServerSession {
             pending_size: None,
             pending_rcpt: Recipient::Postmaster,
             delivered: 0,
+            sasl: [Vec::new(), Vec::new()],
+            authenticated: false,
         };
         let greeting = format!("{} ESMTP mailnook", s.cfg.hostname);
         s.reply(Reply::owned(220, None, greeting));
@@ -202,6 +236,11 @@ impl SmtpServerSession {
     /// Whether the client said EHLO (not HELO).
     pub fn esmtp(&self) -> bool {
         self.esmtp
+    }
+
+    /// Whether AUTH succeeded in this session.
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
     }
 
     /// Whether the session is inside TLS.
@@ -289,6 +328,11 @@ impl SmtpServerSession {
             },
             Step::Rcpt => Event::Rcpt(&self.pending_rcpt),
             Step::StartTls => Event::StartTls,
+            Step::AuthPlain => Event::Auth(SaslResponse::Plain(&self.sasl[0])),
+            Step::AuthLogin => Event::Auth(SaslResponse::Login {
+                user: &self.sasl[0],
+                password: &self.sasl[1],
+            }),
             Step::MessageStart => Event::MessageStart,
             Step::Data => Event::Data(&self.data),
             Step::DataInput(a, b) => Event::Data(&self.input[a..b]),
@@ -309,7 +353,12 @@ impl SmtpServerSession {
                     Step::Continue
                 }
             }
-            State::AwaitMail | State::AwaitRcpt | State::AwaitMessage | State::AwaitTls => {
+            State::SaslPlain | State::SaslLoginUser | State::SaslLoginPassword => self.sasl_step(),
+            State::AwaitMail
+            | State::AwaitRcpt
+            | State::AwaitMessage
+            | State::AwaitTls
+            | State::AwaitAuth => {
                 // The driver has not answered; asking again is harmless.
                 Step::NeedInput
             }
@@ -367,6 +416,9 @@ impl SmtpServerSession {
             return Step::Continue;
         }
         let no_args = text[verb.len()..].trim().is_empty();
+        if verb == "AUTH" {
+            return self.auth_command(text);
+        }
         let mut wire = Vec::with_capacity(line.len() + 2);
         wire.extend_from_slice(line);
         wire.extend_from_slice(b"\r\n");
@@ -452,6 +504,10 @@ impl SmtpServerSession {
             if self.cfg.starttls && !self.tls {
                 lines.push("STARTTLS".to_string());
             }
+            // RFC 4954 §4 with RFC 3207 §6: plaintext mechanisms are advertised only inside TLS.
+            if self.cfg.auth && self.tls && !self.authenticated {
+                lines.push("AUTH PLAIN LOGIN".to_string());
+            }
             self.reply(Reply::owned(250, None, lines.join("\n")));
         } else {
             self.reply(Reply::owned(250, None, self.cfg.hostname.clone()));
@@ -471,6 +527,9 @@ impl SmtpServerSession {
         if self.tx.from.is_some() {
             return self.error(r::NESTED_MAIL);
         }
+        if self.cfg.auth && !self.authenticated {
+            return self.error(r::AUTH_REQUIRED);
+        }
         const KNOWN: u64 =
             smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
         let extra = from.flags & !KNOWN != 0
@@ -478,7 +537,8 @@ impl SmtpServerSession {
             || from.env_id.is_some()
             || from.solicit.is_some()
             || from.mtrk.is_some()
-            || from.auth.is_some()
+            // RFC 4954 §5: AUTH= is accepted from an authenticated client and ignored.
+            || (from.auth.is_some() && !self.authenticated)
             || from.by != 0
             || from.hold_for != 0
             || from.hold_until != 0
@@ -765,10 +825,121 @@ impl SmtpServerSession {
         Step::StartTls
     }
 
+    fn auth_command(&mut self, text: &str) -> Step {
+        let mut words = text.split(' ').skip(1).filter(|w| !w.is_empty());
+        let (Some(mechanism), initial, None) = (words.next(), words.next(), words.next()) else {
+            return self.error(r::SYNTAX);
+        };
+        if !self.cfg.auth {
+            return self.error(r::NOT_IMPLEMENTED);
+        }
+        if self.helo.is_none() || !self.esmtp {
+            return self.error(r::HELO_FIRST);
+        }
+        if self.authenticated || self.tx.from.is_some() {
+            return self.error(r::AUTH_SEQUENCE);
+        }
+        let plain = mechanism.eq_ignore_ascii_case("PLAIN");
+        if !plain && !mechanism.eq_ignore_ascii_case("LOGIN") {
+            return self.error(r::UNKNOWN_MECHANISM);
+        }
+        if !self.tls {
+            return self.error(r::ENCRYPTION_REQUIRED);
+        }
+        self.sasl = [Vec::new(), Vec::new()];
+        match (plain, initial) {
+            // RFC 4954 §4: "=" is an empty initial response.
+            (true, Some(ir)) => {
+                self.sasl[0] = if ir == "=" {
+                    Vec::new()
+                } else {
+                    ir.as_bytes().to_vec()
+                };
+                self.state = State::AwaitAuth;
+                Step::AuthPlain
+            }
+            (true, None) => {
+                self.reply(Reply::owned(334, None, String::new()));
+                self.state = State::SaslPlain;
+                Step::Continue
+            }
+            (false, Some(user)) => {
+                self.sasl[0] = user.as_bytes().to_vec();
+                self.reply(Reply::owned(334, None, "UGFzc3dvcmQ6".into()));
+                self.state = State::SaslLoginPassword;
+                Step::Continue
+            }
+            (false, None) => {
+                self.reply(Reply::owned(334, None, "VXNlcm5hbWU6".into()));
+                self.state = State::SaslLoginUser;
+                Step::Continue
+            }
+        }
+    }
+
+    /// One SASL response line (RFC 4954 §4): `*` cancels; anything else goes to the driver.
+    fn sasl_step(&mut self) -> Step {
+        let (n, split) = self.splitter.split(&self.input[self.pos..]);
+        self.pos += n;
+        let line = match split {
+            Split::Incomplete if n == 0 => return Step::NeedInput,
+            Split::Incomplete => return Step::Continue,
+            Split::TooLong => {
+                self.state = State::Command;
+                self.sasl = [Vec::new(), Vec::new()];
+                return self.error(r::LINE_TOO_LONG);
+            }
+            Split::Line { line, .. } => line.to_vec(),
+        };
+        if line == b"*" {
+            self.state = State::Command;
+            self.sasl = [Vec::new(), Vec::new()];
+            return self.error(r::AUTH_CANCELLED);
+        }
+        match self.state {
+            State::SaslPlain => {
+                self.sasl[0] = line;
+                self.state = State::AwaitAuth;
+                Step::AuthPlain
+            }
+            State::SaslLoginUser => {
+                self.sasl[0] = line;
+                self.reply(Reply::owned(334, None, "UGFzc3dvcmQ6".into()));
+                self.state = State::SaslLoginPassword;
+                Step::Continue
+            }
+            _ => {
+                self.sasl[1] = line;
+                self.state = State::AwaitAuth;
+                Step::AuthLogin
+            }
+        }
+    }
+
+    /// The credentials of [`Event::Auth`] were accepted.
+    pub fn auth_succeeded(&mut self) {
+        if matches!(self.state, State::AwaitAuth) {
+            self.sasl = [Vec::new(), Vec::new()];
+            self.authenticated = true;
+            self.reply(r::AUTH_OK);
+            self.state = State::Command;
+        }
+    }
+
+    /// The credentials of [`Event::Auth`] were refused with `reply` (535, 454 or 501).
+    pub fn auth_failed(&mut self, reply: Reply) {
+        if matches!(self.state, State::AwaitAuth) {
+            self.sasl = [Vec::new(), Vec::new()];
+            self.state = State::Command;
+            let _ = self.error(reply);
+        }
+    }
+
     /// The TLS handshake after [`Event::StartTls`] succeeded: the session starts over (RFC 3207 §4.2).
     pub fn tls_started(&mut self) {
         if matches!(self.state, State::AwaitTls) {
             self.tls = true;
+            self.authenticated = false;
             self.helo = None;
             self.esmtp = false;
             self.tx = Transaction::default();

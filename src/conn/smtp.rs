@@ -1,0 +1,521 @@
+//! The SMTP driver for two roles: inbound mail on port 25 (MX, RFC 5321, STARTTLS RFC 3207) and
+//! message submission on 587/465 (RFC 6409, AUTH RFC 4954, implicit TLS RFC 8314).
+//!
+//! Pumps a [`SmtpServerSession`] over a [`Stream`]. MX: recipients are decided by
+//! [`delivery::check_recipient`]. Submission: the client must log in (inside TLS) through the
+//! shared [`Authenticator`]; the envelope sender and every `From:` address must be the user's
+//! own; local recipients are delivered directly, remote ones go to the outbound queue; the
+//! header is completed ([`HeaderFixer`]) and the message DKIM-signed (RSA and Ed25519, the RSA
+//! signature computed on the blocking pool). Message bytes stream into the store through a
+//! [`MessageSink`], and the 250 for a message is sent only after the durable commit that holds
+//! its local copies and its queue row. A store fault becomes 451 4.3.0; the session goes on.
+
+use super::stream::Stream;
+use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
+use crate::auth::sasl::{decode_login_password, decode_login_username};
+use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
+use crate::config::Config;
+use crate::delivery::{self, MessageSink, RcptDecision};
+use crate::dkim::SelectorKeys;
+use crate::dkim::canon::BodyHasher;
+use crate::message::submit::{HeaderFixer, from_addresses};
+use crate::message::trace::{Received, with_keyword};
+use crate::proto::smtp::reply::r;
+use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
+use crate::store::{Done, NewQueued, Store, UserId};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Read buffer per connection.
+const READ_BYTES: usize = 16 * 1024;
+/// Longest SASL line accepted on the submission port (RFC 4954 §4 asks for 12288 octets; this
+/// fits a 2048-octet PLAIN response, the most `auth::sasl` decodes).
+const SUBMISSION_LINE_BYTES: usize = 4096;
+
+/// What the submission role adds.
+pub struct Submission {
+    /// Logins, throttling and the verification cache, shared by every session.
+    pub auth: Rc<Authenticator>,
+    /// The DKIM keys of the configured selector, if they could be loaded.
+    pub dkim: Option<Arc<SelectorKeys>>,
+    /// Port 465: the connection starts with the TLS handshake.
+    pub implicit_tls: bool,
+}
+
+/// What one SMTP connection needs.
+pub struct SmtpContext {
+    /// The store.
+    pub store: Store,
+    /// Settings in force when the connection was accepted.
+    pub config: Rc<Config>,
+    /// TLS configuration, if a certificate is loaded.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `Some` on the submission ports.
+    pub submission: Option<Submission>,
+    /// Closed when the server shuts down.
+    pub shutdown: async_channel::Receiver<()>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Connection id for logs.
+    pub cid: ConnId,
+}
+
+/// The message transaction in progress.
+#[derive(Default)]
+struct Txn {
+    sink: Option<MessageSink>,
+    /// Local recipients: user and address as written.
+    local: Vec<(UserId, String)>,
+    /// Remote recipients (submission only).
+    remote: Vec<String>,
+    /// Why the message cannot be accepted, once something failed while it streamed in.
+    failed: Option<Reply>,
+    /// Submission: header completion and the DKIM body hash.
+    fixer: Option<HeaderFixer>,
+    hasher: Option<BodyHasher>,
+    scratch: Vec<u8>,
+}
+
+impl Txn {
+    fn clear_recipients(&mut self) {
+        self.local.clear();
+        self.remote.clear();
+    }
+}
+
+enum Input {
+    Bytes(usize),
+    Eof,
+    Timeout,
+    Shutdown,
+}
+
+async fn read_some(
+    stream: &mut Stream,
+    buf: &mut [u8],
+    limit: Duration,
+    shutdown: &async_channel::Receiver<()>,
+) -> Input {
+    let read = async {
+        match with_timeout(limit, stream.read(buf)).await {
+            Ok(0) => Input::Eof,
+            Ok(n) => Input::Bytes(n),
+            Err(ConnError::Timeout) => Input::Timeout,
+            Err(_) => Input::Eof,
+        }
+    };
+    futures_lite::future::or(read, async {
+        let _ = shutdown.recv().await;
+        Input::Shutdown
+    })
+    .await
+}
+
+async fn flush(
+    stream: &mut Stream,
+    session: &mut SmtpServerSession,
+    limit: Duration,
+) -> Result<(), ConnError> {
+    if !session.output().is_empty() {
+        with_timeout(limit, stream.write_all(session.output())).await?;
+        session.clear_output();
+        with_timeout(limit, stream.flush()).await?;
+    }
+    Ok(())
+}
+
+fn new_txn_id() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        b = crate::time::unix_now().to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One connection's state besides the session.
+struct Conn<'a> {
+    ctx: &'a SmtpContext,
+    session: SmtpServerSession,
+    txn: Txn,
+    principal: Option<Principal>,
+}
+
+/// Serves one SMTP connection (MX or submission) until it ends.
+pub async fn serve(stream: Stream, ctx: SmtpContext) -> Result<(), ConnError> {
+    let implicit = ctx.submission.as_ref().is_some_and(|s| s.implicit_tls);
+    let Some(mut stream) = super::starting_stream(stream, implicit, ctx.tls.clone()).await? else {
+        return Ok(());
+    };
+    let cfg = &ctx.config;
+    let submission = ctx.submission.is_some();
+    let session = SmtpServerSession::new(SessionConfig {
+        hostname: cfg.hostname.clone(),
+        max_line_bytes: if submission {
+            cfg.smtp_max_line_bytes.max(SUBMISSION_LINE_BYTES)
+        } else {
+            cfg.smtp_max_line_bytes
+        },
+        max_message_bytes: cfg.smtp_max_message_bytes,
+        max_recipients: cfg.smtp_max_recipients,
+        max_errors: cfg.smtp_max_errors,
+        starttls: ctx.tls.is_some() && !implicit,
+        tls_active: implicit,
+        auth: submission,
+    });
+    let mut conn = Conn {
+        ctx: &ctx,
+        session,
+        txn: Txn::default(),
+        principal: None,
+    };
+    let result = drive(&mut stream, &mut conn).await;
+    if let Some(sink) = conn.txn.sink.take() {
+        sink.discard().await;
+    }
+    let _ = with_timeout(Duration::from_secs(5), stream.close()).await;
+    result
+}
+
+async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError> {
+    let ctx = conn.ctx;
+    let cfg = &ctx.config;
+    let command_timeout = Duration::from_secs(cfg.smtp_command_timeout_secs);
+    let mut clock = ReadClock::new(
+        command_timeout,
+        Duration::from_secs(cfg.smtp_data_timeout_secs),
+        cfg.smtp_min_data_rate,
+    );
+    let mut buf = vec![0u8; READ_BYTES];
+    loop {
+        match conn.session.next_event() {
+            Event::NeedInput => {
+                flush(stream, &mut conn.session, command_timeout).await?;
+                let limit = clock.limit(conn.session.in_data(), conn.session.has_partial_input());
+                match read_some(stream, &mut buf, limit, &ctx.shutdown).await {
+                    Input::Bytes(n) => {
+                        clock.received(n);
+                        conn.session.feed(&buf[..n]);
+                    }
+                    Input::Eof => return Ok(()),
+                    Input::Timeout => {
+                        log::info!("cid={} timeout", ctx.cid);
+                        conn.session.close_with(r::TIMEOUT);
+                    }
+                    Input::Shutdown => conn.session.close_with(r::SHUTDOWN),
+                }
+            }
+            Event::Auth(response) => {
+                let result = login(ctx, response).await;
+                answer_login(conn, result);
+            }
+            Event::Mail { from, .. } => {
+                let from = from.to_string();
+                log::debug!("cid={} mail from=<{}>", ctx.cid, loggable(&from, 100));
+                conn.txn.clear_recipients();
+                match &conn.principal {
+                    Some(p) if ctx.submission.is_some() && !owns(p, &from) => {
+                        log::info!(target: "maillog", "refused cid={} user={} from=<{}>: not the user's address", ctx.cid, loggable(&p.email, 80), loggable(&from, 100));
+                        conn.session.reject(r::NOT_YOUR_ADDRESS);
+                    }
+                    _ => conn.session.accept_mail(),
+                }
+            }
+            Event::Rcpt(rcpt) => {
+                let rcpt = rcpt.clone();
+                rcpt_decision(conn, &rcpt);
+            }
+            Event::StartTls => {
+                flush(stream, &mut conn.session, command_timeout).await?;
+                let Some(config) = ctx.tls.clone() else {
+                    return Ok(()); // not offered, so not reachable
+                };
+                let plain = std::mem::replace(stream, Stream::Upgrading);
+                *stream = super::tls_handshake(plain, config).await?;
+                conn.session.tls_started();
+                conn.principal = None;
+            }
+            Event::MessageStart => {
+                if let Some(old) = conn.txn.sink.replace(MessageSink::new(&ctx.store)) {
+                    old.discard().await;
+                }
+                conn.txn.failed = None;
+                if ctx.submission.is_some() {
+                    conn.txn.fixer = Some(HeaderFixer::new(
+                        cfg.submission_max_header_bytes,
+                        &cfg.hostname,
+                        crate::time::unix_now(),
+                    ));
+                    conn.txn.hasher = Some(BodyHasher::new());
+                }
+            }
+            Event::Data(bytes) => {
+                let txn = &mut conn.txn;
+                if txn.failed.is_some() {
+                    continue;
+                }
+                let data: &[u8] = match txn.fixer.as_mut() {
+                    Some(fixer) => {
+                        txn.scratch.clear();
+                        match fixer.feed(bytes, &mut txn.scratch) {
+                            Ok(body_at) => {
+                                if let Some(h) = txn.hasher.as_mut() {
+                                    h.update(&txn.scratch[body_at..]);
+                                }
+                                &txn.scratch
+                            }
+                            Err(_) => {
+                                txn.failed = Some(HEADER_TOO_LARGE);
+                                continue;
+                            }
+                        }
+                    }
+                    None => bytes,
+                };
+                if let Some(sink) = txn.sink.as_mut()
+                    && let Err(e) = sink.write(data).await
+                {
+                    log::warn!("cid={} storing message data failed: {e}", ctx.cid);
+                    txn.failed = Some(r::LOCAL_ERROR);
+                }
+            }
+            Event::MessageAbort => {
+                if let Some(sink) = conn.txn.sink.take() {
+                    sink.discard().await;
+                }
+            }
+            Event::MessageEnd => finish_message(stream, conn).await,
+            Event::Close => {
+                flush(stream, &mut conn.session, command_timeout).await?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// RFC 5322 §2.1.1 / RFC 3463: the header section is over the configured limit.
+const HEADER_TOO_LARGE: Reply = Reply::new(552, (5, 3, 4), "Header section too large");
+
+/// Whether `address` is one of the principal's own (RFC 6409 §6.1: the server may refuse a
+/// sender the user is not entitled to).
+fn owns(p: &Principal, address: &str) -> bool {
+    address.eq_ignore_ascii_case(&p.email)
+}
+
+async fn login(ctx: &SmtpContext, response: SaslResponse<'_>) -> Result<Principal, Reply> {
+    let Some(sub) = ctx.submission.as_ref() else {
+        return Err(r::NOT_IMPLEMENTED);
+    };
+    let (user, password) = match response {
+        SaslResponse::Plain(b64) => match decode_plain(b64) {
+            Ok((_authz, user, password)) => (user, password),
+            // A proxy login (another user's authorization identity) is a refusal, not bad syntax.
+            Err(SaslError::AuthzidMismatch) => return Err(r::AUTH_INVALID),
+            Err(_) => return Err(r::AUTH_MALFORMED),
+        },
+        SaslResponse::Login { user, password } => {
+            match (decode_login_username(user), decode_login_password(password)) {
+                (Ok(u), Ok(p)) => (u, p),
+                _ => return Err(r::AUTH_MALFORMED),
+            }
+        }
+    };
+    sub.auth
+        .login(&ctx.store, &user, &password, ctx.peer.ip())
+        .await
+        .map_err(|e| match e {
+            AuthFailure::Invalid => r::AUTH_INVALID,
+            AuthFailure::Blocked | AuthFailure::Unavailable => r::AUTH_TEMPORARY,
+        })
+}
+
+fn answer_login(conn: &mut Conn<'_>, result: Result<Principal, Reply>) {
+    match result {
+        Ok(p) => {
+            log::info!(target: "maillog", "login cid={} user={} proto=submission", conn.ctx.cid, loggable(&p.email, 80));
+            conn.principal = Some(p);
+            conn.session.auth_succeeded();
+        }
+        Err(reply) => conn.session.auth_failed(reply),
+    }
+}
+
+fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
+    let ctx = conn.ctx;
+    let shown = match rcpt {
+        Recipient::Postmaster => "postmaster".to_string(),
+        Recipient::Mailbox { local, domain } => format!("{local}@{domain}"),
+    };
+    // Submission: a recipient outside our domains goes to the queue (the user is logged in).
+    if ctx.submission.is_some()
+        && let Recipient::Mailbox { domain, .. } = rcpt
+    {
+        match ctx.store.is_local_domain(domain) {
+            Ok(false) => {
+                if !conn
+                    .txn
+                    .remote
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&shown))
+                {
+                    conn.txn.remote.push(shown);
+                }
+                conn.session.accept_rcpt();
+                return;
+            }
+            Ok(true) => {}
+            Err(e) => {
+                log::warn!("cid={} recipient check failed: {e}", ctx.cid);
+                conn.session.reject(r::LOCAL_ERROR);
+                return;
+            }
+        }
+    }
+    match delivery::check_recipient(&ctx.store, &ctx.config, rcpt) {
+        Ok(RcptDecision::Accept(user)) => {
+            conn.txn.local.push((user, shown));
+            conn.session.accept_rcpt();
+        }
+        Ok(RcptDecision::Reject(reply)) => {
+            log::info!(target: "maillog", "rejected cid={} ip={} rcpt={:?} code={}", ctx.cid, ctx.peer.ip(), rcpt, reply.code);
+            conn.session.reject(reply);
+        }
+        Err(e) => {
+            log::warn!("cid={} recipient check failed: {e}", ctx.cid);
+            conn.session.reject(r::LOCAL_ERROR);
+        }
+    }
+}
+
+/// Refuses the message in progress with `reply`, dropping what was stored of it.
+async fn refuse(conn: &mut Conn<'_>, sink: MessageSink, reply: Reply) {
+    sink.discard().await;
+    conn.session.reject(reply);
+}
+
+async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
+    let ctx = conn.ctx;
+    let Some(mut sink) = conn.txn.sink.take() else {
+        conn.session.reject(r::LOCAL_ERROR);
+        return;
+    };
+    if let Some(reply) = conn.txn.failed.take() {
+        return refuse(conn, sink, reply).await;
+    }
+    let id = new_txn_id();
+    let now = crate::time::unix_now();
+    let from = conn.session.mail_from().unwrap_or("").to_string();
+    // Submission: complete the header, check its From, sign.
+    let mut signature = String::new();
+    if let Some(mut fixer) = conn.txn.fixer.take() {
+        if fixer.header().is_none() {
+            let mut rest = Vec::new();
+            fixer.finish(&mut rest);
+            if let Err(e) = sink.write(&rest).await {
+                log::warn!("cid={} storing message data failed: {e}", ctx.cid);
+                return refuse(conn, sink, r::LOCAL_ERROR).await;
+            }
+        }
+        let header = fixer.header().unwrap_or_default().to_vec();
+        let Some(p) = conn.principal.clone() else {
+            return refuse(conn, sink, r::AUTH_REQUIRED).await;
+        };
+        match from_addresses(&header) {
+            Some(list) if !list.is_empty() && list.iter().all(|a| owns(&p, a)) => {}
+            _ => {
+                log::info!(target: "maillog", "refused cid={} user={}: From header is not the user's address", ctx.cid, loggable(&p.email, 80));
+                return refuse(conn, sink, r::NOT_YOUR_ADDRESS).await;
+            }
+        }
+        let body_hash = conn.txn.hasher.take().unwrap_or_default().finish();
+        signature = sign(ctx, &p, header, body_hash, now).await;
+    }
+    let tls = stream.tls_description();
+    let recipients = conn.txn.local.len() + conn.txn.remote.len();
+    let for_rcpt = match (conn.txn.local.as_slice(), conn.txn.remote.as_slice()) {
+        ([(_, one)], []) => Some(one.as_str()),
+        ([], [one]) => Some(one.as_str()),
+        _ => None,
+    };
+    let received = Received {
+        helo: conn.session.helo().unwrap_or(""),
+        client_ip: ctx.peer.ip(),
+        by: &ctx.config.hostname,
+        with: with_keyword(
+            conn.session.esmtp(),
+            conn.session.tls(),
+            conn.principal.is_some(),
+            conn.session.smtputf8(),
+        ),
+        tls: tls.as_deref(),
+        id: &id,
+        for_rcpt,
+        when: now,
+    };
+    // RFC 5321 §4.4: the delivering server records the reverse path in Return-Path. A submitted
+    // message's local copies are final deliveries too; the queue strips the field again before
+    // relaying the shared body (`queue::transport`), as a relay must not send one.
+    let mut prefix = format!("Return-Path: <{}>\r\n", from.replace(['\r', '\n'], "")).into_bytes();
+    prefix.extend_from_slice(signature.as_bytes());
+    prefix.extend_from_slice(received.to_header().as_bytes());
+    let size = sink.len();
+    let users: Vec<UserId> = conn.txn.local.iter().map(|(u, _)| *u).collect();
+    let queue = (!conn.txn.remote.is_empty()).then(|| NewQueued {
+        from: from.clone(),
+        rcpts: std::mem::take(&mut conn.txn.remote),
+        now,
+    });
+    match sink.commit(prefix, users, queue, now).await {
+        Ok(Done::Delivered { queued, .. }) => {
+            log::info!(
+                target: "maillog",
+                "accepted cid={} id={} ip={} from=<{}> rcpts={} size={}{}",
+                ctx.cid,
+                id,
+                ctx.peer.ip(),
+                loggable(&from, 100),
+                recipients,
+                size,
+                queued.map(|q| format!(" queued={q}")).unwrap_or_default()
+            );
+            conn.session.message_accepted(&id);
+        }
+        Ok(_) => conn.session.reject(r::LOCAL_ERROR),
+        Err(e) => {
+            log::warn!("cid={} commit failed: {e}", ctx.cid);
+            conn.session.reject(r::LOCAL_ERROR);
+        }
+    }
+}
+
+/// The DKIM-Signature fields (RSA first, then Ed25519) for a message from `p`, or nothing when
+/// no keys are loaded or signing fails (the message still goes out, unsigned, and the log says
+/// why). The RSA signature costs milliseconds of CPU, so both are computed on the blocking pool.
+async fn sign(
+    ctx: &SmtpContext,
+    p: &Principal,
+    header: Vec<u8>,
+    body_hash: [u8; 32],
+    now: u64,
+) -> String {
+    let Some(keys) = ctx.submission.as_ref().and_then(|s| s.dkim.clone()) else {
+        return String::new();
+    };
+    let domain = p.email.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+    let selector = ctx.config.dkim_selector.clone();
+    let result = blocking::unblock(move || -> Result<String, crate::dkim::Error> {
+        let signers = crate::dkim::sign::Signer::pair(&domain, &selector, &keys)?;
+        let mut out = String::new();
+        for s in &signers {
+            out.push_str(&s.sign(&header, &body_hash, now)?);
+        }
+        Ok(out)
+    })
+    .await;
+    result.unwrap_or_else(|e| {
+        log::warn!("cid={} DKIM signing failed: {e}", ctx.cid);
+        String::new()
+    })
+}
