@@ -342,6 +342,41 @@ pub const SPECS: &[Spec] = &[
         "how often DATA/tls/ is checked for new certificate files",
     ),
     int(
+        "greylist.enabled",
+        "0",
+        0,
+        1,
+        "1: answer a new (client network, sender, recipient) with 451 until greylist.delay_secs passed (RFC 6647)",
+    ),
+    int(
+        "greylist.delay_secs",
+        "300",
+        1,
+        86_400,
+        "how long a new triplet is deferred",
+    ),
+    int(
+        "greylist.expire_secs",
+        "172800",
+        60,
+        31_536_000,
+        "how long an unanswered triplet is remembered",
+    ),
+    int(
+        "greylist.pass_days",
+        "35",
+        1,
+        3650,
+        "how long a client network that retried is let through without greylisting",
+    ),
+    int(
+        "greylist.max_entries",
+        "100000",
+        100,
+        10_000_000,
+        "most triplets (and networks) remembered; when full, new senders pass (fail open)",
+    ),
+    int(
         "submission.max_header_bytes",
         "262144",
         4096,
@@ -653,6 +688,16 @@ pub struct Config {
     pub auth_throttle_entries: usize,
     /// Seconds between checks of DATA/tls/.
     pub tls_reload_check_secs: u64,
+    /// Greylisting on.
+    pub greylist_enabled: bool,
+    /// Deferral of a new triplet, seconds.
+    pub greylist_delay_secs: u64,
+    /// Memory of an unanswered triplet, seconds.
+    pub greylist_expire_secs: u64,
+    /// Pass duration of a network that retried, days.
+    pub greylist_pass_days: u64,
+    /// Most triplets and networks kept.
+    pub greylist_max_entries: u64,
     /// Largest header section of a submitted message.
     pub submission_max_header_bytes: usize,
     /// Outbound connections at once.
@@ -759,6 +804,11 @@ impl Config {
             auth_block_secs: num("auth.block_secs"),
             auth_throttle_entries: num("auth.throttle_entries") as usize,
             tls_reload_check_secs: num("tls.reload_check_secs"),
+            greylist_enabled: num("greylist.enabled") == 1,
+            greylist_delay_secs: num("greylist.delay_secs"),
+            greylist_expire_secs: num("greylist.expire_secs"),
+            greylist_pass_days: num("greylist.pass_days"),
+            greylist_max_entries: num("greylist.max_entries"),
             submission_max_header_bytes: num("submission.max_header_bytes") as usize,
             queue_concurrency: num("queue.concurrency") as usize,
             queue_retry_base_secs: num("queue.retry_base_secs"),

@@ -15,6 +15,7 @@ use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
 use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
+use crate::delivery::greylist::{self, Greylist};
 use crate::delivery::{self, MessageSink, RcptDecision};
 use crate::dkim::SelectorKeys;
 use crate::dkim::canon::BodyHasher;
@@ -225,7 +226,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
             }
             Event::Rcpt(rcpt) => {
                 let rcpt = rcpt.clone();
-                rcpt_decision(conn, &rcpt);
+                rcpt_decision(conn, &rcpt).await;
             }
             Event::StartTls => {
                 flush(stream, &mut conn.session, command_timeout).await?;
@@ -342,7 +343,7 @@ fn answer_login(conn: &mut Conn<'_>, result: Result<Principal, Reply>) {
     }
 }
 
-fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
+async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
     let ctx = conn.ctx;
     let shown = match rcpt {
         Recipient::Postmaster => "postmaster".to_string(),
@@ -375,6 +376,25 @@ fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
     }
     match delivery::check_recipient(&ctx.store, &ctx.config, rcpt) {
         Ok(RcptDecision::Accept(user)) => {
+            // RFC 6647 on the MX only, and never for postmaster (RFC 5321 §4.5.1).
+            let postmaster = match rcpt {
+                Recipient::Postmaster => true,
+                Recipient::Mailbox { local, .. } => local.eq_ignore_ascii_case("postmaster"),
+            };
+            if ctx.submission.is_none() && !postmaster {
+                let from = conn.session.mail_from().unwrap_or("").to_string();
+                let now = crate::time::unix_now();
+                let g = greylist::check(&ctx.store, &ctx.config, ctx.peer.ip(), &from, &shown, now);
+                if let Greylist::Defer(secs) = g.await {
+                    log::info!(target: "maillog", "greylisted cid={} ip={} from=<{}> rcpt=<{}>", ctx.cid, ctx.peer.ip(), loggable(&from, 100), loggable(&shown, 100));
+                    conn.session.reject(Reply::owned(
+                        451,
+                        Some((4, 7, 1)),
+                        format!("Greylisted, please try again in {secs} seconds"),
+                    ));
+                    return;
+                }
+            }
             conn.txn.local.push((user, shown));
             conn.session.accept_rcpt();
         }

@@ -12,7 +12,8 @@
 //!   (DESIGN.md "Runtime model"), never on the executor thread.
 //! - The body is never held whole: it is fed in pieces to [`canon::BodyHasher`], whose state is
 //!   a pending-whitespace flag, a pending-empty-line counter and a small output buffer.
-//! - Not wired into any mail flow yet (there is no outbound path); verification is not here.
+//! - Used by submission (`conn::smtp`), which signs every submitted message; verification of
+//!   inbound signatures is not here yet.
 
 pub mod canon;
 pub mod keys;

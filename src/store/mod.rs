@@ -36,6 +36,7 @@
 
 mod body;
 mod file;
+pub mod greylist;
 mod mailboxes;
 mod messages;
 mod notify;
@@ -356,6 +357,10 @@ pub enum Op {
     },
     /// Drops a queued message.
     QueueDelete(QueueId),
+    /// Greylisting (RFC 6647): decides one triplet and records what it decided. Answered from the
+    /// writer's open transaction (not durable: losing it in a crash only greylists again), so
+    /// every decision sees the ones before it. Answers [`Done::Greylist`].
+    Greylist(greylist::GreylistCheck),
     /// Makes a queued message (or, with `None`, every one) due at `now`.
     QueueRetry {
         /// The message.
@@ -368,7 +373,7 @@ pub enum Op {
 impl Op {
     /// Whether an `Ok` answer must mean "on disk".
     pub fn durable(&self) -> bool {
-        !matches!(self, Op::PutChunk { .. } | Op::Discard(_))
+        !matches!(self, Op::PutChunk { .. } | Op::Discard(_) | Op::Greylist(_))
     }
 }
 
@@ -459,6 +464,8 @@ pub enum Done {
         /// The queue row for the remote recipients, if any.
         queued: Option<QueueId>,
     },
+    /// Greylisting: `None` to go on, `Some(seconds)` to defer for that long.
+    Greylist(Option<u64>),
     /// The mailbox created, or now under the new name.
     Mailbox {
         /// Its id.

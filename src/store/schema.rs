@@ -90,6 +90,10 @@ pub const TRAINING: TableDefinition<'_, (u64, u64), (u64, bool, u64)> =
 /// Queue id → encoded `queue::QueuedMessage`: the outbound queue (schema v3). Each row holds
 /// one reference on its body.
 pub const QUEUE: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("queue");
+/// Greylisting: triplet key (`greylist::triplet_key`) → Unix seconds first seen.
+pub const GREYLIST: TableDefinition<'_, &str, u64> = TableDefinition::new("greylist");
+/// Greylisting: client network → Unix seconds until which it is let through.
+pub const GREYLIST_PASSED: TableDefinition<'_, &str, u64> = TableDefinition::new("greylist_passed");
 /// (next attempt, queue id) → (): the queue in due order, one entry per `QUEUE` row, so the
 /// scheduler finds the next due messages without reading the others.
 pub const QUEUE_DUE: TableDefinition<'_, (u64, u64), ()> = TableDefinition::new("queue_due");

@@ -278,6 +278,8 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(SUBSCRIPTIONS)?;
         txn.open_table(TRAINING)?;
         txn.open_table(QUEUE_DUE)?;
+        txn.open_table(GREYLIST)?;
+        txn.open_table(GREYLIST_PASSED)?;
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
         }
@@ -824,6 +826,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             queue::update(txn, state, update)
         }
         Op::QueueDelete(id) => queue::delete(txn, state, *id),
+        Op::Greylist(check) => super::greylist::decide(txn, check),
         Op::QueueRetry { id, now } => queue::retry_now(txn, state, *id, *now),
     }
 }
