@@ -20,6 +20,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
@@ -292,6 +293,37 @@ async fn with_deadline<T>(
         Err(Error::Timeout)
     })
     .await
+}
+
+/// The resolver for a configured server list (the `dns.nameservers` setting; empty means
+/// /etc/resolv.conf), made again when the list changes. Shared by the roles that resolve.
+#[derive(Debug, Default)]
+pub struct ConfiguredResolver {
+    current: RefCell<Option<(Vec<SocketAddr>, Rc<StubResolver>)>>,
+}
+
+impl ConfiguredResolver {
+    /// The resolver for `servers`; /etc/resolv.conf is read on the blocking pool when needed.
+    pub async fn get(&self, servers: &[SocketAddr]) -> Rc<StubResolver> {
+        if let Some((s, r)) = self.current.borrow().as_ref()
+            && s == servers
+        {
+            return r.clone();
+        }
+        let r = if servers.is_empty() {
+            Rc::new(
+                blocking::unblock(|| StubResolver::from_resolv_conf_blocking(Options::default()))
+                    .await,
+            )
+        } else {
+            Rc::new(StubResolver::with_servers(
+                servers.to_vec(),
+                Options::default(),
+            ))
+        };
+        *self.current.borrow_mut() = Some((servers.to_vec(), r.clone()));
+        r
+    }
 }
 
 /// A caching stub resolver over UDP and TCP.

@@ -18,7 +18,7 @@ pub mod retry;
 pub mod transport;
 
 use crate::config::Config;
-use crate::dns::stub::{Options, StubResolver};
+use crate::dns::stub::{ConfiguredResolver, StubResolver};
 use crate::message::dsn::{self, DsnInput, DsnKind, DsnRecipient};
 use crate::message::{MimeLimits, MimeParser};
 use crate::proto::smtp::client::RcptResult;
@@ -28,7 +28,6 @@ use async_executor::LocalExecutor;
 use retry::Backoff;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,8 +76,8 @@ pub struct Queue {
     pub shutdown: async_channel::Receiver<()>,
     /// TLS client roots, parsed on the first attempt (an idle server never holds them).
     tls: RefCell<Option<Option<ClientTls>>>,
-    /// The resolver and the `dns.nameservers` it was made for (empty: /etc/resolv.conf).
-    resolver: RefCell<Option<(Vec<SocketAddr>, Rc<StubResolver>)>>,
+    /// The resolver of the `dns.nameservers` setting, shared with the MX role.
+    resolver: Rc<ConfiguredResolver>,
     /// Addresses that refused or timed out a connection lately.
     unreachable: Rc<transport::Unreachable>,
 }
@@ -90,6 +89,7 @@ impl Queue {
         config: Rc<dyn Fn() -> Rc<Config>>,
         executor: Rc<LocalExecutor<'static>>,
         shutdown: async_channel::Receiver<()>,
+        resolver: Rc<ConfiguredResolver>,
     ) -> Queue {
         Queue {
             store,
@@ -97,7 +97,7 @@ impl Queue {
             executor,
             shutdown,
             tls: RefCell::new(None),
-            resolver: RefCell::new(None),
+            resolver,
             unreachable: Rc::default(),
         }
     }
@@ -113,30 +113,6 @@ impl Queue {
                 }
             })
             .clone()
-    }
-
-    /// The resolver for the configured nameservers, made again when the setting changed.
-    async fn resolver(&self, cfg: &Config) -> Rc<StubResolver> {
-        if let Some((servers, r)) = self.resolver.borrow().as_ref()
-            && *servers == cfg.dns_nameservers
-        {
-            return r.clone();
-        }
-        let servers = cfg.dns_nameservers.clone();
-        let r = if servers.is_empty() {
-            // Reads /etc/resolv.conf: not on the executor thread.
-            Rc::new(
-                blocking::unblock(|| StubResolver::from_resolv_conf_blocking(Options::default()))
-                    .await,
-            )
-        } else {
-            Rc::new(StubResolver::with_servers(
-                servers.clone(),
-                Options::default(),
-            ))
-        };
-        *self.resolver.borrow_mut() = Some((servers, r.clone()));
-        r
     }
 }
 
@@ -178,7 +154,7 @@ pub async fn run(queue: Rc<Queue>) {
                     in_flight.borrow_mut().insert(id);
                     let env = Env {
                         store: queue.store.clone(),
-                        resolver: queue.resolver(&cfg).await,
+                        resolver: queue.resolver.get(&cfg.dns_nameservers).await,
                         config: cfg.clone(),
                         tls: queue.client_tls(),
                         unreachable: queue.unreachable.clone(),

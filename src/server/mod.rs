@@ -123,6 +123,7 @@ struct Shared {
     limits: ConnLimits,
     auth: Rc<crate::auth::Authenticator>,
     dkim: Option<Arc<crate::dkim::SelectorKeys>>,
+    resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     pop3_locks: pop3::MaildropLocks,
     next_cid: Cell<u64>,
     shutdown: async_channel::Receiver<()>,
@@ -280,6 +281,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         limits: ConnLimits::default(),
         auth: Rc::new(auth),
         dkim,
+        resolver: Rc::default(),
         pop3_locks: Default::default(),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
@@ -305,6 +307,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                 config,
                 ex.clone(),
                 shared.shutdown.clone(),
+                shared.resolver.clone(),
             );
             ex.spawn(crate::queue::run(Rc::new(queue))).detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
