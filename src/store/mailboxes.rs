@@ -316,6 +316,9 @@ pub(super) fn delete_user_data(
         .retain_in((user.0, "")..(user.0 + 1, ""), |_, _| false)?;
     txn.open_table(TRAINING)?
         .retain_in((user.0, 0)..=(user.0, u64::MAX), |_, _| false)?;
+    txn.open_table(SPAM_TOKENS)?
+        .retain_in((user.0, 0)..=(user.0, u64::MAX), |_, _| false)?;
+    txn.open_table(SPAM_TOTALS)?.remove(user.0)?;
     Ok(())
 }
 

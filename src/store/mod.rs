@@ -43,6 +43,7 @@ mod notify;
 pub mod queue;
 mod read;
 pub mod schema;
+pub mod spam;
 mod writer;
 
 use std::ops::RangeInclusive;
@@ -361,6 +362,8 @@ pub enum Op {
     /// writer's open transaction (not durable: losing it in a crash only greylists again), so
     /// every decision sees the ones before it. Answers [`Done::Greylist`].
     Greylist(greylist::GreylistCheck),
+    /// Trains (or untrains) a user's spam model and the global one.
+    SpamTrain(spam::Training),
     /// Makes a queued message (or, with `None`, every one) due at `now`.
     QueueRetry {
         /// The message.

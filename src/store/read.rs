@@ -138,6 +138,33 @@ impl Store {
             .collect()
     }
 
+    /// A spam model's counts for `tokens` (user id 0: the global model), in order.
+    pub fn spam_counts(&self, user: u64, tokens: &[u64]) -> Result<Vec<super::spam::TokenCount>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(SPAM_TOKENS)?;
+        tokens
+            .iter()
+            .map(|tok| {
+                Ok(t.get((user, *tok))?
+                    .map(|v| {
+                        let (ham, spam, day) = v.value();
+                        super::spam::TokenCount { ham, spam, day }
+                    })
+                    .unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// A spam model's totals: (ham messages, spam messages, tokens held).
+    pub fn spam_totals(&self, user: u64) -> Result<(u64, u64, u64)> {
+        let txn = self.db()?.begin_read()?;
+        Ok(txn
+            .open_table(SPAM_TOTALS)?
+            .get(user)?
+            .map(|v| v.value())
+            .unwrap_or((0, 0, 0)))
+    }
+
     /// One queued message.
     pub fn queued(&self, id: super::QueueId) -> Result<Option<super::QueuedMessage>> {
         let txn = self.db()?.begin_read()?;
@@ -661,6 +688,30 @@ impl Store {
             if let Err(e) = super::check_mailbox_name(name) {
                 problems.push(format!("subscription of user {user}: {e}"));
             }
+        }
+        let mut tokens: BTreeMap<u64, u64> = BTreeMap::new();
+        for e in txn.open_table(SPAM_TOKENS)?.iter()? {
+            let (k, v) = e?;
+            *tokens.entry(k.value().0).or_default() += 1;
+            if v.value().0 == 0 && v.value().1 == 0 {
+                problems.push(format!("spam token {:?} has no counts", k.value()));
+            }
+        }
+        for e in txn.open_table(SPAM_TOTALS)?.iter()? {
+            let (k, v) = e?;
+            let (user, held) = (k.value(), v.value().2);
+            let found = tokens.remove(&user).unwrap_or(0);
+            if held != found {
+                problems.push(format!(
+                    "spam model {user} says {held} tokens, holds {found}"
+                ));
+            }
+            if user != super::spam::GLOBAL && users.get(user)?.is_none() {
+                problems.push(format!("spam model of missing user {user}"));
+            }
+        }
+        for (user, n) in tokens {
+            problems.push(format!("{n} spam tokens of user {user} without totals"));
         }
         let mut events: BTreeMap<u64, u64> = BTreeMap::new();
         for e in txn.open_table(TRAINING)?.iter()? {

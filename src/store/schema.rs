@@ -90,6 +90,13 @@ pub const TRAINING: TableDefinition<'_, (u64, u64), (u64, bool, u64)> =
 /// Queue id → encoded `queue::QueuedMessage`: the outbound queue (schema v3). Each row holds
 /// one reference on its body.
 pub const QUEUE: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("queue");
+/// Spam token counts: (user id, 0 for the global model; token hash) → (ham messages, spam
+/// messages, day last trained). No plaintext words.
+pub const SPAM_TOKENS: TableDefinition<'_, (u64, u64), (u32, u32, u32)> =
+    TableDefinition::new("spam_tokens");
+/// Spam model totals: user id (0: global) → (ham messages, spam messages, tokens held).
+pub const SPAM_TOTALS: TableDefinition<'_, u64, (u64, u64, u64)> =
+    TableDefinition::new("spam_totals");
 /// Greylisting: triplet key (`greylist::triplet_key`) → Unix seconds first seen.
 pub const GREYLIST: TableDefinition<'_, &str, u64> = TableDefinition::new("greylist");
 /// Greylisting: client network → Unix seconds until which it is let through.

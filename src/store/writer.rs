@@ -279,6 +279,8 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(TRAINING)?;
         txn.open_table(QUEUE_DUE)?;
         txn.open_table(GREYLIST)?;
+        txn.open_table(SPAM_TOKENS)?;
+        txn.open_table(SPAM_TOTALS)?;
         txn.open_table(GREYLIST_PASSED)?;
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
@@ -827,6 +829,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         }
         Op::QueueDelete(id) => queue::delete(txn, state, *id),
         Op::Greylist(check) => super::greylist::decide(txn, check),
+        Op::SpamTrain(t) => super::spam::train(txn, t),
         Op::QueueRetry { id, now } => queue::retry_now(txn, state, *id, *now),
     }
 }
