@@ -28,8 +28,6 @@ enum Kind {
     Secret,
     /// Printable text without spaces of at most 256 bytes, or empty.
     Word,
-    /// Comma-separated host names (at most 8), or empty.
-    Hosts,
 }
 
 /// One known setting.
@@ -378,19 +376,6 @@ pub const SPECS: &[Spec] = &[
         10_000_000,
         "most triplets (and networks) remembered; when full, new senders pass (fail open)",
     ),
-    text(
-        "spam.dnsbl_zones",
-        "",
-        Kind::Hosts,
-        "DNS blocklists asked about each inbound client, comma-separated (empty: none; e.g. zen.spamhaus.org, free for small sites)",
-    ),
-    int(
-        "spam.dns_timeout_ms",
-        "3000",
-        100,
-        60_000,
-        "longest wait for the DNS answers of one inbound message's checks (blocklists, PTR)",
-    ),
     int(
         "submission.max_header_bytes",
         "262144",
@@ -575,16 +560,6 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 .collect::<Vec<_>>()
                 .join(","))
         }
-        Kind::Hosts => {
-            let hosts = parse_hosts(value);
-            if hosts.len() > 8 {
-                return Err(invalid("more than 8 host names".into()));
-            }
-            if let Some(bad) = hosts.iter().find(|h| !is_hostname(h)) {
-                return Err(invalid(format!("`{bad}` is not a host name")));
-            }
-            Ok(hosts.join(","))
-        }
         Kind::Choice(words) => {
             let v = value.to_ascii_lowercase();
             if words.contains(&v.as_str()) {
@@ -606,15 +581,6 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
             Ok(raw.to_string())
         }
     }
-}
-
-/// Splits a comma-separated list of host names (lowercased, empty items dropped).
-pub fn parse_hosts(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(|s| s.trim().trim_end_matches('.').to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 /// Parses a comma-separated list of `ip:port` addresses (`[v6]:port` for IPv6); empty is none.
@@ -732,10 +698,6 @@ pub struct Config {
     pub greylist_pass_days: u64,
     /// Most triplets and networks kept.
     pub greylist_max_entries: u64,
-    /// DNS blocklist zones.
-    pub spam_dnsbl_zones: Vec<String>,
-    /// Deadline of an inbound message's DNS checks, milliseconds.
-    pub spam_dns_timeout_ms: u64,
     /// Largest header section of a submitted message.
     pub submission_max_header_bytes: usize,
     /// Outbound connections at once.
@@ -847,8 +809,6 @@ impl Config {
             greylist_expire_secs: num("greylist.expire_secs"),
             greylist_pass_days: num("greylist.pass_days"),
             greylist_max_entries: num("greylist.max_entries"),
-            spam_dnsbl_zones: parse_hosts(&get("spam.dnsbl_zones")),
-            spam_dns_timeout_ms: num("spam.dns_timeout_ms"),
             submission_max_header_bytes: num("submission.max_header_bytes") as usize,
             queue_concurrency: num("queue.concurrency") as usize,
             queue_retry_base_secs: num("queue.retry_base_secs"),
