@@ -1,5 +1,6 @@
-//! RFC 6376 "relaxed" canonicalization: header fields (§3.4.2) and the body (§3.4.4), and the
-//! body hash `bh=` (§3.7) over the canonical body with SHA-256.
+//! RFC 6376 canonicalization: "relaxed" header fields (§3.4.2) and body (§3.4.4), "simple"
+//! header fields (§3.4.1) and body (§3.4.3), and the body hash `bh=` (§3.7) over the canonical
+//! body with SHA-256, optionally limited to the first `l=` canonical bytes (§3.5).
 //!
 //! Invariants:
 //! - Only CRLF ends a line. A bare CR or bare LF is ordinary line content (it is not WSP), as in
@@ -10,7 +11,9 @@
 //! - An empty body, or one made only of empty/whitespace lines, canonicalizes to the empty string
 //!   (§3.4.4 relaxed; unlike "simple", no CRLF is added). A non-empty body that does not end in
 //!   CRLF gets one.
-//! - No `l=` body length limit is supported.
+//! - "simple" body (§3.4.3): bytes pass unchanged except that trailing CRLFs are held back (a
+//!   counter) and exactly one CRLF ends the output; an empty body becomes a single CRLF.
+//! - `l=` is supported by [`CanonBodyHasher`] only (verification); the signer never sets it.
 
 use ring::digest;
 
@@ -64,6 +67,13 @@ pub fn relaxed_header(field: &[u8], out: &mut Vec<u8>) {
             }
         }
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Simple header canonicalization (RFC 6376 §3.4.1): the field exactly as it is, plus CRLF.
+/// `field` is a raw field as [`split_fields`] returns it (no final line end).
+pub fn simple_header(field: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(field);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -205,14 +215,8 @@ impl RelaxedBody {
 
     /// Non-WSP, non-line-ending bytes of the current line.
     fn content(&mut self, bytes: &[u8], sink: &mut impl CanonSink) {
-        while self.empty_lines > 0 {
-            // Not trailing after all: emit the empty lines held back, in bounded pieces.
-            const CRLFS: &[u8] =
-                b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
-            let n = self.empty_lines.min((CRLFS.len() / 2) as u64);
-            sink.put(&CRLFS[..(n as usize) * 2]);
-            self.empty_lines -= n;
-        }
+        // Not trailing after all: emit the empty lines held back, in bounded pieces.
+        emit_crlfs(&mut self.empty_lines, sink);
         if self.wsp_pending {
             sink.put(b" ");
             self.wsp_pending = false;
@@ -242,6 +246,175 @@ pub fn relaxed_body(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Streaming simple body canonicalizer (RFC 6376 §3.4.3): the body unchanged, except that
+/// empty lines at the end are removed and the result ends in exactly one CRLF (an empty body
+/// becomes CRLF).
+#[derive(Debug, Default, Clone)]
+pub struct SimpleBody {
+    /// A CR was the last byte seen.
+    cr_pending: bool,
+    /// CRLFs seen since the last other byte, not yet emitted (they may be trailing).
+    crlfs: u64,
+}
+
+impl SimpleBody {
+    /// A canonicalizer at the start of a body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Canonicalizes the next piece of the body into `sink`.
+    pub fn feed(&mut self, mut input: &[u8], sink: &mut impl CanonSink) {
+        if self.cr_pending && !input.is_empty() {
+            self.cr_pending = false;
+            if input[0] == b'\n' {
+                self.crlfs += 1;
+                input = &input[1..];
+            } else {
+                self.content(b"\r", sink);
+            }
+        }
+        let mut run_start = 0;
+        let mut i = 0;
+        while i < input.len() {
+            if input[i] != b'\r' {
+                i += 1;
+                continue;
+            }
+            match input.get(i + 1) {
+                Some(b'\n') => {
+                    if run_start < i {
+                        self.content(&input[run_start..i], sink);
+                    }
+                    self.crlfs += 1;
+                    i += 2;
+                    run_start = i;
+                }
+                Some(_) => i += 1, // a bare CR is content
+                None => {
+                    if run_start < i {
+                        self.content(&input[run_start..i], sink);
+                    }
+                    self.cr_pending = true;
+                    i += 1;
+                    run_start = i;
+                }
+            }
+        }
+        if run_start < input.len() {
+            self.content(&input[run_start..], sink);
+        }
+    }
+
+    /// Ends the body with exactly one CRLF (§3.4.3).
+    pub fn finish(mut self, sink: &mut impl CanonSink) {
+        if self.cr_pending {
+            self.cr_pending = false;
+            self.content(b"\r", sink);
+        }
+        sink.put(b"\r\n");
+    }
+
+    fn content(&mut self, bytes: &[u8], sink: &mut impl CanonSink) {
+        emit_crlfs(&mut self.crlfs, sink);
+        sink.put(bytes);
+    }
+}
+
+/// Emits `n` held-back CRLFs in bounded pieces and sets `n` to zero.
+fn emit_crlfs(n: &mut u64, sink: &mut impl CanonSink) {
+    const CRLFS: &[u8] = b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+    while *n > 0 {
+        let k = (*n).min((CRLFS.len() / 2) as u64);
+        sink.put(&CRLFS[..(k as usize) * 2]);
+        *n -= k;
+    }
+}
+
+/// Canonicalizes a whole body at once with "simple" (tests and small bodies).
+pub fn simple_body(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 2);
+    let mut c = SimpleBody::new();
+    c.feed(body, &mut out);
+    c.finish(&mut out);
+    out
+}
+
+/// The body canonicalization algorithm of `c=` (RFC 6376 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyCanon {
+    /// §3.4.3.
+    Simple,
+    /// §3.4.4.
+    Relaxed,
+}
+
+#[derive(Debug, Clone)]
+enum AnyBody {
+    Simple(SimpleBody),
+    Relaxed(RelaxedBody),
+}
+
+/// The result of [`CanonBodyHasher::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyDigest {
+    /// SHA-256 of the canonical body, or of its first `limit` bytes.
+    pub hash: [u8; 32],
+    /// Length of the whole canonical body (hashed or not).
+    pub canonical_len: u64,
+}
+
+/// SHA-256 over the simple or relaxed canonical body, optionally only its first `limit` bytes
+/// (`l=`, RFC 6376 §3.5), fed in pieces. Used by verification.
+pub struct CanonBodyHasher {
+    canon: AnyBody,
+    sink: DigestSink,
+}
+
+impl std::fmt::Debug for CanonBodyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CanonBodyHasher")
+            .field("canon", &self.canon)
+            .field("limit", &self.sink.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CanonBodyHasher {
+    /// A hasher at the start of a body; `limit` is the `l=` value, if any.
+    pub fn new(canon: BodyCanon, limit: Option<u64>) -> Self {
+        CanonBodyHasher {
+            canon: match canon {
+                BodyCanon::Simple => AnyBody::Simple(SimpleBody::new()),
+                BodyCanon::Relaxed => AnyBody::Relaxed(RelaxedBody::new()),
+            },
+            sink: DigestSink::new(limit.unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// Feeds the next piece of the body (any split gives the same result).
+    pub fn update(&mut self, piece: &[u8]) {
+        match &mut self.canon {
+            AnyBody::Simple(c) => c.feed(piece, &mut self.sink),
+            AnyBody::Relaxed(c) => c.feed(piece, &mut self.sink),
+        }
+    }
+
+    /// The hash and the canonical length.
+    pub fn finish(self) -> BodyDigest {
+        let CanonBodyHasher { canon, mut sink } = self;
+        match canon {
+            AnyBody::Simple(c) => c.finish(&mut sink),
+            AnyBody::Relaxed(c) => c.finish(&mut sink),
+        }
+        let canonical_len = sink.total;
+        BodyDigest {
+            hash: sink.finish(),
+            canonical_len,
+        }
+    }
+}
+
 /// SHA-256 over the relaxed canonical body: the `bh=` value (RFC 6376 §3.7), fed in pieces.
 pub struct BodyHasher {
     canon: RelaxedBody,
@@ -251,12 +424,39 @@ pub struct BodyHasher {
 struct DigestSink {
     ctx: digest::Context,
     buf: Vec<u8>,
+    /// Bytes still to hash (`l=`); later bytes are only counted.
+    limit: u64,
+    /// Canonical bytes seen in all.
+    total: u64,
 }
 
 const DIGEST_BUF: usize = 4096;
 
+impl DigestSink {
+    fn new(limit: u64) -> Self {
+        DigestSink {
+            ctx: digest::Context::new(&digest::SHA256),
+            buf: Vec::with_capacity(DIGEST_BUF),
+            limit,
+            total: 0,
+        }
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        self.ctx.update(&self.buf);
+        let d = self.ctx.finish();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+}
+
 impl CanonSink for DigestSink {
     fn put(&mut self, bytes: &[u8]) {
+        self.total = self.total.saturating_add(bytes.len() as u64);
+        let take = usize::try_from(self.limit).map_or(bytes.len(), |l| l.min(bytes.len()));
+        self.limit -= take as u64;
+        let bytes = &bytes[..take];
         if self.buf.len() + bytes.len() > DIGEST_BUF {
             self.ctx.update(&self.buf);
             self.buf.clear();
@@ -288,10 +488,7 @@ impl BodyHasher {
     pub fn new() -> Self {
         BodyHasher {
             canon: RelaxedBody::new(),
-            sink: DigestSink {
-                ctx: digest::Context::new(&digest::SHA256),
-                buf: Vec::with_capacity(DIGEST_BUF),
-            },
+            sink: DigestSink::new(u64::MAX),
         }
     }
 
@@ -304,11 +501,7 @@ impl BodyHasher {
     pub fn finish(self) -> [u8; 32] {
         let BodyHasher { canon, mut sink } = self;
         canon.finish(&mut sink);
-        sink.ctx.update(&sink.buf);
-        let d = sink.ctx.finish();
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        out
+        sink.finish()
     }
 }
 
@@ -420,6 +613,66 @@ mod tests {
         let want = format!("{}x\r\n", "\r\n".repeat(1000));
         assert_eq!(body(&s), want);
         assert_eq!(body(&"\r\n".repeat(1000)), "");
+    }
+
+    fn sbody(b: &str) -> String {
+        String::from_utf8(simple_body(b.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn simple_body_rfc6376_3_4_5_and_edges() {
+        // §3.4.5: " C <CRLF> D <SP><HTAB><SP> E <CRLF> <CRLF> <CRLF>" → " C <CRLF> D <SP><HTAB><SP> E <CRLF>"
+        assert_eq!(sbody(" C \r\nD \t E\r\n\r\n\r\n"), " C \r\nD \t E\r\n");
+        assert_eq!(sbody(""), "\r\n"); // §3.4.3: an empty body is CRLF
+        assert_eq!(sbody("\r\n\r\n"), "\r\n");
+        assert_eq!(sbody("abc"), "abc\r\n");
+        assert_eq!(sbody("abc  "), "abc  \r\n"); // whitespace is kept
+        assert_eq!(sbody("\r\n\r\nx\r\n\r\n"), "\r\n\r\nx\r\n");
+        assert_eq!(sbody("a\rb\n\r\n"), "a\rb\n\r\n");
+        assert_eq!(sbody("a\r"), "a\r\r\n");
+        assert_eq!(sbody("  \r\n"), "  \r\n"); // a whitespace line is not empty
+        let mut h = Vec::new();
+        simple_header(b"Subject :  x\r\n y ", &mut h);
+        assert_eq!(h, b"Subject :  x\r\n y \r\n");
+    }
+
+    #[test]
+    fn simple_streaming_and_limited_hasher() {
+        for s in SAMPLES {
+            let b = s.as_bytes();
+            let whole = simple_body(b);
+            for i in 0..=b.len() {
+                for j in i..=b.len() {
+                    let mut c = SimpleBody::new();
+                    let mut out = Vec::new();
+                    c.feed(&b[..i], &mut out);
+                    c.feed(&b[i..j], &mut out);
+                    c.feed(&b[j..], &mut out);
+                    c.finish(&mut out);
+                    assert_eq!(out, whole, "split {i}/{j} of {s:?}");
+                }
+            }
+            for (canon, full) in [
+                (BodyCanon::Simple, whole.clone()),
+                (BodyCanon::Relaxed, relaxed_body(b)),
+            ] {
+                for limit in [None, Some(0), Some(3), Some(u64::MAX)] {
+                    let mut h = CanonBodyHasher::new(canon, limit);
+                    for piece in b.chunks(3) {
+                        h.update(piece);
+                    }
+                    let d = h.finish();
+                    let n = limit.map_or(full.len(), |l| full.len().min(l as usize));
+                    let want = digest::digest(&digest::SHA256, &full[..n]);
+                    assert_eq!(
+                        d.hash.as_slice(),
+                        want.as_ref(),
+                        "{canon:?} {limit:?} {s:?}"
+                    );
+                    assert_eq!(d.canonical_len, full.len() as u64);
+                }
+            }
+        }
     }
 
     const SAMPLES: &[&str] = &[

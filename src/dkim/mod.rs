@@ -1,27 +1,39 @@
-//! DKIM signing (RFC 6376) with our own code on ring: relaxed/relaxed canonicalization, the
-//! `DKIM-Signature:` header field, and the selector keys with their DNS TXT records.
+//! DKIM (RFC 6376) with our own code on ring: signing outbound mail (relaxed/relaxed, the
+//! `DKIM-Signature:` header field, the selector keys with their DNS TXT records) and verifying
+//! the signatures of inbound mail on the MX role.
 //!
-//! Owns: `canon` (RFC 6376 §3.4.2/§3.4.4, streaming for the body), `sign` (RFC 6376 §3.5/§3.7,
-//! `rsa-sha256` and RFC 8463 `ed25519-sha256`), `keys` (generation, PKCS#8 parsing, DNS TXT
-//! values; the PEM files are read and written by `crate::tls::dkim_keys`, re-exported in `keys`). mail-auth cannot be used here (TOOLCHAIN.md §6).
+//! Owns: `canon` (RFC 6376 §3.4: simple and relaxed, header fields and body, streaming for the
+//! body, `l=` limits), `sign` (RFC 6376 §3.5/§3.7, `rsa-sha256` and RFC 8463 `ed25519-sha256`),
+//! `keys` (generation, PKCS#8 parsing, DNS TXT values; the PEM files are read and written by
+//! `crate::tls::dkim_keys`, re-exported in `keys`), `verify` (RFC 6376 §6: `DKIM-Signature`
+//! and key record parsing, the header and body hashes, key lookup through
+//! [`crate::dns::Resolver`], RFC 8601 result keywords; `rsa-sha256` with 1024–4096-bit keys
+//! and `ed25519-sha256`). mail-auth cannot be used here (TOOLCHAIN.md §6).
 //!
 //! Invariants:
-//! - Pure functions; no file I/O (key files are `crate::tls`'s), sockets, clocks or async. The
-//!   caller passes the signature time (`t=`), so signing is deterministic for Ed25519.
+//! - No file I/O (key files are `crate::tls`'s), sockets or clocks. Signing is pure; the caller
+//!   passes the signature time (`t=`), so signing is deterministic for Ed25519. Verification's
+//!   only async step is the key lookup through the caller's resolver, and the caller passes
+//!   "now" for `x=`.
 //! - RSA signing is CPU-heavy (milliseconds on a Pi): callers run it on the worker pool
 //!   (DESIGN.md "Runtime model"), never on the executor thread.
-//! - The body is never held whole: it is fed in pieces to [`canon::BodyHasher`], whose state is
-//!   a pending-whitespace flag, a pending-empty-line counter and a small output buffer.
-//! - Used by submission (`conn::smtp`), which signs every submitted message; verification of
-//!   inbound signatures is not here yet.
+//! - The body is never held whole: it is fed in pieces to [`canon::BodyHasher`] (signing) or
+//!   [`canon::CanonBodyHasher`] (verification, one per distinct canonicalization and `l=`),
+//!   whose state is a few flags, a pending-empty-line counter and a small output buffer.
+//! - Verification never panics on message or DNS input and its allocations are bounded (see
+//!   [`verify`]); at most [`verify::DEFAULT_MAX_SIGNATURES`] signatures per message are checked.
+//! - Signing is used by submission (`conn::smtp`) for every submitted message; verification is
+//!   not yet called by the MX role.
 
 pub mod canon;
 pub mod keys;
 pub mod sign;
+pub mod verify;
 
 pub use canon::BodyHasher;
 pub use keys::{DkimKey, KeyAlgorithm, SelectorKeys};
 pub use sign::{Signer, sign_message};
+pub use verify::{DkimResult, DkimVerifier, PendingSignature, SignatureResult};
 
 /// Errors of DKIM key handling and signing.
 #[derive(Debug, thiserror::Error)]
