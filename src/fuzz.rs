@@ -12,10 +12,12 @@
 //! alphabet or a table of protocol tokens (the `into_alphabet` trick of smtp-proto's fuzzer),
 //! which lets short random inputs reach deep states.
 
+mod dmarc;
 mod imap;
 mod outbound;
 mod pop3;
 mod smtp_client;
+pub use dmarc::fuzz_dmarc_record;
 pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
 pub use outbound::{fuzz_dsn, fuzz_submission_header};
 pub use pop3::fuzz_pop3_session;

@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
+    ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -142,4 +143,9 @@ fn submission_header() {
 #[test]
 fn dsn() {
     replay("dsn");
+}
+
+#[test]
+fn dmarc_record() {
+    replay("dmarc_record");
 }
