@@ -13,11 +13,13 @@
 //! which lets short random inputs reach deep states.
 
 mod dkim_verify;
+mod dmarc;
 mod imap;
 mod outbound;
 mod pop3;
 mod smtp_client;
 pub use dkim_verify::fuzz_dkim_verify;
+pub use dmarc::fuzz_dmarc_record;
 pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
 pub use outbound::{fuzz_dsn, fuzz_submission_header};
 pub use pop3::fuzz_pop3_session;

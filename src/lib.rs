@@ -15,6 +15,7 @@ pub mod config;
 pub mod conn;
 pub mod delivery;
 pub mod dkim;
+pub mod dmarc;
 pub mod dns;
 pub mod logger;
 pub mod message;

@@ -28,6 +28,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
     ("dkim_verify", mailnook::fuzz::fuzz_dkim_verify),
+    ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -148,4 +149,9 @@ fn dsn() {
 #[test]
 fn dkim_verify() {
     replay("dkim_verify");
+}
+
+#[test]
+fn dmarc_record() {
+    replay("dmarc_record");
 }

@@ -4,6 +4,7 @@
 //! crates (mail-parser, mail-builder, imap-codec's types), never on I/O.
 
 pub mod address;
+pub mod auth_results;
 pub mod dsn;
 pub mod mime;
 pub mod submit;
