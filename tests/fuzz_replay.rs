@@ -29,6 +29,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("dsn", mailnook::fuzz::fuzz_dsn),
     ("dkim_verify", mailnook::fuzz::fuzz_dkim_verify),
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
+    ("spf_record", mailnook::fuzz::fuzz_spf_record),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -154,4 +155,9 @@ fn dkim_verify() {
 #[test]
 fn dmarc_record() {
     replay("dmarc_record");
+}
+
+#[test]
+fn spf_record() {
+    replay("spf_record");
 }
