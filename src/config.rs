@@ -377,11 +377,32 @@ pub const SPECS: &[Spec] = &[
         "most triplets (and networks) remembered; when full, new senders pass (fail open)",
     ),
     int(
-        "submission.max_header_bytes",
+        "smtp.max_header_bytes",
         "262144",
         4096,
         1 << 24,
-        "largest header section of a submitted message (it is held in memory to be completed and signed)",
+        "largest header section of a message (held in memory to be checked, completed and signed)",
+    ),
+    int(
+        "smtp.check_senders",
+        "1",
+        0,
+        1,
+        "1: check SPF, DKIM and DMARC of inbound mail, add Authentication-Results, apply DMARC reject/quarantine",
+    ),
+    int(
+        "smtp.check_loopback",
+        "0",
+        0,
+        1,
+        "1: also check mail from 127.0.0.1/::1 (local tools re-injecting mail are not checked by default)",
+    ),
+    int(
+        "smtp.check_timeout_ms",
+        "5000",
+        100,
+        60_000,
+        "longest wait for the DNS answers of one inbound message's checks; unanswered ones count as temperror",
     ),
     int(
         "queue.concurrency",
@@ -698,8 +719,14 @@ pub struct Config {
     pub greylist_pass_days: u64,
     /// Most triplets and networks kept.
     pub greylist_max_entries: u64,
-    /// Largest header section of a submitted message.
-    pub submission_max_header_bytes: usize,
+    /// Largest header section held in memory.
+    pub smtp_max_header_bytes: usize,
+    /// Check inbound senders.
+    pub smtp_check_senders: bool,
+    /// Also check loopback clients.
+    pub smtp_check_loopback: bool,
+    /// Deadline of the checks, milliseconds.
+    pub smtp_check_timeout_ms: u64,
     /// Outbound connections at once.
     pub queue_concurrency: usize,
     /// First retry delay, seconds.
@@ -809,7 +836,10 @@ impl Config {
             greylist_expire_secs: num("greylist.expire_secs"),
             greylist_pass_days: num("greylist.pass_days"),
             greylist_max_entries: num("greylist.max_entries"),
-            submission_max_header_bytes: num("submission.max_header_bytes") as usize,
+            smtp_max_header_bytes: num("smtp.max_header_bytes") as usize,
+            smtp_check_senders: num("smtp.check_senders") == 1,
+            smtp_check_loopback: num("smtp.check_loopback") == 1,
+            smtp_check_timeout_ms: num("smtp.check_timeout_ms"),
             queue_concurrency: num("queue.concurrency") as usize,
             queue_retry_base_secs: num("queue.retry_base_secs"),
             queue_retry_max_secs: num("queue.retry_max_secs"),

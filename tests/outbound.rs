@@ -212,6 +212,53 @@ fn delivers_to_the_remote_mx_signed_and_to_local_users_directly() {
 }
 
 #[test]
+fn signed_mail_from_a_passes_dkim_spf_and_dmarc_at_b() {
+    // A's keys exist from init, so the zone can publish them before anything starts.
+    let ad = DataDir::for_domain("a.test", "mx.a.test", &["alice@a.test"]);
+    let keys = mailnook::dkim::keys::ensure(&ad.path().join("dkim"), "mailnook").unwrap();
+    let mut z = zone()
+        .add(
+            "a.test",
+            TestRecord::Txt(vec!["v=spf1 ip4:127.0.0.1 -all".into()]),
+        )
+        .add(
+            "_dmarc.a.test",
+            TestRecord::Txt(vec!["v=DMARC1; p=reject".into()]),
+        );
+    for (name, value) in keys.dns_records("mailnook", "a.test") {
+        let strings = value
+            .as_bytes()
+            .chunks(255)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        z = z.add(&name, TestRecord::Txt(strings));
+    }
+    let dns = TestServer::start(z).unwrap();
+    let bd = instance_b();
+    bd.cli_ok(&["config", "set", "dns.nameservers", &dns.addr().to_string()]);
+    bd.cli_ok(&["config", "set", "smtp.check_loopback", "1"]);
+    let b = Server::serve(bd);
+    for (k, v) in [
+        ("dns.nameservers", dns.addr().to_string()),
+        ("queue.remote_port", (b.port_base + 25).to_string()),
+    ] {
+        ad.cli_ok(&["config", "set", k, &v]);
+    }
+    let a = Server::serve(ad);
+    submit(
+        &a,
+        "alice@a.test",
+        &["bob@b.test"],
+        &message("alice@a.test", "bob@b.test", "authenticated"),
+    );
+    let got = wait_message(&b.data, "bob@b.test", "authenticated").replace("\r\n ", " ");
+    assert!(got.contains("Authentication-Results: mx.b.test;"), "{got}");
+    assert!(got.contains("spf=pass smtp.mailfrom=alice@a.test"), "{got}");
+    assert_eq!(got.matches("dkim=pass header.d=a.test").count(), 2, "{got}");
+    assert!(got.contains("dmarc=pass header.from=a.test"), "{got}");
+}
+
+#[test]
 fn retries_until_the_remote_server_comes_back() {
     let dns = TestServer::start(zone()).unwrap();
     let mut b = Server::serve(instance_b());

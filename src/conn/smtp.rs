@@ -16,9 +16,12 @@ use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
+use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
 use crate::dkim::SelectorKeys;
 use crate::dkim::canon::BodyHasher;
+use crate::dkim::verify::DkimVerifier;
+use crate::dmarc::Disposition;
 use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
@@ -56,6 +59,8 @@ pub struct SmtpContext {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `Some` on the submission ports.
     pub submission: Option<Submission>,
+    /// Sender authentication of inbound mail (MX).
+    pub checker: Rc<Checker>,
     /// Closed when the server shuts down.
     pub shutdown: async_channel::Receiver<()>,
     /// The client's address.
@@ -74,9 +79,13 @@ struct Txn {
     remote: Vec<String>,
     /// Why the message cannot be accepted, once something failed while it streamed in.
     failed: Option<Reply>,
-    /// Submission: header completion and the DKIM body hash.
+    /// Header rewriting (completion for submission, forged Authentication-Results for MX), and
+    /// the DKIM body hash (submission) or the signatures being verified (MX, when checked).
     fixer: Option<HeaderFixer>,
     hasher: Option<BodyHasher>,
+    dkim: Option<DkimVerifier>,
+    /// MX: this message's sender is checked.
+    checked: bool,
     scratch: Vec<u8>,
 }
 
@@ -243,13 +252,22 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     old.discard().await;
                 }
                 conn.txn.failed = None;
+                conn.txn.dkim = None;
                 if ctx.submission.is_some() {
                     conn.txn.fixer = Some(HeaderFixer::new(
-                        cfg.submission_max_header_bytes,
+                        cfg.smtp_max_header_bytes,
                         &cfg.hostname,
                         crate::time::unix_now(),
                     ));
                     conn.txn.hasher = Some(BodyHasher::new());
+                    conn.txn.checked = false;
+                } else {
+                    conn.txn.fixer = Some(HeaderFixer::inbound(
+                        cfg.smtp_max_header_bytes,
+                        &cfg.hostname,
+                    ));
+                    conn.txn.checked = cfg.smtp_check_senders
+                        && (cfg.smtp_check_loopback || !ctx.peer.ip().is_loopback());
                 }
             }
             Event::Data(bytes) => {
@@ -262,8 +280,18 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                         txn.scratch.clear();
                         match fixer.feed(bytes, &mut txn.scratch) {
                             Ok(body_at) => {
+                                let body = &txn.scratch[body_at..];
                                 if let Some(h) = txn.hasher.as_mut() {
-                                    h.update(&txn.scratch[body_at..]);
+                                    h.update(body);
+                                }
+                                if txn.checked
+                                    && txn.dkim.is_none()
+                                    && let Some(header) = fixer.header()
+                                {
+                                    txn.dkim = Some(DkimVerifier::new(header));
+                                }
+                                if let Some(v) = txn.dkim.as_mut() {
+                                    v.update(body);
                                 }
                                 &txn.scratch
                             }
@@ -427,8 +455,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     let id = new_txn_id();
     let now = crate::time::unix_now();
     let from = conn.session.mail_from().unwrap_or("").to_string();
-    // Submission: complete the header, check its From, sign.
-    let mut signature = String::new();
+    let mut header = Vec::new();
     if let Some(mut fixer) = conn.txn.fixer.take() {
         if fixer.header().is_none() {
             let mut rest = Vec::new();
@@ -438,7 +465,54 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 return refuse(conn, sink, r::LOCAL_ERROR).await;
             }
         }
-        let header = fixer.header().unwrap_or_default().to_vec();
+        header = fixer.header().unwrap_or_default().to_vec();
+    }
+    // MX: sender authentication, and what the From: domain's DMARC policy asks for.
+    let mut results = String::new();
+    let mut junk = false;
+    if conn.txn.checked {
+        let dkim = match conn.txn.dkim.take() {
+            Some(v) => v.finish(),
+            None => DkimVerifier::new(&header).finish(),
+        };
+        let resolver = ctx.checker.resolver.get(&ctx.config.dns_nameservers).await;
+        let verdict = sender_auth::check(
+            &resolver,
+            &ctx.checker.psl,
+            &ctx.config.hostname,
+            sender_auth::Message {
+                client: ctx.peer.ip(),
+                helo: conn.session.helo().unwrap_or(""),
+                mail_from: &from,
+                header: &header,
+                dkim,
+            },
+            now,
+            Duration::from_millis(ctx.config.smtp_check_timeout_ms),
+        )
+        .await;
+        match verdict.disposition() {
+            Disposition::Reject => {
+                log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> dmarc=fail policy=reject domain={}", ctx.cid, ctx.peer.ip(), loggable(&from, 100), loggable(&verdict.dmarc.from_domain, 100));
+                // RFC 7489 §6.6.3 / §7.3: a reject policy is applied at SMTP time (no bounce).
+                let reply = Reply::owned(
+                    550,
+                    Some((5, 7, 1)),
+                    format!(
+                        "Message rejected by the DMARC policy of {}",
+                        verdict.dmarc.from_domain
+                    ),
+                );
+                return refuse(conn, sink, reply).await;
+            }
+            Disposition::Quarantine => junk = true,
+            Disposition::None => {}
+        }
+        results = verdict.field;
+    }
+    // Submission: check the header's From, sign.
+    let mut signature = String::new();
+    if ctx.submission.is_some() {
         let Some(p) = conn.principal.clone() else {
             return refuse(conn, sink, r::AUTH_REQUIRED).await;
         };
@@ -478,6 +552,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     // message's local copies are final deliveries too; the queue strips the field again before
     // relaying the shared body (`queue::transport`), as a relay must not send one.
     let mut prefix = format!("Return-Path: <{}>\r\n", from.replace(['\r', '\n'], "")).into_bytes();
+    prefix.extend_from_slice(results.as_bytes());
     prefix.extend_from_slice(signature.as_bytes());
     prefix.extend_from_slice(received.to_header().as_bytes());
     let size = sink.len();
@@ -487,7 +562,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         rcpts: std::mem::take(&mut conn.txn.remote),
         now,
     });
-    match sink.commit(prefix, users, queue, now).await {
+    match sink.commit(prefix, users, queue, junk, now).await {
         Ok(Done::Delivered { queued, .. }) => {
             log::info!(
                 target: "maillog",

@@ -8,6 +8,7 @@
 
 pub mod evidence;
 pub mod greylist;
+pub mod sender_auth;
 
 use crate::config::Config;
 use crate::message::{MimeLimits, MimeParser, address};
@@ -134,14 +135,15 @@ impl MessageSink {
         Ok(())
     }
 
-    /// Commits the message durably to each recipient's INBOX and, for remote recipients, to the
-    /// outbound queue, in one transaction, with `prefix` (trace and signature fields) stored
-    /// before the data. On error the upload is dropped.
+    /// Commits the message durably to each recipient's INBOX (or Junk, with `junk`) and, for
+    /// remote recipients, to the outbound queue, in one transaction, with `prefix` (trace and
+    /// signature fields) stored before the data. On error the upload is dropped.
     pub async fn commit(
         self,
         prefix: Vec<u8>,
         recipients: Vec<UserId>,
         queue: Option<NewQueued>,
+        junk: bool,
         internal_date: u64,
     ) -> store::Result<Done> {
         // The prefix is stored before the data but known only now; it adds only trace lines to
@@ -156,6 +158,7 @@ impl MessageSink {
             internal_date,
             recipients,
             queue,
+            junk,
         };
         let result = self.store.call(Op::Deliver(delivery)).await;
         if result.is_err() {

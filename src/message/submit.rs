@@ -1,9 +1,12 @@
-//! Completing a submitted message's header section (RFC 6409 §8), as its bytes stream in.
+//! Rewriting a message's header section as its bytes stream in: for submission, completing it
+//! (RFC 6409 §8); for inbound mail, removing forged `Authentication-Results:` fields (RFC 8601
+//! §5).
 //!
 //! The header section is held (at most `limit` bytes) until the empty line that ends it, then
-//! emitted once, rewritten: `Bcc:` fields removed (RFC 5322 §3.6.3), `Date:` (RFC 6409 §8.1)
-//! and `Message-ID:` (§8.3) added when missing. Everything after the empty line passes through
-//! unchanged. The rewritten header stays available for DKIM signing and the sender check.
+//! emitted once, rewritten. Submission: `Bcc:` fields removed (RFC 5322 §3.6.3), `Date:` (RFC
+//! 6409 §8.1) and `Message-ID:` (§8.3) added when missing. Inbound: every
+//! `Authentication-Results:` field naming our authserv-id removed. Everything after the empty
+//! line passes through unchanged. The rewritten header stays available for DKIM and the checks.
 //!
 //! Invariants: the output is the input with only those field changes; memory is bounded by
 //! `limit` (a longer header section is an error, never a growing buffer); line ends inside the
@@ -16,25 +19,47 @@ use crate::dkim::canon::split_fields;
 #[error("header section too large")]
 pub struct HeaderTooLarge;
 
+/// What the rewrite does.
+#[derive(Debug)]
+enum Mode {
+    /// Complete a submitted message: Message-ID under `hostname`, Date from `now`.
+    Submission { hostname: String, now: u64 },
+    /// Remove forged Authentication-Results of `authserv_id` from an inbound message.
+    Inbound { authserv_id: String },
+}
+
 /// Rewrites the header section of one message.
 #[derive(Debug)]
 pub struct HeaderFixer {
     limit: usize,
-    hostname: String,
-    now: u64,
+    mode: Mode,
     /// The raw header so far (while pending), then the rewritten one.
     header: Vec<u8>,
     done: bool,
 }
 
 impl HeaderFixer {
-    /// A fixer for one message; `hostname` goes into a generated Message-ID, `now` (Unix
-    /// seconds) into a generated Date.
+    /// A fixer for one submitted message; `hostname` goes into a generated Message-ID, `now`
+    /// (Unix seconds) into a generated Date.
     pub fn new(limit: usize, hostname: &str, now: u64) -> HeaderFixer {
         HeaderFixer {
             limit,
-            hostname: hostname.to_string(),
-            now,
+            mode: Mode::Submission {
+                hostname: hostname.to_string(),
+                now,
+            },
+            header: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// A rewriter for one inbound message received by `authserv_id` (our host name).
+    pub fn inbound(limit: usize, authserv_id: &str) -> HeaderFixer {
+        HeaderFixer {
+            limit,
+            mode: Mode::Inbound {
+                authserv_id: authserv_id.to_string(),
+            },
             header: Vec::new(),
             done: false,
         }
@@ -96,6 +121,14 @@ impl HeaderFixer {
     }
 
     fn rewrite(&mut self) {
+        let (hostname, now) = match &self.mode {
+            Mode::Inbound { authserv_id } => {
+                self.header = crate::message::auth_results::strip_forged(&self.header, authserv_id);
+                self.done = true;
+                return;
+            }
+            Mode::Submission { hostname, now } => (hostname.clone(), *now),
+        };
         let fields = split_fields(&self.header);
         let has = |name: &str| {
             fields
@@ -112,18 +145,11 @@ impl HeaderFixer {
             out.extend_from_slice(b"\r\n");
         }
         if !has_date {
-            out.extend_from_slice(
-                format!("Date: {}\r\n", crate::time::rfc5322(self.now)).as_bytes(),
-            );
+            out.extend_from_slice(format!("Date: {}\r\n", crate::time::rfc5322(now)).as_bytes());
         }
         if !has_id {
             out.extend_from_slice(
-                format!(
-                    "Message-ID: <{}@{}>\r\n",
-                    unique_token(self.now),
-                    self.hostname
-                )
-                .as_bytes(),
+                format!("Message-ID: <{}@{}>\r\n", unique_token(now), hostname).as_bytes(),
             );
         }
         self.header = out;

@@ -441,6 +441,7 @@ fn report_delivery(
         internal_date: now,
         recipients: vec![user.id],
         queue: None,
+        junk: false,
     }))
 }
 

@@ -124,6 +124,7 @@ struct Shared {
     auth: Rc<crate::auth::Authenticator>,
     dkim: Option<Arc<crate::dkim::SelectorKeys>>,
     resolver: Rc<crate::dns::stub::ConfiguredResolver>,
+    checker: Rc<crate::delivery::sender_auth::Checker>,
     pop3_locks: pop3::MaildropLocks,
     next_cid: Cell<u64>,
     shutdown: async_channel::Receiver<()>,
@@ -272,6 +273,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     }
     let auth = crate::auth::Authenticator::new(&config);
     let dkim = load_dkim(&args.data, &config.dkim_selector);
+    let resolver: Rc<crate::dns::stub::ConfiguredResolver> = Rc::default();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let shared = Rc::new(Shared {
         store,
@@ -281,7 +283,11 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
         limits: ConnLimits::default(),
         auth: Rc::new(auth),
         dkim,
-        resolver: Rc::default(),
+        resolver: resolver.clone(),
+        checker: Rc::new(crate::delivery::sender_auth::Checker {
+            resolver,
+            psl: Default::default(),
+        }),
         pop3_locks: Default::default(),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
@@ -381,6 +387,7 @@ async fn accept_loop(
                         config: shared.config(),
                         tls: shared.tls.config(),
                         submission,
+                        checker: shared.checker.clone(),
                         shutdown: shared.shutdown.clone(),
                         peer,
                         cid,

@@ -449,6 +449,8 @@ pub struct Delivery {
     pub recipients: Vec<UserId>,
     /// Remote recipients: a queue row written in the same commit.
     pub queue: Option<NewQueued>,
+    /// File the local copies in each recipient's `Junk` mailbox (INBOX when they have none).
+    pub junk: bool,
 }
 
 /// What a successful operation returns.

@@ -941,7 +941,12 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     {
         let mailboxes = txn.open_table(MAILBOXES)?;
         for user in &recipients {
-            let Some(mbox) = names.get((user.0, "INBOX"))?.map(|v| v.value()) else {
+            let junk = if d.junk {
+                names.get((user.0, "Junk"))?.map(|v| v.value())
+            } else {
+                None
+            };
+            let Some(mbox) = junk.or(names.get((user.0, "INBOX"))?.map(|v| v.value())) else {
                 continue; // the user was deleted since RCPT
             };
             let row = mailboxes

@@ -132,6 +132,7 @@ pub fn delivery(up: Upload, tag: &str, recipients: &[UserId]) -> Delivery {
         internal_date: 1_700_000_000,
         recipients: recipients.to_vec(),
         queue: None,
+        junk: false,
     }
 }
 
