@@ -134,6 +134,35 @@ fn make_field(raw: &[u8]) -> RawField<'_> {
     }
 }
 
+/// The fields an `h=` list selects, in its order (RFC 6376 §5.4.2): a name listed n times takes
+/// its instances from the bottom up, and a listing with no instance left selects nothing (the
+/// "oversigned" entries that sign a field's absence). Names match ignoring ASCII case.
+pub fn signed_fields<'f, 'a>(fields: &'f [RawField<'a>], names: &[&[u8]]) -> Vec<&'f RawField<'a>> {
+    let mut used: Vec<(&[u8], usize)> = Vec::new();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let skip = match used.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, k)) => {
+                *k += 1;
+                *k - 1
+            }
+            None => {
+                used.push((name, 1));
+                0
+            }
+        };
+        if let Some(f) = fields
+            .iter()
+            .rev()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .nth(skip)
+        {
+            out.push(f);
+        }
+    }
+    out
+}
+
 /// Streaming relaxed body canonicalizer (RFC 6376 §3.4.4).
 ///
 /// Feed the body in pieces of any size with [`RelaxedBody::feed`], then call

@@ -119,26 +119,9 @@ impl Signer {
         // RFC 6376 §5.4.2: for a name listed n times, use its instances from the bottom up;
         // a listing with no instance left contributes nothing (the oversigned entries).
         let mut data = Vec::with_capacity(1024);
-        let mut used: Vec<(&str, usize)> = Vec::new();
-        for name in &names {
-            let skip = match used.iter_mut().find(|(n, _)| n == name) {
-                Some((_, k)) => {
-                    *k += 1;
-                    *k - 1
-                }
-                None => {
-                    used.push((name, 1));
-                    0
-                }
-            };
-            if let Some(f) = fields
-                .iter()
-                .rev()
-                .filter(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
-                .nth(skip)
-            {
-                canon::relaxed_header(f.raw, &mut data);
-            }
+        let wanted: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+        for f in canon::signed_fields(&fields, &wanted) {
+            canon::relaxed_header(f.raw, &mut data);
         }
 
         let mut h = Folder::new("DKIM-Signature:");

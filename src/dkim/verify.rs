@@ -676,29 +676,12 @@ fn prepare(
 
     // §5.4.2: each h= name takes the next instance from the bottom; none left → null.
     let mut data = Vec::with_capacity(1024);
-    let mut used: Vec<(&[u8], usize)> = Vec::new();
-    for name in &names {
-        let skip = match used.iter_mut().find(|(n, _)| *n == name.as_slice()) {
-            Some((_, k)) => {
-                *k += 1;
-                *k - 1
-            }
-            None => {
-                used.push((name, 1));
-                0
-            }
-        };
-        if let Some(f) = fields
-            .iter()
-            .rev()
-            .filter(|f| f.name.eq_ignore_ascii_case(name))
-            .nth(skip)
-        {
-            if header_canon_simple {
-                canon::simple_header(f.raw, &mut data);
-            } else {
-                canon::relaxed_header(f.raw, &mut data);
-            }
+    let wanted: Vec<&[u8]> = names.iter().map(|n| n.as_slice()).collect();
+    for f in canon::signed_fields(fields, &wanted) {
+        if header_canon_simple {
+            canon::simple_header(f.raw, &mut data);
+        } else {
+            canon::relaxed_header(f.raw, &mut data);
         }
     }
     // §3.7: the signature field itself, b= value emptied, canonicalized, without its CRLF.
