@@ -1,6 +1,6 @@
 //! Sender authentication on the MX with the real binary and the real resolver against the
 //! in-process DNS server: SPF, DMARC (reject at SMTP time, quarantine into Junk), one
-//! Authentication-Results field of ours, forged ones removed, others' kept.
+//! Authentication-Results field of ours (with `iprev`), forged ones removed, others' kept.
 
 mod common;
 
@@ -20,6 +20,14 @@ fn zone() -> Zone {
         .add("quarantined.test", txt("v=spf1 -all"))
         .add("_dmarc.quarantined.test", txt("v=DMARC1; p=quarantine"))
         .add("nopolicy.test", txt("v=spf1 -all"))
+        .add(
+            "1.0.0.127.in-addr.arpa",
+            TestRecord::Ptr("mail.sender.test".into()),
+        )
+        .add(
+            "mail.sender.test",
+            TestRecord::A(std::net::Ipv4Addr::LOCALHOST),
+        )
 }
 
 fn server(dns: &TestServer) -> Server {
@@ -76,6 +84,10 @@ fn spf_and_dmarc_decide_and_are_recorded_once() {
         "{m}"
     );
     assert!(unfolded.contains("dmarc=pass header.from=good.test"), "{m}");
+    assert!(
+        unfolded.contains("iprev=pass policy.iprev=127.0.0.1"),
+        "{m}"
+    );
     // Ours sits above our Received line, under Return-Path.
     assert!(
         m.starts_with("Return-Path: <x@good.test>\r\nAuthentication-Results: mx.example.test;"),

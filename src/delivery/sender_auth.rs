@@ -1,6 +1,7 @@
 //! Sender authentication of one inbound message on the MX role: SPF for the MAIL FROM identity
 //! (RFC 7208), every DKIM signature (RFC 6376, the body hashed while it streamed in), DMARC for
-//! the From: domain (RFC 7489), summed up in one `Authentication-Results:` field (RFC 8601).
+//! the From: domain (RFC 7489) and the client's reverse DNS (`iprev`), summed up in one
+//! `Authentication-Results:` field (RFC 8601).
 //!
 //! Invariants: everything runs under one deadline (`smtp.check_timeout_ms`); what did not finish
 //! counts as `temperror`, never as a failure, so a slow resolver cannot get mail rejected; the
@@ -8,6 +9,7 @@
 //! idle server never holds it); the field is built only from values `message::auth_results`
 //! quotes and folds, so nothing from the message can add a header line.
 
+use super::evidence::{self, ClientEvidence};
 use crate::dkim::verify::{self, DkimResult, PendingSignature, SignatureResult};
 use crate::dmarc::psl::PublicSuffixList;
 use crate::dmarc::{self, Disposition, DmarcOutcome, DmarcResult, SpfVerdict};
@@ -69,6 +71,8 @@ pub struct Verdict {
     pub dkim: Vec<SignatureResult>,
     /// The DMARC outcome.
     pub dmarc: DmarcOutcome,
+    /// What reverse DNS says about the client.
+    pub client: ClientEvidence,
 }
 
 impl Verdict {
@@ -177,19 +181,25 @@ pub async fn check(
                 reason: "no single From address".into(),
             },
         };
-        (spf.result, dkim, dmarc)
+        let client = evidence::gather(r, m.client, m.helo, &[], deadline).await;
+        (spf.result, dkim, dmarc, client)
     };
     let timer = async {
         async_io::Timer::after(deadline).await;
         None
     };
-    let (spf, dkim, dmarc) = futures_lite::future::or(async { Some(work.await) }, timer)
+    let (spf, dkim, dmarc, client) = futures_lite::future::or(async { Some(work.await) }, timer)
         .await
         .unwrap_or_else(|| {
+            let client = ClientEvidence {
+                incomplete: true,
+                ..ClientEvidence::default()
+            };
             (
                 SpfResult::TempError,
                 Vec::new(),
                 timed_out_dmarc(&from_domain_text),
+                client,
             )
         });
     let mut ar = AuthResults::new(authserv_id);
@@ -200,10 +210,19 @@ pub async fn check(
         ar.dkim(dkim_result(&s.result), &s.domain, &s.selector, &s.header_b);
     }
     ar.dmarc(&dmarc);
+    // RFC 8601 §2.7.3: pass when a PTR name resolves back to the address.
+    let iprev = match (&client.ptr, client.fcrdns, client.incomplete) {
+        (_, true, _) => AuthResult::Pass,
+        (_, false, true) => AuthResult::TempError,
+        (Some(_), false, false) => AuthResult::Fail,
+        (None, false, false) => AuthResult::PermError,
+    };
+    ar.iprev(iprev, &m.client.to_string());
     Verdict {
         field: ar.to_header(),
         spf,
         dkim,
         dmarc,
+        client,
     }
 }

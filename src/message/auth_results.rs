@@ -145,6 +145,16 @@ impl AuthResults {
         self.push("dmarc", outcome.result.into(), reason, props)
     }
 
+    /// The client's reverse DNS check (RFC 8601 §2.7.3 `iprev`): `policy.iprev` is its address.
+    pub fn iprev(&mut self, result: AuthResult, ip: &str) -> &mut AuthResults {
+        self.push(
+            "iprev",
+            result,
+            None,
+            vec![("policy.iprev", ip.to_string())],
+        )
+    }
+
     fn push(
         &mut self,
         method: &'static str,
