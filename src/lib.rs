@@ -21,6 +21,7 @@ pub mod message;
 pub mod proto;
 pub mod queue;
 pub mod server;
+pub mod spam;
 pub mod store;
 pub mod time;
 pub mod tls;

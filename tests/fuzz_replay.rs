@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
+    ("spam_tokens", mailnook::fuzz::fuzz_spam_tokens),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -142,4 +143,9 @@ fn submission_header() {
 #[test]
 fn dsn() {
     replay("dsn");
+}
+
+#[test]
+fn spam_tokens() {
+    replay("spam_tokens");
 }
