@@ -18,6 +18,7 @@ mod imap;
 mod outbound;
 mod pop3;
 mod smtp_client;
+mod spam;
 mod spf;
 pub use dkim_verify::fuzz_dkim_verify;
 pub use dmarc::fuzz_dmarc_record;
@@ -25,6 +26,7 @@ pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
 pub use outbound::{fuzz_dsn, fuzz_submission_header};
 pub use pop3::fuzz_pop3_session;
 pub use smtp_client::fuzz_smtp_client;
+pub use spam::fuzz_spam_tokens;
 pub use spf::fuzz_spf_record;
 
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};

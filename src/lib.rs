@@ -22,6 +22,7 @@ pub mod message;
 pub mod proto;
 pub mod queue;
 pub mod server;
+pub mod spam;
 pub mod spf;
 pub mod store;
 pub mod time;

@@ -334,3 +334,67 @@ fn missing_data_folder_is_a_one_line_error() {
         "a read command must not create the data folder"
     );
 }
+
+/// `spam eval` needs no data folder: a tiny corpus, written here, trains and tests; the last
+/// line is the machine-readable summary.
+#[test]
+fn spam_eval_runs_offline_and_ends_with_the_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |side: &str, class: &str, i: usize, body: &str| {
+        let d = dir.path().join(side).join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{i}.eml")), body).unwrap();
+    };
+    for side in ["train", "test"] {
+        for i in 0..6 {
+            write(
+                side,
+                "ham",
+                i,
+                &format!(
+                    "From: Ann <ann@a.example>\r\nTo: b@b.example\r\nSubject: build notes {i}\r\n\
+Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <{i}@a.example>\r\n\r\n\
+The release branch builds again; notes from the meeting on the compiler upgrade {i}.\r\n"
+                ),
+            );
+            write(
+                side,
+                "spam",
+                i,
+                &format!(
+                    "From: Prize Office <win@lottery.example>\r\nTo: b@b.example\r\n\
+Subject: Claim your prize {i}\r\n\r\nCongratulations winner, send your bank details to claim \
+the million dollar lottery prize now http://claim.lottery.example/{i}\r\n"
+                ),
+            );
+        }
+    }
+    let out = Command::new(bin())
+        .args(["spam", "eval", "--train"])
+        .arg(dir.path().join("train"))
+        .arg("--test")
+        .arg(dir.path().join("test"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {:?}", out.stderr);
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("fp_rate=0.0000 fn_rate=0.0000 ms_per_msg="),
+        "{stdout}"
+    );
+    assert!(stdout.contains("test spam: total=6 accept=0"), "{stdout}");
+
+    let (c, out, err) = run(
+        dir.path(),
+        &["spam", "eval", "--train", "/nonexistent", "--test", "/x"],
+        None,
+    );
+    assert_eq!(c, 2, "--data does not apply: {out} {err}");
+    let out = Command::new(bin())
+        .args(["spam", "eval", "--train", "/nonexistent/x", "--test", "/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("mailnook: /nonexistent/x/ham"));
+}

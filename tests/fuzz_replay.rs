@@ -30,6 +30,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("dkim_verify", mailnook::fuzz::fuzz_dkim_verify),
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
     ("spf_record", mailnook::fuzz::fuzz_spf_record),
+    ("spam_tokens", mailnook::fuzz::fuzz_spam_tokens),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -160,4 +161,9 @@ fn dmarc_record() {
 #[test]
 fn spf_record() {
     replay("spf_record");
+}
+
+#[test]
+fn spam_tokens() {
+    replay("spam_tokens");
 }

@@ -69,7 +69,10 @@ fn pure_modules_do_no_io() {
     ];
     let mut checked = 0;
     for (path, text) in sources() {
-        if !(path.starts_with("proto/") || path.starts_with("message/")) {
+        if !(path.starts_with("proto/")
+            || path.starts_with("message/")
+            || path.starts_with("spam/"))
+        {
             continue;
         }
         checked += 1;
@@ -82,6 +85,29 @@ fn pure_modules_do_no_io() {
         }
     }
     assert!(checked >= 6, "checked only {checked} files");
+}
+
+/// DESIGN.md: `spam` → `message` only; the scorer is features in, verdict out.
+#[test]
+fn spam_depends_only_on_message() {
+    let mut checked = 0;
+    for (path, text) in sources() {
+        if !path.starts_with("spam/") {
+            continue;
+        }
+        checked += 1;
+        for (i, _) in code(&text).match_indices("crate::") {
+            let rest = &code(&text)[i + 7..];
+            assert!(
+                rest.starts_with("message") || rest.starts_with("spam"),
+                "src/{path} uses crate::{}",
+                rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap_or("")
+            );
+        }
+    }
+    assert!(checked >= 3, "checked only {checked} files");
 }
 
 #[test]

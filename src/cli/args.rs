@@ -108,8 +108,19 @@ pub enum AdminCommand {
 /// Most `--ip` options of `dns records` (the control socket bounds a request's arguments).
 pub const MAX_IPS: usize = 8;
 
+/// Options of `mailnook spam eval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpamEvalArgs {
+    /// Training messages: `ham/` and `spam/` folders of message files.
+    pub train: PathBuf,
+    /// Test messages, laid out the same way.
+    pub test: PathBuf,
+    /// Junk threshold; the default [`crate::spam::Thresholds`] when absent.
+    pub threshold: Option<f64>,
+}
+
 /// A parsed command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
@@ -120,6 +131,8 @@ pub enum Command {
         /// The command.
         cmd: AdminCommand,
     },
+    /// `spam eval`: train a fresh model on one folder, score another (no store).
+    SpamEval(SpamEvalArgs),
     /// Print usage.
     Help,
     /// Print the version.
@@ -151,6 +164,9 @@ Usage: mailnook <command> [--data DIR]
   queue delete ID                drop a queued message (nobody is told)
   dns records [--ip ADDR]...     the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
   check outbound [--domain D]    can this machine reach remote mail servers on port 25?
+  spam eval --train DIR --test DIR [--threshold X]
+                                 train the spam filter on DIR/{ham,spam}, score the
+                                 other DIR's messages; false positive/negative rates
 
   --data DIR                     data folder (default ./mailnook-data)
 
@@ -175,6 +191,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     let mut password = None;
     let mut all = false;
     let mut ips: Vec<IpAddr> = Vec::new();
+    let mut train: Option<PathBuf> = None;
+    let mut test: Option<PathBuf> = None;
+    let mut threshold: Option<f64> = None;
     let mut help = false;
     let mut version = false;
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -231,6 +250,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
                     return Err(format!("at most {MAX_IPS} --ip options"));
                 }
             }
+            Long("train") => train = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
+            Long("test") => test = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
+            Long("threshold") => {
+                let v = take_string(p.value().map_err(|e| e.to_string())?, "--threshold")?;
+                threshold = Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(|| format!("--threshold: `{v}` is not a number"))?,
+                );
+            }
             Long("help") | Short('h') => help = true,
             Long("version") | Short('V') => version = true,
             Value(v) => positional.push(take_string(v, "argument")?),
@@ -243,7 +273,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     if version {
         return Ok(Command::Version);
     }
-    let data = data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     let words: Vec<&str> = positional.iter().map(String::as_str).collect();
     let unused = |flags: &[(&str, bool)]| -> Result<(), String> {
         match flags.iter().find(|(_, set)| *set) {
@@ -251,6 +280,31 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             None => Ok(()),
         }
     };
+    let eval_flags = [
+        ("--train", train.is_some()),
+        ("--test", test.is_some()),
+        ("--threshold", threshold.is_some()),
+    ];
+    if words == ["spam", "eval"] {
+        unused(&[
+            ("--data", data.is_some()),
+            ("--port-base", port_base.is_some()),
+            ("--bind", bind.is_some()),
+            ("--domain", domain.is_some()),
+            ("--hostname", hostname.is_some()),
+            ("--admin", admin.is_some()),
+            ("--password", password.is_some()),
+            ("--all", all),
+            ("--ip", !ips.is_empty()),
+        ])?;
+        return Ok(Command::SpamEval(SpamEvalArgs {
+            train: train.ok_or("spam eval needs --train DIR")?,
+            test: test.ok_or("spam eval needs --test DIR")?,
+            threshold,
+        }));
+    }
+    unused(&eval_flags)?;
+    let data = data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     let serve_flags = [
         ("--port-base", port_base.is_some()),
         ("--bind", bind.is_some()),
@@ -336,7 +390,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         [first, ..] => {
             let known = [
                 "serve", "init", "user", "domain", "config", "mail", "check", "queue", "dns",
-                "help", "version",
+                "spam", "help", "version",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -491,6 +545,47 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn parses_spam_eval() {
+        assert_eq!(
+            parse(argv("spam eval --train /a --test /b --threshold 4.5")).unwrap(),
+            Command::SpamEval(SpamEvalArgs {
+                train: "/a".into(),
+                test: "/b".into(),
+                threshold: Some(4.5)
+            })
+        );
+        assert_eq!(
+            parse(argv("spam eval --test /b --train /a")).unwrap(),
+            Command::SpamEval(SpamEvalArgs {
+                train: "/a".into(),
+                test: "/b".into(),
+                threshold: None
+            })
+        );
+        assert!(
+            parse(argv("spam eval --test /b"))
+                .unwrap_err()
+                .contains("--train")
+        );
+        assert!(
+            parse(argv("spam eval --train /a --test /b --threshold x"))
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(
+            parse(argv("spam eval --train /a --test /b --data /d"))
+                .unwrap_err()
+                .contains("--data does not apply")
+        );
+        assert!(
+            parse(argv("user list --train /a"))
+                .unwrap_err()
+                .contains("--train does not apply")
+        );
+        assert!(parse(argv("spam")).unwrap_err().contains("incomplete"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod control;
 pub mod dns_records;
 pub mod outbound;
 pub mod queue;
+pub mod spam_eval;
 
 use args::{AdminCommand, Command};
 use std::ffi::OsString;
@@ -47,6 +48,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             }
         },
         Command::Admin { data, cmd } => run_admin(&data, cmd),
+        Command::SpamEval(a) => spam_eval::run(&a),
     }
 }
 
