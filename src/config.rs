@@ -28,6 +28,8 @@ enum Kind {
     Secret,
     /// Printable text without spaces of at most 256 bytes, or empty.
     Word,
+    /// Comma-separated host names (at most 8), or empty.
+    Hosts,
 }
 
 /// One known setting.
@@ -342,6 +344,47 @@ pub const SPECS: &[Spec] = &[
         "how often DATA/tls/ is checked for new certificate files",
     ),
     int(
+        "spam.enabled",
+        "1",
+        0,
+        1,
+        "1: score inbound mail (checked senders only) and file or refuse it by its score",
+    ),
+    int(
+        "spam.junk_tenths",
+        "50",
+        0,
+        1000,
+        "score, in tenths, at which a message goes to Junk (50: 5.0)",
+    ),
+    int(
+        "spam.reject_tenths",
+        "100",
+        0,
+        1000,
+        "score, in tenths, at which a message is refused with 550 5.7.1 (only with evidence beyond its content)",
+    ),
+    int(
+        "spam.scan_bytes",
+        "262144",
+        4096,
+        16_777_216,
+        "bytes of each inbound message held in memory for the content scorer",
+    ),
+    int(
+        "spam.max_tokens",
+        "150000",
+        1000,
+        10_000_000,
+        "tokens kept per spam model (per user and the shared one; about 20 bytes each on disk)",
+    ),
+    text(
+        "spam.dnsbl_zones",
+        "",
+        Kind::Hosts,
+        "DNS blocklists asked about each inbound client, comma-separated (empty: none; e.g. zen.spamhaus.org, free for small sites)",
+    ),
+    int(
         "greylist.enabled",
         "0",
         0,
@@ -581,6 +624,16 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 .collect::<Vec<_>>()
                 .join(","))
         }
+        Kind::Hosts => {
+            let hosts = parse_hosts(value);
+            if hosts.len() > 8 {
+                return Err(invalid("more than 8 host names".into()));
+            }
+            if let Some(bad) = hosts.iter().find(|h| !is_hostname(h)) {
+                return Err(invalid(format!("`{bad}` is not a host name")));
+            }
+            Ok(hosts.join(","))
+        }
         Kind::Choice(words) => {
             let v = value.to_ascii_lowercase();
             if words.contains(&v.as_str()) {
@@ -602,6 +655,15 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
             Ok(raw.to_string())
         }
     }
+}
+
+/// Splits a comma-separated list of host names (lowercased, empty items dropped).
+pub fn parse_hosts(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('.').to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Parses a comma-separated list of `ip:port` addresses (`[v6]:port` for IPv6); empty is none.
@@ -709,6 +771,18 @@ pub struct Config {
     pub auth_throttle_entries: usize,
     /// Seconds between checks of DATA/tls/.
     pub tls_reload_check_secs: u64,
+    /// Score inbound mail.
+    pub spam_enabled: bool,
+    /// Junk threshold, tenths.
+    pub spam_junk_tenths: u64,
+    /// Reject threshold, tenths.
+    pub spam_reject_tenths: u64,
+    /// Bytes of a message the scorer reads.
+    pub spam_scan_bytes: usize,
+    /// Tokens per model.
+    pub spam_max_tokens: u64,
+    /// DNS blocklist zones.
+    pub spam_dnsbl_zones: Vec<String>,
     /// Greylisting on.
     pub greylist_enabled: bool,
     /// Deferral of a new triplet, seconds.
@@ -831,6 +905,12 @@ impl Config {
             auth_block_secs: num("auth.block_secs"),
             auth_throttle_entries: num("auth.throttle_entries") as usize,
             tls_reload_check_secs: num("tls.reload_check_secs"),
+            spam_enabled: num("spam.enabled") == 1,
+            spam_junk_tenths: num("spam.junk_tenths"),
+            spam_reject_tenths: num("spam.reject_tenths"),
+            spam_scan_bytes: num("spam.scan_bytes") as usize,
+            spam_max_tokens: num("spam.max_tokens"),
+            spam_dnsbl_zones: parse_hosts(&get("spam.dnsbl_zones")),
             greylist_enabled: num("greylist.enabled") == 1,
             greylist_delay_secs: num("greylist.delay_secs"),
             greylist_expire_secs: num("greylist.expire_secs"),

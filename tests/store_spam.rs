@@ -17,6 +17,8 @@ fn train(store: &Store, user: u64, tokens: &[u64], spam: bool, learn: bool, day:
             learn,
             day,
             max_tokens: max,
+            body: None,
+            seq: None,
         }))
         .expect("train");
 }

@@ -16,6 +16,7 @@ use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
+use crate::delivery::scoring;
 use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
 use crate::dkim::SelectorKeys;
@@ -86,6 +87,8 @@ struct Txn {
     dkim: Option<DkimVerifier>,
     /// MX: this message's sender is checked.
     checked: bool,
+    /// MX, when scored: the first `spam.scan_bytes` of the message.
+    scan: Vec<u8>,
     scratch: Vec<u8>,
 }
 
@@ -253,6 +256,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                 }
                 conn.txn.failed = None;
                 conn.txn.dkim = None;
+                conn.txn.scan = Vec::new();
                 if ctx.submission.is_some() {
                     conn.txn.fixer = Some(HeaderFixer::new(
                         cfg.smtp_max_header_bytes,
@@ -292,6 +296,11 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                                 }
                                 if let Some(v) = txn.dkim.as_mut() {
                                     v.update(body);
+                                }
+                                if txn.checked && cfg.spam_enabled {
+                                    let room = cfg.spam_scan_bytes.saturating_sub(txn.scan.len());
+                                    let take = room.min(txn.scratch.len());
+                                    txn.scan.extend_from_slice(&txn.scratch[..take]);
                                 }
                                 &txn.scratch
                             }
@@ -460,6 +469,15 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         if fixer.header().is_none() {
             let mut rest = Vec::new();
             fixer.finish(&mut rest);
+            if conn.txn.checked && ctx.config.spam_enabled {
+                let room = ctx
+                    .config
+                    .spam_scan_bytes
+                    .saturating_sub(conn.txn.scan.len());
+                conn.txn
+                    .scan
+                    .extend_from_slice(&rest[..room.min(rest.len())]);
+            }
             if let Err(e) = sink.write(&rest).await {
                 log::warn!("cid={} storing message data failed: {e}", ctx.cid);
                 return refuse(conn, sink, r::LOCAL_ERROR).await;
@@ -486,6 +504,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 mail_from: &from,
                 header: &header,
                 dkim,
+                dnsbl_zones: &ctx.config.spam_dnsbl_zones,
             },
             now,
             Duration::from_millis(ctx.config.smtp_check_timeout_ms),
@@ -508,7 +527,26 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             Disposition::Quarantine => junk = true,
             Disposition::None => {}
         }
-        results = verdict.field;
+        results = verdict.field.clone();
+        if ctx.config.spam_enabled {
+            let scan = std::mem::take(&mut conn.txn.scan);
+            let v = scoring::score(&ctx.store, &ctx.config, scan, &verdict).await;
+            let shown = crate::spam::x_spam_score(&v);
+            log::info!(target: "maillog", "scored cid={} ip={} from=<{}> spam={}", ctx.cid, ctx.peer.ip(), loggable(&from, 100), shown);
+            match v.action {
+                crate::spam::Action::Reject => {
+                    let reply = Reply::owned(
+                        550,
+                        Some((5, 7, 1)),
+                        format!("Message rejected as spam (score {:.1})", v.score),
+                    );
+                    return refuse(conn, sink, reply).await;
+                }
+                crate::spam::Action::Junk => junk = true,
+                crate::spam::Action::Accept => {}
+            }
+            results.push_str(&format!("X-Spam-Score: {shown}\r\n"));
+        }
     }
     // Submission: check the header's From, sign.
     let mut signature = String::new();

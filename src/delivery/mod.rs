@@ -8,6 +8,7 @@
 
 pub mod evidence;
 pub mod greylist;
+pub mod scoring;
 pub mod sender_auth;
 
 use crate::config::Config;

@@ -58,6 +58,8 @@ pub struct Message<'a> {
     pub header: &'a [u8],
     /// DKIM signatures with their body hashes computed.
     pub dkim: Vec<PendingSignature>,
+    /// DNS blocklist zones to ask about the client.
+    pub dnsbl_zones: &'a [String],
 }
 
 /// What the checks found.
@@ -181,7 +183,7 @@ pub async fn check(
                 reason: "no single From address".into(),
             },
         };
-        let client = evidence::gather(r, m.client, m.helo, &[], deadline).await;
+        let client = evidence::gather(r, m.client, m.helo, m.dnsbl_zones, deadline).await;
         (spf.result, dkim, dmarc, client)
     };
     let timer = async {

@@ -103,8 +103,15 @@ impl HeaderFixer {
     }
 
     /// The message ended: a message without an empty line is all header (RFC 5322 §2.1).
+    /// Inbound messages come out byte for byte as they came in but for removed fields: no empty
+    /// line is added.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.done {
+            return;
+        }
+        if matches!(self.mode, Mode::Inbound { .. }) {
+            self.rewrite();
+            out.extend_from_slice(&self.header);
             return;
         }
         if !self.header.is_empty() && !self.header.ends_with(b"\r\n") {
@@ -123,7 +130,24 @@ impl HeaderFixer {
     fn rewrite(&mut self) {
         let (hostname, now) = match &self.mode {
             Mode::Inbound { authserv_id } => {
-                self.header = crate::message::auth_results::strip_forged(&self.header, authserv_id);
+                let stripped =
+                    crate::message::auth_results::strip_forged(&self.header, authserv_id);
+                // Our spam verdict is ours alone too. A header with nothing to remove is kept
+                // exactly as it came.
+                let fields = split_fields(&stripped);
+                let spam_score = |f: &&crate::dkim::canon::RawField<'_>| {
+                    f.name.eq_ignore_ascii_case(b"x-spam-score")
+                };
+                if fields.iter().any(|f| spam_score(&f)) {
+                    let mut out = Vec::with_capacity(stripped.len());
+                    for f in fields.iter().filter(|f| !spam_score(f)) {
+                        out.extend_from_slice(f.raw);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    self.header = out;
+                } else {
+                    self.header = stripped;
+                }
                 self.done = true;
                 return;
             }
@@ -244,6 +268,37 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("Date: "));
         assert!(text.ends_with("\r\n\r\nbody only\r\n"));
+    }
+
+    #[test]
+    fn inbound_messages_pass_byte_for_byte_but_for_our_fields() {
+        let run = |input: &[u8], step: usize| {
+            let mut f = HeaderFixer::inbound(1 << 16, "mx.example.org");
+            let mut out = Vec::new();
+            for chunk in input.chunks(step.max(1)) {
+                f.feed(chunk, &mut out).unwrap();
+            }
+            f.finish(&mut out);
+            out
+        };
+        for input in [
+            &b""[..],
+            b"Subject: no body\r\n",
+            b"Subject: no final line end",
+            b"Subject: s\r\n\r\nbody\r\n",
+            b"\r\nonly a body\r\n",
+        ] {
+            for step in [1, 3, 100] {
+                assert_eq!(run(input, step), input, "{input:?} by {step}");
+            }
+        }
+        let forged =
+            b"X-Spam-Score: -99 accept\r\nAuthentication-Results: mx.example.org; spf=pass\r\n\
+Authentication-Results: other.example; spf=fail\r\nSubject: s\r\n\r\nbody\r\n";
+        assert_eq!(
+            run(forged, 7),
+            b"Authentication-Results: other.example; spf=fail\r\nSubject: s\r\n\r\nbody\r\n"
+        );
     }
 
     #[test]

@@ -316,6 +316,16 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                 shared.resolver.clone(),
             );
             ex.spawn(crate::queue::run(Rc::new(queue))).detach();
+            let config = {
+                let shared = shared.clone();
+                Rc::new(move || shared.config()) as Rc<dyn Fn() -> Rc<Config>>
+            };
+            ex.spawn(crate::delivery::scoring::run_trainer(
+                shared.store.clone(),
+                config,
+                shared.shutdown.clone(),
+            ))
+            .detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
             let mut signals = signals;
             let sig = futures_lite::future::or(async { signals.next().await }, async {

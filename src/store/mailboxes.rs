@@ -319,6 +319,8 @@ pub(super) fn delete_user_data(
     txn.open_table(SPAM_TOKENS)?
         .retain_in((user.0, 0)..=(user.0, u64::MAX), |_, _| false)?;
     txn.open_table(SPAM_TOTALS)?.remove(user.0)?;
+    txn.open_table(SPAM_LEARNED)?
+        .retain_in((user.0, 0)..=(user.0, u64::MAX), |_, _| false)?;
     Ok(())
 }
 

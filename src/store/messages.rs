@@ -425,6 +425,7 @@ pub(super) fn store_flags(
     }
     save_mailbox(txn, mailbox.0, &row)?;
     record_training(txn, row.user, &training)?;
+    state.training_changed |= !training.is_empty();
     state.touch(mailbox.0);
     Ok(Done::Stored {
         modseq,
@@ -499,6 +500,7 @@ pub(super) fn copy(
     if into_junk || out_of_junk {
         let events: Vec<(u64, bool)> = picked.iter().map(|g| (g.body, into_junk)).collect();
         record_training(txn, src.user, &events)?;
+        state.training_changed = true;
     }
     if !is_move {
         add_body_refs(txn, &refs)?;

@@ -718,6 +718,20 @@ impl Store {
         notify::Notify::wait_queue(self.shared.notify.clone(), seen)
     }
 
+    /// The generation of the junk training events: it changes after every commit that recorded
+    /// some.
+    pub fn training_generation(&self) -> u64 {
+        self.shared.notify.training()
+    }
+
+    /// Resolves once the training generation differs from `seen`.
+    pub fn training_changed(
+        &self,
+        seen: u64,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        notify::Notify::wait_training(self.shared.notify.clone(), seen)
+    }
+
     /// The generation of a user's mailbox list: it changes after every commit that created,
     /// deleted or renamed one of their mailboxes or changed their subscriptions.
     pub fn user_generation(&self, user: UserId) -> u64 {

@@ -19,6 +19,7 @@ struct Generations {
     mailboxes: HashMap<u64, u64>,
     users: HashMap<u64, u64>,
     queue: u64,
+    training: u64,
 }
 
 /// Generations and their events.
@@ -28,6 +29,7 @@ pub(super) struct Notify {
     mailbox_events: [Event; SHARDS],
     user_events: [Event; SHARDS],
     queue_event: Event,
+    training_event: Event,
 }
 
 impl Default for Notify {
@@ -37,6 +39,7 @@ impl Default for Notify {
             mailbox_events: std::array::from_fn(|_| Event::new()),
             user_events: std::array::from_fn(|_| Event::new()),
             queue_event: Event::new(),
+            training_event: Event::new(),
         }
     }
 }
@@ -63,10 +66,24 @@ impl Notify {
         self.gens.lock().expect("not poisoned").queue
     }
 
-    pub(super) fn publish(&self, mailboxes: &BTreeSet<u64>, users: &BTreeSet<u64>, queue: bool) {
+    pub(super) fn training(&self) -> u64 {
+        self.gens.lock().expect("not poisoned").training
+    }
+
+    pub(super) fn publish(
+        &self,
+        mailboxes: &BTreeSet<u64>,
+        users: &BTreeSet<u64>,
+        queue: bool,
+        training: bool,
+    ) {
         if queue {
             self.gens.lock().expect("not poisoned").queue += 1;
             self.queue_event.notify(usize::MAX);
+        }
+        if training {
+            self.gens.lock().expect("not poisoned").training += 1;
+            self.training_event.notify(usize::MAX);
         }
         if mailboxes.is_empty() && users.is_empty() {
             return;
@@ -108,6 +125,16 @@ impl Notify {
         loop {
             let listener = this.queue_event.listen();
             if this.queue() != seen {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    pub(super) async fn wait_training(this: Arc<Notify>, seen: u64) {
+        loop {
+            let listener = this.training_event.listen();
+            if this.training() != seen {
                 return;
             }
             listener.await;

@@ -155,6 +155,35 @@ impl Store {
             .collect()
     }
 
+    /// The last junk training event of `user` that the spam model learned (0: none).
+    pub fn spam_cursor(&self, user: UserId) -> Result<u64> {
+        let txn = self.db()?.begin_read()?;
+        Ok(txn
+            .open_table(SPAM_LEARNED)?
+            .get((user.0, 0))?
+            .map_or(0, |v| v.value()))
+    }
+
+    /// A user's junk training events after sequence number `after`: (seq, event).
+    pub fn training_after(&self, user: UserId, after: u64) -> Result<Vec<(u64, TrainingEvent)>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(TRAINING)?;
+        t.range((user.0, after.saturating_add(1))..=(user.0, u64::MAX))?
+            .map(|e| {
+                let (k, v) = e?;
+                let (body, spam, time) = v.value();
+                Ok((
+                    k.value().1,
+                    TrainingEvent {
+                        body: BodyId(body),
+                        spam,
+                        time,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// A spam model's totals: (ham messages, spam messages, tokens held).
     pub fn spam_totals(&self, user: u64) -> Result<(u64, u64, u64)> {
         let txn = self.db()?.begin_read()?;

@@ -97,6 +97,10 @@ pub const SPAM_TOKENS: TableDefinition<'_, (u64, u64), (u32, u32, u32)> =
 /// Spam model totals: user id (0: global) → (ham messages, spam messages, tokens held).
 pub const SPAM_TOTALS: TableDefinition<'_, u64, (u64, u64, u64)> =
     TableDefinition::new("spam_totals");
+/// Spam training: (user id, body id) → the class the body was last learned as (true: spam), so
+/// a reversed judgement untrains the old class first; and (user id, 0) → the last training event
+/// sequence number learned (body ids start at 1).
+pub const SPAM_LEARNED: TableDefinition<'_, (u64, u64), u64> = TableDefinition::new("spam_learned");
 /// Greylisting: triplet key (`greylist::triplet_key`) → Unix seconds first seen.
 pub const GREYLIST: TableDefinition<'_, &str, u64> = TableDefinition::new("greylist");
 /// Greylisting: client network → Unix seconds until which it is let through.

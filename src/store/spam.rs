@@ -7,7 +7,7 @@
 //! the tokens least recently seen go first, then the rarest); a trained message touches at most
 //! [`MAX_TOKENS_PER_MESSAGE`] tokens.
 
-use super::schema::{SPAM_TOKENS, SPAM_TOTALS};
+use super::schema::{SPAM_LEARNED, SPAM_TOKENS, SPAM_TOTALS};
 use super::{Done, Result};
 use redb::{ReadableTable, WriteTransaction};
 
@@ -31,6 +31,11 @@ pub struct Training {
     pub day: u32,
     /// Most tokens kept per model.
     pub max_tokens: u64,
+    /// The message learned, when it comes from a training event: a body already learned as
+    /// this class is not learned twice, and one learned as the other class is untrained first.
+    pub body: Option<u64>,
+    /// The training event's sequence number: the user's cursor moves up to it.
+    pub seq: Option<u64>,
 }
 
 /// Ham and spam counts of one token, and the day it was last trained.
@@ -52,8 +57,38 @@ fn bump(v: u32, learn: bool) -> u32 {
     }
 }
 
-/// Applies one training step to the user's model and the global one.
+/// Applies one training step (see [`Training::body`] for judgements that change).
 pub(super) fn train(txn: &WriteTransaction, t: &Training) -> Result<Done> {
+    let mut learned = txn.open_table(SPAM_LEARNED)?;
+    if let Some(seq) = t.seq {
+        let cursor = learned.get((t.user, 0))?.map_or(0, |v| v.value());
+        learned.insert((t.user, 0), cursor.max(seq))?;
+    }
+    if let Some(body) = t.body.filter(|_| t.learn) {
+        let before = learned.get((t.user, body))?.map(|v| v.value() == 1);
+        if before == Some(t.spam) {
+            return Ok(Done::Unit);
+        }
+        learned.insert((t.user, body), u64::from(t.spam))?;
+        drop(learned);
+        if let Some(old) = before {
+            apply(
+                txn,
+                &Training {
+                    spam: old,
+                    learn: false,
+                    ..t.clone()
+                },
+            )?;
+        }
+    } else {
+        drop(learned);
+    }
+    apply(txn, t)
+}
+
+/// Counts one message in or out of the user's model and the global one.
+fn apply(txn: &WriteTransaction, t: &Training) -> Result<Done> {
     let mut tokens: Vec<u64> = t
         .tokens
         .iter()

@@ -126,6 +126,8 @@ pub(super) struct State {
     pub(super) next_queue: u64,
     /// The open transaction changed the queue (its generation is bumped at commit).
     pub(super) queue_changed: bool,
+    /// The open transaction recorded junk training events.
+    pub(super) training_changed: bool,
 }
 
 impl State {
@@ -281,6 +283,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(GREYLIST)?;
         txn.open_table(SPAM_TOKENS)?;
         txn.open_table(SPAM_TOTALS)?;
+        txn.open_table(SPAM_LEARNED)?;
         txn.open_table(GREYLIST_PASSED)?;
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
@@ -604,6 +607,7 @@ impl Batch<'_> {
             &std::mem::take(&mut state.touched_mailboxes),
             &std::mem::take(&mut state.touched_users),
             std::mem::take(&mut state.queue_changed),
+            std::mem::take(&mut state.training_changed),
         );
         for (r, result) in waiting {
             let _ = r.reply.try_send(result);

@@ -1,0 +1,119 @@
+//! The spam scorer on the MX and its training, with the real binary: moving a message into Junk
+//! over IMAP (Python's imaplib) teaches the model, and the next copy of that message lands in
+//! Junk with an `X-Spam-Score` saying why; a forged `X-Spam-Score` from outside is removed; an
+//! unrelated message still reaches the INBOX.
+
+mod common;
+
+use common::*;
+use mailnook::dns::testserver::{TestServer, Zone};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SPAM_BODY: &str = "Congratulations winner! Claim your free lottery prize now, send your \
+bank account details and a processing fee to claim the million dollars today. Limited offer, \
+act now, click here to claim the prize money.";
+
+fn send(s: &Server, subject: &str, body: &str, extra: &str) -> String {
+    send_from(s, "promo@sender.test", subject, body, extra)
+}
+
+fn send_from(s: &Server, from: &str, subject: &str, body: &str, extra: &str) -> String {
+    let mut c = s.connect();
+    assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
+    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
+    assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.cmd(&format!(
+        "From: {from}\r\nTo: alice@example.test\r\n{extra}Subject: {subject}\r\n\r\n{body}\r\n."
+    ))
+}
+
+fn stored(s: &Server, mailbox: &str) -> Vec<String> {
+    s.data
+        .uids("alice@example.test", mailbox)
+        .into_iter()
+        .map(|u| {
+            String::from_utf8_lossy(&s.data.show("alice@example.test", mailbox, u)).into_owned()
+        })
+        .collect()
+}
+
+/// Moves every message of INBOX into Junk with imaplib over STARTTLS.
+fn move_inbox_to_junk(s: &Server) {
+    const PY: &str = r#"
+import imaplib, ssl, sys
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]), timeout=30)
+c.starttls(ssl._create_unverified_context())
+c.login("alice@example.test", sys.argv[2])
+c.select("INBOX")
+typ, data = c.uid("MOVE", "1:*", "Junk")
+assert typ == "OK", (typ, data)
+c.logout()
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(PY)
+        .arg(s.imap().port().to_string())
+        .arg(PASSWORD)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "imaplib: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_message_moved_to_junk_sends_its_next_copy_to_junk() {
+    let dns = TestServer::start(Zone::new()).unwrap();
+    let d = DataDir::new(&["alice@example.test"]);
+    d.cli_ok(&["config", "set", "dns.nameservers", &dns.addr().to_string()]);
+    d.cli_ok(&["config", "set", "smtp.check_loopback", "1"]);
+    let s = Server::serve(d);
+    // No model yet: the first copy reaches the INBOX, scored, a forged score removed.
+    let reply = send(
+        &s,
+        "You won",
+        SPAM_BODY,
+        "X-Spam-Score: -100.0 accept; forged=1\r\n",
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let first = stored(&s, "INBOX");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].matches("X-Spam-Score:").count(), 1, "{}", first[0]);
+    assert!(!first[0].contains("forged=1"), "{}", first[0]);
+    assert!(first[0].contains("X-Spam-Score: "), "{}", first[0]);
+    // The user says it is junk.
+    move_inbox_to_junk(&s);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.log().contains("spam: learned 1 junk judgements") {
+        assert!(
+            Instant::now() < deadline,
+            "not learned: {}",
+            tail(&s.log(), 20)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The next copy goes to Junk, and says why.
+    assert!(send(&s, "You won again", SPAM_BODY, "").starts_with("250"));
+    let junk = stored(&s, "Junk");
+    assert_eq!(junk.len(), 2, "{junk:?}");
+    let score = junk[1]
+        .lines()
+        .find(|l| l.starts_with("X-Spam-Score: "))
+        .expect("scored")
+        .to_string();
+    assert!(
+        score.contains(" junk") && score.contains("bayes"),
+        "{score}"
+    );
+    assert!(stored(&s, "INBOX").is_empty());
+    // A message from someone else about something else is not caught by that one lesson.
+    let ham = "Hi Alice, the minutes of Tuesday's meeting are attached below; see you on \
+               Thursday at the library to plan the garden party for the neighbours.";
+    assert!(send_from(&s, "bob@neighbours.test", "Minutes", ham, "").starts_with("250"));
+    let inbox = stored(&s, "INBOX");
+    assert_eq!(inbox.len(), 1, "{}", tail(&s.log(), 5));
+}
