@@ -30,6 +30,8 @@ enum Kind {
     Word,
     /// Comma-separated host names (at most 8), or empty.
     Hosts,
+    /// An absolute file system path, or empty.
+    Path,
 }
 
 /// One known setting.
@@ -379,6 +381,19 @@ pub const SPECS: &[Spec] = &[
         "tokens kept per spam model (per user and the shared one; about 20 bytes each on disk)",
     ),
     text(
+        "spam.clamd_socket",
+        "",
+        Kind::Path,
+        "clamd's Unix socket for a virus check of inbound mail (empty: off; for boards that can run ClamAV)",
+    ),
+    int(
+        "spam.clamd_timeout_ms",
+        "10000",
+        100,
+        600_000,
+        "longest wait for clamd; without an answer the message is delivered unscanned",
+    ),
+    text(
         "spam.dnsbl_zones",
         "",
         Kind::Hosts,
@@ -624,6 +639,14 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 .collect::<Vec<_>>()
                 .join(","))
         }
+        Kind::Path => {
+            if value.is_empty() || (value.starts_with('/') && !value.chars().any(char::is_control))
+            {
+                Ok(value.to_string())
+            } else {
+                Err(invalid("want an absolute path".into()))
+            }
+        }
         Kind::Hosts => {
             let hosts = parse_hosts(value);
             if hosts.len() > 8 {
@@ -783,6 +806,10 @@ pub struct Config {
     pub spam_max_tokens: u64,
     /// DNS blocklist zones.
     pub spam_dnsbl_zones: Vec<String>,
+    /// clamd's socket, if the virus check is on.
+    pub spam_clamd_socket: Option<std::path::PathBuf>,
+    /// clamd deadline, milliseconds.
+    pub spam_clamd_timeout_ms: u64,
     /// Greylisting on.
     pub greylist_enabled: bool,
     /// Deferral of a new triplet, seconds.
@@ -911,6 +938,10 @@ impl Config {
             spam_scan_bytes: num("spam.scan_bytes") as usize,
             spam_max_tokens: num("spam.max_tokens"),
             spam_dnsbl_zones: parse_hosts(&get("spam.dnsbl_zones")),
+            spam_clamd_socket: Some(get("spam.clamd_socket"))
+                .filter(|s| !s.is_empty())
+                .map(std::path::PathBuf::from),
+            spam_clamd_timeout_ms: num("spam.clamd_timeout_ms"),
             greylist_enabled: num("greylist.enabled") == 1,
             greylist_delay_secs: num("greylist.delay_secs"),
             greylist_expire_secs: num("greylist.expire_secs"),

@@ -16,9 +16,9 @@ use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
-use crate::delivery::scoring;
 use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
+use crate::delivery::{clamd, scoring};
 use crate::dkim::SelectorKeys;
 use crate::dkim::canon::BodyHasher;
 use crate::dkim::verify::DkimVerifier;
@@ -530,6 +530,24 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         results = verdict.field.clone();
         if ctx.config.spam_enabled {
             let scan = std::mem::take(&mut conn.txn.scan);
+            if let Some(socket) = &ctx.config.spam_clamd_socket {
+                let limit = Duration::from_millis(ctx.config.spam_clamd_timeout_ms);
+                match clamd::scan(socket, &scan, limit).await {
+                    clamd::Scan::Clean => {}
+                    clamd::Scan::Found(sig) => {
+                        log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> virus={}", ctx.cid, ctx.peer.ip(), loggable(&from, 100), sig);
+                        let reply = Reply::owned(
+                            550,
+                            Some((5, 7, 1)),
+                            format!("Message contains a virus ({sig})"),
+                        );
+                        return refuse(conn, sink, reply).await;
+                    }
+                    clamd::Scan::Unavailable(why) => {
+                        log::warn!("cid={} virus check skipped: {why}", ctx.cid);
+                    }
+                }
+            }
             let v = scoring::score(&ctx.store, &ctx.config, scan, &verdict).await;
             let shown = crate::spam::x_spam_score(&v);
             log::info!(target: "maillog", "scored cid={} ip={} from=<{}> spam={}", ctx.cid, ctx.peer.ip(), loggable(&from, 100), shown);

@@ -6,6 +6,7 @@
 //! returned, which happens only after the store's durable commit. Store faults are reported as
 //! errors for the caller to turn into 4xx replies, never 5xx.
 
+pub mod clamd;
 pub mod evidence;
 pub mod greylist;
 pub mod scoring;
