@@ -50,14 +50,12 @@ fn fake_clamd(path: &Path) {
 }
 
 fn send(s: &Server, subject: &str, body: &str) -> String {
-    let mut c = s.connect();
-    assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
-    assert!(c.cmd("MAIL FROM:<someone@sender.test>").starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.cmd(&format!(
-        "From: someone@sender.test\r\nSubject: {subject}\r\nDate: Fri, 27 Nov 2026 00:00:00 +0000\r\nMessage-ID: <{subject}@sender.test>\r\n\r\n{body}\r\n."
-    ))
+    s.deliver_to_alice(
+        "someone@sender.test",
+        &format!(
+            "From: someone@sender.test\r\nSubject: {subject}\r\nDate: Fri, 27 Nov 2026 00:00:00 +0000\r\nMessage-ID: <{subject}@sender.test>\r\n\r\n{body}"
+        ),
+    )
 }
 
 fn server(dns: &TestServer, socket: &Path) -> Server {

@@ -39,24 +39,14 @@ fn server(dns: &TestServer) -> Server {
 
 /// Sends one message from `from` with `extra` header lines; returns the final reply.
 fn send(s: &Server, from: &str, extra: &str, subject: &str) -> String {
-    let mut c = s.connect();
-    assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
-    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.cmd(&format!(
-        "From: {from}\r\n{extra}Subject: {subject}\r\n\r\nbody\r\n."
-    ))
+    s.deliver_to_alice(
+        from,
+        &format!("From: {from}\r\n{extra}Subject: {subject}\r\n\r\nbody"),
+    )
 }
 
 fn stored(s: &Server, mailbox: &str) -> Vec<String> {
-    s.data
-        .uids("alice@example.test", mailbox)
-        .into_iter()
-        .map(|u| {
-            String::from_utf8_lossy(&s.data.show("alice@example.test", mailbox, u)).into_owned()
-        })
-        .collect()
+    s.alices(mailbox)
 }
 
 #[test]

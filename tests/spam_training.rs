@@ -19,24 +19,16 @@ fn send(s: &Server, subject: &str, body: &str, extra: &str) -> String {
 }
 
 fn send_from(s: &Server, from: &str, subject: &str, body: &str, extra: &str) -> String {
-    let mut c = s.connect();
-    assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
-    assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-    assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
-    assert!(c.cmd("DATA").starts_with("354"));
-    c.cmd(&format!(
-        "From: {from}\r\nTo: alice@example.test\r\n{extra}Subject: {subject}\r\n\r\n{body}\r\n."
-    ))
+    s.deliver_to_alice(
+        from,
+        &format!(
+            "From: {from}\r\nTo: alice@example.test\r\n{extra}Subject: {subject}\r\n\r\n{body}"
+        ),
+    )
 }
 
 fn stored(s: &Server, mailbox: &str) -> Vec<String> {
-    s.data
-        .uids("alice@example.test", mailbox)
-        .into_iter()
-        .map(|u| {
-            String::from_utf8_lossy(&s.data.show("alice@example.test", mailbox, u)).into_owned()
-        })
-        .collect()
+    s.alices(mailbox)
 }
 
 /// Moves every message of INBOX into Junk with imaplib over STARTTLS.

@@ -296,6 +296,29 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Delivers `message` (its lines, without the final dot) over the MX from `from` to
+    /// alice@example.test after `EHLO mail.sender.test`; returns the reply to the final dot.
+    pub fn deliver_to_alice(&self, from: &str, message: &str) -> String {
+        let mut c = self.connect();
+        assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
+        assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
+        assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
+        assert!(c.cmd("DATA").starts_with("354"));
+        c.cmd(&format!("{message}\r\n."))
+    }
+
+    /// The messages in alice@example.test's `mailbox`, as text.
+    pub fn alices(&self, mailbox: &str) -> Vec<String> {
+        self.data
+            .uids("alice@example.test", mailbox)
+            .into_iter()
+            .map(|u| {
+                String::from_utf8_lossy(&self.data.show("alice@example.test", mailbox, u))
+                    .into_owned()
+            })
+            .collect()
+    }
+
     /// Connects to the MX port and reads the greeting.
     pub fn connect(&self) -> Smtp {
         Smtp::connect(self.mx())
