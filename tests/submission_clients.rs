@@ -445,49 +445,57 @@ fn curl_smtps_auth_login_on_465_verifies_the_certificate() {
 
 mod lettre_client {
     use super::*;
-    use lettre::message::Mailbox;
-    use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-    use lettre::transport::smtp::extension::ClientId;
-    use lettre::{Message, SmtpTransport, Transport};
+    use lettre::smtp::authentication::{Credentials, Mechanism};
+    use lettre::smtp::client::net::ClientTlsParameters;
+    use lettre::smtp::error::Error as SmtpError;
+    use lettre::smtp::extension::ClientId;
+    use lettre::{
+        ClientSecurity, EmailAddress, Envelope, SendableEmail, SmtpClient, SmtpTransport, Transport,
+    };
 
     /// A transport to 127.0.0.1:`port` that trusts only the server's certificate, checked
     /// against the host name.
-    fn transport(s: &Server, port: u16, implicit: bool, mechanism: Mechanism) -> SmtpTransport {
+    fn transport(
+        s: &Server,
+        port: u16,
+        implicit: bool,
+        mechanism: Mechanism,
+        password: &str,
+    ) -> SmtpTransport {
         let pem = std::fs::read(s.cert()).unwrap();
-        let params = TlsParameters::builder(HOSTNAME.into())
-            .add_root_certificate(Certificate::from_pem(&pem).expect("certificate"))
-            .build_rustls()
-            .expect("TLS parameters");
-        let tls = if implicit {
-            Tls::Wrapper(params)
-        } else {
-            Tls::Required(params)
-        };
-        SmtpTransport::builder_dangerous("127.0.0.1")
-            .port(port)
-            .tls(tls)
-            .hello_name(ClientId::Domain("client.test".into()))
-            .credentials(Credentials::new(ALICE.into(), PASSWORD.into()))
-            .authentication(vec![mechanism])
-            .timeout(Some(Duration::from_secs(30)))
+        let connector = native_tls::TlsConnector::builder()
+            .add_root_certificate(native_tls::Certificate::from_pem(&pem).expect("certificate"))
             .build()
+            .expect("TLS connector");
+        let params = ClientTlsParameters::new(HOSTNAME.into(), connector);
+        let security = if implicit {
+            ClientSecurity::Wrapper(params)
+        } else {
+            ClientSecurity::Required(params)
+        };
+        SmtpClient::new(("127.0.0.1", port), security)
+            .expect("client")
+            .hello_name(ClientId::Domain("client.test".into()))
+            .credentials(Credentials::new(ALICE.into(), password.into()))
+            .authentication_mechanism(mechanism)
+            .timeout(Some(Duration::from_secs(30)))
+            .transport()
     }
 
-    fn message(subject: &str) -> Message {
-        Message::builder()
-            .from(ALICE.parse::<Mailbox>().unwrap())
-            .to(BOB.parse::<Mailbox>().unwrap())
-            .bcc(CAROL.parse::<Mailbox>().unwrap())
-            .subject(subject)
-            .body(format!("{subject}, sent by lettre\r\n"))
-            .unwrap()
+    /// A message to bob with carol as a Bcc recipient (in the envelope and the header).
+    fn message(subject: &str) -> SendableEmail {
+        let addr = |a: &str| EmailAddress::new(a.to_string()).unwrap();
+        let envelope = Envelope::new(Some(addr(ALICE)), vec![addr(BOB), addr(CAROL)]).unwrap();
+        let text = format!(
+            "From: {ALICE}\r\nTo: {BOB}\r\nBcc: {CAROL}\r\nSubject: {subject}\r\n\r\n{subject}, sent by lettre\r\n"
+        );
+        SendableEmail::new(envelope, subject.to_string(), text.into_bytes())
     }
 
     fn send(s: &Server, port: u16, implicit: bool, mechanism: Mechanism, subject: &str) {
-        let mailer = transport(s, port, implicit, mechanism);
-        let response = mailer.send(&message(subject)).expect("lettre send");
-        assert_eq!(response.code().to_string(), "250");
+        let mut mailer = transport(s, port, implicit, mechanism, PASSWORD);
+        let response = mailer.send(message(subject)).expect("lettre send");
+        assert_eq!(response.code.to_string(), "250");
         for user in [BOB, CAROL] {
             let stored = only_message(s, user);
             assert_submitted(&stored, subject, &format!("{subject}, sent by lettre"));
@@ -533,25 +541,14 @@ mod lettre_client {
     #[test]
     fn lettre_refuses_a_wrong_password() {
         let s = start();
-        let pem = std::fs::read(s.cert()).unwrap();
-        let params = TlsParameters::builder(HOSTNAME.into())
-            .add_root_certificate(Certificate::from_pem(&pem).unwrap())
-            .build_rustls()
-            .unwrap();
-        let mailer = SmtpTransport::builder_dangerous("127.0.0.1")
-            .port(s.submission().port())
-            .tls(Tls::Required(params))
-            .credentials(Credentials::new(ALICE.into(), "wrong".into()))
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
+        let mut mailer = transport(&s, s.submission().port(), false, Mechanism::Plain, "wrong");
         let err = mailer
-            .send(&message("never"))
+            .send(message("never"))
             .expect_err("a wrong password is refused");
-        assert!(err.is_permanent(), "{err:?}");
-        assert!(
-            err.status().is_some_and(|c| c.to_string() == "535"),
-            "{err:?}"
-        );
+        match err {
+            SmtpError::Permanent(r) => assert_eq!(r.code.to_string(), "535"),
+            other => panic!("not a permanent refusal: {other:?}"),
+        }
         assert!(s.data.uids(BOB, "INBOX").is_empty());
     }
 }
