@@ -378,10 +378,10 @@ fn permanent_failures_are_reported_to_the_sender() {
     assert!(!text.contains("rfc822; bob@b.test"), "{text}");
 }
 
-#[test]
-fn smarthost_carries_everything_with_auth() {
+/// A is set up to send everything through B's submission port (`implicit`: 465, else 587 with
+/// STARTTLS), logging in as alice, who has an account at B too, as with a mail provider.
+fn smarthost_run(implicit: bool) {
     let dns = TestServer::start(zone()).unwrap();
-    // B is the relay: alice has an account there too, as with a mail provider.
     let bd = instance_b();
     bd.cli_ok(&["domain", "add", "a.test"]);
     bd.cli_ok(&["user", "add", "alice@a.test", "--password", PASSWORD]);
@@ -390,8 +390,14 @@ fn smarthost_carries_everything_with_auth() {
     let ad = instance_a(&dns, 9);
     for (k, v) in [
         ("smarthost.host", "127.0.0.1".to_string()),
-        ("smarthost.port", (b.port_base + 587).to_string()),
-        ("smarthost.tls", "starttls".to_string()),
+        (
+            "smarthost.port",
+            (b.port_base + if implicit { 465 } else { 587 }).to_string(),
+        ),
+        (
+            "smarthost.tls",
+            if implicit { "tls" } else { "starttls" }.to_string(),
+        ),
         ("smarthost.tls_verify", "0".to_string()),
         ("smarthost.user", "alice@a.test".to_string()),
         ("smarthost.password", PASSWORD.to_string()),
@@ -423,6 +429,39 @@ fn smarthost_carries_everything_with_auth() {
     assert!(
         !a.log().contains(PASSWORD),
         "the relay password reached the log"
+    );
+}
+
+#[test]
+fn smarthost_carries_everything_with_auth() {
+    smarthost_run(false);
+}
+
+#[test]
+fn smarthost_over_implicit_tls() {
+    smarthost_run(true);
+}
+
+#[test]
+fn a_domain_without_mx_is_reached_at_its_address() {
+    // RFC 5321 §5.1: no MX records, so the domain itself is the mail exchanger.
+    let dns = TestServer::start(zone().add("bare.test", TestRecord::A(LOOPBACK))).unwrap();
+    let bd = instance_b();
+    bd.cli_ok(&["domain", "add", "bare.test"]);
+    bd.cli_ok(&["user", "add", "dana@bare.test", "--password", PASSWORD]);
+    let b = Server::serve(bd);
+    let a = Server::serve(instance_a(&dns, b.port_base));
+    submit(
+        &a,
+        "alice@a.test",
+        &["dana@bare.test"],
+        &message("alice@a.test", "dana@bare.test", "no mx"),
+    );
+    wait_message(&b.data, "dana@bare.test", "no mx");
+    assert!(
+        a.log().contains("relay=bare.test [127.0.0.1]"),
+        "{}",
+        a.log()
     );
 }
 

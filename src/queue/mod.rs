@@ -470,3 +470,82 @@ fn original_header(env: &Env, row: &QueuedMessage) -> crate::store::Result<Vec<u
     }
     Ok(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::stub::Options;
+    use crate::dns::testserver::{TestRecord, TestServer, Zone};
+    use crate::store::{Done, NewQueued, UserId};
+
+    /// A store with alice@example.test and one queued message from `from` to x@null.test.
+    fn queued(dir: &std::path::Path, from: &str) -> (Store, UserId, QueuedMessage) {
+        let store = Store::open(&dir.join("mail.redb"), 1 << 20).unwrap();
+        store
+            .call_blocking(Op::AddDomain("example.test".into()))
+            .unwrap();
+        let Ok(Done::User(alice)) = store.call_blocking(Op::AddUser {
+            email: "alice@example.test".into(),
+            password_hash: "$argon2id$test".into(),
+        }) else {
+            panic!("user")
+        };
+        let message = b"From: alice@example.test\r\nSubject: s\r\n\r\nhi\r\n".to_vec();
+        let d = Delivery {
+            upload: store.new_upload(),
+            chunks_sent: 0,
+            prefix: Vec::new(),
+            tail: message,
+            summary: vec![1, 2, 3],
+            internal_date: 1,
+            recipients: Vec::new(),
+            queue: Some(NewQueued {
+                from: from.into(),
+                rcpts: vec!["x@null.test".into()],
+                now: 1,
+            }),
+            junk: false,
+        };
+        store.call_blocking(Op::Deliver(d)).unwrap();
+        let row = store.queue().unwrap().pop().unwrap();
+        (store, alice, row)
+    }
+
+    /// One attempt on `row` against a DNS server where null.test has a null MX (RFC 7505).
+    fn attempt_once(store: &Store, row: QueuedMessage) {
+        let dns =
+            TestServer::start(Zone::new().add("null.test", TestRecord::Mx(0, ".".into()))).unwrap();
+        let env = Env {
+            store: store.clone(),
+            config: Rc::new(Config::default()),
+            resolver: Rc::new(StubResolver::with_servers(
+                vec![dns.addr()],
+                Options::default(),
+            )),
+            tls: None,
+            unreachable: Rc::default(),
+        };
+        futures_lite::future::block_on(attempt(&env, row)).unwrap();
+    }
+
+    #[test]
+    fn a_failure_is_reported_to_a_local_sender_but_never_to_the_null_sender() {
+        for (from, reports) in [("alice@example.test", 1), ("", 0)] {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, alice, row) = queued(dir.path(), from);
+            attempt_once(&store, row);
+            assert!(
+                store.queue().unwrap().is_empty(),
+                "failed and gone ({from:?})"
+            );
+            let inbox = store.mailbox(alice, "INBOX").unwrap().unwrap();
+            assert_eq!(
+                store.messages(inbox.id).unwrap().len(),
+                reports,
+                "reports for {from:?}"
+            );
+            assert!(store.check().unwrap().is_empty());
+            store.close();
+        }
+    }
+}
