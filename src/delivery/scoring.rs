@@ -4,10 +4,9 @@
 //! Scoring: the first `spam.scan_bytes` of the message are parsed and tokenized on the blocking
 //! pool (never on the executor thread); the token counts come from the shared model in the
 //! store (user 0, which every user's training also feeds); the features from sender
-//! authentication and DNS evidence are added; `crate::spam::verdict` adds the points. A message
-//! is refused only when its score reaches `spam.reject_tenths` *and* there is evidence beyond its
-//! content (a DMARC failure, a blocklist listing or a dangerous attachment); content alone files
-//! it into Junk at most, so a quirk of the token model never loses mail.
+//! authentication and DNS evidence are added; `crate::spam::verdict` adds the points and decides
+//! (refusing only with evidence beyond the content), `crate::spam::model::opinion` says when the
+//! token model has an opinion at all.
 //!
 //! Training: whenever the store records junk training events (a message moved into or out of
 //! Junk over IMAP, or `$Junk`/`$NotJunk` set), the trainer reads each event's message, tokenizes
@@ -18,16 +17,11 @@
 use super::sender_auth;
 use crate::config::Config;
 use crate::spam::model::{self, TokenCounts};
-use crate::spam::{self, Action, AuthSummary, Dkim, Dmarc, Features, Parsed, Spf, Thresholds};
+use crate::spam::{self, AuthSummary, Dkim, Dmarc, Features, Parsed, Spf, Thresholds};
 use crate::store::spam::{GLOBAL, Training};
 use crate::store::{BodyId, Op, Store};
 use std::collections::HashMap;
 use std::rc::Rc;
-
-/// Fewest strong tokens for the Bayesian probability to count.
-const MIN_CLUES: usize = 5;
-/// Messages of each class a model must have learned before it judges unfamiliar messages.
-const MATURE_MESSAGES: u64 = 20;
 
 /// The shared model's counts for one message's tokens, read in one store transaction.
 struct Counts {
@@ -54,15 +48,34 @@ struct Content {
     tokens: Vec<u64>,
     heuristics: Vec<(&'static str, f64)>,
     dangerous: Option<String>,
+    /// The shared model's opinion (`None` without one, or with `store` absent).
+    bayes: Option<f64>,
 }
 
-async fn content(raw: Vec<u8>) -> Content {
+/// Parses and tokenizes `raw` and, with a store, asks the shared model about the tokens: all on
+/// the blocking pool (a message's token lookups are thousands of B-tree reads).
+async fn content(raw: Vec<u8>, store: Option<Store>) -> Content {
     blocking::unblock(move || {
         let p = Parsed::new(&raw);
+        let tokens = spam::tokenize(&p);
+        let bayes = store.and_then(|store| {
+            let (ham, spam_msgs, _) = store.spam_totals(GLOBAL).ok()?;
+            let counts = store.spam_counts(GLOBAL, &tokens).ok()?;
+            let model = Counts {
+                tokens: tokens
+                    .iter()
+                    .zip(counts)
+                    .map(|(t, n)| (*t, (n.ham, n.spam)))
+                    .collect(),
+                totals: (clamp(ham), clamp(spam_msgs)),
+            };
+            model::opinion(&model, &tokens)
+        });
         Content {
-            tokens: spam::tokenize(&p),
             heuristics: spam::heuristics(&p),
             dangerous: spam::dangerous_attachment(&p),
+            tokens,
+            bayes,
         }
     })
     .await
@@ -116,51 +129,20 @@ pub async fn score(
     raw: Vec<u8>,
     auth: &sender_auth::Verdict,
 ) -> spam::Verdict {
-    let c = content(raw).await;
-    let (ham, spam_msgs, _) = store.spam_totals(GLOBAL).unwrap_or((0, 0, 0));
-    let bayes = if ham + spam_msgs == 0 {
-        None
-    } else {
-        let counts = store.spam_counts(GLOBAL, &c.tokens).unwrap_or_default();
-        let model = Counts {
-            tokens: c
-                .tokens
-                .iter()
-                .zip(counts)
-                .map(|(t, n)| (*t, (n.ham, n.spam)))
-                .collect(),
-            totals: (clamp(ham), clamp(spam_msgs)),
-        };
-        let s = model::score(&model, &c.tokens);
-        // A young model (few messages of one class) sees common words in the other class only:
-        // it would call everything like what it was taught. Until it has learned
-        // [`MATURE_MESSAGES`] of each, it speaks only about messages most of whose tokens it
-        // has seen, that is, copies and near-copies of what a user judged.
-        let young = ham.min(spam_msgs) < MATURE_MESSAGES;
-        let known = c.tokens.iter().filter(|t| model.get(**t) != (0, 0)).count();
-        let familiar = known * 2 >= c.tokens.len().max(1);
-        (s.clues >= MIN_CLUES && (!young || familiar)).then_some(s.probability)
-    };
-    let hard_evidence = !auth.client.dnsbl_hits.is_empty()
-        || c.dangerous.is_some()
-        || auth.dmarc.result == crate::dmarc::DmarcResult::Fail;
+    let c = content(raw, Some(store.clone())).await;
     let features = Features {
         auth: auth_summary(auth),
         dnsbl_hits: auth.client.dnsbl_hits.clone(),
         helo_ptr_sane: Some(auth.client.fcrdns && auth.client.helo_is_fqdn),
         dangerous_attachment: c.dangerous,
-        bayes,
+        bayes: c.bayes,
         heuristics: c.heuristics,
     };
     let thresholds = Thresholds {
         junk: cfg.spam_junk_tenths as f64 / 10.0,
         reject: cfg.spam_reject_tenths as f64 / 10.0,
     };
-    let mut v = spam::verdict(&features, &thresholds);
-    if v.action == Action::Reject && !hard_evidence {
-        v.action = Action::Junk;
-    }
-    v
+    spam::verdict(&features, &thresholds)
 }
 
 /// The first `limit` bytes of a stored message as it arrived (after the trace and result fields
@@ -194,7 +176,7 @@ async fn train_pending(store: &Store, cfg: &Config) -> crate::store::Result<usiz
         for (seq, ev) in store.training_after(user.id, cursor)? {
             // A message deleted since is skipped (the cursor still moves past it).
             let tokens = match read_prefix(store, ev.body, cfg.spam_scan_bytes).await {
-                Some(raw) => content(raw).await.tokens,
+                Some(raw) => content(raw, None).await.tokens,
                 None => Vec::new(),
             };
             let op = Op::SpamTrain(Training {

@@ -3,8 +3,8 @@
 //! ([`crate::message::dsn`]).
 
 use super::{chunks, header, into_tokens};
-use crate::dkim::canon::split_fields;
 use crate::message::dsn::{self, DsnInput, DsnKind, DsnRecipient};
+use crate::message::header::split_fields;
 use crate::message::submit::{HeaderFixer, from_addresses};
 
 const HEADER_TOKENS: &[&[u8]] = &[

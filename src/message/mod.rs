@@ -6,6 +6,7 @@
 pub mod address;
 pub mod auth_results;
 pub mod dsn;
+pub mod header;
 pub mod mime;
 pub mod submit;
 pub mod summary;

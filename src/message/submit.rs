@@ -12,7 +12,7 @@
 //! `limit` (a longer header section is an error, never a growing buffer); line ends inside the
 //! header are kept as they came (the SMTP layer already refused bare CR/LF in the data).
 
-use crate::dkim::canon::split_fields;
+use crate::message::header::{RawField, split_fields};
 
 /// The header section is longer than the configured limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -135,9 +135,7 @@ impl HeaderFixer {
                 // Our spam verdict is ours alone too. A header with nothing to remove is kept
                 // exactly as it came.
                 let fields = split_fields(&stripped);
-                let spam_score = |f: &&crate::dkim::canon::RawField<'_>| {
-                    f.name.eq_ignore_ascii_case(b"x-spam-score")
-                };
+                let spam_score = |f: &&RawField<'_>| f.name.eq_ignore_ascii_case(b"x-spam-score");
                 if fields.iter().any(|f| spam_score(&f)) {
                     let mut out = Vec::with_capacity(stripped.len());
                     for f in fields.iter().filter(|f| !spam_score(f)) {

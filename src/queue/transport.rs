@@ -21,7 +21,7 @@ use crate::proto::smtp::client::{
 };
 use crate::store::BodyId;
 use crate::tls::client::Policy;
-use async_io::{Async, Timer};
+use async_io::Async;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -267,15 +267,14 @@ async fn addresses<R: Resolver>(r: &R, host: &str) -> Result<Vec<IpAddr>, dns::E
     Ok(out)
 }
 
+/// [`crate::conn::with_timeout`] with the error as text (it ends up in a recipient's result).
 async fn with_deadline<T>(
     limit: Duration,
     fut: impl std::future::Future<Output = std::io::Result<T>>,
 ) -> Result<T, String> {
-    futures_lite::future::or(async { fut.await.map_err(|e| e.to_string()) }, async {
-        Timer::after(limit).await;
-        Err("timed out".to_string())
-    })
-    .await
+    crate::conn::with_timeout(limit, fut)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Connects, and for implicit TLS also does the handshake.

@@ -210,7 +210,16 @@ pub fn verdict(f: &Features, t: &Thresholds) -> Verdict {
     }
     reasons.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     let score: f64 = reasons.iter().map(|r| r.1).sum();
-    let action = if score >= t.reject {
+    // Refusing needs evidence beyond the content (a DMARC failure, a blocklist listing, a
+    // dangerous attachment): content alone files into Junk at most, so a quirk of the token
+    // model never loses mail.
+    let hard_evidence = !f.dnsbl_hits.is_empty()
+        || f.dangerous_attachment.is_some()
+        || matches!(
+            f.auth.dmarc,
+            Dmarc::FailNone | Dmarc::FailQuarantine | Dmarc::FailReject
+        );
+    let action = if score >= t.reject && hard_evidence {
         Action::Reject
     } else if score >= t.junk {
         Action::Junk

@@ -195,6 +195,28 @@ fn chi2q(x2: f64, v: usize) -> f64 {
     sum.min(1.0)
 }
 
+/// Fewest strong tokens for the probability to count as an opinion.
+pub const MIN_CLUES: usize = 5;
+/// Messages of each class a model must have learned before it judges unfamiliar messages.
+pub const MATURE_MESSAGES: u32 = 20;
+
+/// The model's opinion of a message, or `None` when it has none worth weighing: fewer than
+/// [`MIN_CLUES`] strong tokens, or a young model (fewer than [`MATURE_MESSAGES`] of either
+/// class) facing a message most of whose tokens it never saw. A young model sees common words in
+/// one class only and would call everything like what it was taught; it still recognises copies
+/// and near-copies of what a user judged.
+pub fn opinion(counts: &dyn TokenCounts, tokens: &[u64]) -> Option<f64> {
+    let (ham, spam) = counts.totals();
+    if ham == 0 && spam == 0 {
+        return None;
+    }
+    let s = score(counts, tokens);
+    let young = ham.min(spam) < MATURE_MESSAGES;
+    let known = tokens.iter().filter(|t| counts.get(**t) != (0, 0)).count();
+    let familiar = known * 2 >= tokens.len().max(1);
+    (s.clues >= MIN_CLUES && (!young || familiar)).then_some(s.probability)
+}
+
 /// Scores distinct tokens against any [`TokenCounts`].
 pub fn score(counts: &dyn TokenCounts, tokens: &[u64]) -> Score {
     let (th, ts) = counts.totals();
