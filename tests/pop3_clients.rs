@@ -3,7 +3,7 @@
 //! and fetchmail; plus the interplay with IMAP, UPDATE-state deletion, the one-session lock,
 //! restarts, and hostile input (plaintext logins, long lines, garbage, brute force).
 //!
-//! The expected behaviour, line for line, is /tmp/pop3-spec.md (RFC 1939, 2449, 2595, 5034).
+//! The expected behaviour, line for line, is that of RFC 1939, 2449, 2595, 5034 and 3206.
 //! Every connection verifies the server's self-signed certificate (host name included). Each
 //! test starts its own server.
 

@@ -17,31 +17,15 @@ import socket
 import ssl
 import time
 
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from clientlib import CA, HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402,F401
+
 IMAP_PORT = int(os.environ["IMAP_PORT"])
 IMAPS_PORT = int(os.environ["IMAPS_PORT"])
 MX_PORT = int(os.environ["MX_PORT"])
-CA = os.environ["CA"]
-HOSTNAME = os.environ.get("HOSTNAME_TLS", "mx.example.test")
-PASSWORD = os.environ["PASSWORD"]
-TIMEOUT = 20
 
-
-def check(cond, what, *context):
-    """Fails the scenario with `what` and the context values."""
-    if not cond:
-        raise AssertionError(what + "".join("\n  " + repr(c) for c in context))
-
-
-def eq(got, want, what):
-    check(got == want, "%s: got %r, want %r" % (what, got, want))
-
-
-def tls_context():
-    """Verifies the server certificate against CA, host name included."""
-    ctx = ssl.create_default_context(cafile=CA)
-    ctx.check_hostname = True
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
 
 
 class IMAP4_SSL(imaplib.IMAP4_SSL):

@@ -18,40 +18,24 @@ import socket
 import ssl
 import time
 
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from clientlib import CA, HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402,F401
+
 POP3_PORT = int(os.environ["POP3_PORT"])
 POP3S_PORT = int(os.environ["POP3S_PORT"])
 IMAPS_PORT = int(os.environ["IMAPS_PORT"])
 MX_PORT = int(os.environ["MX_PORT"])
-CA = os.environ["CA"]
-HOSTNAME = os.environ.get("HOSTNAME_TLS", "mx.example.test")
-PASSWORD = os.environ["PASSWORD"]
-TIMEOUT = 20
 
 GREETING = b"+OK mailnook POP3 ready"
-# CAPA lines in the spec's order, per state (/tmp/pop3-spec.md).
+# CAPA lines in the spec's order, per state.
 CAPA_TAIL = [b"RESP-CODES", b"AUTH-RESP-CODE", b"PIPELINING", b"EXPIRE NEVER", b"IMPLEMENTATION mailnook"]
 CAPA_PLAIN_NO_LOGIN = [b"TOP", b"UIDL", b"STLS"] + CAPA_TAIL
 CAPA_PLAIN_LOOPBACK = [b"TOP", b"UIDL", b"USER", b"SASL PLAIN", b"STLS"] + CAPA_TAIL
 CAPA_TLS_AUTHORIZATION = [b"TOP", b"UIDL", b"USER", b"SASL PLAIN"] + CAPA_TAIL
 CAPA_TRANSACTION = [b"TOP", b"UIDL"] + CAPA_TAIL
 
-
-def check(cond, what, *context):
-    """Fails the scenario with `what` and the context values."""
-    if not cond:
-        raise AssertionError(what + "".join("\n  " + repr(c) for c in context))
-
-
-def eq(got, want, what):
-    check(got == want, "%s: got %r, want %r" % (what, got, want))
-
-
-def tls_context():
-    """Verifies the server certificate against CA, host name included."""
-    ctx = ssl.create_default_context(cafile=CA)
-    ctx.check_hostname = True
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
 
 
 class POP3_SSL(poplib.POP3_SSL):
