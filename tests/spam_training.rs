@@ -1,7 +1,7 @@
 //! The spam scorer on the MX and its training, with the real binary: moving a message into Junk
 //! over IMAP (Python's imaplib) teaches the model, and the next copy of that message lands in
 //! Junk with an `X-Spam-Score` saying why; a forged `X-Spam-Score` from outside is removed; an
-//! unrelated message still reaches the INBOX.
+//! unrelated message still reaches the INBOX; each user is judged by their own lessons first.
 
 mod common;
 
@@ -31,23 +31,35 @@ fn stored(s: &Server, mailbox: &str) -> Vec<String> {
     s.alices(mailbox)
 }
 
-/// Moves every message of INBOX into Junk with imaplib over STARTTLS.
+/// Moves every message of alice's INBOX into Junk with imaplib over STARTTLS.
 fn move_inbox_to_junk(s: &Server) {
+    judge_inbox(s, "alice@example.test", "MOVE", "Junk");
+}
+
+/// Runs `UID <command> 1:* <argument>` on `user`'s INBOX with imaplib over STARTTLS.
+fn judge_inbox(s: &Server, user: &str, command: &str, argument: &str) {
     const PY: &str = r#"
 import imaplib, ssl, sys
 c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]), timeout=30)
 c.starttls(ssl._create_unverified_context())
-c.login("alice@example.test", sys.argv[2])
+c.login(sys.argv[3], sys.argv[2])
 c.select("INBOX")
-typ, data = c.uid("MOVE", "1:*", "Junk")
+typ, data = c.uid(sys.argv[4], "1:*", *sys.argv[5:])
 assert typ == "OK", (typ, data)
 c.logout()
 "#;
+    let mut args = vec![argument];
+    if command == "STORE" {
+        args.insert(0, "+FLAGS");
+    }
     let out = Command::new("python3")
         .arg("-c")
         .arg(PY)
         .arg(s.imap().port().to_string())
         .arg(PASSWORD)
+        .arg(user)
+        .arg(command)
+        .args(args)
         .output()
         .expect("python3");
     assert!(
@@ -79,15 +91,7 @@ fn a_message_moved_to_junk_sends_its_next_copy_to_junk() {
     assert!(first[0].contains("X-Spam-Score: "), "{}", first[0]);
     // The user says it is junk.
     move_inbox_to_junk(&s);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.log().contains("spam: learned 1 junk judgements") {
-        assert!(
-            Instant::now() < deadline,
-            "not learned: {}",
-            tail(&s.log(), 20)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_learned(&s, 1);
     // The next copy goes to Junk, and says why.
     assert!(send(&s, "You won again", SPAM_BODY, "").starts_with("250"));
     let junk = stored(&s, "Junk");
@@ -108,4 +112,72 @@ fn a_message_moved_to_junk_sends_its_next_copy_to_junk() {
     assert!(send_from(&s, "bob@neighbours.test", "Minutes", ham, "").starts_with("250"));
     let inbox = stored(&s, "INBOX");
     assert_eq!(inbox.len(), 1, "{}", tail(&s.log(), 5));
+}
+
+/// Waits until the trainer has logged learning `n` judgements in all.
+fn wait_learned(s: &Server, n: usize) {
+    let learned = |log: String| -> usize {
+        log.lines()
+            .filter_map(|l| {
+                l.split("spam: learned ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while learned(s.log()) < n {
+        assert!(
+            Instant::now() < deadline,
+            "not learned: {}",
+            tail(&s.log(), 20)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn each_user_is_judged_by_their_own_lessons() {
+    let dns = TestServer::start(Zone::new()).unwrap();
+    let d = DataDir::new(&["alice@example.test", "bob@example.test"]);
+    d.cli_ok(&["config", "set", "dns.nameservers", &dns.addr().to_string()]);
+    d.cli_ok(&["config", "set", "smtp.check_loopback", "1"]);
+    let s = Server::serve(d);
+    let newsletter = |to: &str, subject: &str| {
+        format!("From: news@shop.test\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{SPAM_BODY}")
+    };
+    for user in ["alice@example.test", "bob@example.test"] {
+        let reply = s.deliver_to("news@shop.test", user, &newsletter(user, "Offer"));
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    // Alice calls the newsletter junk; Bob wants it ($NotJunk). The shared model has learned
+    // it once as spam and once as ham, so only each user's own model can tell them apart.
+    move_inbox_to_junk(&s);
+    wait_learned(&s, 1);
+    judge_inbox(&s, "bob@example.test", "STORE", "($NotJunk)");
+    wait_learned(&s, 2);
+    for user in ["alice@example.test", "bob@example.test"] {
+        let reply = s.deliver_to("news@shop.test", user, &newsletter(user, "Offer again"));
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    assert_eq!(s.messages_of("alice@example.test", "Junk").len(), 2);
+    assert!(s.messages_of("alice@example.test", "INBOX").is_empty());
+    let bobs = s.messages_of("bob@example.test", "INBOX");
+    assert_eq!(bobs.len(), 2, "{}", tail(&s.log(), 10));
+    assert!(s.messages_of("bob@example.test", "Junk").is_empty());
+    // A copy addressed to both is judged by the shared model, which has no opinion.
+    let mut c = s.connect();
+    assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
+    assert!(c.cmd("MAIL FROM:<news@shop.test>").starts_with("250"));
+    assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
+    assert!(c.cmd("RCPT TO:<bob@example.test>").starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    let reply = c.cmd(&format!("{}\r\n.", newsletter("both", "Offer for two")));
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(s.messages_of("bob@example.test", "INBOX").len(), 3);
+    let last = s.messages_of("alice@example.test", "INBOX");
+    assert_eq!(last.len(), 1, "{}", tail(&s.log(), 10));
 }

@@ -548,7 +548,11 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                     }
                 }
             }
-            let v = scoring::score(&ctx.store, &ctx.config, scan, &verdict).await;
+            let only = match conn.txn.local.as_slice() {
+                [(first, _), rest @ ..] if rest.iter().all(|(u, _)| u == first) => Some(*first),
+                _ => None,
+            };
+            let v = scoring::score(&ctx.store, &ctx.config, scan, &verdict, only).await;
             let shown = crate::spam::x_spam_score(&v);
             log::info!(target: "maillog", "scored cid={} ip={} from=<{}> spam={}", ctx.cid, ctx.peer.ip(), loggable(&from, 100), shown);
             match v.action {

@@ -2,8 +2,10 @@
 //! into token counts.
 //!
 //! Scoring: the first `spam.scan_bytes` of the message are parsed and tokenized on the blocking
-//! pool (never on the executor thread); the token counts come from the shared model in the
-//! store (user 0, which every user's training also feeds); the features from sender
+//! pool (never on the executor thread); the token counts come from the recipient's own model
+//! when the message is for one local user and that model has an opinion (so one user's
+//! judgement is not overruled by another's), else from the shared model in the store (user 0,
+//! which every user's training also feeds); the features from sender
 //! authentication and DNS evidence are added; `crate::spam::verdict` adds the points and decides
 //! (refusing only with evidence beyond the content), `crate::spam::model::opinion` says when the
 //! token model has an opinion at all.
@@ -19,11 +21,11 @@ use crate::config::Config;
 use crate::spam::model::{self, TokenCounts};
 use crate::spam::{self, AuthSummary, Dkim, Dmarc, Features, Parsed, Spf, Thresholds};
 use crate::store::spam::{GLOBAL, Training};
-use crate::store::{BodyId, Op, Store};
+use crate::store::{BodyId, Op, Store, UserId};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// The shared model's counts for one message's tokens, read in one store transaction.
+/// One model's counts for one message's tokens, read in one store transaction.
 struct Counts {
     tokens: HashMap<u64, (u32, u32)>,
     totals: (u32, u32),
@@ -48,28 +50,38 @@ struct Content {
     tokens: Vec<u64>,
     heuristics: Vec<(&'static str, f64)>,
     dangerous: Option<String>,
-    /// The shared model's opinion (`None` without one, or with `store` absent).
+    /// The token model's opinion (`None` without one, or with `store` absent).
     bayes: Option<f64>,
 }
 
-/// Parses and tokenizes `raw` and, with a store, asks the shared model about the tokens: all on
-/// the blocking pool (a message's token lookups are thousands of B-tree reads).
-async fn content(raw: Vec<u8>, store: Option<Store>) -> Content {
+/// What model `user` (a store user id, or [`GLOBAL`]) thinks of `tokens`.
+fn opinion_of(store: &Store, user: u64, tokens: &[u64]) -> Option<f64> {
+    let (ham, spam_msgs, _) = store.spam_totals(user).ok()?;
+    if ham == 0 && spam_msgs == 0 {
+        return None;
+    }
+    let counts = store.spam_counts(user, tokens).ok()?;
+    let model = Counts {
+        tokens: tokens
+            .iter()
+            .zip(counts)
+            .map(|(t, n)| (*t, (n.ham, n.spam)))
+            .collect(),
+        totals: (clamp(ham), clamp(spam_msgs)),
+    };
+    model::opinion(&model, tokens)
+}
+
+/// Parses and tokenizes `raw` and, with a store, asks the token model about the tokens (`user`'s
+/// own first, then the shared one): all on the blocking pool (a message's token lookups are
+/// thousands of B-tree reads).
+async fn content(raw: Vec<u8>, store: Option<Store>, user: Option<UserId>) -> Content {
     blocking::unblock(move || {
         let p = Parsed::new(&raw);
         let tokens = spam::tokenize(&p);
         let bayes = store.and_then(|store| {
-            let (ham, spam_msgs, _) = store.spam_totals(GLOBAL).ok()?;
-            let counts = store.spam_counts(GLOBAL, &tokens).ok()?;
-            let model = Counts {
-                tokens: tokens
-                    .iter()
-                    .zip(counts)
-                    .map(|(t, n)| (*t, (n.ham, n.spam)))
-                    .collect(),
-                totals: (clamp(ham), clamp(spam_msgs)),
-            };
-            model::opinion(&model, &tokens)
+            user.and_then(|u| opinion_of(&store, u.0, &tokens))
+                .or_else(|| opinion_of(&store, GLOBAL, &tokens))
         });
         Content {
             heuristics: spam::heuristics(&p),
@@ -122,14 +134,16 @@ fn auth_summary(v: &sender_auth::Verdict) -> AuthSummary {
     AuthSummary { spf, dkim, dmarc }
 }
 
-/// Scores one inbound message: `raw` its first bytes, `auth` the sender checks' verdict.
+/// Scores one inbound message: `raw` its first bytes, `auth` the sender checks' verdict, `user`
+/// its only local recipient (whose own model is asked first), if it has exactly one.
 pub async fn score(
     store: &Store,
     cfg: &Config,
     raw: Vec<u8>,
     auth: &sender_auth::Verdict,
+    user: Option<UserId>,
 ) -> spam::Verdict {
-    let c = content(raw, Some(store.clone())).await;
+    let c = content(raw, Some(store.clone()), user).await;
     let features = Features {
         auth: auth_summary(auth),
         dnsbl_hits: auth.client.dnsbl_hits.clone(),
@@ -176,7 +190,7 @@ async fn train_pending(store: &Store, cfg: &Config) -> crate::store::Result<usiz
         for (seq, ev) in store.training_after(user.id, cursor)? {
             // A message deleted since is skipped (the cursor still moves past it).
             let tokens = match read_prefix(store, ev.body, cfg.spam_scan_bytes).await {
-                Some(raw) => content(raw, None).await.tokens,
+                Some(raw) => content(raw, None, None).await.tokens,
                 None => Vec::new(),
             };
             let op = Op::SpamTrain(Training {

@@ -299,23 +299,30 @@ impl Server {
     /// Delivers `message` (its lines, without the final dot) over the MX from `from` to
     /// alice@example.test after `EHLO mail.sender.test`; returns the reply to the final dot.
     pub fn deliver_to_alice(&self, from: &str, message: &str) -> String {
+        self.deliver_to(from, "alice@example.test", message)
+    }
+
+    /// Sends `message` from `from` to `rcpt` over the MX port and returns the final reply.
+    pub fn deliver_to(&self, from: &str, rcpt: &str, message: &str) -> String {
         let mut c = self.connect();
         assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
         assert!(c.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250"));
-        assert!(c.cmd("RCPT TO:<alice@example.test>").starts_with("250"));
+        assert!(c.cmd(&format!("RCPT TO:<{rcpt}>")).starts_with("250"));
         assert!(c.cmd("DATA").starts_with("354"));
         c.cmd(&format!("{message}\r\n."))
     }
 
     /// The messages in alice@example.test's `mailbox`, as text.
     pub fn alices(&self, mailbox: &str) -> Vec<String> {
+        self.messages_of("alice@example.test", mailbox)
+    }
+
+    /// The messages in `user`'s `mailbox`, as text.
+    pub fn messages_of(&self, user: &str, mailbox: &str) -> Vec<String> {
         self.data
-            .uids("alice@example.test", mailbox)
+            .uids(user, mailbox)
             .into_iter()
-            .map(|u| {
-                String::from_utf8_lossy(&self.data.show("alice@example.test", mailbox, u))
-                    .into_owned()
-            })
+            .map(|u| String::from_utf8_lossy(&self.data.show(user, mailbox, u)).into_owned())
             .collect()
     }
 
