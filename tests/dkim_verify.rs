@@ -72,7 +72,7 @@ fn check_with(msg: &[u8], r: &MockResolver) -> Vec<SignatureResult> {
         v.update(&rest[..k]);
         rest = &rest[k..];
     }
-    block_on(verify::verify(v.finish(), r, NOW))
+    block_on(verify::verify(v.finish().signatures, r, NOW))
 }
 
 fn check(msg: &[u8]) -> Vec<SignatureResult> {
@@ -149,7 +149,7 @@ fn body_pieces_do_not_matter() {
         for piece in body.chunks(size) {
             v.update(piece);
         }
-        let rs = block_on(verify::verify(v.finish(), &resolver(), NOW));
+        let rs = block_on(verify::verify(v.finish().signatures, &resolver(), NOW));
         assert_eq!(results(&rs), ["pass", "pass"], "pieces of {size}");
     }
 }
@@ -382,7 +382,7 @@ fn only_the_first_five_signatures_are_checked() {
     // A smaller limit.
     let mut v = DkimVerifier::with_limit(h, 2);
     v.update(split(&signed).1);
-    let rs = block_on(verify::verify(v.finish(), &r, NOW));
+    let rs = block_on(verify::verify(v.finish().signatures, &r, NOW));
     assert_eq!(
         results(&rs),
         ["pass", "pass", "policy", "policy", "policy", "policy"]

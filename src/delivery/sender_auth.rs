@@ -1,7 +1,7 @@
 //! Sender authentication of one inbound message on the MX role: SPF for the MAIL FROM identity
 //! (RFC 7208), every DKIM signature (RFC 6376, the body hashed while it streamed in), DMARC for
-//! the From: domain (RFC 7489) and the client's reverse DNS (`iprev`), summed up in one
-//! `Authentication-Results:` field (RFC 8601).
+//! the From: domain (RFC 7489), the ARC chain (RFC 8617, reported only) and the client's
+//! reverse DNS (`iprev`), summed up in one `Authentication-Results:` field (RFC 8601).
 //!
 //! Invariants: everything runs under one deadline (`smtp.check_timeout_ms`); what did not finish
 //! counts as `temperror`, never as a failure, so a slow resolver cannot get mail rejected; the
@@ -10,7 +10,8 @@
 //! quotes and folds, so nothing from the message can add a header line.
 
 use super::evidence::{self, ClientEvidence};
-use crate::dkim::verify::{self, DkimResult, PendingSignature, SignatureResult};
+use crate::dkim::arc::{self, ArcOutcome};
+use crate::dkim::verify::{self, DkimResult, Pending, SignatureResult};
 use crate::dmarc::psl::PublicSuffixList;
 use crate::dmarc::{self, Disposition, DmarcOutcome, DmarcResult, SpfVerdict};
 use crate::dns::stub::StubResolver;
@@ -56,8 +57,8 @@ pub struct Message<'a> {
     pub mail_from: &'a str,
     /// The header section (forged Authentication-Results already removed).
     pub header: &'a [u8],
-    /// DKIM signatures with their body hashes computed.
-    pub dkim: Vec<PendingSignature>,
+    /// DKIM signatures and the ARC chain with their body hashes computed.
+    pub dkim: Pending,
     /// DNS blocklist zones to ask about the client.
     pub dnsbl_zones: &'a [String],
 }
@@ -73,6 +74,8 @@ pub struct Verdict {
     pub dkim: Vec<SignatureResult>,
     /// The DMARC outcome.
     pub dmarc: DmarcOutcome,
+    /// The ARC chain's status (`None` when the checks ran out of time before it).
+    pub arc: Option<ArcOutcome>,
     /// What reverse DNS says about the client.
     pub client: ClientEvidence,
 }
@@ -140,7 +143,8 @@ pub async fn check(
     let from_domain_text = from_domain.clone().unwrap_or_default();
     let work = async {
         let spf = spf::verify_mail_from(r, m.client, m.mail_from, m.helo, &Limits::default()).await;
-        let dkim = verify::verify(m.dkim, r, now).await;
+        let dkim = verify::verify(m.dkim.signatures, r, now).await;
+        let arc = arc::verify(m.dkim.arc, r).await;
         let dmarc = match &from_domain {
             Some(domain) => {
                 let psl = psl.get().await;
@@ -184,26 +188,28 @@ pub async fn check(
             },
         };
         let client = evidence::gather(r, m.client, m.helo, m.dnsbl_zones, deadline).await;
-        (spf.result, dkim, dmarc, client)
+        (spf.result, dkim, dmarc, Some(arc), client)
     };
     let timer = async {
         async_io::Timer::after(deadline).await;
         None
     };
-    let (spf, dkim, dmarc, client) = futures_lite::future::or(async { Some(work.await) }, timer)
-        .await
-        .unwrap_or_else(|| {
-            let client = ClientEvidence {
-                incomplete: true,
-                ..ClientEvidence::default()
-            };
-            (
-                SpfResult::TempError,
-                Vec::new(),
-                timed_out_dmarc(&from_domain_text),
-                client,
-            )
-        });
+    let (spf, dkim, dmarc, arc, client) =
+        futures_lite::future::or(async { Some(work.await) }, timer)
+            .await
+            .unwrap_or_else(|| {
+                let client = ClientEvidence {
+                    incomplete: true,
+                    ..ClientEvidence::default()
+                };
+                (
+                    SpfResult::TempError,
+                    Vec::new(),
+                    timed_out_dmarc(&from_domain_text),
+                    None,
+                    client,
+                )
+            });
     let mut ar = AuthResults::new(authserv_id);
     let mail_from = (!m.mail_from.is_empty()).then_some(m.mail_from);
     let helo = mail_from.is_none().then_some(m.helo);
@@ -212,6 +218,9 @@ pub async fn check(
         ar.dkim(dkim_result(&s.result), &s.domain, &s.selector, &s.header_b);
     }
     ar.dmarc(&dmarc);
+    if let Some(arc) = &arc {
+        ar.arc(arc);
+    }
     // RFC 8601 §2.7.3: pass when a PTR name resolves back to the address.
     let iprev = match (&client.ptr, client.fcrdns, client.incomplete) {
         (_, true, _) => AuthResult::Pass,
@@ -225,6 +234,7 @@ pub async fn check(
         spf,
         dkim,
         dmarc,
+        arc,
         client,
     }
 }

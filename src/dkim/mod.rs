@@ -8,7 +8,8 @@
 //! `crate::tls::dkim_keys`, re-exported in `keys`), `verify` (RFC 6376 §6: `DKIM-Signature`
 //! and key record parsing, the header and body hashes, key lookup through
 //! [`crate::dns::Resolver`], RFC 8601 result keywords; `rsa-sha256` with 1024–4096-bit keys
-//! and `ed25519-sha256`). mail-auth cannot be used here (TOOLCHAIN.md §6).
+//! and `ed25519-sha256`), `arc` (RFC 8617 §5.2: ARC chain validation, built on `verify`'s
+//! parsing, hashing and key checks). mail-auth cannot be used here (TOOLCHAIN.md §6).
 //!
 //! Invariants:
 //! - No file I/O (key files are `crate::tls`'s), sockets or clocks. Signing is pure; the caller
@@ -22,9 +23,10 @@
 //!   whose state is a few flags, a pending-empty-line counter and a small output buffer.
 //! - Verification never panics on message or DNS input and its allocations are bounded (see
 //!   [`verify`]); at most [`verify::DEFAULT_MAX_SIGNATURES`] signatures per message are checked.
-//! - Signing is used by submission (`conn::smtp`) for every submitted message; verification is
-//!   not yet called by the MX role.
+//! - Signing is used by submission (`conn::smtp`) for every submitted message; verification
+//!   (DKIM and ARC) by the MX role's sender checks (`delivery::sender_auth`).
 
+pub mod arc;
 pub mod canon;
 pub mod keys;
 pub mod sign;

@@ -40,6 +40,7 @@
 
 use ring::{digest, signature};
 
+use super::arc::{self, PendingChain};
 use super::canon::{self, BodyCanon, BodyDigest, CanonBodyHasher};
 use crate::base64;
 use crate::dns::{self, Resolver};
@@ -131,24 +132,33 @@ pub struct SignatureResult {
 
 /// The signature algorithms checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Algorithm {
+pub(super) enum Algorithm {
     RsaSha256,
     Ed25519Sha256,
 }
 
 /// One parsed `DKIM-Signature` field (§3.5).
 #[derive(Debug, Clone)]
-struct Signature {
-    algorithm: Algorithm,
-    signature: Vec<u8>,
+pub(super) struct Signature {
+    pub(super) algorithm: Algorithm,
+    pub(super) signature: Vec<u8>,
     body_hash: Vec<u8>,
-    body_canon: BodyCanon,
-    domain: String,
-    selector: String,
-    /// The i= domain, lowercased.
+    pub(super) body_canon: BodyCanon,
+    pub(super) domain: String,
+    pub(super) selector: String,
+    /// The i= domain, lowercased (`d=` for an ARC-Message-Signature, whose i= is its instance).
     identity_domain: String,
-    length: Option<u64>,
+    pub(super) length: Option<u64>,
     expires: Option<u64>,
+}
+
+/// Which kind of signature field [`prepare`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// `DKIM-Signature` (RFC 6376 §3.5).
+    Dkim,
+    /// `ARC-Message-Signature` (RFC 8617 §4.1.2): DKIM's tags without `v=`, `i=` the instance.
+    ArcMessage,
 }
 
 /// What is known about a signature before its key is fetched.
@@ -189,6 +199,17 @@ impl PendingSignature {
 pub struct DkimVerifier {
     pending: Vec<(SignatureResult, State)>,
     hashers: Vec<(BodyCanon, Option<u64>, CanonBodyHasher)>,
+    /// The ARC chain, and the index of the body hasher its newest AMS needs.
+    arc: (arc::Parsed, Option<usize>),
+}
+
+/// The signatures of one message and its ARC chain, hashed and ready for their keys.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Every `DKIM-Signature`, in header order, for [`verify`].
+    pub signatures: Vec<PendingSignature>,
+    /// The ARC chain, for [`arc::verify`].
+    pub arc: PendingChain,
 }
 
 impl DkimVerifier {
@@ -204,6 +225,7 @@ impl DkimVerifier {
         let mut v = DkimVerifier {
             pending: Vec::new(),
             hashers: Vec::new(),
+            arc: (arc::Parsed::Decided(arc::no_chain()), None),
         };
         let mut seen = 0usize;
         for (index, field) in fields.iter().enumerate() {
@@ -227,7 +249,7 @@ impl DkimVerifier {
                 continue;
             }
             let mut report = empty_report();
-            let state = match prepare(&fields, index, &mut report) {
+            let state = match prepare(&fields, index, Kind::Dkim, &mut report) {
                 Ok((sig, data)) => {
                     let body = v.hasher_for(sig.body_canon, sig.length);
                     State::Ready {
@@ -240,6 +262,15 @@ impl DkimVerifier {
             };
             v.pending.push((report, state));
         }
+        let chain = arc::parse(&fields);
+        let body = match &chain {
+            arc::Parsed::Ready(c) => {
+                let (canon, length) = c.body();
+                Some(v.hasher_for(canon, length))
+            }
+            arc::Parsed::Decided(_) => None,
+        };
+        v.arc = (chain, body);
         v
     }
 
@@ -271,14 +302,21 @@ impl DkimVerifier {
         }
     }
 
-    /// Ends the body; the signatures, in header order, ready for [`verify`].
-    pub fn finish(self) -> Vec<PendingSignature> {
+    /// Ends the body; the signatures and the ARC chain, ready for [`verify`] and
+    /// [`arc::verify`].
+    pub fn finish(self) -> Pending {
         let digests: Vec<BodyDigest> = self
             .hashers
             .into_iter()
             .map(|(_, _, h)| h.finish())
             .collect();
-        self.pending
+        let (chain, body) = self.arc;
+        let arc = PendingChain {
+            parsed: chain,
+            digest: body.and_then(|i| digests.get(i).copied()),
+        };
+        let signatures = self
+            .pending
             .into_iter()
             .map(|(report, state)| {
                 let digest = match &state {
@@ -291,7 +329,8 @@ impl DkimVerifier {
                     digest,
                 }
             })
-            .collect()
+            .collect();
+        Pending { signatures, arc }
     }
 }
 
@@ -302,8 +341,7 @@ pub async fn verify<R: Resolver + ?Sized>(
     r: &R,
     now: u64,
 ) -> Vec<SignatureResult> {
-    // Lookups already made: (name, answer), so that two signatures with one key ask once.
-    let mut cache: Vec<(String, Result<Vec<String>, dns::Error>)> = Vec::new();
+    let mut keys = KeyCache::default();
     let mut out = Vec::with_capacity(pending.len());
     for p in pending {
         let PendingSignature {
@@ -318,15 +356,7 @@ pub async fn verify<R: Resolver + ?Sized>(
                 DkimResult::PermError("signature expired".into())
             }
             State::Ready { sig, data, .. } => {
-                let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
-                let answer = match cache.iter().find(|(n, _)| *n == name) {
-                    Some((_, a)) => a.clone(),
-                    None => {
-                        let a = r.txt(&name).await;
-                        cache.push((name, a.clone()));
-                        a
-                    }
-                };
+                let answer = keys.records(r, &sig.selector, &sig.domain).await;
                 check(&sig, &data, digest, answer, &mut report)
             }
         };
@@ -335,38 +365,81 @@ pub async fn verify<R: Resolver + ?Sized>(
     out
 }
 
+/// Key lookups already made: (name, answer), so that two signatures with one key ask once.
+#[derive(Debug, Default)]
+pub(super) struct KeyCache(Vec<(String, Result<Vec<String>, dns::Error>)>);
+
+impl KeyCache {
+    /// The TXT records at `<selector>._domainkey.<domain>` (§3.6.2.1), asked at most once.
+    pub(super) async fn records<R: Resolver + ?Sized>(
+        &mut self,
+        r: &R,
+        selector: &str,
+        domain: &str,
+    ) -> Result<Vec<String>, dns::Error> {
+        let name = format!("{selector}._domainkey.{domain}");
+        if let Some((_, a)) = self.0.iter().find(|(n, _)| *n == name) {
+            return a.clone();
+        }
+        let a = r.txt(&name).await;
+        self.0.push((name, a.clone()));
+        a
+    }
+}
+
+/// §6.1.2: the first usable key record of a key lookup's answer, or why there is none.
+pub(super) fn usable_key(answer: Result<Vec<String>, dns::Error>) -> Result<Key, DkimResult> {
+    let records = match answer {
+        Ok(r) => r,
+        Err(e) if e.is_temporary() => {
+            return Err(DkimResult::TempError(format!("key lookup failed: {e}")));
+        }
+        Err(e) => return Err(DkimResult::PermError(format!("no key for signature ({e})"))),
+    };
+    let mut first_error = None;
+    for rec in records.iter().take(8) {
+        match parse_key_record(rec) {
+            Ok(k) => return Ok(k),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(DkimResult::PermError(
+        first_error.unwrap_or_else(|| "no key for signature".to_owned()),
+    ))
+}
+
+/// Whether `signature` by `key` (of `algorithm`) is valid over the header hash input `data`.
+pub(super) fn signature_ok(algorithm: Algorithm, key: &Key, data: &[u8], signature: &[u8]) -> bool {
+    match algorithm {
+        Algorithm::RsaSha256 => signature::UnparsedPublicKey::new(
+            &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+            &key.public_key,
+        )
+        .verify(data, signature)
+        .is_ok(),
+        Algorithm::Ed25519Sha256 => {
+            // RFC 8463 §3: Ed25519 over the SHA-256 of the data.
+            let hash = digest::digest(&digest::SHA256, data);
+            signature::UnparsedPublicKey::new(&signature::ED25519, &key.public_key)
+                .verify(hash.as_ref(), signature)
+                .is_ok()
+        }
+    }
+}
+
 /// §6.1.2 (key), then §6.1.3 (body hash, then signature).
-fn check(
+pub(super) fn check(
     sig: &Signature,
     data: &[u8],
     digest: Option<BodyDigest>,
     answer: Result<Vec<String>, dns::Error>,
     report: &mut SignatureResult,
 ) -> DkimResult {
-    let records = match answer {
-        Ok(r) => r,
-        Err(e) if e.is_temporary() => {
-            return DkimResult::TempError(format!("key lookup failed: {e}"));
-        }
-        Err(e) => return DkimResult::PermError(format!("no key for signature ({e})")),
-    };
-    let mut first_error = None;
-    let mut key = None;
-    for rec in records.iter().take(8) {
-        match parse_key_record(rec) {
-            Ok(k) => {
-                key = Some(k);
-                break;
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    let Some(key) = key else {
-        return DkimResult::PermError(
-            first_error.unwrap_or_else(|| "no key for signature".to_owned()),
-        );
+    let key = match usable_key(answer) {
+        Ok(k) => k,
+        Err(result) => return result,
     };
     report.testing = key.testing;
     if key.algorithm != sig.algorithm {
@@ -387,29 +460,14 @@ fn check(
     if digest.hash.as_slice() != sig.body_hash.as_slice() {
         return DkimResult::Fail("body hash did not verify".into());
     }
-    let ok = match sig.algorithm {
-        Algorithm::RsaSha256 => signature::UnparsedPublicKey::new(
-            &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            &key.public_key,
-        )
-        .verify(data, &sig.signature)
-        .is_ok(),
-        Algorithm::Ed25519Sha256 => {
-            // RFC 8463 §3: Ed25519 over the SHA-256 of the data.
-            let hash = digest::digest(&digest::SHA256, data);
-            signature::UnparsedPublicKey::new(&signature::ED25519, &key.public_key)
-                .verify(hash.as_ref(), &sig.signature)
-                .is_ok()
-        }
-    };
-    if ok {
+    if signature_ok(sig.algorithm, &key, data, &sig.signature) {
         DkimResult::Pass
     } else {
         DkimResult::Fail("signature did not verify".into())
     }
 }
 
-fn empty_report() -> SignatureResult {
+pub(super) fn empty_report() -> SignatureResult {
     SignatureResult {
         domain: String::new(),
         selector: String::new(),
@@ -461,7 +519,7 @@ fn fill_report(report: &mut SignatureResult, tags: &[Tag<'_>]) {
 }
 
 /// The part of a raw field after its first colon.
-fn field_value(raw: &[u8]) -> &[u8] {
+pub(super) fn field_value(raw: &[u8]) -> &[u8] {
     match raw.iter().position(|&b| b == b':') {
         Some(i) => &raw[i + 1..],
         None => &[],
@@ -471,17 +529,17 @@ fn field_value(raw: &[u8]) -> &[u8] {
 /// One `tag=value` of a tag list (§3.2), value trimmed of surrounding FWS; `range` is where the
 /// untrimmed value lies in the text parsed (for emptying `b=`).
 #[derive(Debug, Clone, Copy)]
-struct Tag<'a> {
-    name: &'a [u8],
-    value: &'a [u8],
-    range: (usize, usize),
+pub(super) struct Tag<'a> {
+    pub(super) name: &'a [u8],
+    pub(super) value: &'a [u8],
+    pub(super) range: (usize, usize),
 }
 
 fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-fn trim_fws(v: &[u8]) -> &[u8] {
+pub(super) fn trim_fws(v: &[u8]) -> &[u8] {
     let start = v.iter().position(|&b| !is_fws(b)).unwrap_or(v.len());
     let end = v.iter().rposition(|&b| !is_fws(b)).map_or(start, |i| i + 1);
     &v[start..end]
@@ -489,7 +547,7 @@ fn trim_fws(v: &[u8]) -> &[u8] {
 
 /// Parses a tag list (RFC 6376 §3.2). Duplicate tags and malformed names are errors; a
 /// trailing `;` is allowed.
-fn parse_tags(text: &[u8]) -> Result<Vec<Tag<'_>>, String> {
+pub(super) fn parse_tags(text: &[u8]) -> Result<Vec<Tag<'_>>, String> {
     let mut tags: Vec<Tag<'_>> = Vec::new();
     let mut pos = 0;
     while pos <= text.len() {
@@ -527,7 +585,7 @@ fn parse_tags(text: &[u8]) -> Result<Vec<Tag<'_>>, String> {
     Ok(tags)
 }
 
-fn parse_decimal(v: &[u8], max_digits: usize) -> Option<u64> {
+pub(super) fn parse_decimal(v: &[u8], max_digits: usize) -> Option<u64> {
     if v.is_empty() || v.len() > max_digits || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -536,27 +594,28 @@ fn parse_decimal(v: &[u8], max_digits: usize) -> Option<u64> {
     })
 }
 
-fn b64(v: &[u8], max: usize, what: &str) -> Result<Vec<u8>, String> {
+pub(super) fn b64(v: &[u8], max: usize, what: &str) -> Result<Vec<u8>, String> {
     let text = strip_fws(v);
     base64::decode(&text, max).map_err(|_| format!("{what} is not valid base64 of a usable size"))
 }
 
 /// A plain DNS name (LDH labels), as `d=` and `s=` must be for the key query.
-fn dns_name(v: &[u8], tag: &str) -> Result<String, String> {
+pub(super) fn dns_name(v: &[u8], tag: &str) -> Result<String, String> {
     let s = std::str::from_utf8(v).map_err(|_| format!("{tag}= is not ASCII"))?;
     super::sign::check_dns_name("d", s).map_err(|_| format!("{tag}= is not a valid DNS name"))?;
     Ok(s.to_ascii_lowercase())
 }
 
 /// Parses the signature field at `fields[index]` and builds the header hash input (§3.7).
-fn prepare(
+pub(super) fn prepare(
     fields: &[canon::RawField<'_>],
     index: usize,
+    kind: Kind,
     report: &mut SignatureResult,
 ) -> Result<(Signature, Vec<u8>), String> {
     let field = fields[index];
     if field.raw.len() > MAX_SIGNATURE_FIELD {
-        return Err("DKIM-Signature field too long".into());
+        return Err("signature field too long".into());
     }
     let value = field_value(field.raw);
     let value_offset = field.raw.len() - value.len();
@@ -568,8 +627,8 @@ fn prepare(
             .map(|t| t.value)
             .ok_or_else(|| format!("missing required tag {n}="))
     };
-    // §3.5 required tags.
-    if need("v")? != b"1" {
+    // §3.5 required tags (RFC 8617 §4.1.2: an ARC-Message-Signature has no v=).
+    if kind == Kind::Dkim && need("v")? != b"1" {
         return Err("unsupported v= (not 1)".into());
     }
     let algorithm = match need("a")?.to_ascii_lowercase().as_slice() {
@@ -608,6 +667,10 @@ fn prepare(
     if !names.iter().any(|n| n == b"from") {
         return Err("From is not signed (h= lacks from)".into());
     }
+    // RFC 8617 §4.1.2: an ARC-Message-Signature never covers ARC-Seal fields.
+    if kind == Kind::ArcMessage && names.iter().any(|n| n == b"arc-seal") {
+        return Err("ARC-Message-Signature covers ARC-Seal (h=)".into());
+    }
     // Optional tags.
     let (header_canon_simple, body_canon) = match get(b"c").map(|t| t.value) {
         None => (true, BodyCanon::Simple),
@@ -632,6 +695,7 @@ fn prepare(
     };
     let identity_domain = match get(b"i").map(|t| t.value) {
         None => domain.clone(),
+        Some(_) if kind == Kind::ArcMessage => domain.clone(),
         Some(i) => {
             let at = i
                 .iter()
@@ -715,8 +779,8 @@ fn prepare(
 
 /// A usable key from a key record (§3.6.1).
 #[derive(Debug)]
-struct Key {
-    algorithm: Algorithm,
+pub(super) struct Key {
+    pub(super) algorithm: Algorithm,
     /// PKCS#1 RSAPublicKey DER, or the raw 32 Ed25519 bytes.
     public_key: Vec<u8>,
     testing: bool,

@@ -1,9 +1,11 @@
-//! Fuzz entry point for DKIM verification ([`crate::dkim::verify`]): signature and key-record
-//! parsing, header and body hashing, and the checks against a fixed set of keys.
+//! Fuzz entry point for DKIM verification ([`crate::dkim::verify`]) and ARC chain validation
+//! ([`crate::dkim::arc`]): signature, seal and key-record parsing, header and body hashing, and
+//! the checks against a fixed set of keys.
 
 use futures_lite::future::block_on;
 
 use super::{chunks, header, into_tokens};
+use crate::dkim::arc::{self, ArcOutcome, ArcResult};
 use crate::dkim::verify::{self, DkimVerifier, MAX_REPORTED_UNCHECKED, SignatureResult};
 use crate::dns::mock::MockResolver;
 use crate::dns::{Error, RecordType, Records};
@@ -38,6 +40,14 @@ fn resolver() -> MockResolver {
 
 const TOKENS: &[&[u8]] = &[
     b"DKIM-Signature: ",
+    b"ARC-Seal: ",
+    b"ARC-Message-Signature: ",
+    b"ARC-Authentication-Results: ",
+    b"i=1; ",
+    b"i=2; ",
+    b"cv=none; ",
+    b"cv=pass; ",
+    b"cv=fail; ",
     b"v=1; ",
     b"a=ed25519-sha256; ",
     b"a=rsa-sha256; ",
@@ -75,12 +85,17 @@ const TOKENS: &[&[u8]] = &[
 ];
 
 /// Runs the verifier over `header` and the body `pieces`.
-fn run(header: &[u8], pieces: &[&[u8]], limit: usize) -> Vec<SignatureResult> {
+fn run(header: &[u8], pieces: &[&[u8]], limit: usize) -> (Vec<SignatureResult>, ArcOutcome) {
     let mut v = DkimVerifier::with_limit(header, limit);
     for p in pieces {
         v.update(p);
     }
-    block_on(verify::verify(v.finish(), &resolver(), 1_700_000_000))
+    let pending = v.finish();
+    let r = resolver();
+    block_on(async {
+        let signatures = verify::verify(pending.signatures, &r, 1_700_000_000).await;
+        (signatures, arc::verify(pending.arc, &r).await)
+    })
 }
 
 /// Input: `[flags, size0, size1, payload...]`; flags bit 0 maps the payload to DKIM tokens,
@@ -100,9 +115,17 @@ pub fn fuzz_dkim_verify(data: &[u8]) {
         Some(i) => (&payload[..i + 2], &payload[i + 4..]),
         None => (&payload[..], &b""[..]),
     };
-    let whole = run(head, &[body], limit);
+    let (whole, chain) = run(head, &[body], limit);
     let split = run(head, &chunks(body, &h[1..3]), limit);
-    assert_eq!(whole, split, "result depends on how the body was split");
+    assert_eq!(
+        (&whole, &chain),
+        (&split.0, &split.1),
+        "result depends on how the body was split"
+    );
+    assert!(chain.instance <= arc::MAX_INSTANCES);
+    if chain.result == ArcResult::Pass {
+        assert_eq!(chain.sealer, "football.example.com");
+    }
     assert!(whole.len() <= limit + MAX_REPORTED_UNCHECKED);
     for r in &whole {
         assert!(r.header_b.chars().count() <= 8);
@@ -123,7 +146,7 @@ mod tests {
         let seed = include_bytes!("../../tests/fuzz/corpus/dkim_verify/seed-rfc8463");
         let msg = &seed[3..];
         let i = memchr::memmem::find(msg, b"\r\n\r\n").unwrap();
-        let rs = run(&msg[..i + 2], &[&msg[i + 4..]], 5);
+        let (rs, _) = run(&msg[..i + 2], &[&msg[i + 4..]], 5);
         let got: Vec<&str> = rs.iter().map(|r| r.result.as_str()).collect();
         assert_eq!(got, ["pass", "pass"], "{rs:?}");
         fuzz_dkim_verify(seed);

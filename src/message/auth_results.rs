@@ -19,6 +19,7 @@
 //! - A field whose authserv-id cannot be read (unbalanced comment, unterminated quote) is kept:
 //!   a mail reader would not read our id in it either.
 
+use crate::dkim::arc::{ArcOutcome, ArcResult};
 use crate::dmarc::{DmarcOutcome, DmarcResult};
 
 const FIELD: &str = "Authentication-Results";
@@ -143,6 +144,16 @@ impl AuthResults {
             _ => Some(outcome.reason.clone()).filter(|r| !r.is_empty()),
         };
         self.push("dmarc", outcome.result.into(), reason, props)
+    }
+
+    /// The ARC chain's status (RFC 8617 §7.2), with the reason when it failed.
+    pub fn arc(&mut self, outcome: &ArcOutcome) -> &mut AuthResults {
+        let (result, reason) = match &outcome.result {
+            ArcResult::None => (AuthResult::None, None),
+            ArcResult::Pass => (AuthResult::Pass, None),
+            ArcResult::Fail(why) => (AuthResult::Fail, Some(why.clone())),
+        };
+        self.push("arc", result, reason, Vec::new())
     }
 
     /// The client's reverse DNS check (RFC 8601 §2.7.3 `iprev`): `policy.iprev` is its address.
