@@ -38,6 +38,19 @@ pub(crate) fn encode(data: &[u8], pad: bool) -> String {
     out
 }
 
+/// Encodes `data` in the URL- and filename-safe alphabet without padding (RFC 4648 §5), for
+/// tokens in cookies and forms.
+pub(crate) fn encode_url(data: &[u8]) -> String {
+    encode(data, false)
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect()
+}
+
 fn value(c: u8) -> Option<u32> {
     match c {
         b'A'..=b'Z' => Some(u32::from(c - b'A')),

@@ -32,6 +32,8 @@ enum Kind {
     Hosts,
     /// An absolute file system path, or empty.
     Path,
+    /// Comma-separated email addresses (at most 16), or empty.
+    Emails,
 }
 
 /// One known setting.
@@ -434,6 +436,61 @@ pub const SPECS: &[Spec] = &[
         10_000_000,
         "most triplets (and networks) remembered; when full, new senders pass (fail open)",
     ),
+    text(
+        "web.admins",
+        "",
+        Kind::Emails,
+        "mail users who may administer the box on the web page, comma-separated (the setup page adds the first)",
+    ),
+    int(
+        "web.public",
+        "0",
+        0,
+        1,
+        "1: answer the web page from any address; 0: only from loopback and the local network (RFC 1918, link-local, ULA)",
+    ),
+    int(
+        "web.max_head_bytes",
+        "16384",
+        1024,
+        1_048_576,
+        "largest HTTP request line and header section (431 beyond)",
+    ),
+    int(
+        "web.max_body_bytes",
+        "1048576",
+        1024,
+        1_073_741_824,
+        "largest HTTP request body (413 beyond)",
+    ),
+    int(
+        "web.timeout_secs",
+        "30",
+        1,
+        3600,
+        "longest wait for a whole request, and between requests on a kept-alive connection",
+    ),
+    int(
+        "web.session_idle_secs",
+        "1800",
+        60,
+        604_800,
+        "a web session unused this long is ended",
+    ),
+    int(
+        "web.session_max_secs",
+        "43200",
+        300,
+        2_592_000,
+        "a web session ends this long after login, used or not",
+    ),
+    int(
+        "web.max_sessions",
+        "256",
+        4,
+        100_000,
+        "most web sessions kept (the least recently used go first)",
+    ),
     int(
         "smtp.max_header_bytes",
         "262144",
@@ -657,6 +714,19 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
             }
             Ok(hosts.join(","))
         }
+        Kind::Emails => {
+            let list = parse_hosts(value);
+            if list.len() > 16 {
+                return Err(invalid("more than 16 addresses".into()));
+            }
+            if let Some(bad) = list
+                .iter()
+                .find(|a| crate::message::address::normalize(a).is_none())
+            {
+                return Err(invalid(format!("`{bad}` is not an email address")));
+            }
+            Ok(list.join(","))
+        }
         Kind::Choice(words) => {
             let v = value.to_ascii_lowercase();
             if words.contains(&v.as_str()) {
@@ -852,6 +922,22 @@ pub struct Config {
     pub smarthost: Option<Smarthost>,
     /// DKIM selector.
     pub dkim_selector: String,
+    /// Mail users who may administer the box on the web page.
+    pub web_admins: Vec<String>,
+    /// Answer the web page from any address, not only the local network.
+    pub web_public: bool,
+    /// Largest HTTP request head.
+    pub web_max_head_bytes: usize,
+    /// Largest HTTP request body.
+    pub web_max_body_bytes: usize,
+    /// Request and keep-alive timeout.
+    pub web_timeout_secs: u64,
+    /// Web session idle limit.
+    pub web_session_idle_secs: u64,
+    /// Web session absolute limit.
+    pub web_session_max_secs: u64,
+    /// Most web sessions.
+    pub web_max_sessions: usize,
 }
 
 /// How to reach the relay that carries all outbound mail.
@@ -973,6 +1059,14 @@ impl Config {
                 })
             },
             dkim_selector: get("dkim.selector"),
+            web_admins: parse_hosts(&get("web.admins")),
+            web_public: num("web.public") == 1,
+            web_max_head_bytes: num("web.max_head_bytes") as usize,
+            web_max_body_bytes: num("web.max_body_bytes") as usize,
+            web_timeout_secs: num("web.timeout_secs"),
+            web_session_idle_secs: num("web.session_idle_secs"),
+            web_session_max_secs: num("web.session_max_secs"),
+            web_max_sessions: num("web.max_sessions") as usize,
         }
     }
 }

@@ -14,6 +14,7 @@
 
 mod dkim_verify;
 mod dmarc;
+mod http;
 mod imap;
 mod outbound;
 mod pop3;
@@ -22,6 +23,7 @@ mod spam;
 mod spf;
 pub use dkim_verify::fuzz_dkim_verify;
 pub use dmarc::fuzz_dmarc_record;
+pub use http::fuzz_http_request;
 pub use imap::{fuzz_imap_mutf7, fuzz_imap_parsers, fuzz_imap_session};
 pub use outbound::{fuzz_dsn, fuzz_submission_header};
 pub use pop3::fuzz_pop3_session;

@@ -64,6 +64,16 @@ pub fn rfc5322(secs: u64) -> String {
     )
 }
 
+/// RFC 9110 §5.6.7 IMF-fixdate for HTTP's `Date`, e.g. `Thu, 26 Nov 2026 18:29:11 GMT`.
+pub fn http_date(secs: u64) -> String {
+    let (y, mo, d, h, mi, s, wd) = utc_parts(secs);
+    format!(
+        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
+        DAYS[wd as usize],
+        MONTHS[(mo - 1) as usize],
+    )
+}
+
 /// ISO 8601 UTC timestamp for logs and listings, e.g. `2026-11-26T18:29:11Z`.
 pub fn iso8601(secs: u64) -> String {
     let (y, mo, d, h, mi, s, _) = utc_parts(secs);
@@ -77,6 +87,8 @@ mod tests {
     #[test]
     fn formats_known_dates() {
         assert_eq!(rfc5322(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_795_717_751), "Thu, 26 Nov 2026 18:29:11 GMT");
         assert_eq!(rfc5322(1_795_717_751), "Thu, 26 Nov 2026 18:29:11 +0000");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(iso8601(4_107_542_400), "2100-03-01T00:00:00Z");

@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
+    ("http_request", mailnook::fuzz::fuzz_http_request),
     ("dkim_verify", mailnook::fuzz::fuzz_dkim_verify),
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
     ("spf_record", mailnook::fuzz::fuzz_spf_record),
@@ -166,4 +167,9 @@ fn spf_record() {
 #[test]
 fn spam_tokens() {
     replay("spam_tokens");
+}
+
+#[test]
+fn http_request() {
+    replay("http_request");
 }

@@ -129,6 +129,13 @@ pub fn init(
             key: "admin".into(),
             value: Some(a.clone()),
         })?;
+        // The postmaster administers the box on the web page too, unless someone already does.
+        if store.config()?.web_admins.is_empty() {
+            store.call_blocking(Op::SetSetting {
+                key: "web.admins".into(),
+                value: Some(a.clone()),
+            })?;
+        }
     }
     let created = crate::tls::ensure_self_signed(data, &hostname)?;
     let dkim_dir = crate::tls::dkim_keys::dkim_dir(data);
@@ -139,7 +146,10 @@ pub fn init(
     crate::tls::dkim_keys::ensure(&dkim_dir, &selector)?;
     writeln!(out, "domain {domain}, host name {hostname}")?;
     if let Some(a) = admin {
-        writeln!(out, "postmaster mail goes to {a}")?;
+        writeln!(
+            out,
+            "postmaster mail goes to {a}; {a} administers the web page"
+        )?;
     }
     if created {
         writeln!(

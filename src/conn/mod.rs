@@ -10,6 +10,7 @@ pub mod imap;
 pub mod pop3;
 pub mod smtp;
 pub mod stream;
+pub mod web;
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@
 //! bounded by a limit the driver passes in.
 
 pub mod dot;
+pub mod http;
 pub mod imap;
 pub mod line;
 pub mod pop3;

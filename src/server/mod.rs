@@ -73,6 +73,10 @@ pub enum Role {
     Pop3,
     /// POP3 over implicit TLS.
     Pop3s,
+    /// The web page over plain HTTP (redirects to HTTPS).
+    Web,
+    /// The web page over HTTPS.
+    WebTls,
 }
 
 impl Role {
@@ -85,6 +89,8 @@ impl Role {
         Role::Imaps,
         Role::Pop3,
         Role::Pop3s,
+        Role::Web,
+        Role::WebTls,
     ];
 
     /// Standard port.
@@ -97,6 +103,8 @@ impl Role {
             Role::Imaps => 993,
             Role::Pop3 => 110,
             Role::Pop3s => 995,
+            Role::Web => 80,
+            Role::WebTls => 443,
         }
     }
 
@@ -110,6 +118,8 @@ impl Role {
             Role::Imaps => "imaps (TLS)",
             Role::Pop3 => "pop3 (STLS)",
             Role::Pop3s => "pop3s (TLS)",
+            Role::Web => "web (HTTP)",
+            Role::WebTls => "web (HTTPS)",
         }
     }
 }
@@ -126,6 +136,8 @@ struct Shared {
     resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     checker: Rc<crate::delivery::sender_auth::Checker>,
     pop3_locks: pop3::MaildropLocks,
+    /// The web page; set once the shared state exists (its reload closure refers back here).
+    web: RefCell<Option<Rc<crate::web::Web>>>,
     next_cid: Cell<u64>,
     shutdown: async_channel::Receiver<()>,
 }
@@ -289,9 +301,12 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             psl: Default::default(),
         }),
         pop3_locks: Default::default(),
+        web: RefCell::new(None),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
     });
+    let https_port = port_base.saturating_add(Role::WebTls.port());
+    *shared.web.borrow_mut() = Some(Rc::new(web_page(&shared, https_port, port_base)));
     let ex = Rc::new(LocalExecutor::new());
     let signals =
         async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])?;
@@ -431,6 +446,20 @@ async fn accept_loop(
                     };
                     pop3::serve(Stream::Plain(tcp), ctx).await
                 }
+                Role::Web | Role::WebTls => {
+                    let Some(web) = shared.web.borrow().clone() else {
+                        return;
+                    };
+                    let ctx = crate::conn::web::WebContext {
+                        web,
+                        tls: shared.tls.config(),
+                        https: role == Role::WebTls,
+                        shutdown: shared.shutdown.clone(),
+                        peer,
+                        cid,
+                    };
+                    crate::conn::web::serve(Stream::Plain(tcp), ctx).await
+                }
             };
             match result {
                 Ok(()) => log::debug!("cid={cid} closed"),
@@ -438,6 +467,34 @@ async fn accept_loop(
             }
         })
         .detach();
+    }
+}
+
+/// The web page's shared state: the store, settings (reloaded here after its own changes) and
+/// the login service of the mail roles.
+fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web::Web {
+    let weak = Rc::downgrade(shared);
+    let config = {
+        let weak = weak.clone();
+        Rc::new(move || weak.upgrade().map(|s| s.config()).unwrap_or_default())
+            as Rc<dyn Fn() -> Rc<Config>>
+    };
+    let reload = Rc::new(move || {
+        if let Some(s) = weak.upgrade() {
+            s.reload_config();
+            log::info!("settings reloaded");
+        }
+    }) as Rc<dyn Fn()>;
+    crate::web::Web {
+        store: shared.store.clone(),
+        data: shared.data.clone(),
+        config,
+        reload,
+        auth: shared.auth.clone(),
+        sessions: Default::default(),
+        started: std::time::Instant::now(),
+        https_port,
+        port_base,
     }
 }
 

@@ -1,0 +1,588 @@
+//! The pages behind each route (see the module documentation of `web`): what each GET shows
+//! and what each POST changes. Changes go through the same admin commands as the CLI
+//! (`cli::admin::execute`), on the blocking pool.
+
+use super::html::{self, Viewer, esc, input, notice};
+use super::session::{self, Limits, PRE_COOKIE, Session};
+use super::{Origin, Web, error_page};
+use crate::auth::AuthFailure;
+use crate::auth::Secret;
+use crate::cli::admin::{AdminError, execute};
+use crate::cli::args::AdminCommand;
+use crate::config::Config;
+use crate::proto::http::{Form, Method, Request, Response};
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+fn limits(config: &Config) -> Limits {
+    Limits {
+        idle: Duration::from_secs(config.web_session_idle_secs),
+        max: Duration::from_secs(config.web_session_max_secs),
+        count: config.web_max_sessions,
+    }
+}
+
+/// `Set-Cookie` for a cookie that only this site's HTTPS pages see.
+fn cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
+    let age = max_age
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
+    format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}")
+}
+
+/// What one request knows about its sender.
+struct Ctx {
+    session: Option<(String, Session)>,
+    /// The cookie CSRF tokens are made from (session, or pre-login).
+    anchor: String,
+    /// A pre-login cookie to set with this response.
+    new_pre: Option<String>,
+}
+
+impl Ctx {
+    fn viewer(&self, web: &Web) -> Viewer {
+        let csrf = web.sessions.borrow().csrf_token(&self.anchor);
+        match &self.session {
+            Some((_, s)) => Viewer {
+                email: s.email.clone(),
+                admin: s.admin,
+                csrf,
+            },
+            None => Viewer {
+                csrf,
+                ..Viewer::default()
+            },
+        }
+    }
+
+    fn page(&self, web: &Web, status: u16, title: &str, body: &str) -> Response {
+        let mut r = Response::new(
+            status,
+            "text/html; charset=utf-8",
+            html::page(title, &self.viewer(web), body),
+        );
+        if let Some(pre) = &self.new_pre {
+            r = r.with("Set-Cookie", cookie(PRE_COOKIE, pre, None));
+        }
+        r
+    }
+}
+
+/// Dispatches one HTTPS request.
+pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Config) -> Response {
+    let now = Instant::now();
+    let lim = limits(config);
+    let session = req.cookie(session::COOKIE).and_then(|id| {
+        let mut s = web.sessions.borrow_mut().get(id, now, &lim)?;
+        // Rights follow `web.admins` as it is now, not as it was at login.
+        s.admin = config.web_admins.contains(&s.email);
+        Some((id.to_string(), s))
+    });
+    let pre = req.cookie(PRE_COOKIE).map(str::to_string);
+    let (anchor, new_pre) = match (&session, pre) {
+        (Some((id, _)), _) => (id.clone(), None),
+        (None, Some(p)) => (p, None),
+        (None, None) => {
+            let p = session::random_token();
+            (p.clone(), Some(p))
+        }
+    };
+    let ctx = Ctx {
+        session,
+        anchor,
+        new_pre,
+    };
+    let form = if req.method == Method::Post {
+        let Some(form) = req.form() else {
+            return error_page(400, "The form could not be read.");
+        };
+        // A POST is honoured only with the token of the cookie it came with.
+        let ok = ctx.new_pre.is_none()
+            && web
+                .sessions
+                .borrow()
+                .csrf_ok(&ctx.anchor, form.text("csrf"));
+        if !ok {
+            return error_page(
+                403,
+                "This form has expired or was not sent from this site. Reload the page and try again.",
+            );
+        }
+        Some(form)
+    } else {
+        None
+    };
+    let setup_done = !config.web_admins.is_empty();
+    match (req.path.as_str(), form) {
+        ("/static/style.css", None) => Response::new(200, "text/css; charset=utf-8", html::STYLE)
+            .with("Cache-Control", "max-age=3600"),
+        ("/", None) => Response::see_other(match &ctx.session {
+            _ if !setup_done => "/setup",
+            Some((_, s)) if s.admin => "/admin",
+            Some(_) => "/me",
+            None => "/login",
+        }),
+        ("/setup", _) if setup_done => Response::see_other("/"),
+        ("/setup", None) => setup_page(web, &ctx, config, &Form::default(), "", 200),
+        ("/setup", Some(f)) => setup(web, &ctx, config, &f, origin, now).await,
+        ("/login", None) => login_page(web, &ctx, "", "", 200),
+        ("/login", Some(f)) => login(web, &ctx, config, &f, origin, now).await,
+        ("/logout", Some(_)) => {
+            if let Some((id, _)) = &ctx.session {
+                web.sessions.borrow_mut().end(id);
+            }
+            Response::see_other("/login").with("Set-Cookie", cookie(session::COOKIE, "", Some(0)))
+        }
+        (path, form) if path == "/admin" || path.starts_with("/admin/") => match &ctx.session {
+            None => Response::see_other("/login"),
+            Some((_, s)) if !s.admin => {
+                error_page(403, "This page is for the box's administrators.")
+            }
+            Some(_) => admin(web, &ctx, config, path, form).await,
+        },
+        ("/me", form) => match &ctx.session {
+            None => Response::see_other("/login"),
+            Some(_) => me(web, &ctx, config, form, origin).await,
+        },
+        _ => error_page(404, "There is no such page."),
+    }
+}
+
+/// Runs an admin command on the blocking pool; the text it printed, or why it failed.
+async fn run(web: &Web, cmd: AdminCommand) -> Result<String, AdminError> {
+    let (store, data) = (web.store.clone(), web.data.clone());
+    let result = blocking::unblock(move || {
+        let mut out = Vec::new();
+        execute(&cmd, &store, &data, &mut out).map(|c| (c, out))
+    })
+    .await;
+    match result {
+        Ok((changed, out)) => {
+            if changed.config {
+                (web.reload)();
+            }
+            Ok(String::from_utf8_lossy(&out).trim().to_string())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn setup_page(
+    web: &Web,
+    ctx: &Ctx,
+    config: &Config,
+    f: &Form,
+    error: &str,
+    status: u16,
+) -> Response {
+    let domain = match f.text("domain") {
+        "" => web
+            .store
+            .domains()
+            .ok()
+            .and_then(|d| d.first().cloned())
+            .unwrap_or_default(),
+        d => d.to_string(),
+    };
+    let host = match f.text("hostname") {
+        "" => config.hostname.clone(),
+        h => h.to_string(),
+    };
+    let body = format!(
+        r#"{err}<p>Welcome. Three answers and this box is your mail server.</p>
+<form method="post" action="/setup">{csrf}
+{d}<p class="muted">The part after @ in your addresses, e.g. <code>example.com</code>.</p>
+{h}<p class="muted">The name phones and other servers use to reach this box, e.g. <code>mail.example.com</code>.</p>
+{e}{p}{p2}<button>Set up</button></form>"#,
+        err = notice("error", error),
+        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+        d = input("Mail domain", "domain", "text", &domain, "required"),
+        h = input("Host name", "hostname", "text", &host, "required"),
+        e = input(
+            "Your address (you administer the box with it)",
+            "email",
+            "email",
+            f.text("email"),
+            "required"
+        ),
+        p = input(
+            "Password (at least 8 characters)",
+            "password",
+            "password",
+            "",
+            "required autocomplete=\"new-password\""
+        ),
+        p2 = input(
+            "Password again",
+            "password2",
+            "password",
+            "",
+            "required autocomplete=\"new-password\""
+        ),
+    );
+    ctx.page(web, status, "Set up mailnook", &body)
+}
+
+async fn setup(
+    web: &Web,
+    ctx: &Ctx,
+    config: &Config,
+    f: &Form,
+    origin: Origin,
+    now: Instant,
+) -> Response {
+    let (domain, hostname, email) = (f.text("domain"), f.text("hostname"), f.text("email"));
+    let password = f.get("password").unwrap_or("");
+    if password != f.get("password2").unwrap_or("") {
+        return setup_page(web, ctx, config, f, "The two passwords differ.", 400);
+    }
+    if let Err(e) = crate::auth::check_policy(password) {
+        return setup_page(web, ctx, config, f, &e.to_string(), 400);
+    }
+    let email = email.to_ascii_lowercase();
+    if crate::message::address::domain(&email) != domain.to_ascii_lowercase() {
+        return setup_page(
+            web,
+            ctx,
+            config,
+            f,
+            "Your address must be in the mail domain.",
+            400,
+        );
+    }
+    // The administrator is named last, once their account exists: a step that fails leaves
+    // the setup page open to try again.
+    let init = |admin: Option<String>| AdminCommand::Init {
+        domain: domain.to_string(),
+        hostname: Some(hostname.to_string()),
+        admin,
+    };
+    let steps = [
+        init(None),
+        AdminCommand::UserAdd {
+            email: email.clone(),
+            password: Some(password.to_string()),
+        },
+        init(Some(email.clone())),
+    ];
+    for step in steps {
+        if let Err(e) = run(web, step).await {
+            return setup_page(web, ctx, config, f, &e.to_string(), 400);
+        }
+    }
+    log::info!(target: "maillog", "web: setup done by ip={}: domain={domain} admin={email}", origin.peer.ip());
+    let config = (web.config)();
+    let id = web
+        .sessions
+        .borrow_mut()
+        .create(&email, true, now, &limits(&config));
+    Response::see_other("/admin").with("Set-Cookie", cookie(session::COOKIE, &id, None))
+}
+
+fn login_page(web: &Web, ctx: &Ctx, email: &str, error: &str, status: u16) -> Response {
+    let body = format!(
+        r#"{err}<form method="post" action="/login">{csrf}{e}{p}<button>Log in</button></form>
+<p class="muted">Log in with your mail address and its password.</p>"#,
+        err = notice("error", error),
+        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+        e = input(
+            "Address",
+            "email",
+            "email",
+            email,
+            "required autocomplete=\"username\""
+        ),
+        p = input(
+            "Password",
+            "password",
+            "password",
+            "",
+            "required autocomplete=\"current-password\""
+        ),
+    );
+    ctx.page(web, status, "Log in", &body)
+}
+
+async fn login(
+    web: &Web,
+    ctx: &Ctx,
+    config: &Config,
+    f: &Form,
+    origin: Origin,
+    now: Instant,
+) -> Response {
+    let email = f.text("email");
+    let password = Secret::new(f.get("password").unwrap_or("").to_string());
+    match web
+        .auth
+        .login(&web.store, email, &password, origin.peer.ip())
+        .await
+    {
+        Ok(p) => {
+            let admin = config.web_admins.contains(&p.email);
+            let id = web
+                .sessions
+                .borrow_mut()
+                .create(&p.email, admin, now, &limits(config));
+            log::info!(
+                "web: login user={} ip={}",
+                crate::conn::loggable(&p.email, 80),
+                origin.peer.ip()
+            );
+            Response::see_other("/").with("Set-Cookie", cookie(session::COOKIE, &id, None))
+        }
+        Err(AuthFailure::Invalid) => login_page(web, ctx, email, "Wrong address or password.", 200),
+        Err(e) => login_page(web, ctx, email, &e.to_string(), 429).with("Retry-After", "60"),
+    }
+}
+
+/// The mail settings a client needs, shown on the user's page.
+fn client_settings(config: &Config, port_base: u16, email: &str) -> String {
+    let host = esc(&config.hostname);
+    let p = |n: u16| port_base.saturating_add(n);
+    format!(
+        r#"<dl><dt>User name</dt><dd>{email}</dd><dt>Incoming (IMAP)</dt><dd>{host}, port {imaps}, SSL/TLS (or {imap} with STARTTLS)</dd>
+<dt>Incoming (POP3)</dt><dd>{host}, port {pop3s}, SSL/TLS</dd><dt>Outgoing (SMTP)</dt><dd>{host}, port {smtps}, SSL/TLS (or {smtp} with STARTTLS), password required</dd></dl>"#,
+        email = esc(email),
+        imaps = p(993),
+        imap = p(143),
+        pop3s = p(995),
+        smtps = p(465),
+        smtp = p(587),
+    )
+}
+
+async fn me(web: &Web, ctx: &Ctx, config: &Config, form: Option<Form>, origin: Origin) -> Response {
+    let Some((id, s)) = &ctx.session else {
+        return Response::see_other("/login");
+    };
+    let mut message = (String::new(), "ok");
+    let mut status = 200;
+    if let Some(f) = form {
+        let current = Secret::new(f.get("current").unwrap_or("").to_string());
+        let new = f.get("password").unwrap_or("");
+        if new != f.get("password2").unwrap_or("") {
+            message = ("The two new passwords differ.".into(), "error");
+            status = 400;
+        } else if let Err(e) = web
+            .auth
+            .login(&web.store, &s.email, &current, origin.peer.ip())
+            .await
+        {
+            message = (
+                match e {
+                    AuthFailure::Invalid => "The current password is wrong.".into(),
+                    e => e.to_string(),
+                },
+                "error",
+            );
+            status = if e.is_temporary() { 429 } else { 400 };
+        } else {
+            let cmd = AdminCommand::UserPasswd {
+                email: s.email.clone(),
+                password: Some(new.to_string()),
+            };
+            match run(web, cmd).await {
+                Ok(_) => {
+                    web.sessions.borrow_mut().end_user(&s.email, Some(id));
+                    message = (
+                        "Password changed; your other sessions were logged out.".into(),
+                        "ok",
+                    );
+                }
+                Err(e) => {
+                    message = (e.to_string(), "error");
+                    status = 400;
+                }
+            }
+        }
+    }
+    let body = format!(
+        r#"{note}<h2>Your mail settings</h2>{settings}
+<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>"#,
+        note = notice(message.1, &message.0),
+        settings = client_settings(config, web.port_base, &s.email),
+        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+        c = input(
+            "Current password",
+            "current",
+            "password",
+            "",
+            "required autocomplete=\"current-password\""
+        ),
+        p = input(
+            "New password",
+            "password",
+            "password",
+            "",
+            "required autocomplete=\"new-password\""
+        ),
+        p2 = input(
+            "New password again",
+            "password2",
+            "password",
+            "",
+            "required autocomplete=\"new-password\""
+        ),
+    );
+    ctx.page(web, status, "My account", &body)
+}
+
+/// Figures for the overview, read on the blocking pool.
+struct Overview {
+    rss: Option<u64>,
+    store_bytes: u64,
+    free_bytes: Option<u64>,
+    users: usize,
+    domains: Vec<String>,
+    queued: usize,
+}
+
+async fn overview(web: &Web) -> Overview {
+    let (store, data) = (web.store.clone(), web.data.clone());
+    blocking::unblock(move || {
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024)
+            });
+        let store_bytes = std::fs::metadata(crate::server::store_path(&data))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let free_bytes = rustix::fs::statvfs(&data)
+            .ok()
+            .map(|s| s.f_bavail.saturating_mul(s.f_frsize));
+        Overview {
+            rss,
+            store_bytes,
+            free_bytes,
+            users: store.users().map(|u| u.len()).unwrap_or(0),
+            domains: store.domains().unwrap_or_default(),
+            queued: store.queue().map(|q| q.len()).unwrap_or(0),
+        }
+    })
+    .await
+}
+
+async fn admin(web: &Web, ctx: &Ctx, config: &Config, path: &str, form: Option<Form>) -> Response {
+    match (path, form) {
+        ("/admin", None) => {
+            let o = overview(web).await;
+            let up = web.started.elapsed().as_secs();
+            let body = format!(
+                r#"<dl><dt>Host name</dt><dd>{host}</dd><dt>Domains</dt><dd>{domains}</dd><dt>Users</dt><dd>{users}</dd>
+<dt>Up for</dt><dd>{d} days {h} h {m} min</dd><dt>Memory in use</dt><dd>{rss}</dd><dt>Mail store</dt><dd>{store}</dd>
+<dt>Free space</dt><dd>{free}</dd><dt>Outbound queue</dt><dd>{queued} messages</dd></dl>"#,
+                host = esc(&config.hostname),
+                domains = esc(&o.domains.join(", ")),
+                users = o.users,
+                d = up / 86_400,
+                h = up / 3600 % 24,
+                m = up / 60 % 60,
+                rss = o.rss.map_or("unknown".into(), html::size),
+                store = html::size(o.store_bytes),
+                free = o.free_bytes.map_or("unknown".into(), html::size),
+                queued = o.queued,
+            );
+            ctx.page(web, 200, "Overview", &body)
+        }
+        ("/admin/users", form) => users(web, ctx, form).await,
+        _ => error_page(404, "There is no such page."),
+    }
+}
+
+async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut message = (String::new(), "ok");
+    let mut status = 200;
+    if let Some(f) = form {
+        let email = f.text("email").to_string();
+        let cmd = match f.text("action") {
+            "add" => Some(AdminCommand::UserAdd {
+                email: email.clone(),
+                password: Some(f.get("password").unwrap_or("").to_string()),
+            }),
+            "password" => Some(AdminCommand::UserPasswd {
+                email: email.clone(),
+                password: Some(f.get("password").unwrap_or("").to_string()),
+            }),
+            "delete" if f.text("confirm") == email => Some(AdminCommand::UserDel(email.clone())),
+            "delete" => {
+                message = (
+                    "To delete a user, type their address again.".into(),
+                    "error",
+                );
+                status = 400;
+                None
+            }
+            _ => {
+                message = ("Unknown action.".into(), "error");
+                status = 400;
+                None
+            }
+        };
+        if let Some(cmd) = cmd {
+            let action = f.text("action").to_string();
+            match run(web, cmd).await {
+                Ok(out) => {
+                    if action != "add" {
+                        // A new password or a deleted user ends that user's sessions.
+                        web.sessions
+                            .borrow_mut()
+                            .end_user(&email.to_ascii_lowercase(), None);
+                    }
+                    message = (out, "ok");
+                }
+                Err(e) => {
+                    message = (e.to_string(), "error");
+                    status = 400;
+                }
+            }
+        }
+    }
+    let listing = run(web, AdminCommand::UserList).await.unwrap_or_default();
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut rows = String::new();
+    for line in listing.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let email = cols.first().copied().unwrap_or("");
+        let _ = write!(
+            rows,
+            r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td><details><summary>Change</summary>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="password"><input type="hidden" name="email" value="{e}">{p}<button>Set password</button></form>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="email" value="{e}">{c}<button class="danger">Delete with all mail</button></form></details></td></tr>"#,
+            e = esc(email),
+            m = esc(cols.get(1).copied().unwrap_or("")),
+            b = esc(cols.get(2).copied().unwrap_or("")),
+            p = input(
+                "New password",
+                "password",
+                "password",
+                "",
+                "required autocomplete=\"new-password\""
+            ),
+            c = input(
+                "Type the address to confirm",
+                "confirm",
+                "text",
+                "",
+                "required"
+            ),
+        );
+    }
+    let body = format!(
+        r#"{note}<table><thead><tr><th>Address</th><th>Messages</th><th>Size</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Add a user</h2><form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="add">{e}{p}<button>Add user</button></form>"#,
+        note = notice(message.1, &message.0),
+        e = input("Address", "email", "email", "", "required"),
+        p = input(
+            "Password (at least 8 characters)",
+            "password",
+            "password",
+            "",
+            "required autocomplete=\"new-password\""
+        ),
+    );
+    ctx.page(web, status, "Users", &body)
+}

@@ -1,0 +1,150 @@
+//! The web page with the real binary on loopback: Python's http.client drives the first-run
+//! wizard, logins, user administration, each user's page, CSRF and origin checks, sessions and
+//! error pages (scenarios in tests/web_clients/suite.py), with imaplib confirming that what the
+//! page changed holds for mail too; curl and raw sockets check the request bounds and timeouts.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn web(s: &Server) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], s.port_base + 443))
+}
+
+fn http(s: &Server) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], s.port_base + 80))
+}
+
+/// Runs one suite.py scenario against `s` and asserts it passed.
+fn scenario(s: &Server, name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_clients");
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("suite.py"))
+        .arg(name)
+        .env("WEB_PORT", web(s).port().to_string())
+        .env("HTTP_PORT", http(s).port().to_string())
+        .env("IMAP_PORT", s.imap().port().to_string())
+        .env("CA", s.cert())
+        .env("HOSTNAME_TLS", HOSTNAME)
+        .env("PASSWORD", PASSWORD)
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = run_bounded(&mut cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(&format!("scenario {name} passed")),
+        "scenario {name} failed:\n{stdout}\n{}\n--- server log ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&s.log(), 40)
+    );
+}
+
+#[test]
+fn first_run_wizard_makes_the_state_init_makes() {
+    let mut s = Server::start(&[]);
+    scenario(&s, "wizard");
+    // The same settings `mailnook init --admin` writes, and the account `user add` makes.
+    let get = |k: &str| String::from_utf8(s.data.cli_ok(&["config", "get", k])).unwrap();
+    assert!(
+        get("web.admins").contains("boss@example.test"),
+        "{}",
+        get("web.admins")
+    );
+    assert!(get("admin").contains("boss@example.test"));
+    assert!(get("hostname").contains(HOSTNAME));
+    let users = String::from_utf8(s.data.cli_ok(&["user", "list"])).unwrap();
+    assert!(users.starts_with("boss@example.test\t"), "{users}");
+    assert!(
+        s.log().contains("web: setup done"),
+        "{}",
+        tail(&s.log(), 10)
+    );
+    s.assert_alive();
+}
+
+#[test]
+fn users_sessions_and_passwords() {
+    let mut s = Server::start(&[]);
+    scenario(&s, "users_and_sessions");
+    s.assert_alive();
+}
+
+#[test]
+fn forms_need_their_csrf_token_and_our_origin() {
+    let s = Server::start(&[]);
+    scenario(&s, "csrf_and_origin");
+}
+
+#[test]
+fn routes_redirects_and_error_pages() {
+    let s = Server::start(&[]);
+    scenario(&s, "routes_and_errors");
+}
+
+/// Sends `request` raw to the plain HTTP port and reads until the server closes: framing and
+/// bounds are checked before anything else, so the plain port shows them as HTTPS would.
+fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn request_bounds_and_timeouts() {
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "web.max_head_bytes", "2048"]);
+    d.cli_ok(&["config", "set", "web.max_body_bytes", "4096"]);
+    d.cli_ok(&["config", "set", "web.timeout_secs", "2"]);
+    let mut s = Server::serve(d);
+    let status = |r: &str| r.split(' ').nth(1).unwrap_or("").to_string();
+    let h = http(&s);
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "a".repeat(3000)
+    );
+    assert_eq!(status(&raw(h, big.as_bytes())), "431");
+    let body = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+    assert_eq!(status(&raw(h, body.as_bytes())), "413");
+    let chunked = "POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(status(&raw(h, chunked.as_bytes())), "501");
+    let two = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
+    assert_eq!(status(&raw(h, two.as_bytes())), "400");
+    assert_eq!(
+        status(&raw(h, b"GET /../x HTTP/1.1\r\nHost: x\r\n\r\n")),
+        "400"
+    );
+    assert_eq!(status(&raw(h, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")), "505");
+    assert_eq!(
+        status(&raw(h, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")),
+        "400"
+    );
+    // Keep-alive: two requests on one connection, both answered, then an idle close.
+    let two_gets = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    let started = Instant::now();
+    let out = raw(h, two_gets.as_bytes());
+    assert_eq!(out.matches("HTTP/1.1 301").count(), 2, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Slowloris: a head that never ends is cut off with 408 at the deadline.
+    let started = Instant::now();
+    let out = raw(h, b"GET / HTTP/1.1\r\nHost: x\r\n");
+    assert_eq!(status(&out), "408", "{out}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    // Over HTTPS with curl: the same page answers, the certificate verifies.
+    let out = curl_ok(
+        curl_client(&s, &[web(&s).port()], "", "")
+            .args(["-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}"])
+            .arg(format!("https://{HOSTNAME}:{}/login", web(&s).port())),
+    );
+    assert_eq!(String::from_utf8_lossy(&out), "200 0");
+    s.assert_alive();
+}

@@ -1,0 +1,268 @@
+"""Web page scenarios run by tests/web.rs: `python3 suite.py NAME`.
+
+Each scenario drives the real server's web page with Python's http.client over HTTPS (the
+self-signed certificate verified, host name included) and raises AssertionError on the first
+difference. The environment gives WEB_PORT (HTTPS), HTTP_PORT, IMAP_PORT, CA, HOSTNAME_TLS and
+PASSWORD; ADMIN is the address the wizard creates.
+"""
+
+import http.client
+import imaplib
+import os
+import re
+import socket
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clientlib import CA, HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402
+
+WEB_PORT = int(os.environ["WEB_PORT"])
+HTTP_PORT = int(os.environ["HTTP_PORT"])
+IMAP_PORT = int(os.environ["IMAP_PORT"])
+ADMIN = "boss@example.test"
+ADMIN_PASSWORD = "correct horse battery"
+SCENARIOS = {}
+
+
+def scenario(f):
+    SCENARIOS[f.__name__] = f
+    return f
+
+
+class Loopback(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 that verifies the certificate for HOSTNAME."""
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", WEB_PORT), TIMEOUT)
+        self.sock = self._context.wrap_socket(sock, server_hostname=HOSTNAME)
+
+
+class Browser:
+    """Keeps cookies like a browser would (only the ones the server sets); no redirects."""
+
+    def __init__(self):
+        self.cookies = {}
+
+    def request(self, method, path, fields=None, headers=None):
+        c = Loopback(HOSTNAME, WEB_PORT, context=tls_context(), timeout=TIMEOUT)
+        h = {"Host": "%s:%d" % (HOSTNAME, WEB_PORT)}
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        body = None
+        if fields is not None:
+            body = urllib.parse.urlencode(fields)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        h.update(headers or {})
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        text = r.read().decode("utf-8", "replace")
+        for value in r.headers.get_all("Set-Cookie") or []:
+            attrs = [a.strip() for a in value.split(";")]
+            name, _, val = attrs[0].partition("=")
+            lower = [a.lower() for a in attrs[1:]]
+            check({"secure", "httponly", "samesite=strict", "path=/"} <= set(lower), "cookie flags", value)
+            if "max-age=0" in lower:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = val
+        c.close()
+        self.check_security(r)
+        return r.status, r.headers, text
+
+    @staticmethod
+    def check_security(r):
+        csp = r.headers.get("Content-Security-Policy", "")
+        check("default-src 'none'" in csp and "frame-ancestors 'none'" in csp, "CSP", csp)
+        eq(r.headers.get("X-Frame-Options"), "DENY", "X-Frame-Options")
+        eq(r.headers.get("X-Content-Type-Options"), "nosniff", "nosniff")
+        eq(r.headers.get("Referrer-Policy"), "no-referrer", "Referrer-Policy")
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def csrf(self, path):
+        status, _, text = self.get(path)
+        eq(status, 200, "GET " + path)
+        m = re.search(r'name="csrf" value="([^"]+)"', text)
+        check(m, "no CSRF token on " + path, text[:500])
+        return m.group(1)
+
+    def post(self, path, fields, form_page=None):
+        token = self.csrf(form_page or path)
+        return self.request("POST", path, dict(fields, csrf=token))
+
+
+def imap_login(user, password):
+    """Logs in over IMAP with STARTTLS; True when accepted."""
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    try:
+        c.login(user, password)
+        c.logout()
+        return True
+    except imaplib.IMAP4.error:
+        return False
+
+
+def setup(b):
+    eq(b.get("/")[0:2][0], 303, "/ before setup")
+    eq(b.get("/")[1]["Location"], "/setup", "/ goes to setup")
+    status, _, text = b.post("/setup", {"domain": "example.test", "hostname": HOSTNAME, "email": ADMIN,
+                                        "password": ADMIN_PASSWORD, "password2": ADMIN_PASSWORD})
+    eq(status, 303, "setup answer")
+    check("mn_session" in b.cookies, "logged in after setup", b.cookies)
+
+
+@scenario
+def wizard():
+    b = Browser()
+    # Mistakes are explained and change nothing.
+    status, _, text = b.post("/setup", {"domain": "example.test", "hostname": HOSTNAME, "email": ADMIN,
+                                        "password": ADMIN_PASSWORD, "password2": "something else"})
+    eq(status, 400, "differing passwords")
+    check("differ" in text, "says why", text[-800:])
+    status, _, text = b.post("/setup", {"domain": "example.test", "hostname": HOSTNAME, "email": ADMIN,
+                                        "password": "short", "password2": "short"})
+    eq(status, 400, "short password")
+    status, _, text = b.post("/setup", {"domain": "example.test", "hostname": HOSTNAME,
+                                        "email": "boss@elsewhere.test", "password": ADMIN_PASSWORD,
+                                        "password2": ADMIN_PASSWORD})
+    eq(status, 400, "address outside the domain")
+    setup(b)
+    status, headers, text = b.get("/admin")
+    eq(status, 200, "overview")
+    for what in ("Host name", HOSTNAME, "example.test", "Memory in use", "Free space", "Outbound queue"):
+        check(what in text, "overview shows " + what, text[-1500:])
+    # Setup is over: the page is gone, for everyone.
+    eq(b.get("/setup")[0], 303, "setup after setup")
+    eq(Browser().get("/setup")[0], 303, "setup for a stranger after setup")
+    # The account works for mail too.
+    check(imap_login(ADMIN, ADMIN_PASSWORD), "the wizard's account logs in over IMAP")
+
+
+@scenario
+def users_and_sessions():
+    admin = Browser()
+    setup(admin)
+    # Add a user, who can then read mail over IMAP.
+    status, _, text = admin.post("/admin/users", {"action": "add", "email": "carol@example.test",
+                                                  "password": "carol's password"})
+    eq(status, 200, "add user")
+    check("added carol@example.test" in text and "carol@example.test</td>" in text, "user listed", text[-2000:])
+    check(imap_login("carol@example.test", "carol's password"), "new user logs in over IMAP")
+    status, _, text = admin.post("/admin/users", {"action": "add", "email": "carol@example.test",
+                                                  "password": "carol's password"})
+    eq(status, 400, "adding a user twice")
+    # Carol logs in on the web: her own page, not the admin's.
+    carol = Browser()
+    status, _, text = carol.post("/login", {"email": "carol@example.test", "password": "wrong password"})
+    eq(status, 200, "wrong password page")
+    check("Wrong address or password" in text and "mn_session" not in carol.cookies, "refused", text[-600:])
+    status, headers, _ = carol.post("/login", {"email": "Carol@Example.test", "password": "carol's password"})
+    eq((status, headers["Location"]), (303, "/"), "login")
+    eq(carol.get("/")[1]["Location"], "/me", "a user's home is /me")
+    status, _, text = carol.get("/me")
+    eq(status, 200, "/me")
+    base = IMAP_PORT - 143
+    for want in ("carol@example.test", "port %d, SSL/TLS" % (base + 993), "port %d, SSL/TLS" % (base + 465),
+                 "%d with STARTTLS" % (base + 587), HOSTNAME):
+        check(want in text, "client settings show " + want, text[-1500:])
+    eq(carol.get("/admin")[0], 403, "/admin for a non-admin")
+    eq(carol.get("/admin/users")[0], 403, "/admin/users for a non-admin")
+    # She changes her password: the old one stops working everywhere.
+    status, _, text = carol.post("/me", {"current": "carol's password", "password": "carol's new one",
+                                         "password2": "carol's new one"})
+    eq(status, 200, "password change")
+    check("Password changed" in text, "confirmed", text[-800:])
+    check(not imap_login("carol@example.test", "carol's password"), "old password refused over IMAP")
+    check(imap_login("carol@example.test", "carol's new one"), "new password works over IMAP")
+    status, _, text = carol.post("/me", {"current": "not it", "password": "x" * 10, "password2": "x" * 10})
+    eq(status, 400, "wrong current password")
+    # The admin resets it: Carol's web session ends.
+    status, _, _ = admin.post("/admin/users", {"action": "password", "email": "carol@example.test",
+                                               "password": "reset by admin"})
+    eq(status, 200, "reset")
+    eq(carol.get("/me")[1].get("Location"), "/login", "session ended by the reset")
+    check(imap_login("carol@example.test", "reset by admin"), "reset password works")
+    # Deleting needs the address typed again.
+    status, _, text = admin.post("/admin/users", {"action": "delete", "email": "carol@example.test",
+                                                  "confirm": "nope"})
+    eq(status, 400, "delete unconfirmed")
+    status, _, text = admin.post("/admin/users", {"action": "delete", "email": "carol@example.test",
+                                                  "confirm": "carol@example.test"})
+    eq(status, 200, "delete")
+    check("carol@example.test</td>" not in text, "gone from the list", text[-1500:])
+    check(not imap_login("carol@example.test", "reset by admin"), "deleted user cannot log in")
+    # Logging out ends the session; its cookie is useless afterwards.
+    old = dict(admin.cookies)
+    status, headers, _ = admin.post("/logout", {}, form_page="/admin")
+    eq((status, headers["Location"]), (303, "/login"), "logout")
+    check("mn_session" not in admin.cookies, "cookie cleared")
+    replay = Browser()
+    replay.cookies = old
+    eq(replay.get("/admin")[1].get("Location"), "/login", "old session cookie after logout")
+    # And back in.
+    status, _, _ = admin.post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD})
+    eq(status, 303, "login again")
+    eq(admin.get("/admin")[0], 200, "admin again")
+
+
+@scenario
+def csrf_and_origin():
+    b = Browser()
+    setup(b)
+    # A POST without the token, with another session's token, or from another site: refused.
+    status, _, text = b.request("POST", "/admin/users", {"action": "add", "email": "x@example.test",
+                                                         "password": "password123"})
+    eq(status, 403, "POST without CSRF token")
+    other = Browser()
+    token = other.csrf("/login")
+    status, _, _ = b.request("POST", "/admin/users", {"action": "add", "email": "x@example.test",
+                                                      "password": "password123", "csrf": token})
+    eq(status, 403, "POST with another cookie's token")
+    token = b.csrf("/admin/users")
+    status, _, _ = b.request("POST", "/admin/users", {"action": "add", "email": "x@example.test",
+                                                      "password": "password123", "csrf": token},
+                             headers={"Origin": "https://evil.example"})
+    eq(status, 403, "POST from another origin")
+    status, _, text = b.request("POST", "/admin/users", {"action": "add", "email": "x@example.test",
+                                                         "password": "password123", "csrf": token},
+                                headers={"Origin": "https://%s:%d" % (HOSTNAME, WEB_PORT)})
+    eq(status, 200, "POST from our origin")
+    check("added x@example.test" in text, "added", text[-800:])
+    # A login form's token is tied to the pre-login cookie it was shown with.
+    stranger = Browser()
+    status, _, _ = stranger.request("POST", "/login", {"email": ADMIN, "password": ADMIN_PASSWORD,
+                                                        "csrf": "forged"})
+    eq(status, 403, "login without a real token")
+
+
+@scenario
+def routes_and_errors():
+    b = Browser()
+    for path in ("/admin", "/admin/users", "/me"):
+        status, headers, _ = b.get(path)
+        check(status == 303 and headers["Location"] in ("/login", "/setup"), "anonymous " + path, status)
+    status, _, text = b.get("/no/such/page")
+    eq(status, 404, "unknown page")
+    check("<h1>Not Found</h1>" in text, "error page", text[:400])
+    status, headers, _ = b.request("PUT", "/admin")
+    eq(status, 405, "PUT")
+    eq(headers.get("Allow"), "GET, HEAD, POST", "Allow")
+    status, headers, css = b.get("/static/style.css")
+    check(status == 200 and headers["Content-Type"].startswith("text/css") and "body" in css, "stylesheet")
+    # Plain HTTP only points at HTTPS, keeping path and query.
+    c = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=TIMEOUT)
+    c.request("GET", "/me/x%20y?a=1", headers={"Host": "mail.example.test"})
+    r = c.getresponse()
+    r.read()
+    eq((r.status, r.headers["Location"]), (301, "https://mail.example.test:%d/me/x%%20y?a=1" % WEB_PORT),
+       "redirect to HTTPS")
+    check(r.headers.get("Set-Cookie") is None, "no cookie over plain HTTP")
+
+
+if __name__ == "__main__":
+    SCENARIOS[sys.argv[1]]()
+    print("scenario %s passed" % sys.argv[1])
