@@ -73,6 +73,21 @@ fn users_sessions_and_passwords() {
 }
 
 #[test]
+fn settings_queue_and_log_pages() {
+    let d = DataDir::new(&[]);
+    // No DNS answers: the queued message waits.
+    d.cli_ok(&["config", "set", "dns.nameservers", "127.0.0.1:9"]);
+    let s = Server::serve(d);
+    scenario(&s, "admin_pages");
+    let get = |k: &str| String::from_utf8(s.data.cli_ok(&["config", "get", k])).unwrap();
+    assert!(get("smarthost.host").contains("relay.example.net"));
+    assert!(get("smarthost.port").contains("2525"));
+    assert!(!get("smarthost.password").contains("relay secret"));
+    let queue = String::from_utf8(s.data.cli_ok(&["queue", "list"])).unwrap();
+    assert!(!queue.contains("friend@remote.test"), "{queue}");
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

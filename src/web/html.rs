@@ -42,7 +42,9 @@ pub fn page(title: &str, viewer: &Viewer, body: &str) -> String {
     let mut nav = String::new();
     if !viewer.email.is_empty() {
         if viewer.admin {
-            nav.push_str(r#"<a href="/admin">Overview</a> <a href="/admin/users">Users</a> "#);
+            nav.push_str(
+                r#"<a href="/admin">Overview</a> <a href="/admin/users">Users</a> <a href="/admin/queue">Queue</a> <a href="/admin/settings">Settings</a> <a href="/admin/log">Log</a> "#,
+            );
         }
         let _ = write!(
             nav,

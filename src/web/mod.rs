@@ -17,12 +17,15 @@
 //!   when sent, must name this host.
 //! - Every response carries a strict Content-Security-Policy (nothing but our own stylesheet;
 //!   no scripts), `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`,
-//!   `Referrer-Policy: no-referrer`, and pages are `Cache-Control: no-store`.
+//!   `Referrer-Policy: same-origin` (other sites learn nothing; our own forms keep their
+//!   `Origin`, which browsers replace by `null` under `no-referrer`), and pages are
+//!   `Cache-Control: no-store`.
 //!
 //! Invariants: handlers never block the executor thread (argon2, admin commands and file
 //! reads run on the blocking pool); every value shown is escaped by [`html`]; passwords are
 //! never logged.
 
+mod admin;
 pub mod html;
 mod pages;
 pub mod session;
@@ -109,7 +112,7 @@ fn secured(mut r: Response) -> Response {
     ));
     r.headers.push(("X-Frame-Options", "DENY".into()));
     r.headers.push(("X-Content-Type-Options", "nosniff".into()));
-    r.headers.push(("Referrer-Policy", "no-referrer".into()));
+    r.headers.push(("Referrer-Policy", "same-origin".into()));
     if !r.headers.iter().any(|(n, _)| *n == "Cache-Control") {
         r.headers.push(("Cache-Control", "no-store".into()));
     }

@@ -11,7 +11,6 @@ use crate::cli::admin::{AdminError, execute};
 use crate::cli::args::AdminCommand;
 use crate::config::Config;
 use crate::proto::http::{Form, Method, Request, Response};
-use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 fn limits(config: &Config) -> Limits {
@@ -31,7 +30,7 @@ fn cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
 }
 
 /// What one request knows about its sender.
-struct Ctx {
+pub(super) struct Ctx {
     session: Option<(String, Session)>,
     /// The cookie CSRF tokens are made from (session, or pre-login).
     anchor: String,
@@ -40,7 +39,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn viewer(&self, web: &Web) -> Viewer {
+    pub(super) fn viewer(&self, web: &Web) -> Viewer {
         let csrf = web.sessions.borrow().csrf_token(&self.anchor);
         match &self.session {
             Some((_, s)) => Viewer {
@@ -55,7 +54,7 @@ impl Ctx {
         }
     }
 
-    fn page(&self, web: &Web, status: u16, title: &str, body: &str) -> Response {
+    pub(super) fn page(&self, web: &Web, status: u16, title: &str, body: &str) -> Response {
         let mut r = Response::new(
             status,
             "text/html; charset=utf-8",
@@ -138,7 +137,7 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
             Some((_, s)) if !s.admin => {
                 error_page(403, "This page is for the box's administrators.")
             }
-            Some(_) => admin(web, &ctx, config, path, form).await,
+            Some(_) => super::admin::route(web, &ctx, config, path, form).await,
         },
         ("/me", form) => match &ctx.session {
             None => Response::see_other("/login"),
@@ -149,7 +148,7 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
 }
 
 /// Runs an admin command on the blocking pool; the text it printed, or why it failed.
-async fn run(web: &Web, cmd: AdminCommand) -> Result<String, AdminError> {
+pub(super) async fn run(web: &Web, cmd: AdminCommand) -> Result<String, AdminError> {
     let (store, data) = (web.store.clone(), web.data.clone());
     let result = blocking::unblock(move || {
         let mut out = Vec::new();
@@ -426,163 +425,4 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, form: Option<Form>, origin: O
         ),
     );
     ctx.page(web, status, "My account", &body)
-}
-
-/// Figures for the overview, read on the blocking pool.
-struct Overview {
-    rss: Option<u64>,
-    store_bytes: u64,
-    free_bytes: Option<u64>,
-    users: usize,
-    domains: Vec<String>,
-    queued: usize,
-}
-
-async fn overview(web: &Web) -> Overview {
-    let (store, data) = (web.store.clone(), web.data.clone());
-    blocking::unblock(move || {
-        let rss = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kib * 1024)
-            });
-        let store_bytes = std::fs::metadata(crate::server::store_path(&data))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let free_bytes = rustix::fs::statvfs(&data)
-            .ok()
-            .map(|s| s.f_bavail.saturating_mul(s.f_frsize));
-        Overview {
-            rss,
-            store_bytes,
-            free_bytes,
-            users: store.users().map(|u| u.len()).unwrap_or(0),
-            domains: store.domains().unwrap_or_default(),
-            queued: store.queue().map(|q| q.len()).unwrap_or(0),
-        }
-    })
-    .await
-}
-
-async fn admin(web: &Web, ctx: &Ctx, config: &Config, path: &str, form: Option<Form>) -> Response {
-    match (path, form) {
-        ("/admin", None) => {
-            let o = overview(web).await;
-            let up = web.started.elapsed().as_secs();
-            let body = format!(
-                r#"<dl><dt>Host name</dt><dd>{host}</dd><dt>Domains</dt><dd>{domains}</dd><dt>Users</dt><dd>{users}</dd>
-<dt>Up for</dt><dd>{d} days {h} h {m} min</dd><dt>Memory in use</dt><dd>{rss}</dd><dt>Mail store</dt><dd>{store}</dd>
-<dt>Free space</dt><dd>{free}</dd><dt>Outbound queue</dt><dd>{queued} messages</dd></dl>"#,
-                host = esc(&config.hostname),
-                domains = esc(&o.domains.join(", ")),
-                users = o.users,
-                d = up / 86_400,
-                h = up / 3600 % 24,
-                m = up / 60 % 60,
-                rss = o.rss.map_or("unknown".into(), html::size),
-                store = html::size(o.store_bytes),
-                free = o.free_bytes.map_or("unknown".into(), html::size),
-                queued = o.queued,
-            );
-            ctx.page(web, 200, "Overview", &body)
-        }
-        ("/admin/users", form) => users(web, ctx, form).await,
-        _ => error_page(404, "There is no such page."),
-    }
-}
-
-async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
-    let mut message = (String::new(), "ok");
-    let mut status = 200;
-    if let Some(f) = form {
-        let email = f.text("email").to_string();
-        let cmd = match f.text("action") {
-            "add" => Some(AdminCommand::UserAdd {
-                email: email.clone(),
-                password: Some(f.get("password").unwrap_or("").to_string()),
-            }),
-            "password" => Some(AdminCommand::UserPasswd {
-                email: email.clone(),
-                password: Some(f.get("password").unwrap_or("").to_string()),
-            }),
-            "delete" if f.text("confirm") == email => Some(AdminCommand::UserDel(email.clone())),
-            "delete" => {
-                message = (
-                    "To delete a user, type their address again.".into(),
-                    "error",
-                );
-                status = 400;
-                None
-            }
-            _ => {
-                message = ("Unknown action.".into(), "error");
-                status = 400;
-                None
-            }
-        };
-        if let Some(cmd) = cmd {
-            let action = f.text("action").to_string();
-            match run(web, cmd).await {
-                Ok(out) => {
-                    if action != "add" {
-                        // A new password or a deleted user ends that user's sessions.
-                        web.sessions
-                            .borrow_mut()
-                            .end_user(&email.to_ascii_lowercase(), None);
-                    }
-                    message = (out, "ok");
-                }
-                Err(e) => {
-                    message = (e.to_string(), "error");
-                    status = 400;
-                }
-            }
-        }
-    }
-    let listing = run(web, AdminCommand::UserList).await.unwrap_or_default();
-    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
-    let mut rows = String::new();
-    for line in listing.lines() {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let email = cols.first().copied().unwrap_or("");
-        let _ = write!(
-            rows,
-            r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td><details><summary>Change</summary>
-<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="password"><input type="hidden" name="email" value="{e}">{p}<button>Set password</button></form>
-<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="email" value="{e}">{c}<button class="danger">Delete with all mail</button></form></details></td></tr>"#,
-            e = esc(email),
-            m = esc(cols.get(1).copied().unwrap_or("")),
-            b = esc(cols.get(2).copied().unwrap_or("")),
-            p = input(
-                "New password",
-                "password",
-                "password",
-                "",
-                "required autocomplete=\"new-password\""
-            ),
-            c = input(
-                "Type the address to confirm",
-                "confirm",
-                "text",
-                "",
-                "required"
-            ),
-        );
-    }
-    let body = format!(
-        r#"{note}<table><thead><tr><th>Address</th><th>Messages</th><th>Size</th><th></th></tr></thead><tbody>{rows}</tbody></table>
-<h2>Add a user</h2><form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="add">{e}{p}<button>Add user</button></form>"#,
-        note = notice(message.1, &message.0),
-        e = input("Address", "email", "email", "", "required"),
-        p = input(
-            "Password (at least 8 characters)",
-            "password",
-            "password",
-            "",
-            "required autocomplete=\"new-password\""
-        ),
-    );
-    ctx.page(web, status, "Users", &body)
 }

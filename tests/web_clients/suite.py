@@ -8,6 +8,7 @@ PASSWORD; ADMIN is the address the wizard creates.
 
 import http.client
 import imaplib
+import smtplib
 import os
 import re
 import socket
@@ -20,6 +21,7 @@ from clientlib import CA, HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  #
 WEB_PORT = int(os.environ["WEB_PORT"])
 HTTP_PORT = int(os.environ["HTTP_PORT"])
 IMAP_PORT = int(os.environ["IMAP_PORT"])
+SUBMISSION_PORT = IMAP_PORT - 143 + 587
 ADMIN = "boss@example.test"
 ADMIN_PASSWORD = "correct horse battery"
 SCENARIOS = {}
@@ -76,7 +78,7 @@ class Browser:
         check("default-src 'none'" in csp and "frame-ancestors 'none'" in csp, "CSP", csp)
         eq(r.headers.get("X-Frame-Options"), "DENY", "X-Frame-Options")
         eq(r.headers.get("X-Content-Type-Options"), "nosniff", "nosniff")
-        eq(r.headers.get("Referrer-Policy"), "no-referrer", "Referrer-Policy")
+        eq(r.headers.get("Referrer-Policy"), "same-origin", "Referrer-Policy")
 
     def get(self, path):
         return self.request("GET", path)
@@ -261,6 +263,54 @@ def routes_and_errors():
     eq((r.status, r.headers["Location"]), (301, "https://mail.example.test:%d/me/x%%20y?a=1" % WEB_PORT),
        "redirect to HTTPS")
     check(r.headers.get("Set-Cookie") is None, "no cookie over plain HTTP")
+
+
+def submit_remote():
+    """Sends one message from ADMIN to a remote address over submission (it waits in the queue)."""
+    c = smtplib.SMTP("127.0.0.1", SUBMISSION_PORT, timeout=TIMEOUT)
+    c._host = HOSTNAME
+    c.starttls(context=tls_context())
+    c.login(ADMIN, ADMIN_PASSWORD)
+    c.sendmail(ADMIN, ["friend@remote.test"],
+               "From: %s\r\nTo: friend@remote.test\r\nSubject: queued\r\n\r\nhello\r\n" % ADMIN)
+    c.quit()
+
+
+@scenario
+def admin_pages():
+    b = Browser()
+    setup(b)
+    # Settings: a relay, validated; a secret never shown and kept when left empty.
+    fields = {"group": "Outbound mail", "smarthost.host": "relay.example.net", "smarthost.port": "2525",
+              "smarthost.tls": "starttls", "smarthost.tls_verify": "1", "smarthost.user": "me",
+              "smarthost.password": "relay secret"}
+    status, _, text = b.post("/admin/settings", fields)
+    eq(status, 200, "save outbound")
+    check("4 settings changed" in text, "host, port, user and password changed", text[:3000])
+    check("relay secret" not in text, "the secret is not shown back")
+    check('value="relay.example.net"' in text and 'value="2525"' in text, "values shown", text[-3000:])
+    status, _, text = b.post("/admin/settings", dict(fields, **{"smarthost.password": ""}))
+    eq(status, 200, "save again without the secret")
+    check("0 settings changed" in text, "nothing changed", text[:3000])
+    status, _, text = b.post("/admin/settings", {"group": "Spam", "spam.junk_tenths": "lots"})
+    eq(status, 400, "invalid value")
+    check("lots" in text, "the error names the value", text[-3000:])
+    # The queue: a message waiting for a remote domain, retried, then deleted.
+    eq("empty" in b.get("/admin/queue")[2], True, "empty queue")
+    submit_remote()
+    status, _, text = b.get("/admin/queue")
+    check("friend@remote.test" in text or "&lt;boss@example.test&gt;" in text, "queued message listed", text[-3000:])
+    m = re.search(r'name="id" value="([^"]+)"', text)
+    check(m, "an id", text[-3000:])
+    status, _, text = b.post("/admin/queue", {"action": "retry", "id": m.group(1)})
+    check(status == 200, "retry", status, re.findall(r"notice[^>]*>([^<]*)", text))
+    status, _, text = b.post("/admin/queue", {"action": "delete", "id": m.group(1)})
+    eq(status, 200, "delete")
+    check("The outbound queue is empty" in text, "deleted", text[-2000:])
+    # The recent log shows what happened, escaped.
+    status, _, text = b.get("/admin/log")
+    eq(status, 200, "log page")
+    check("web: setup done" in text and "settings reloaded" in text, "log lines", text[-3000:])
 
 
 if __name__ == "__main__":

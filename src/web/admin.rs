@@ -1,0 +1,345 @@
+//! The administrators' pages: the overview, users, the outbound queue, settings groups and the
+//! recent log. Every change runs the CLI's own admin command (`cli::admin::execute`) on the
+//! blocking pool, so the page and the command line cannot disagree about what a change means.
+
+use super::html::{self, esc, input, notice};
+use super::pages::{Ctx, run};
+use super::{Web, error_page};
+use crate::cli::args::AdminCommand;
+use crate::config::Config;
+use crate::proto::http::{Form, Response};
+use std::fmt::Write;
+
+/// Figures for the overview, read on the blocking pool.
+struct Overview {
+    rss: Option<u64>,
+    store_bytes: u64,
+    free_bytes: Option<u64>,
+    users: usize,
+    domains: Vec<String>,
+    queued: usize,
+}
+
+async fn overview(web: &Web) -> Overview {
+    let (store, data) = (web.store.clone(), web.data.clone());
+    blocking::unblock(move || {
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024)
+            });
+        let store_bytes = std::fs::metadata(crate::server::store_path(&data))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let free_bytes = rustix::fs::statvfs(&data)
+            .ok()
+            .map(|s| s.f_bavail.saturating_mul(s.f_frsize));
+        Overview {
+            rss,
+            store_bytes,
+            free_bytes,
+            users: store.users().map(|u| u.len()).unwrap_or(0),
+            domains: store.domains().unwrap_or_default(),
+            queued: store.queue().map(|q| q.len()).unwrap_or(0),
+        }
+    })
+    .await
+}
+
+pub(super) async fn route(
+    web: &Web,
+    ctx: &Ctx,
+    config: &Config,
+    path: &str,
+    form: Option<Form>,
+) -> Response {
+    match (path, form) {
+        ("/admin", None) => {
+            let o = overview(web).await;
+            let up = web.started.elapsed().as_secs();
+            let body = format!(
+                r#"<dl><dt>Host name</dt><dd>{host}</dd><dt>Domains</dt><dd>{domains}</dd><dt>Users</dt><dd>{users}</dd>
+<dt>Up for</dt><dd>{d} days {h} h {m} min</dd><dt>Memory in use</dt><dd>{rss}</dd><dt>Mail store</dt><dd>{store}</dd>
+<dt>Free space</dt><dd>{free}</dd><dt>Outbound queue</dt><dd>{queued} messages</dd></dl>"#,
+                host = esc(&config.hostname),
+                domains = esc(&o.domains.join(", ")),
+                users = o.users,
+                d = up / 86_400,
+                h = up / 3600 % 24,
+                m = up / 60 % 60,
+                rss = o.rss.map_or("unknown".into(), html::size),
+                store = html::size(o.store_bytes),
+                free = o.free_bytes.map_or("unknown".into(), html::size),
+                queued = o.queued,
+            );
+            ctx.page(web, 200, "Overview", &body)
+        }
+        ("/admin/users", form) => users(web, ctx, form).await,
+        ("/admin/queue", form) => queue(web, ctx, form).await,
+        ("/admin/settings", form) => settings(web, ctx, form).await,
+        ("/admin/log", None) => log_page(web, ctx),
+        _ => error_page(404, "There is no such page."),
+    }
+}
+
+async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut message = (String::new(), "ok");
+    let mut status = 200;
+    if let Some(f) = form {
+        let email = f.text("email").to_string();
+        let cmd = match f.text("action") {
+            "add" => Some(AdminCommand::UserAdd {
+                email: email.clone(),
+                password: Some(f.get("password").unwrap_or("").to_string()),
+            }),
+            "password" => Some(AdminCommand::UserPasswd {
+                email: email.clone(),
+                password: Some(f.get("password").unwrap_or("").to_string()),
+            }),
+            "delete" if f.text("confirm") == email => Some(AdminCommand::UserDel(email.clone())),
+            "delete" => {
+                message = (
+                    "To delete a user, type their address again.".into(),
+                    "error",
+                );
+                status = 400;
+                None
+            }
+            _ => {
+                message = ("Unknown action.".into(), "error");
+                status = 400;
+                None
+            }
+        };
+        if let Some(cmd) = cmd {
+            let action = f.text("action").to_string();
+            match run(web, cmd).await {
+                Ok(out) => {
+                    if action != "add" {
+                        // A new password or a deleted user ends that user's sessions.
+                        web.sessions
+                            .borrow_mut()
+                            .end_user(&email.to_ascii_lowercase(), None);
+                    }
+                    message = (out, "ok");
+                }
+                Err(e) => {
+                    message = (e.to_string(), "error");
+                    status = 400;
+                }
+            }
+        }
+    }
+    let listing = run(web, AdminCommand::UserList).await.unwrap_or_default();
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut rows = String::new();
+    for line in listing.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let email = cols.first().copied().unwrap_or("");
+        let _ = write!(
+            rows,
+            r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td><details><summary>Change</summary>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="password"><input type="hidden" name="email" value="{e}">{p}<button>Set password</button></form>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="email" value="{e}">{c}<button class="danger">Delete with all mail</button></form></details></td></tr>"#,
+            e = esc(email),
+            m = esc(cols.get(1).copied().unwrap_or("")),
+            b = esc(cols.get(2).copied().unwrap_or("")),
+            p = input(
+                "New password",
+                "password",
+                "password",
+                "",
+                "required autocomplete=\"new-password\""
+            ),
+            c = input(
+                "Type the address to confirm",
+                "confirm",
+                "text",
+                "",
+                "required"
+            ),
+        );
+    }
+    let body = format!(
+        r#"{note}<table><thead><tr><th>Address</th><th>Messages</th><th>Size</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Add a user</h2><form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="add">{e}{p}<button>Add user</button></form>"#,
+        note = notice(message.1, &message.0),
+        e = input("Address", "email", "email", "", "required"),
+        p = input(
+            "Password (at least 8 characters)",
+            "password",
+            "password",
+            "",
+            "required autocomplete=\"new-password\""
+        ),
+    );
+    ctx.page(web, status, "Users", &body)
+}
+
+async fn queue(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut message = (String::new(), "ok");
+    let mut status = 200;
+    if let Some(f) = form {
+        let id = f.text("id").to_string();
+        let cmd = match f.text("action") {
+            "retry" if id.is_empty() => AdminCommand::QueueRetry(None),
+            "retry" => AdminCommand::QueueRetry(Some(id)),
+            "delete" => AdminCommand::QueueDelete(id),
+            _ => return error_page(400, "Unknown action."),
+        };
+        match run(web, cmd).await {
+            Ok(out) => message = (out, "ok"),
+            Err(e) => {
+                message = (e.to_string(), "error");
+                status = 400;
+            }
+        }
+    }
+    let listing = run(web, AdminCommand::QueueList).await.unwrap_or_default();
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut rows = String::new();
+    // `queue list`: a heading, then id, age, next attempt, attempts, from, pending/all, last
+    // result.
+    for line in listing.lines().skip(1).filter(|l| l.contains('\t')) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let col = |i: usize| esc(c.get(i).copied().unwrap_or(""));
+        let _ = write!(
+            rows,
+            r#"<tr><td>{id}</td><td>{from}</td><td>{age}</td><td>{next}</td><td>{rcpts}</td><td>{last}</td><td>
+<form method="post" action="/admin/queue" class="inline">{csrf}<input type="hidden" name="action" value="retry"><input type="hidden" name="id" value="{id}"><button>Retry</button></form>
+<form method="post" action="/admin/queue" class="inline">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="id" value="{id}"><button class="danger">Delete</button></form></td></tr>"#,
+            id = col(0),
+            age = col(1),
+            next = col(2),
+            from = col(4),
+            rcpts = col(5),
+            last = col(6),
+        );
+    }
+    let body = if rows.is_empty() {
+        format!(
+            "{}<p>The outbound queue is empty.</p>",
+            notice(message.1, &message.0)
+        )
+    } else {
+        format!(
+            r#"{note}<table><thead><tr><th>Id</th><th>From</th><th>Age</th><th>Next try</th><th>Pending</th><th>Last result</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<form method="post" action="/admin/queue">{csrf}<input type="hidden" name="action" value="retry"><button>Retry all now</button></form>"#,
+            note = notice(message.1, &message.0),
+        )
+    };
+    ctx.page(web, status, "Outbound queue", &body)
+}
+
+/// The settings the page offers, by group: (title, explanation, keys).
+const GROUPS: &[(&str, &str, &[&str])] = &[
+    (
+        "Outbound mail",
+        "Leave the relay's host empty to deliver directly (port 25 must be open to the internet); otherwise all mail goes through the relay, e.g. your provider's submission server.",
+        &[
+            "smarthost.host",
+            "smarthost.port",
+            "smarthost.tls",
+            "smarthost.tls_verify",
+            "smarthost.user",
+            "smarthost.password",
+        ],
+    ),
+    (
+        "Spam",
+        "Scores at or above the Junk threshold go to Junk; at the refusal threshold, with evidence beyond the content, mail is refused.",
+        &[
+            "spam.enabled",
+            "spam.junk_tenths",
+            "spam.reject_tenths",
+            "spam.dnsbl_zones",
+            "greylist.enabled",
+        ],
+    ),
+    (
+        "Web page",
+        "Who administers the box, and from where the page answers.",
+        &["web.admins", "web.public"],
+    ),
+];
+
+async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut notes = String::new();
+    let mut status = 200;
+    let stored = web.store.settings().unwrap_or_default();
+    let current = |key: &str| {
+        stored.get(key).cloned().unwrap_or_else(|| {
+            crate::config::spec(key)
+                .map(|s| s.default.to_string())
+                .unwrap_or_default()
+        })
+    };
+    if let Some(f) = form {
+        let Some((_, _, keys)) = GROUPS.iter().find(|(t, _, _)| *t == f.text("group")) else {
+            return error_page(400, "Unknown settings group.");
+        };
+        let mut changed = 0;
+        for key in keys.iter() {
+            let Some(value) = f.get(key) else { continue };
+            let value = value.trim();
+            let secret = crate::config::spec(key).is_some_and(|s| s.is_secret());
+            // A secret is never shown, so an empty field means "unchanged".
+            if value == current(key) || (secret && value.is_empty()) {
+                continue;
+            }
+            match run(
+                web,
+                AdminCommand::ConfigSet(key.to_string(), value.to_string()),
+            )
+            .await
+            {
+                Ok(_) => changed += 1,
+                Err(e) => {
+                    notes.push_str(&notice("error", &e.to_string()));
+                    status = 400;
+                }
+            }
+        }
+        if status == 200 {
+            notes.push_str(&notice("ok", &format!("{changed} settings changed.")));
+        }
+    }
+    let stored = web.store.settings().unwrap_or_default();
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut body = notes;
+    for (title, about, keys) in GROUPS {
+        let mut fields = String::new();
+        for key in keys.iter() {
+            let Some(spec) = crate::config::spec(key) else {
+                continue;
+            };
+            let value = stored.get(*key).map_or(spec.default, String::as_str);
+            let (kind, shown) = if spec.is_secret() {
+                ("password", "")
+            } else {
+                ("text", value)
+            };
+            fields.push_str(&input(key, key, kind, shown, ""));
+            let _ = write!(fields, r#"<p class="muted">{}</p>"#, esc(spec.help));
+        }
+        let _ = write!(
+            body,
+            r#"<h2>{t}</h2><p>{a}</p><form method="post" action="/admin/settings">{csrf}<input type="hidden" name="group" value="{t}">{fields}<button>Save {t}</button></form>"#,
+            t = esc(title),
+            a = esc(about),
+        );
+    }
+    ctx.page(web, status, "Settings", &body)
+}
+
+fn log_page(web: &Web, ctx: &Ctx) -> Response {
+    let lines = crate::logger::recent(300);
+    let body = format!(
+        "<p class=\"muted\">The newest {} lines, newest first; kept in memory only.</p><pre class=\"log\">{}</pre>",
+        lines.len(),
+        esc(&lines.join("\n"))
+    );
+    ctx.page(web, 200, "Recent log", &body)
+}
