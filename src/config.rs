@@ -449,6 +449,12 @@ pub const SPECS: &[Spec] = &[
         1,
         "1: answer the web page from any address; 0: only from loopback and the local network (RFC 1918, link-local, ULA)",
     ),
+    text(
+        "web.port25_probe",
+        "gmail-smtp-in.l.google.com:25",
+        Kind::Word,
+        "host:port the checks page connects to, to tell whether outbound port 25 is open",
+    ),
     int(
         "web.max_head_bytes",
         "16384",
@@ -926,6 +932,8 @@ pub struct Config {
     pub web_admins: Vec<String>,
     /// Answer the web page from any address, not only the local network.
     pub web_public: bool,
+    /// Where the checks page tries port 25.
+    pub web_port25_probe: String,
     /// Largest HTTP request head.
     pub web_max_head_bytes: usize,
     /// Largest HTTP request body.
@@ -1061,6 +1069,7 @@ impl Config {
             dkim_selector: get("dkim.selector"),
             web_admins: parse_hosts(&get("web.admins")),
             web_public: num("web.public") == 1,
+            web_port25_probe: get("web.port25_probe"),
             web_max_head_bytes: num("web.max_head_bytes") as usize,
             web_max_body_bytes: num("web.max_body_bytes") as usize,
             web_timeout_secs: num("web.timeout_secs"),

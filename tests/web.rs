@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use mailnook::dns::testserver::{TestRecord, TestServer, Zone};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -19,8 +20,8 @@ fn http(s: &Server) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], s.port_base + 80))
 }
 
-/// Runs one suite.py scenario against `s` and asserts it passed.
-fn scenario(s: &Server, name: &str) {
+/// Runs one suite.py scenario against `s` and asserts it passed; returns its output.
+fn scenario(s: &Server, name: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_clients");
     let mut cmd = Command::new("python3");
     cmd.arg(dir.join("suite.py"))
@@ -40,6 +41,7 @@ fn scenario(s: &Server, name: &str) {
         String::from_utf8_lossy(&out.stderr),
         tail(&s.log(), 40)
     );
+    stdout.into_owned()
 }
 
 #[test]
@@ -162,4 +164,58 @@ fn request_bounds_and_timeouts() {
     );
     assert_eq!(String::from_utf8_lossy(&out), "200 0");
     s.assert_alive();
+}
+
+#[test]
+fn checks_say_what_works_and_what_needs_the_owner() {
+    // Published: the host's address, the MX and SPF; not published: DKIM and DMARC.
+    let zone = Zone::new()
+        .add(
+            HOSTNAME,
+            TestRecord::A(std::net::Ipv4Addr::new(192, 0, 2, 7)),
+        )
+        .add("example.test", TestRecord::Mx(10, format!("{HOSTNAME}.")))
+        .add(
+            "example.test",
+            TestRecord::Txt(vec!["v=spf1 mx -all".into()]),
+        );
+    let dns = TestServer::start(zone).unwrap();
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "dns.nameservers", &dns.addr().to_string()]);
+    let s = Server::serve(d);
+    // Port 25 "out there" is the server's own MX port: open.
+    s.data
+        .cli_ok(&["config", "set", "web.port25_probe", &s.mx().to_string()]);
+    let out = scenario(&s, "checks");
+    let line = |what: &str| {
+        out.lines()
+            .find(|l| l.split('|').nth(1).is_some_and(|w| w.starts_with(what)))
+            .unwrap_or_else(|| panic!("no {what} in:\n{out}"))
+            .to_string()
+    };
+    assert!(line("Outbound port 25").starts_with("ok|"), "{out}");
+    assert!(
+        line("TLS certificate").starts_with("bad|")
+            && line("TLS certificate").contains("self-signed")
+    );
+    assert!(line("Host name").starts_with("ok|") && line("Host name").contains("192.0.2.7"));
+    assert!(line("MX of example.test").starts_with("ok|"), "{out}");
+    assert!(line("SPF of example.test").starts_with("ok|"), "{out}");
+    assert!(
+        line("DKIM key mailnook-rsa._domainkey.example.test").starts_with("bad|"),
+        "{out}"
+    );
+    assert!(line("DMARC of example.test").starts_with("bad|"), "{out}");
+    // A closed port: blocked, and the relay is suggested.
+    s.data
+        .cli_ok(&["config", "set", "web.port25_probe", "127.0.0.1:9"]);
+    let out = scenario(&s, "checks_again");
+    let blocked = out
+        .lines()
+        .find(|l| l.contains("Outbound port 25"))
+        .unwrap_or_default();
+    assert!(
+        blocked.starts_with("bad|") && blocked.contains("relay"),
+        "{out}"
+    );
 }

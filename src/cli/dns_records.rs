@@ -65,7 +65,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Why a DKIM key cannot be published.
-enum KeyProblem {
+pub(crate) enum KeyProblem {
     /// The key file does not exist.
     Missing(std::path::PathBuf),
     /// It exists but cannot be read or parsed.
@@ -86,7 +86,7 @@ impl KeyProblem {
 }
 
 /// The DKIM keys of `selector` in `DATA/dkim`, or why there are none.
-fn dkim_keys(data: &Path, selector: &str) -> Result<SelectorKeys, Vec<KeyProblem>> {
+pub(crate) fn dkim_keys(data: &Path, selector: &str) -> Result<SelectorKeys, Vec<KeyProblem>> {
     let dir = dkim_keys::dkim_dir(data);
     let mut problems = Vec::new();
     let mut get = |alg: KeyAlgorithm| {

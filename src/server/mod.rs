@@ -491,6 +491,7 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         config,
         reload,
         auth: shared.auth.clone(),
+        resolver: shared.resolver.clone(),
         sessions: Default::default(),
         started: std::time::Instant::now(),
         https_port,

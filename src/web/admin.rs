@@ -80,6 +80,7 @@ pub(super) async fn route(
         ("/admin/queue", form) => queue(web, ctx, form).await,
         ("/admin/settings", form) => settings(web, ctx, form).await,
         ("/admin/log", None) => log_page(web, ctx),
+        ("/admin/checks", None) => checks(web, ctx).await,
         _ => error_page(404, "There is no such page."),
     }
 }
@@ -342,4 +343,27 @@ fn log_page(web: &Web, ctx: &Ctx) -> Response {
         esc(&lines.join("\n"))
     );
     ctx.page(web, 200, "Recent log", &body)
+}
+
+async fn checks(web: &Web, ctx: &Ctx) -> Response {
+    let findings = super::checks::run(web).await;
+    let mut rows = String::new();
+    for f in &findings {
+        let (mark, class) = match f.ok {
+            Some(true) => ("✓ works", "ok"),
+            Some(false) => ("✗ needs you", "bad"),
+            None => ("• note", "note"),
+        };
+        let _ = write!(
+            rows,
+            r#"<tr class="{class}"><td>{mark}</td><td>{what}</td><td>{detail}</td></tr>"#,
+            what = esc(&f.what),
+            detail = esc(&f.detail),
+        );
+    }
+    let body = format!(
+        r#"<p>What works and what still needs you. <code>mailnook dns records</code> prints every record to publish.</p>
+<table><thead><tr><th></th><th>Check</th><th>Found</th></tr></thead><tbody>{rows}</tbody></table>"#
+    );
+    ctx.page(web, 200, "Checks", &body)
 }

@@ -26,6 +26,7 @@
 //! never logged.
 
 mod admin;
+pub mod checks;
 pub mod html;
 mod pages;
 pub mod session;
@@ -53,6 +54,8 @@ pub struct Web {
     pub reload: Rc<dyn Fn()>,
     /// The login service shared with the mail protocols.
     pub auth: Rc<Authenticator>,
+    /// The resolver of the configured name servers (for the checks page).
+    pub resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     /// Logged-in sessions.
     pub sessions: RefCell<Sessions>,
     /// When the server started (for the overview).

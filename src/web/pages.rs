@@ -275,7 +275,8 @@ async fn setup(
         .sessions
         .borrow_mut()
         .create(&email, true, now, &limits(&config));
-    Response::see_other("/admin").with("Set-Cookie", cookie(session::COOKIE, &id, None))
+    // Setup ends with the plain account of what works and what still needs the owner.
+    Response::see_other("/admin/checks").with("Set-Cookie", cookie(session::COOKIE, &id, None))
 }
 
 fn login_page(web: &Web, ctx: &Ctx, email: &str, error: &str, status: u16) -> Response {

@@ -111,9 +111,10 @@ def imap_login(user, password):
 def setup(b):
     eq(b.get("/")[0:2][0], 303, "/ before setup")
     eq(b.get("/")[1]["Location"], "/setup", "/ goes to setup")
-    status, _, text = b.post("/setup", {"domain": "example.test", "hostname": HOSTNAME, "email": ADMIN,
-                                        "password": ADMIN_PASSWORD, "password2": ADMIN_PASSWORD})
+    status, headers, text = b.post("/setup", {"domain": "example.test", "hostname": HOSTNAME, "email": ADMIN,
+                                              "password": ADMIN_PASSWORD, "password2": ADMIN_PASSWORD})
     eq(status, 303, "setup answer")
+    eq(headers["Location"], "/admin/checks", "setup ends on the checks page")
     check("mn_session" in b.cookies, "logged in after setup", b.cookies)
 
 
@@ -311,6 +312,30 @@ def admin_pages():
     status, _, text = b.get("/admin/log")
     eq(status, 200, "log page")
     check("web: setup done" in text and "settings reloaded" in text, "log lines", text[-3000:])
+
+
+def print_checks(b):
+    """Prints each finding of the checks page as `class|what|detail` for the Rust side."""
+    status, _, text = b.get("/admin/checks")
+    eq(status, 200, "checks page")
+    import html as h
+    for cls, what, detail in re.findall(r'<tr class="(\w+)"><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td></tr>', text):
+        print("%s|%s|%s" % (cls, h.unescape(what), h.unescape(detail)))
+
+
+@scenario
+def checks():
+    b = Browser()
+    setup(b)
+    print_checks(b)
+
+
+@scenario
+def checks_again():
+    b = Browser()
+    status, _, _ = b.post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD})
+    eq(status, 303, "login")
+    print_checks(b)
 
 
 if __name__ == "__main__":
