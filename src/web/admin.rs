@@ -266,9 +266,45 @@ const GROUPS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// Relays of common providers for homes whose ISP blocks port 25: (name, host, port, TLS).
+/// Each needs the account's user name and (app) password afterwards.
+pub const RELAY_PRESETS: &[(&str, &str, u16, &str)] = &[
+    (
+        "Gmail / Google Workspace",
+        "smtp.gmail.com",
+        587,
+        "starttls",
+    ),
+    ("Outlook.com", "smtp-mail.outlook.com", 587, "starttls"),
+    ("Microsoft 365", "smtp.office365.com", 587, "starttls"),
+    ("iCloud Mail", "smtp.mail.me.com", 587, "starttls"),
+    ("Fastmail", "smtp.fastmail.com", 465, "tls"),
+    ("Yahoo Mail", "smtp.mail.yahoo.com", 465, "tls"),
+    ("GMX", "mail.gmx.net", 587, "starttls"),
+    ("Mailbox.org", "smtp.mailbox.org", 465, "tls"),
+];
+
 async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let mut notes = String::new();
     let mut status = 200;
+    if let Some(f) = form.as_ref().filter(|f| f.text("group") == "preset") {
+        let Some((name, host, port, tls)) = RELAY_PRESETS.iter().find(|p| p.0 == f.text("preset"))
+        else {
+            return error_page(400, "Unknown provider.");
+        };
+        for (key, value) in [
+            ("smarthost.host", host.to_string()),
+            ("smarthost.port", port.to_string()),
+            ("smarthost.tls", tls.to_string()),
+            ("smarthost.tls_verify", "1".into()),
+        ] {
+            if let Err(e) = run(web, AdminCommand::ConfigSet(key.into(), value)).await {
+                return error_page(500, &e.to_string());
+            }
+        }
+        notes.push_str(&notice("ok", &format!("Outbound mail now goes through {name} ({host}:{port}); enter your account's user name and password below.")));
+    }
+    let form = form.filter(|f| f.text("group") != "preset");
     let stored = web.store.settings().unwrap_or_default();
     let current = |key: &str| {
         stored.get(key).cloned().unwrap_or_else(|| {
@@ -310,6 +346,15 @@ async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let stored = web.store.settings().unwrap_or_default();
     let csrf = html::csrf_field(&ctx.viewer(web).csrf);
     let mut body = notes;
+    let options: String = RELAY_PRESETS
+        .iter()
+        .map(|p| format!(r#"<option value="{0}">{0}</option>"#, esc(p.0)))
+        .collect();
+    let _ = write!(
+        body,
+        r#"<h2>Send through your provider</h2><p>If your ISP blocks port 25 (see Checks), pick your mail provider; then fill in the user name and password below.</p>
+<form method="post" action="/admin/settings">{csrf}<input type="hidden" name="group" value="preset"><label>Provider <select name="preset">{options}</select></label><button>Use this relay</button></form>"#
+    );
     for (title, about, keys) in GROUPS {
         let mut fields = String::new();
         for key in keys.iter() {

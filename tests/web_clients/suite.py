@@ -296,6 +296,14 @@ def admin_pages():
     status, _, text = b.post("/admin/settings", {"group": "Spam", "spam.junk_tenths": "lots"})
     eq(status, 400, "invalid value")
     check("lots" in text, "the error names the value", text[-3000:])
+    # A provider preset fills in the relay's address; the account stays.
+    status, _, text = b.post("/admin/settings", {"group": "preset", "preset": "Fastmail"})
+    eq(status, 200, "preset")
+    check('value="smtp.fastmail.com"' in text and 'value="465"' in text and 'name="smarthost.tls" value="tls"' in text,
+          "preset applied", text[:4000])
+    check('name="smarthost.user" value="me"' in text, "account kept", text[:4000])
+    eq(b.post("/admin/settings", {"group": "preset", "preset": "Nowhere"})[0], 400, "unknown preset")
+    status, _, text = b.post("/admin/settings", dict(fields, **{"smarthost.password": ""}))
     # The queue: a message waiting for a remote domain, retried, then deleted.
     eq("empty" in b.get("/admin/queue")[2], True, "empty queue")
     submit_remote()
