@@ -455,6 +455,12 @@ pub const SPECS: &[Spec] = &[
         Kind::Word,
         "host:port the checks page connects to, to tell whether outbound port 25 is open",
     ),
+    text(
+        "web.metrics_token",
+        "",
+        Kind::Secret,
+        "bearer token that opens /metrics (Prometheus text format); empty: /metrics is off",
+    ),
     int(
         "web.max_head_bytes",
         "16384",
@@ -932,6 +938,8 @@ pub struct Config {
     pub web_admins: Vec<String>,
     /// Answer the web page from any address, not only the local network.
     pub web_public: bool,
+    /// The bearer token of /metrics (empty: off).
+    pub web_metrics_token: String,
     /// Where the checks page tries port 25.
     pub web_port25_probe: String,
     /// Largest HTTP request head.
@@ -1070,6 +1078,7 @@ impl Config {
             web_admins: parse_hosts(&get("web.admins")),
             web_public: num("web.public") == 1,
             web_port25_probe: get("web.port25_probe"),
+            web_metrics_token: get("web.metrics_token"),
             web_max_head_bytes: num("web.max_head_bytes") as usize,
             web_max_body_bytes: num("web.max_body_bytes") as usize,
             web_timeout_secs: num("web.timeout_secs"),

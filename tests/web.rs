@@ -219,3 +219,49 @@ fn checks_say_what_works_and_what_needs_the_owner() {
         "{out}"
     );
 }
+
+#[test]
+fn metrics_need_their_token() {
+    let s = Server::start(&[]);
+    let port = web(&s).port();
+    let url = format!("https://{HOSTNAME}:{port}/metrics");
+    let code = |extra: &[&str]| {
+        let out = curl_ok(
+            curl_client(&s, &[port], "", "")
+                .args(["-o", "/dev/null", "-w", "%{http_code}"])
+                .args(extra)
+                .arg(&url),
+        );
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(code(&[]), "404", "off by default");
+    s.data
+        .cli_ok(&["config", "set", "web.metrics_token", "s3cret-token"]);
+    assert_eq!(code(&[]), "401");
+    assert_eq!(code(&["-H", "Authorization: Bearer wrong-token"]), "401");
+    let body = curl_ok(
+        curl_client(&s, &[port], "", "")
+            .args(["-H", "Authorization: Bearer s3cret-token"])
+            .arg(&url),
+    );
+    let text = String::from_utf8(body).unwrap();
+    for name in [
+        "mailnook_uptime_seconds",
+        "mailnook_resident_memory_bytes",
+        "mailnook_connections_open 1",
+        "mailnook_users 0",
+        "mailnook_queue_messages 0",
+        "mailnook_auth_failures_total 0",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    // Every sample line is `name value` under its HELP and TYPE lines.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line.split_once(' ').unwrap();
+        assert!(
+            name.starts_with("mailnook_") && value.parse::<u64>().is_ok(),
+            "{line}"
+        );
+        assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
+    }
+}

@@ -496,6 +496,10 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         started: std::time::Instant::now(),
         https_port,
         port_base,
+        open_connections: {
+            let weak = Rc::downgrade(shared);
+            Rc::new(move || weak.upgrade().map_or(0, |s| s.limits.open()))
+        },
     }
 }
 

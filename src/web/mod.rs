@@ -28,6 +28,7 @@
 mod admin;
 pub mod checks;
 pub mod html;
+mod metrics;
 mod pages;
 pub mod session;
 
@@ -64,6 +65,8 @@ pub struct Web {
     pub https_port: u16,
     /// The port base of the mail roles (0 in production), for client settings.
     pub port_base: u16,
+    /// How many client connections are open (for /metrics).
+    pub open_connections: Rc<dyn Fn() -> usize>,
 }
 
 impl std::fmt::Debug for Web {

@@ -113,6 +113,7 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
     };
     let setup_done = !config.web_admins.is_empty();
     match (req.path.as_str(), form) {
+        ("/metrics", None) => super::metrics::answer(web, req, config).await,
         ("/static/style.css", None) => Response::new(200, "text/css; charset=utf-8", html::STYLE)
             .with("Cache-Control", "max-age=3600"),
         ("/", None) => Response::see_other(match &ctx.session {

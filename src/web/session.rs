@@ -65,6 +65,15 @@ pub fn random_token() -> String {
     crate::base64::encode_url(&b)
 }
 
+/// Whether two secrets are equal, in time that depends only on their lengths.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 impl Sessions {
     /// An empty table with a new CSRF key.
     pub fn new() -> Sessions {
@@ -153,13 +162,7 @@ impl Sessions {
 
     /// Whether `token` is the CSRF token of cookie value `anchor` (constant time).
     pub fn csrf_ok(&self, anchor: &str, token: &str) -> bool {
-        let want = self.csrf_token(anchor);
-        want.len() == token.len()
-            && want
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        same(&self.csrf_token(anchor), token)
     }
 }
 
