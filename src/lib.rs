@@ -27,6 +27,7 @@ pub mod spf;
 pub mod store;
 pub mod time;
 pub mod tls;
+pub mod web;
 
 #[doc(hidden)]
 pub mod fuzz;
