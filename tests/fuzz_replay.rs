@@ -31,6 +31,10 @@ const TARGETS: &[(&str, Entry)] = &[
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
     ("spf_record", mailnook::fuzz::fuzz_spf_record),
     ("spam_tokens", mailnook::fuzz::fuzz_spam_tokens),
+    (
+        "autodiscover_request",
+        mailnook::fuzz::fuzz_autodiscover_request,
+    ),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -166,4 +170,9 @@ fn spf_record() {
 #[test]
 fn spam_tokens() {
     replay("spam_tokens");
+}
+
+#[test]
+fn autodiscover_request() {
+    replay("autodiscover_request");
 }
