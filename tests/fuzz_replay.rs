@@ -32,6 +32,10 @@ const TARGETS: &[(&str, Entry)] = &[
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
     ("spf_record", mailnook::fuzz::fuzz_spf_record),
     ("spam_tokens", mailnook::fuzz::fuzz_spam_tokens),
+    (
+        "autodiscover_request",
+        mailnook::fuzz::fuzz_autodiscover_request,
+    ),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -172,4 +176,9 @@ fn spam_tokens() {
 #[test]
 fn http_request() {
     replay("http_request");
+}
+
+#[test]
+fn autodiscover_request() {
+    replay("autodiscover_request");
 }

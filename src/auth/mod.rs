@@ -31,6 +31,7 @@ mod password;
 pub mod sasl;
 mod secret;
 mod throttle;
+pub mod totp;
 
 pub use password::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordError, check_policy, hash_password,

@@ -29,6 +29,7 @@ mod admin;
 pub mod checks;
 pub mod html;
 mod metrics;
+pub mod onboarding;
 mod pages;
 pub mod session;
 
