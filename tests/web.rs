@@ -90,6 +90,12 @@ fn settings_queue_and_log_pages() {
 }
 
 #[test]
+fn phones_and_mail_programs_find_their_settings() {
+    let s = Server::start(&[]);
+    scenario(&s, "client_setup");
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

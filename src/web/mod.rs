@@ -7,7 +7,10 @@
 //! - `/login`, `/logout`: mail users log in with their address and password, through the same
 //!   throttled authenticator as IMAP, POP3 and submission.
 //! - `/admin`, `/admin/users`: for the addresses in `web.admins`.
-//! - `/me`: any logged-in user: their client settings and password.
+//! - `/me`: any logged-in user: their client settings, phone setup (QR code, Apple profile)
+//!   and password.
+//! - Client autoconfiguration (`clients`): Thunderbird autoconfig (also over plain HTTP) and
+//!   Outlook autodiscover, without a session.
 //! - `/static/style.css`.
 //!
 //! Security (DESIGN.md "Security model"):
@@ -27,6 +30,7 @@
 
 mod admin;
 pub mod checks;
+mod clients;
 pub mod html;
 mod metrics;
 pub mod onboarding;
@@ -161,6 +165,9 @@ impl Web {
                 403,
                 "The web page answers only the local network (web.public is 0).",
             );
+        }
+        if let Some(r) = clients::public_route(self, req, origin.https).await {
+            return secured(r);
         }
         if !origin.https {
             return secured(self.redirect_to_https(req));

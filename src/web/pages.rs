@@ -142,7 +142,11 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
         },
         ("/me", form) => match &ctx.session {
             None => Response::see_other("/login"),
-            Some(_) => me(web, &ctx, config, form, origin).await,
+            Some(_) => me(web, &ctx, config, req, form, origin).await,
+        },
+        ("/me/mailnook.mobileconfig", None) => match &ctx.session {
+            None => Response::see_other("/login"),
+            Some((_, s)) => super::clients::mobileconfig(web, &s.email),
         },
         _ => error_page(404, "There is no such page."),
     }
@@ -353,7 +357,14 @@ fn client_settings(config: &Config, port_base: u16, email: &str) -> String {
     )
 }
 
-async fn me(web: &Web, ctx: &Ctx, config: &Config, form: Option<Form>, origin: Origin) -> Response {
+async fn me(
+    web: &Web,
+    ctx: &Ctx,
+    config: &Config,
+    req: &Request,
+    form: Option<Form>,
+    origin: Origin,
+) -> Response {
     let Some((id, s)) = &ctx.session else {
         return Response::see_other("/login");
     };
@@ -399,10 +410,11 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, form: Option<Form>, origin: O
         }
     }
     let body = format!(
-        r#"{note}<h2>Your mail settings</h2>{settings}
+        r#"{note}<h2>Your mail settings</h2>{settings}{phone}
 <h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
+        phone = super::clients::setup_section(web, req),
         csrf = html::csrf_field(&ctx.viewer(web).csrf),
         c = input(
             "Current password",

@@ -346,6 +346,77 @@ def checks_again():
     print_checks(b)
 
 
+@scenario
+def client_setup():
+    import plistlib
+    import xml.etree.ElementTree as ET
+    base = IMAP_PORT - 143
+    admin = Browser()
+    setup(admin)
+    status, _, _ = admin.post("/admin/users", {"action": "add", "email": "carol@example.test",
+                                               "password": "carol's password"})
+    eq(status, 200, "add carol")
+    # Thunderbird: autoconfig.<domain> over plain HTTP, and the well-known path over HTTPS.
+    c = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=TIMEOUT)
+    c.request("GET", "/mail/config-v1.1.xml", headers={"Host": "autoconfig.example.test"})
+    r = c.getresponse()
+    body = r.read()
+    eq(r.status, 200, "autoconfig over HTTP")
+    check(r.headers["Content-Type"].startswith("text/xml") or r.headers["Content-Type"].startswith("application/xml"),
+          "XML", r.headers["Content-Type"])
+    root = ET.fromstring(body)
+    provider = root.find("emailProvider")
+    eq(provider.get("id"), "example.test", "provider id")
+    servers = {(s.get("type"), s.findtext("socketType")): (s.findtext("hostname"), int(s.findtext("port")))
+               for s in root.iter() if s.tag in ("incomingServer", "outgoingServer")}
+    eq(servers[("imap", "SSL")], (HOSTNAME, base + 993), "IMAP over TLS")
+    eq(servers[("smtp", "SSL")], (HOSTNAME, base + 465), "submission over TLS")
+    eq(servers[("smtp", "STARTTLS")], (HOSTNAME, base + 587), "submission with STARTTLS")
+    status, _, text = Browser().get("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=carol%40example.test")
+    eq(status, 200, "autoconfig over HTTPS")
+    check("%EMAILADDRESS%" in text, "username placeholder", text[:500])
+    eq(Browser().get("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=x%40other.test")[0], 404,
+       "autoconfig for a domain not served here")
+    # Outlook: autodiscover POX.
+    def autodiscover(address):
+        req = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/'
+               'exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>%s</EMailAddress>'
+               '<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/'
+               'responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>' % address)
+        c = Loopback(HOSTNAME, WEB_PORT, context=tls_context(), timeout=TIMEOUT)
+        c.request("POST", "/Autodiscover/Autodiscover.xml", body=req.encode(),
+                  headers={"Host": HOSTNAME, "Content-Type": "text/xml"})
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    status, text = autodiscover("carol@example.test")
+    eq(status, 200, "autodiscover")
+    root = ET.fromstring(text)
+    protocols = {p.findtext("{*}Type"): p for p in root.iter() if p.tag.endswith("}Protocol")}
+    eq(protocols["IMAP"].findtext("{*}Server"), HOSTNAME, "IMAP server")
+    eq(int(protocols["IMAP"].findtext("{*}Port")), base + 993, "IMAP port")
+    eq(protocols["SMTP"].findtext("{*}LoginName"), "carol@example.test", "login name")
+    status, text = autodiscover("someone@other.test")
+    check("<ErrorCode>500</ErrorCode>" in text, "unknown domain refused", text)
+    # Carol's page: a QR code, the profile.
+    carol = Browser()
+    eq(carol.get("/me/mailnook.mobileconfig")[1].get("Location"), "/login", "profile needs a login")
+    status, _, _ = carol.post("/login", {"email": "carol@example.test", "password": "carol's password"})
+    eq(status, 303, "carol logs in")
+    status, _, text = carol.get("/me")
+    check("<svg" in text and 'href="/me/mailnook.mobileconfig"' in text, "QR code and profile link", text[-3000:])
+    status, headers, body = carol.get("/me/mailnook.mobileconfig")
+    eq(status, 200, "profile")
+    eq(headers["Content-Type"], "application/x-apple-aspen-config", "profile type")
+    check("attachment" in headers["Content-Disposition"], "a download", headers["Content-Disposition"])
+    profile = plistlib.loads(body.encode())
+    mail = [p for p in profile["PayloadContent"] if p["PayloadType"] == "com.apple.mail.managed"][0]
+    eq((mail["IncomingMailServerHostName"], mail["IncomingMailServerPortNumber"]), (HOSTNAME, base + 993),
+       "profile's IMAP server")
+    eq((mail["OutgoingMailServerHostName"], mail["OutgoingMailServerPortNumber"]), (HOSTNAME, base + 465),
+       "profile's SMTP server")
+    eq(mail["IncomingMailServerUsername"], "carol@example.test", "profile's user")
+
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
