@@ -74,6 +74,10 @@ pub(super) async fn route(
                 free = o.free_bytes.map_or("unknown".into(), html::size),
                 queued = o.queued,
             );
+            let body = format!(
+                "{body}<h2>Recent deliveries and refusals</h2>{}",
+                recent_mail_lines()
+            );
             ctx.page(web, 200, "Overview", &body)
         }
         ("/admin/users", form) => users(web, ctx, form).await,
@@ -411,4 +415,29 @@ async fn checks(web: &Web, ctx: &Ctx) -> Response {
 <table><thead><tr><th></th><th>Check</th><th>Found</th></tr></thead><tbody>{rows}</tbody></table>"#
     );
     ctx.page(web, 200, "Checks", &body)
+}
+
+/// The newest mail log lines about messages (accepted, delivered, deferred, bounced, refused),
+/// from the in-memory log ring, as an HTML list.
+fn recent_mail_lines() -> String {
+    const WORDS: [&str; 6] = [
+        "accepted ",
+        "delivered ",
+        "deferred ",
+        "bounced ",
+        "rejected ",
+        "refused ",
+    ];
+    let lines: Vec<String> = crate::logger::recent(2000)
+        .into_iter()
+        .filter(|l| {
+            l.split_once(" maillog: ")
+                .is_some_and(|(_, rest)| WORDS.iter().any(|w| rest.starts_with(w)))
+        })
+        .take(12)
+        .collect();
+    if lines.is_empty() {
+        return "<p class=\"muted\">No mail since the server started.</p>".into();
+    }
+    format!("<pre class=\"log\">{}</pre>", esc(&lines.join("\n")))
 }

@@ -307,6 +307,9 @@ def admin_pages():
     # The queue: a message waiting for a remote domain, retried, then deleted.
     eq("empty" in b.get("/admin/queue")[2], True, "empty queue")
     submit_remote()
+    status, _, text = b.get("/admin")
+    check("Recent deliveries" in text and "maillog: accepted cid=" in text, "the overview lists the message",
+          text[-2000:])
     status, _, text = b.get("/admin/queue")
     check("friend@remote.test" in text or "&lt;boss@example.test&gt;" in text, "queued message listed", text[-3000:])
     m = re.search(r'name="id" value="([^"]+)"', text)
