@@ -31,6 +31,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
     ("spf_record", mailnook::fuzz::fuzz_spf_record),
     ("spam_tokens", mailnook::fuzz::fuzz_spam_tokens),
+    ("acme_response", mailnook::fuzz::fuzz_acme_response),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -166,4 +167,9 @@ fn spf_record() {
 #[test]
 fn spam_tokens() {
     replay("spam_tokens");
+}
+
+#[test]
+fn acme_response() {
+    replay("acme_response");
 }
