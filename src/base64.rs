@@ -1,11 +1,13 @@
 //! Base64 (RFC 4648 §4, the standard alphabet) for SASL exchanges (IMAP, POP3, the SMTP client),
-//! PHC strings and DKIM tags: the crate's one implementation, a leaf every layer may use.
+//! PHC strings and DKIM tags, and its URL-safe form (RFC 4648 §5, unpadded as RFC 7515 §2 wants)
+//! for ACME's JWS: the crate's one implementation, a leaf every layer may use.
 //!
 //! Small and strict on purpose: the decoder takes a bound on its output and refuses anything not
 //! in canonical form (no whitespace, padding only at the end, zero pad bits), so a peer cannot
 //! make it allocate more than the bound or smuggle two spellings of the same bytes.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Why base64 text was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,21 @@ pub(crate) enum Base64Error {
 
 /// Encodes `data`, with `=` padding when `pad` (SASL, RFC 4648 §4) or without (PHC strings).
 pub(crate) fn encode(data: &[u8], pad: bool) -> String {
+    encode_with(data, pad, ALPHABET)
+}
+
+/// Encodes `data` as unpadded base64url (RFC 4648 §5; RFC 7515 §2 "Base64url Encoding").
+pub(crate) fn encode_url(data: &[u8]) -> String {
+    encode_with(data, false, URL_ALPHABET)
+}
+
+/// True when `s` consists of base64url characters only (RFC 4648 §5 alphabet, no padding).
+pub(crate) fn is_url_safe(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn encode_with(data: &[u8], pad: bool, alphabet: &[u8; 64]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -29,7 +46,7 @@ pub(crate) fn encode(data: &[u8], pad: bool) -> String {
         let chars = chunk.len() + 1;
         for i in 0..4 {
             if i < chars {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
             } else if pad {
                 out.push('=');
             }
@@ -120,6 +137,14 @@ mod tests {
         }
         let all: Vec<u8> = (0..=255).collect();
         assert_eq!(decode(encode(&all, true).as_bytes(), 256).unwrap(), all);
+    }
+
+    #[test]
+    fn url_safe_form_has_no_padding_and_its_own_alphabet() {
+        // RFC 7515 appendix C: the bytes 3, 236, 255, 224, 193 encode as "A-z_4ME".
+        assert_eq!(encode_url(&[3, 236, 255, 224, 193]), "A-z_4ME");
+        assert_eq!(encode_url(b"foob"), "Zm9vYg");
+        assert!(is_url_safe("A-z_4ME") && !is_url_safe("Zm9vYg==") && !is_url_safe("a/b"));
     }
 
     #[test]

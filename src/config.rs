@@ -34,6 +34,8 @@ enum Kind {
     Path,
     /// Comma-separated email addresses (at most 16), or empty.
     Emails,
+    /// An `https://` URL of at most 1024 bytes without spaces or control characters.
+    HttpsUrl,
 }
 
 /// One known setting.
@@ -638,6 +640,71 @@ pub const SPECS: &[Spec] = &[
         Kind::Host,
         "DKIM selector; keys are DATA/dkim/<selector>-rsa.pem and <selector>-ed25519.pem",
     ),
+    int(
+        "acme.enabled",
+        "0",
+        0,
+        1,
+        "1: obtain and renew the TLS certificate (DATA/tls/cert.pem, key.pem) from an ACME CA (RFC 8555)",
+    ),
+    text(
+        "acme.directory",
+        "https://acme-v02.api.letsencrypt.org/directory",
+        Kind::HttpsUrl,
+        "the ACME CA's directory URL (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory)",
+    ),
+    text(
+        "acme.email",
+        "",
+        Kind::Email,
+        "contact address given to the ACME CA for expiry notices (empty: none)",
+    ),
+    text(
+        "acme.challenge",
+        "http-01",
+        Kind::Choice(&["http-01", "tls-alpn-01"]),
+        "how the CA checks control of the names: http-01 (web port 80) or tls-alpn-01 (web port 443)",
+    ),
+    text(
+        "acme.names",
+        "",
+        Kind::Hosts,
+        "names the certificate covers, comma-separated (empty: the host name)",
+    ),
+    text(
+        "acme.ca_file",
+        "",
+        Kind::Path,
+        "PEM file of the roots that the ACME server's own HTTPS certificate must chain to (empty: the web PKI roots)",
+    ),
+    int(
+        "acme.renew_days",
+        "30",
+        1,
+        60,
+        "renew the certificate when it expires within this many days",
+    ),
+    int(
+        "acme.timeout_secs",
+        "30",
+        1,
+        600,
+        "time allowed for each request to the ACME server (connect, TLS, response)",
+    ),
+    int(
+        "acme.order_timeout_secs",
+        "600",
+        10,
+        86_400,
+        "time allowed for one whole certificate order, validation and issuance included",
+    ),
+    int(
+        "acme.retry_base_secs",
+        "600",
+        1,
+        86_400,
+        "wait after a failed order before the next; doubles per failure, at most a day",
+    ),
 ];
 
 /// Looks up a setting by key.
@@ -738,6 +805,18 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 return Err(invalid(format!("`{bad}` is not an email address")));
             }
             Ok(list.join(","))
+}
+        Kind::HttpsUrl => {
+            let rest = value.strip_prefix("https://").unwrap_or("");
+            let host = rest.split(['/', ':', '?', '#']).next().unwrap_or("");
+            if value.len() > 1024
+                || host.is_empty()
+                || value.chars().any(|c| c.is_control() || c == ' ')
+            {
+                Err(invalid("want an https:// URL".into()))
+            } else {
+                Ok(value.to_string())
+            }
         }
         Kind::Choice(words) => {
             let v = value.to_ascii_lowercase();
@@ -954,6 +1033,26 @@ pub struct Config {
     pub web_session_max_secs: u64,
     /// Most web sessions.
     pub web_max_sessions: usize,
+    /// Obtain and renew the TLS certificate over ACME.
+    pub acme_enabled: bool,
+    /// The ACME directory URL.
+    pub acme_directory: String,
+    /// Contact address for the ACME account; empty: none.
+    pub acme_email: String,
+    /// `http-01` or `tls-alpn-01`.
+    pub acme_challenge: String,
+    /// Names for the certificate; empty: the host name.
+    pub acme_names: Vec<String>,
+    /// Roots for the ACME server's HTTPS certificate; `None`: the web PKI roots.
+    pub acme_ca_file: Option<std::path::PathBuf>,
+    /// Renewal margin, days.
+    pub acme_renew_days: u64,
+    /// Per-request deadline, seconds.
+    pub acme_timeout_secs: u64,
+    /// Deadline of one order, seconds.
+    pub acme_order_timeout_secs: u64,
+    /// First retry delay after a failure, seconds.
+    pub acme_retry_base_secs: u64,
 }
 
 /// How to reach the relay that carries all outbound mail.
@@ -1085,6 +1184,18 @@ impl Config {
             web_session_idle_secs: num("web.session_idle_secs"),
             web_session_max_secs: num("web.session_max_secs"),
             web_max_sessions: num("web.max_sessions") as usize,
+            acme_enabled: num("acme.enabled") == 1,
+            acme_directory: get("acme.directory"),
+            acme_email: get("acme.email"),
+            acme_challenge: get("acme.challenge"),
+            acme_names: parse_hosts(&get("acme.names")),
+            acme_ca_file: Some(get("acme.ca_file"))
+                .filter(|s| !s.is_empty())
+                .map(std::path::PathBuf::from),
+            acme_renew_days: num("acme.renew_days"),
+            acme_timeout_secs: num("acme.timeout_secs"),
+            acme_order_timeout_secs: num("acme.order_timeout_secs"),
+            acme_retry_base_secs: num("acme.retry_base_secs"),
         }
     }
 }
@@ -1117,6 +1228,16 @@ mod tests {
             "mx.example.test"
         );
         assert!(validate("hostname", "bad_host").is_err());
+        assert!(validate("acme.directory", "http://ca.test/dir").is_err());
+        assert!(validate("acme.directory", "https:///dir").is_err());
+        assert!(validate("acme.directory", "https://ca.test/d ir").is_err());
+        assert!(validate("acme.directory", "https://127.0.0.1:14000/dir").is_ok());
+        assert_eq!(
+            validate("acme.challenge", "TLS-ALPN-01").unwrap(),
+            "tls-alpn-01"
+        );
+        assert!(validate("acme.challenge", "dns-01").is_err());
+        assert!(validate("acme.names", "*.example.test").is_err());
     }
 
     #[test]

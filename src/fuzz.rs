@@ -12,6 +12,7 @@
 //! alphabet or a table of protocol tokens (the `into_alphabet` trick of smtp-proto's fuzzer),
 //! which lets short random inputs reach deep states.
 
+mod acme;
 mod autodiscover_request;
 mod dkim_verify;
 mod dmarc;
@@ -22,6 +23,7 @@ mod pop3;
 mod smtp_client;
 mod spam;
 mod spf;
+pub use acme::fuzz_acme_response;
 pub use autodiscover_request::fuzz_autodiscover_request;
 pub use dkim_verify::fuzz_dkim_verify;
 pub use dmarc::fuzz_dmarc_record;

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+pub mod acme;
 pub mod auth;
 pub(crate) mod base64;
 pub mod cli;

@@ -36,6 +36,7 @@ const TARGETS: &[(&str, Entry)] = &[
         "autodiscover_request",
         mailnook::fuzz::fuzz_autodiscover_request,
     ),
+    ("acme_response", mailnook::fuzz::fuzz_acme_response),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -181,4 +182,9 @@ fn http_request() {
 #[test]
 fn autodiscover_request() {
     replay("autodiscover_request");
+}
+
+#[test]
+fn acme_response() {
+    replay("acme_response");
 }

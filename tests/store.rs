@@ -3163,3 +3163,62 @@ fn check_reports_broken_imap_tables() {
     has(&found, "subscriptions of missing user 77");
     has(&found, "training events of missing user 78");
 }
+
+#[test]
+fn state_values_are_kept_bounded_and_a_version_3_store_gains_the_table() {
+    use mailnook::store::schema::{MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, STATE};
+    let mut f = Fixture::new();
+    let set = |s: &Store, key: &str, value: Option<Vec<u8>>| {
+        s.call_blocking(Op::SetState {
+            key: key.into(),
+            value,
+        })
+    };
+    assert_eq!(f.store().state("acme.account").unwrap(), None);
+    set(f.store(), "acme.account", Some(b"one".to_vec())).unwrap();
+    set(f.store(), "acme.account", Some(b"two".to_vec())).unwrap();
+    assert_eq!(
+        f.store().state("acme.account").unwrap(),
+        Some(b"two".to_vec())
+    );
+    assert!(matches!(
+        set(
+            f.store(),
+            &"k".repeat(MAX_STATE_KEY_BYTES + 1),
+            Some(vec![])
+        ),
+        Err(Error::Refused(Refusal::TooMany(_)))
+    ));
+    assert!(matches!(
+        set(f.store(), "big", Some(vec![0; MAX_STATE_VALUE_BYTES + 1])),
+        Err(Error::Refused(Refusal::TooMany(_)))
+    ));
+    assert_consistent(f.store(), "with state rows");
+    f.close();
+    f.reopen();
+    assert_eq!(
+        f.store().state("acme.account").unwrap(),
+        Some(b"two".to_vec()),
+        "durable"
+    );
+    set(f.store(), "acme.account", None).unwrap();
+    assert_eq!(f.store().state("acme.account").unwrap(), None);
+    f.close();
+    // A store as schema 3 left it (no STATE table) is brought to the current version.
+    {
+        let db = redb::Database::create(f.path()).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert("schema_version", 3)
+            .unwrap();
+        assert!(txn.delete_table(STATE).unwrap());
+        txn.commit().unwrap();
+    }
+    f.reopen();
+    assert_eq!(f.store().state("acme.account").unwrap(), None);
+    set(f.store(), "acme.account", Some(b"three".to_vec())).unwrap();
+    assert_consistent(f.store(), "after the v3 migration");
+    let raw = f.raw_closed();
+    assert_eq!(raw.meta["schema_version"], SCHEMA_VERSION);
+}

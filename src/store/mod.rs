@@ -204,6 +204,15 @@ pub enum Op {
         /// New value.
         value: Option<String>,
     },
+    /// Sets (or with `None` removes) a named value in [`schema::STATE`]; a key over
+    /// [`schema::MAX_STATE_KEY_BYTES`] or a value over [`schema::MAX_STATE_VALUE_BYTES`] is
+    /// refused.
+    SetState {
+        /// The key, e.g. `acme.account`.
+        key: String,
+        /// The value, encoded by its owner.
+        value: Option<Vec<u8>>,
+    },
     /// Adds a local domain.
     AddDomain(String),
     /// Removes a local domain that no user belongs to.

@@ -55,6 +55,13 @@ impl Store {
             .collect()
     }
 
+    /// A named value from [`STATE`] (see [`super::Op::SetState`]).
+    pub fn state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(STATE)?;
+        Ok(t.get(key)?.map(|v| v.value().to_vec()))
+    }
+
     /// The typed settings in force.
     pub fn config(&self) -> Result<crate::config::Config> {
         Ok(crate::config::Config::from_pairs(&self.settings()?))
@@ -767,6 +774,12 @@ impl Store {
             }
             if n > max {
                 problems.push(format!("user {user} has {n} {what} (at most {max})"));
+            }
+        }
+        for e in txn.open_table(STATE)?.iter()? {
+            let (k, v) = e?;
+            if k.value().len() > MAX_STATE_KEY_BYTES || v.value().len() > MAX_STATE_VALUE_BYTES {
+                problems.push(format!("state row {:?} exceeds its bounds", k.value()));
             }
         }
         Ok(problems)

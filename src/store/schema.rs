@@ -21,7 +21,8 @@
 //! - every mailbox's user and every message row's mailbox exist; `VANISHED` entries belong to
 //!   existing mailboxes (a mailbox row's `vanished` counts them, at most [`VANISHED_KEEP`], all
 //!   newer than its `vanished_floor`); `SUBSCRIPTIONS` (at most [`MAX_SUBSCRIPTIONS_PER_USER`])
-//!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users.
+//!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users;
+//! - `STATE` keys and values are within [`MAX_STATE_KEY_BYTES`] and [`MAX_STATE_VALUE_BYTES`].
 //!
 //! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused,
 //! an older one is migrated when it is opened (`writer::prepare`).
@@ -30,8 +31,9 @@ use crate::codec::{Dec, Enc};
 use redb::TableDefinition;
 
 /// The schema this binary reads and writes. Version 1 kept the summary inside the body row and a
-/// `subscribed` flag in the mailbox row; opening such a store migrates it.
-pub const SCHEMA_VERSION: u64 = 3;
+/// `subscribed` flag in the mailbox row; opening such a store migrates it. Version 3 added
+/// [`QUEUE`], version 4 [`STATE`]: opening an older store creates the table.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Counters and format facts: `schema_version`, `next_user`, `next_mailbox`, `next_uidvalidity`.
 pub const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
@@ -105,6 +107,14 @@ pub const SPAM_LEARNED: TableDefinition<'_, (u64, u64), u64> = TableDefinition::
 pub const GREYLIST: TableDefinition<'_, &str, u64> = TableDefinition::new("greylist");
 /// Greylisting: client network → Unix seconds until which it is let through.
 pub const GREYLIST_PASSED: TableDefinition<'_, &str, u64> = TableDefinition::new("greylist_passed");
+/// Small named values a service keeps between runs (schema v4), e.g. `acme.account` (the ACME
+/// account key and URL, `crate::acme`). Keys are at most [`MAX_STATE_KEY_BYTES`], values at
+/// most [`MAX_STATE_VALUE_BYTES`]; each owner encodes its own value.
+pub const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
+/// Longest [`STATE`] key, in bytes.
+pub const MAX_STATE_KEY_BYTES: usize = 128;
+/// Largest [`STATE`] value, in bytes.
+pub const MAX_STATE_VALUE_BYTES: usize = 64 * 1024;
 /// (next attempt, queue id) → (): the queue in due order, one entry per `QUEUE` row, so the
 /// scheduler finds the next due messages without reading the others.
 pub const QUEUE_DUE: TableDefinition<'_, (u64, u64), ()> = TableDefinition::new("queue_due");

@@ -254,8 +254,8 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
                 txn.open_table(META)?
                     .insert("schema_version", SCHEMA_VERSION)?;
             }
-            // v3 only adds the QUEUE table, created below.
-            Some(2) => {
+            // v3 only adds the QUEUE table, v4 the STATE table; both are created below.
+            Some(2 | 3) => {
                 txn.open_table(META)?
                     .insert("schema_version", SCHEMA_VERSION)?;
             }
@@ -285,6 +285,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(SPAM_TOTALS)?;
         txn.open_table(SPAM_LEARNED)?;
         txn.open_table(GREYLIST_PASSED)?;
+        txn.open_table(STATE)?;
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
         }
@@ -644,6 +645,23 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             let mut t = txn.open_table(SETTINGS)?;
             match value {
                 Some(v) => t.insert(key.as_str(), v.as_str())?,
+                None => t.remove(key.as_str())?,
+            };
+            Ok(Done::Unit)
+        }
+        Op::SetState { key, value } => {
+            if key.len() > MAX_STATE_KEY_BYTES {
+                return Err(Refusal::TooMany("bytes in a state key").into());
+            }
+            if value
+                .as_ref()
+                .is_some_and(|v| v.len() > MAX_STATE_VALUE_BYTES)
+            {
+                return Err(Refusal::TooMany("bytes in a state value").into());
+            }
+            let mut t = txn.open_table(STATE)?;
+            match value {
+                Some(v) => t.insert(key.as_str(), v.as_slice())?,
                 None => t.remove(key.as_str())?,
             };
             Ok(Done::Unit)

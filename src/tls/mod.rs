@@ -100,6 +100,60 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: a
+/// temporary file beside it (created with `mode`, synced), renamed over it, and the directory
+/// synced.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
+}
+
+/// Checks that `cert_pem` (a chain, leaf first) and `key_pem` form a pair rustls can serve.
+pub(crate) fn check_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<(), TlsError> {
+    let pem_err = |what: &str, why: String| TlsError::Pem {
+        path: PathBuf::from(what),
+        why,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_err("certificate chain", e.to_string()))?;
+    if certs.is_empty() {
+        return Err(pem_err("certificate chain", "no certificate found".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| pem_err("key", e.to_string()))?;
+    rustls::sign::CertifiedKey::from_der(certs, key, &provider())?;
+    Ok(())
+}
+
+/// Installs a new certificate chain and key as `DATA/tls/cert.pem` and `key.pem` (after
+/// [`check_pair`]), each replaced atomically, the key first and owner-only (0600). The reload
+/// loop picks the pair up; between the two renames it may see the new key with the old chain,
+/// which fails to load and is retried at the next check.
+pub(crate) fn install_pair(data: &Path, cert_pem: &[u8], key_pem: &[u8]) -> Result<(), TlsError> {
+    check_pair(cert_pem, key_pem)?;
+    let dir = tls_dir(data);
+    create_private_dir(&dir).map_err(io_err(&dir))?;
+    write_atomically(&dir.join("key.pem"), key_pem, 0o600)?;
+    write_atomically(&dir.join("cert.pem"), cert_pem, 0o644)
+}
+
 /// Creates the self-signed pair for `hostname` unless it exists. Returns whether it was created.
 pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<bool, TlsError> {
     let files = self_signed_files(data);
