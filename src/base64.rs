@@ -23,7 +23,8 @@ pub(crate) fn encode(data: &[u8], pad: bool) -> String {
     encode_with(data, pad, ALPHABET)
 }
 
-/// Encodes `data` as unpadded base64url (RFC 4648 §5; RFC 7515 §2 "Base64url Encoding").
+/// Encodes `data` as unpadded base64url (RFC 4648 §5; RFC 7515 §2 "Base64url Encoding"), for
+/// JWS and for tokens in cookies and forms.
 pub(crate) fn encode_url(data: &[u8]) -> String {
     encode_with(data, false, URL_ALPHABET)
 }
@@ -53,19 +54,6 @@ fn encode_with(data: &[u8], pad: bool, alphabet: &[u8; 64]) -> String {
         }
     }
     out
-}
-
-/// Encodes `data` in the URL- and filename-safe alphabet without padding (RFC 4648 §5), for
-/// tokens in cookies and forms.
-pub(crate) fn encode_url(data: &[u8]) -> String {
-    encode(data, false)
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect()
 }
 
 fn value(c: u8) -> Option<u32> {

@@ -805,7 +805,7 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 return Err(invalid(format!("`{bad}` is not an email address")));
             }
             Ok(list.join(","))
-}
+        }
         Kind::HttpsUrl => {
             let rest = value.strip_prefix("https://").unwrap_or("");
             let host = rest.split(['/', ':', '?', '#']).next().unwrap_or("");

@@ -4,6 +4,10 @@
 //! `acme::http01_response`, a TLS listener using `acme::with_acme_alpn`), standing in for the web
 //! server. Pebble rejects a share of good nonces, so `badNonce` retries are exercised on the way.
 //!
+//! End to end, the running server (ACME turned on with `mailnook config set`) gets its
+//! certificate with Pebble validating on the server's own web ports, HTTP-01 on plain HTTP and
+//! TLS-ALPN-01 on HTTPS, and then presents it.
+//!
 //! Pebble's own HTTPS certificate comes from a CA made here (the Debian package ships no test
 //! certificates); the issued chain is checked against the root Pebble publishes on its
 //! management interface.
@@ -535,4 +539,98 @@ fn the_renewal_task_replaces_the_self_signed_certificate() {
         data.store.close();
     })
     .unwrap_or(());
+}
+
+/// A port base whose web ports (base+80, base+443) and MX port are free now.
+fn free_web_base() -> u16 {
+    // Tests run in parallel: each call starts its search somewhere else.
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let start = NEXT.fetch_add(37, std::sync::atomic::Ordering::Relaxed)
+        + (std::process::id() as u16).wrapping_mul(7);
+    for i in 0..400u16 {
+        let base = 30_000 + (start.wrapping_add(i) % 300) * 100;
+        if [25, 80, 443]
+            .iter()
+            .all(|p| TcpListener::bind(("127.0.0.1", base + p)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no free port base");
+}
+
+/// The running server, its ACME settings made with the CLI: the renewal task orders a
+/// certificate for the host name, Pebble validates it on the server's own web ports (plain
+/// HTTP for HTTP-01, HTTPS with ALPN `acme-tls/1` for TLS-ALPN-01), and the new certificate is
+/// what the server then presents.
+fn the_server_gets_its_certificate(challenge: &str) {
+    let base = free_web_base();
+    let Some(pebble) = Pebble::start(base + 80, base + 443) else {
+        return;
+    };
+    let d = common::DataDir::for_domain("example.test", NAME, &[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    for (k, v) in [
+        ("acme.enabled", "1".to_string()),
+        ("acme.challenge", challenge.into()),
+        ("acme.directory", pebble.directory()),
+        ("acme.ca_file", pebble.ca_file().display().to_string()),
+        ("acme.timeout_secs", "10".into()),
+    ] {
+        d.cli_ok(&["config", "set", k, &v]);
+    }
+    let s = common::Server::serve_at(d, base);
+    let cert = s.data.path().join("tls/cert.pem");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !cert.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no certificate:\n{}\n--- server ---\n{}",
+            pebble.log(),
+            common::tail(&s.log(), 30)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let leaf = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    // The server presents it once its reload loop has seen the files (Python's ssl module).
+    let served = || {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import ssl, sys; print(ssl.get_server_certificate(('127.0.0.1', int(sys.argv[1]))))",
+            ])
+            .arg((base + 993).to_string())
+            .output()
+            .unwrap();
+        CertificateDer::pem_slice_iter(&out.stdout)
+            .next()
+            .and_then(Result::ok)
+    };
+    while served().as_ref() != Some(&leaf) {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate is not served:\n{}",
+            common::tail(&s.log(), 30)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        pebble.log().contains(NAME),
+        "Pebble validated {NAME}:\n{}",
+        pebble.log()
+    );
+}
+
+#[test]
+fn the_running_server_answers_http01_on_its_web_port() {
+    the_server_gets_its_certificate("http-01");
+}
+
+#[test]
+fn the_running_server_answers_tls_alpn01_on_its_https_port() {
+    the_server_gets_its_certificate("tls-alpn-01");
 }

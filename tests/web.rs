@@ -96,6 +96,15 @@ fn phones_and_mail_programs_find_their_settings() {
 }
 
 #[test]
+fn own_certificate_installed_and_removed() {
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let s = Server::serve(d);
+    scenario(&s, "tls_page");
+    assert!(!s.data.path().join("tls/cert.pem").exists());
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

@@ -53,6 +53,14 @@ impl Stream {
         }
     }
 
+    /// The application protocol negotiated with ALPN (RFC 7301), if any.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        match self {
+            Stream::Tls(s) => s.get_ref().1.alpn_protocol().map(<[u8]>::to_vec),
+            _ => None,
+        }
+    }
+
     /// A description of the negotiated TLS parameters, if any.
     pub fn tls_description(&self) -> Option<String> {
         match self {

@@ -80,6 +80,11 @@ pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
     let Some(mut stream) = starting_stream(stream, ctx.https, ctx.tls.clone()).await? else {
         return Ok(());
     };
+    // RFC 8737 §4: a TLS-ALPN-01 validation only completes the handshake; no request follows.
+    if stream.alpn().as_deref() == Some(crate::acme::ACME_TLS_ALPN) {
+        let _ = with_timeout(Duration::from_secs(5), stream.close()).await;
+        return Ok(());
+    }
     let origin = Origin {
         peer: ctx.peer,
         https: ctx.https,

@@ -136,6 +136,8 @@ struct Shared {
     resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     checker: Rc<crate::delivery::sender_auth::Checker>,
     pop3_locks: pop3::MaildropLocks,
+    /// ACME challenge answers, published by the renewal task and served by the web page.
+    acme: crate::acme::Challenges,
     /// The web page; set once the shared state exists (its reload closure refers back here).
     web: RefCell<Option<Rc<crate::web::Web>>>,
     next_cid: Cell<u64>,
@@ -301,6 +303,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             psl: Default::default(),
         }),
         pop3_locks: Default::default(),
+        acme: crate::acme::Challenges::new(),
         web: RefCell::new(None),
         next_cid: Cell::new(0),
         shutdown: shutdown_rx,
@@ -342,6 +345,18 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             ))
             .detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
+            let config = {
+                let shared = shared.clone();
+                Rc::new(move || shared.config()) as Rc<dyn Fn() -> Rc<Config>>
+            };
+            ex.spawn(crate::acme::run(
+                config,
+                shared.data.clone(),
+                shared.acme.clone(),
+                shared.store.clone(),
+                shared.shutdown.clone(),
+            ))
+            .detach();
             let mut signals = signals;
             let sig = futures_lite::future::or(async { signals.next().await }, async {
                 let _ = shared.shutdown.recv().await;
@@ -450,9 +465,14 @@ async fn accept_loop(
                     let Some(web) = shared.web.borrow().clone() else {
                         return;
                     };
+                    // TLS-ALPN-01 (RFC 8737): the HTTPS port also answers ACME validations.
+                    let tls = shared
+                        .tls
+                        .config()
+                        .map(|c| crate::acme::with_acme_alpn(&c, &shared.acme));
                     let ctx = crate::conn::web::WebContext {
                         web,
-                        tls: shared.tls.config(),
+                        tls,
                         https: role == Role::WebTls,
                         shutdown: shared.shutdown.clone(),
                         peer,
@@ -492,6 +512,7 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         reload,
         auth: shared.auth.clone(),
         resolver: shared.resolver.clone(),
+        challenges: shared.acme.clone(),
         sessions: Default::default(),
         started: std::time::Instant::now(),
         https_port,

@@ -85,6 +85,7 @@ pub(super) async fn route(
         ("/admin/settings", form) => settings(web, ctx, form).await,
         ("/admin/log", None) => log_page(web, ctx),
         ("/admin/checks", None) => checks(web, ctx).await,
+        ("/admin/tls", form) => tls(web, ctx, form).await,
         _ => error_page(404, "There is no such page."),
     }
 }
@@ -264,6 +265,17 @@ const GROUPS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "Certificate (ACME)",
+        "With the box reachable from the internet on port 80 (HTTP-01) or 443 (TLS-ALPN-01) under its host name, a free certificate is obtained and renewed automatically (Let's Encrypt by default).",
+        &[
+            "acme.enabled",
+            "acme.email",
+            "acme.challenge",
+            "acme.names",
+            "acme.directory",
+        ],
+    ),
+    (
         "Web page",
         "Who administers the box, and from where the page answers.",
         &["web.admins", "web.public"],
@@ -440,4 +452,60 @@ fn recent_mail_lines() -> String {
         return "<p class=\"muted\">No mail since the server started.</p>".into();
     }
     format!("<pre class=\"log\">{}</pre>", esc(&lines.join("\n")))
+}
+
+async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut note = String::new();
+    let mut status = 200;
+    if let Some(f) = form {
+        let data = web.data.clone();
+        let result = match f.text("action") {
+            "upload" => {
+                // Certificates and keys are ASCII; the form's line ends may be CRLF.
+                let cert = f.text("cert").replace("\r\n", "\n").into_bytes();
+                let key = f.text("key").replace("\r\n", "\n").into_bytes();
+                blocking::unblock(move || crate::tls::install_pair(&data, &cert, &key))
+                    .await
+                    .map(|()| "Certificate installed; it is used within a few seconds.".to_string())
+                    .map_err(|e| e.to_string())
+            }
+            "self-signed" => {
+                blocking::unblock(move || {
+                    let dir = crate::tls::tls_dir(&data);
+                    for f in ["cert.pem", "key.pem"] {
+                        match std::fs::remove_file(dir.join(f)) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                    Ok("Back to the self-signed certificate.".to_string())
+                })
+                .await
+            }
+            _ => return error_page(400, "Unknown action."),
+        };
+        match result {
+            Ok(text) => {
+                log::info!("web: TLS certificate changed ({})", f.text("action"));
+                note = notice("ok", &text);
+            }
+            Err(e) => {
+                note = notice("error", &e);
+                status = 400;
+            }
+        }
+    }
+    let current = super::checks::certificate(web).await;
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let body = format!(
+        r#"{note}<p><strong>In use:</strong> {detail}</p>
+<p>To have a certificate obtained and renewed automatically, turn on ACME on the <a href="/admin/settings">settings page</a>.</p>
+<h2>Install your own certificate</h2><form method="post" action="/admin/tls">{csrf}<input type="hidden" name="action" value="upload">
+<label>Certificate chain (PEM, the server's certificate first) <textarea name="cert" rows="6" required></textarea></label>
+<label>Private key (PEM) <textarea name="key" rows="6" required></textarea></label><button>Install</button></form>
+<h2>Self-signed</h2><form method="post" action="/admin/tls">{csrf}<input type="hidden" name="action" value="self-signed"><button class="danger">Use the self-signed certificate</button></form>"#,
+        detail = esc(&current.detail),
+    );
+    ctx.page(web, status, "TLS certificate", &body)
 }

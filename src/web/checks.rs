@@ -227,7 +227,7 @@ async fn outbound<R: Resolver>(r: &R, config: &crate::config::Config) -> Finding
 }
 
 /// What the certificate in use is.
-async fn certificate(web: &Web) -> Finding {
+pub async fn certificate(web: &Web) -> Finding {
     let data = web.data.clone();
     let found = blocking::unblock(move || {
         let files: TlsFiles = crate::tls::current_files(&data);

@@ -7,6 +7,8 @@
 //! - Outlook autodiscover (POX): `POST /autodiscover/autodiscover.xml` (any case), over HTTPS.
 //! - Apple configuration profile: `GET /me/mailnook.mobileconfig`, for the logged-in user.
 //! - A QR code on the user's page that opens this page on a phone.
+//! - ACME HTTP-01 answers (`/.well-known/acme-challenge/<token>`, RFC 8555 §8.3) while an order
+//!   of `acme` runs.
 //!
 //! Invariants: only addresses and domains this box serves get settings (others get the
 //! format's error answer); none of these documents carries a password; the autodiscover body
@@ -45,6 +47,17 @@ fn is_autodiscover(path: &str) -> bool {
 /// Answers the client configuration requests, which carry no session and no CSRF token;
 /// `None` for every other request.
 pub(super) async fn public_route(web: &Web, req: &Request, https: bool) -> Option<Response> {
+    // RFC 8555 §8.3: the CA fetches the key authorization over plain HTTP (port 80).
+    if req.path.starts_with(crate::acme::challenge::HTTP01_PREFIX)
+        && matches!(req.method, Method::Get | Method::Head)
+    {
+        return Some(
+            match crate::acme::http01_response(&web.challenges, &req.path) {
+                Some(body) => Response::new(200, "application/octet-stream", body),
+                None => error_page(404, "No such challenge."),
+            },
+        );
+    }
     if is_autoconfig(&req.path) && matches!(req.method, Method::Get | Method::Head) {
         return Some(autoconfig(web, req).await);
     }

@@ -60,6 +60,8 @@ pub struct Web {
     pub reload: Rc<dyn Fn()>,
     /// The login service shared with the mail protocols.
     pub auth: Rc<Authenticator>,
+    /// ACME HTTP-01 answers to serve.
+    pub challenges: crate::acme::Challenges,
     /// The resolver of the configured name servers (for the checks page).
     pub resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     /// Logged-in sessions.

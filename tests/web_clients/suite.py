@@ -12,7 +12,11 @@ import smtplib
 import os
 import re
 import socket
+import ssl
+import subprocess
 import sys
+import tempfile
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -45,9 +49,16 @@ class Browser:
 
     def __init__(self):
         self.cookies = {}
+        # The certificate the server is trusted with (its self-signed one unless a test installs another).
+        self.cafile = CA
+
+    def context(self):
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        ctx.check_hostname = True
+        return ctx
 
     def request(self, method, path, fields=None, headers=None):
-        c = Loopback(HOSTNAME, WEB_PORT, context=tls_context(), timeout=TIMEOUT)
+        c = Loopback(HOSTNAME, WEB_PORT, context=self.context(), timeout=TIMEOUT)
         h = {"Host": "%s:%d" % (HOSTNAME, WEB_PORT)}
         if self.cookies:
             h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
@@ -418,6 +429,45 @@ def client_setup():
     eq((mail["OutgoingMailServerHostName"], mail["OutgoingMailServerPortNumber"]), (HOSTNAME, base + 465),
        "profile's SMTP server")
     eq(mail["IncomingMailServerUsername"], "carol@example.test", "profile's user")
+
+
+@scenario
+def tls_page():
+    b = Browser()
+    setup(b)
+    status, _, text = b.get("/admin/tls")
+    check(status == 200 and "self-signed" in text, "self-signed in use", text[-2000:])
+    work = tempfile.mkdtemp()
+    cert, key, other = (os.path.join(work, n) for n in ("cert.pem", "key.pem", "other-key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + HOSTNAME,
+                    "-addext", "subjectAltName=DNS:" + HOSTNAME], check=True, capture_output=True)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", other],
+                   check=True, capture_output=True)
+    cert_pem, key_pem, other_pem = (open(p).read() for p in (cert, key, other))
+    # A key that does not belong to the certificate is refused, and nothing changes.
+    status, _, text = b.post("/admin/tls", {"action": "upload", "cert": cert_pem, "key": other_pem})
+    eq(status, 400, "mismatched key")
+    check("BEGIN PRIVATE KEY" not in text and other_pem.splitlines()[1] not in text, "the key is never shown back")
+    status, _, text = b.post("/admin/tls", {"action": "upload", "cert": cert_pem.replace("\n", "\r\n"),
+                                            "key": key_pem.replace("\n", "\r\n")})
+    eq(status, 200, "install")
+    check("Certificate installed" in text, "installed", text[-2000:])
+    # The server presents it within its reload interval; the page then trusts only it.
+    want = ssl.PEM_cert_to_DER_cert(cert_pem)
+    deadline = time.time() + 20
+    while ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", WEB_PORT))) != want:
+        check(time.time() < deadline, "the new certificate is served")
+        time.sleep(0.2)
+    b.cafile = cert
+    status, _, text = b.get("/admin/tls")
+    check(status == 200 and "your own certificate, valid until" in text, "own certificate in use", text[-2000:])
+    status, _, text = b.post("/admin/tls", {"action": "self-signed"})
+    eq(status, 200, "back to self-signed")
+    deadline = time.time() + 20
+    while ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", WEB_PORT))) == want:
+        check(time.time() < deadline, "the self-signed certificate is served again")
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":
