@@ -105,6 +105,12 @@ fn own_certificate_installed_and_removed() {
 }
 
 #[test]
+fn two_step_login_with_totp() {
+    let s = Server::start(&[]);
+    scenario(&s, "two_step");
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

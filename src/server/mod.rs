@@ -514,6 +514,7 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         resolver: shared.resolver.clone(),
         challenges: shared.acme.clone(),
         sessions: Default::default(),
+        totp_steps: Default::default(),
         started: std::time::Instant::now(),
         https_port,
         port_base,

@@ -105,6 +105,23 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
                 password: Some(f.get("password").unwrap_or("").to_string()),
             }),
             "delete" if f.text("confirm") == email => Some(AdminCommand::UserDel(email.clone())),
+            "totp-off" => {
+                let who = email.to_ascii_lowercase();
+                match super::two_step::set(web, &who, None).await {
+                    Ok(()) => {
+                        log::info!(
+                            "web: two-step login turned off for user={} by an administrator",
+                            crate::conn::loggable(&who, 80)
+                        );
+                        message = (format!("two-step login is off for {who}"), "ok");
+                    }
+                    Err(e) => {
+                        message = (e.to_string(), "error");
+                        status = 500;
+                    }
+                }
+                None
+            }
             "delete" => {
                 message = (
                     "To delete a user, type their address again.".into(),
@@ -148,6 +165,7 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             rows,
             r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td><details><summary>Change</summary>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="password"><input type="hidden" name="email" value="{e}">{p}<button>Set password</button></form>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="totp-off"><input type="hidden" name="email" value="{e}"><button>Turn off two-step login</button></form>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="email" value="{e}">{c}<button class="danger">Delete with all mail</button></form></details></td></tr>"#,
             e = esc(email),
             m = esc(cols.get(1).copied().unwrap_or("")),

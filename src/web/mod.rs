@@ -36,6 +36,7 @@ mod metrics;
 pub mod onboarding;
 mod pages;
 pub mod session;
+mod two_step;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -66,6 +67,8 @@ pub struct Web {
     pub resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     /// Logged-in sessions.
     pub sessions: RefCell<Sessions>,
+    /// The last TOTP step each user logged in with (codes are single-use).
+    pub totp_steps: RefCell<std::collections::HashMap<String, u64>>,
     /// When the server started (for the overview).
     pub started: Instant,
     /// The HTTPS port plain HTTP redirects to.

@@ -4,7 +4,7 @@
 
 use super::html::{self, Viewer, esc, input, notice};
 use super::session::{self, Limits, PRE_COOKIE, Session};
-use super::{Origin, Web, error_page};
+use super::{Origin, Web, error_page, two_step};
 use crate::auth::AuthFailure;
 use crate::auth::Secret;
 use crate::cli::admin::{AdminError, execute};
@@ -32,6 +32,8 @@ fn cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
 /// What one request knows about its sender.
 pub(super) struct Ctx {
     session: Option<(String, Session)>,
+    /// A login that still owes its TOTP code.
+    pending: Option<(String, Session)>,
     /// The cookie CSRF tokens are made from (session, or pre-login).
     anchor: String,
     /// A pre-login cookie to set with this response.
@@ -71,14 +73,19 @@ impl Ctx {
 pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Config) -> Response {
     let now = Instant::now();
     let lim = limits(config);
-    let session = req.cookie(session::COOKIE).and_then(|id| {
+    let found = req.cookie(session::COOKIE).and_then(|id| {
         let mut s = web.sessions.borrow_mut().get(id, now, &lim)?;
         // Rights follow `web.admins` as it is now, not as it was at login.
         s.admin = config.web_admins.contains(&s.email);
         Some((id.to_string(), s))
     });
+    // A login still owing its code opens nothing but the code page.
+    let (session, pending) = match found {
+        Some((id, s)) if s.code_due => (None, Some((id, s))),
+        other => (other, None),
+    };
     let pre = req.cookie(PRE_COOKIE).map(str::to_string);
-    let (anchor, new_pre) = match (&session, pre) {
+    let (anchor, new_pre) = match (session.as_ref().or(pending.as_ref()), pre) {
         (Some((id, _)), _) => (id.clone(), None),
         (None, Some(p)) => (p, None),
         (None, None) => {
@@ -88,6 +95,7 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
     };
     let ctx = Ctx {
         session,
+        pending,
         anchor,
         new_pre,
     };
@@ -127,8 +135,11 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
         ("/setup", Some(f)) => setup(web, &ctx, config, &f, origin, now).await,
         ("/login", None) => login_page(web, &ctx, "", "", 200),
         ("/login", Some(f)) => login(web, &ctx, config, &f, origin, now).await,
+        ("/login/code", None) if ctx.pending.is_some() => code_page(web, &ctx, "", 200),
+        ("/login/code", None) => Response::see_other("/login"),
+        ("/login/code", Some(f)) => login_code(web, &ctx, config, &f, origin, now).await,
         ("/logout", Some(_)) => {
-            if let Some((id, _)) = &ctx.session {
+            if let Some((id, _)) = ctx.session.as_ref().or(ctx.pending.as_ref()) {
                 web.sessions.borrow_mut().end(id);
             }
             Response::see_other("/login").with("Set-Cookie", cookie(session::COOKIE, "", Some(0)))
@@ -279,7 +290,7 @@ async fn setup(
     let id = web
         .sessions
         .borrow_mut()
-        .create(&email, true, now, &limits(&config));
+        .create(&email, true, false, now, &limits(&config));
     // Setup ends with the plain account of what works and what still needs the owner.
     Response::see_other("/admin/checks").with("Set-Cookie", cookie(session::COOKIE, &id, None))
 }
@@ -325,10 +336,15 @@ async fn login(
     {
         Ok(p) => {
             let admin = config.web_admins.contains(&p.email);
-            let id = web
-                .sessions
-                .borrow_mut()
-                .create(&p.email, admin, now, &limits(config));
+            let code_due = two_step::secret(web, &p.email).await.is_some();
+            let id =
+                web.sessions
+                    .borrow_mut()
+                    .create(&p.email, admin, code_due, now, &limits(config));
+            if code_due {
+                return Response::see_other("/login/code")
+                    .with("Set-Cookie", cookie(session::COOKIE, &id, None));
+            }
             log::info!(
                 "web: login user={} ip={}",
                 crate::conn::loggable(&p.email, 80),
@@ -370,7 +386,20 @@ async fn me(
     };
     let mut message = (String::new(), "ok");
     let mut status = 200;
-    if let Some(f) = form {
+    let mut enrolling = s.enrolling.clone();
+    if let Some(f) = form
+        .as_ref()
+        .filter(|f| f.text("action").starts_with("totp-"))
+    {
+        let (text, kind, code) = two_step_action(web, id, s, f).await;
+        message = (text, kind);
+        status = code;
+        enrolling = web
+            .sessions
+            .borrow_mut()
+            .get(id, Instant::now(), &limits(config))
+            .and_then(|s| s.enrolling);
+    } else if let Some(f) = form {
         let current = Secret::new(f.get("current").unwrap_or("").to_string());
         let new = f.get("password").unwrap_or("");
         if new != f.get("password2").unwrap_or("") {
@@ -409,9 +438,10 @@ async fn me(
             }
         }
     }
+    let two_step = two_step_section(web, ctx, s, enrolling.as_deref()).await;
     let body = format!(
         r#"{note}<h2>Your mail settings</h2>{settings}{phone}
-<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>"#,
+<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{two_step}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
         phone = super::clients::setup_section(web, req),
@@ -439,4 +469,169 @@ async fn me(
         ),
     );
     ctx.page(web, status, "My account", &body)
+}
+
+/// Turns two-step login on (start: a new secret shown; confirm: the first code saves it) or off
+/// (with a current code). Returns the notice and the status.
+async fn two_step_action(
+    web: &Web,
+    id: &str,
+    s: &Session,
+    f: &Form,
+) -> (String, &'static str, u16) {
+    match f.text("action") {
+        "totp-start" => match crate::auth::totp::new_secret() {
+            Ok(secret) => {
+                web.sessions
+                    .borrow_mut()
+                    .update(id, |s| s.enrolling = Some(secret.to_vec()));
+                (
+                    "Scan the code below, then enter the code your app shows.".into(),
+                    "ok",
+                    200,
+                )
+            }
+            Err(e) => (format!("no randomness: {e}"), "error", 500),
+        },
+        "totp-confirm" => {
+            let Some(secret) = s.enrolling.clone() else {
+                return ("Start again: the code expired.".into(), "error", 400);
+            };
+            if !two_step::accept(web, &s.email, &secret, f.text("code")) {
+                return (
+                    "That code is not right; try the next one.".into(),
+                    "error",
+                    400,
+                );
+            }
+            match two_step::set(web, &s.email, Some(secret)).await {
+                Ok(()) => {
+                    web.sessions.borrow_mut().update(id, |s| s.enrolling = None);
+                    log::info!(
+                        "web: two-step login on for user={}",
+                        crate::conn::loggable(&s.email, 80)
+                    );
+                    (
+                        "Two-step login is on: logging in here now asks for a code.".into(),
+                        "ok",
+                        200,
+                    )
+                }
+                Err(e) => (e.to_string(), "error", 500),
+            }
+        }
+        "totp-off" => {
+            let Some(secret) = two_step::secret(web, &s.email).await else {
+                return ("Two-step login is already off.".into(), "ok", 200);
+            };
+            if !two_step::accept(web, &s.email, &secret, f.text("code")) {
+                return ("That code is not right.".into(), "error", 400);
+            }
+            match two_step::set(web, &s.email, None).await {
+                Ok(()) => ("Two-step login is off.".into(), "ok", 200),
+                Err(e) => (e.to_string(), "error", 500),
+            }
+        }
+        _ => ("Unknown action.".into(), "error", 400),
+    }
+}
+
+/// The two-step login part of the user's page.
+async fn two_step_section(web: &Web, ctx: &Ctx, s: &Session, enrolling: Option<&[u8]>) -> String {
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let code = input(
+        "Code from the app",
+        "code",
+        "text",
+        "",
+        "required inputmode=\"numeric\" autocomplete=\"one-time-code\"",
+    );
+    if let Some(secret) = enrolling {
+        let uri = crate::auth::totp::otpauth_uri("mailnook", &s.email, secret);
+        let qr = super::onboarding::qr_svg(&uri)
+            .map(|svg| format!(r#"<div class="qr">{svg}</div>"#))
+            .unwrap_or_default();
+        return format!(
+            r#"<h2>Two-step login</h2><p>Scan this with an authenticator app (or type the key), then enter the code it shows.</p>{qr}
+<p class="muted">Key: <code>{key}</code></p><form method="post" action="/me">{csrf}<input type="hidden" name="action" value="totp-confirm">{code}<button>Turn on</button></form>"#,
+            key = esc(&crate::auth::totp::base32(secret)),
+        );
+    }
+    if two_step::secret(web, &s.email).await.is_some() {
+        format!(
+            r#"<h2>Two-step login</h2><p>On: logging in here asks for a code from your app.</p>
+<form method="post" action="/me">{csrf}<input type="hidden" name="action" value="totp-off">{code}<button class="danger">Turn off</button></form>"#
+        )
+    } else {
+        format!(
+            r#"<h2>Two-step login</h2><p>Off. With it on, logging in here also asks for a code from an authenticator app on your phone.</p>
+<form method="post" action="/me">{csrf}<input type="hidden" name="action" value="totp-start"><button>Set up two-step login</button></form>"#
+        )
+    }
+}
+
+fn code_page(web: &Web, ctx: &Ctx, error: &str, status: u16) -> Response {
+    let body = format!(
+        r#"{err}<form method="post" action="/login/code">{csrf}{code}<button>Continue</button></form>
+<p class="muted">Open your authenticator app and enter the code for mailnook.</p>"#,
+        err = notice("error", error),
+        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+        code = input(
+            "Code",
+            "code",
+            "text",
+            "",
+            "required autofocus inputmode=\"numeric\" autocomplete=\"one-time-code\""
+        ),
+    );
+    ctx.page(web, status, "Enter your code", &body)
+}
+
+/// The second step of a login: a half-done session becomes a whole one with a right code.
+async fn login_code(
+    web: &Web,
+    ctx: &Ctx,
+    config: &Config,
+    f: &Form,
+    origin: Origin,
+    now: Instant,
+) -> Response {
+    let Some((id, s)) = &ctx.pending else {
+        return Response::see_other("/login");
+    };
+    let right = match two_step::secret(web, &s.email).await {
+        Some(secret) => two_step::accept(web, &s.email, &secret, f.text("code")),
+        // Turned off meanwhile by an administrator: the password was enough.
+        None => true,
+    };
+    if !right {
+        let mut ended = false;
+        web.sessions.borrow_mut().update(id, |s| {
+            s.code_failures += 1;
+            ended = s.code_failures >= two_step::MAX_CODE_FAILURES;
+        });
+        log::info!(target: "maillog", "auth failed ip={} user={:?} reason=bad-totp-code", origin.peer.ip(), crate::conn::loggable(&s.email, 80));
+        if ended {
+            web.sessions.borrow_mut().end(id);
+            return Response::see_other("/login")
+                .with("Set-Cookie", cookie(session::COOKIE, "", Some(0)));
+        }
+        return code_page(web, ctx, "That code is not right.", 200);
+    }
+    // A new session id for the whole login (the half-done one is dropped).
+    let mut sessions = web.sessions.borrow_mut();
+    sessions.end(id);
+    let new = sessions.create(
+        &s.email,
+        config.web_admins.contains(&s.email),
+        false,
+        now,
+        &limits(config),
+    );
+    log::info!(
+        "web: login user={} ip={} with code",
+        crate::conn::loggable(&s.email, 80),
+        origin.peer.ip()
+    );
+    Response::see_other("/").with("Set-Cookie", cookie(session::COOKIE, &new, None))
 }

@@ -29,6 +29,13 @@ pub struct Session {
     pub email: String,
     /// Whether they administer the box (`web.admins` at login).
     pub admin: bool,
+    /// The password was right but the second factor (a TOTP code) is still owed: such a
+    /// session only opens the code page.
+    pub code_due: bool,
+    /// Wrong codes entered in this session.
+    pub code_failures: u32,
+    /// A TOTP secret shown for enrolment, not yet confirmed with a code.
+    pub enrolling: Option<Vec<u8>>,
     created: Instant,
     last_seen: Instant,
 }
@@ -85,8 +92,16 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for `email`; returns the cookie value.
-    pub fn create(&mut self, email: &str, admin: bool, now: Instant, limits: &Limits) -> String {
+    /// Starts a session for `email` (`code_due`: a TOTP code must still be entered); returns
+    /// the cookie value.
+    pub fn create(
+        &mut self,
+        email: &str,
+        admin: bool,
+        code_due: bool,
+        now: Instant,
+        limits: &Limits,
+    ) -> String {
         self.expire(now, limits);
         while self.table.len() >= limits.count.max(1) {
             let oldest = self
@@ -105,6 +120,9 @@ impl Sessions {
             Session {
                 email: email.to_string(),
                 admin,
+                code_due,
+                code_failures: 0,
+                enrolling: None,
                 created: now,
                 last_seen: now,
             },
@@ -123,6 +141,13 @@ impl Sessions {
         }
         s.last_seen = now;
         Some(s.clone())
+    }
+
+    /// Changes session `id` in place (no-op if it is gone).
+    pub fn update(&mut self, id: &str, change: impl FnOnce(&mut Session)) {
+        if let Some(s) = self.table.get_mut(id) {
+            change(s);
+        }
     }
 
     /// Ends session `id`.
@@ -180,7 +205,7 @@ mod tests {
     fn lifetimes_and_bounds() {
         let mut s = Sessions::new();
         let t0 = Instant::now();
-        let a = s.create("a@x.test", true, t0, &L);
+        let a = s.create("a@x.test", true, false, t0, &L);
         assert_eq!(
             s.get(&a, t0 + Duration::from_secs(30), &L).unwrap().email,
             "a@x.test"
@@ -189,7 +214,7 @@ mod tests {
         assert!(s.get(&a, t0 + Duration::from_secs(80), &L).is_some());
         assert!(s.get(&a, t0 + Duration::from_secs(141), &L).is_none());
         // The absolute limit holds however busy the session is.
-        let b = s.create("b@x.test", false, t0, &L);
+        let b = s.create("b@x.test", false, false, t0, &L);
         for i in 1..=20 {
             let now = t0 + Duration::from_secs(i * 30);
             assert_eq!(s.get(&b, now, &L).is_some(), i * 30 < 600, "{i}");
@@ -199,6 +224,7 @@ mod tests {
             .map(|i| {
                 s.create(
                     &format!("u{i}@x.test"),
+                    false,
                     false,
                     t0 + Duration::from_secs(i),
                     &L,

@@ -470,6 +470,61 @@ def tls_page():
         time.sleep(0.2)
 
 
+def totp(key_b32, at):
+    """RFC 6238 with SHA-1, 30 s steps, 6 digits (RFC 4226 §5.3 truncation)."""
+    import base64, hashlib, hmac, struct
+    key = base64.b32decode(key_b32 + "=" * (-len(key_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    o = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+@scenario
+def two_step():
+    b = Browser()
+    setup(b)
+    status, _, text = b.post("/me", {"action": "totp-start"})
+    eq(status, 200, "start")
+    m = re.search(r"Key: <code>([A-Z2-7]+)</code>", text)
+    check(m and "<svg" in text, "key and QR code shown", text[-3000:])
+    key = m.group(1)
+    status, _, text = b.post("/me", {"action": "totp-confirm", "code": "000000" if totp(key, time.time()) != "000000" else "111111"})
+    eq(status, 400, "a wrong first code")
+    now = time.time()
+    status, _, text = b.post("/me", {"action": "totp-confirm", "code": totp(key, now)})
+    eq(status, 200, "confirm")
+    check("Two-step login is on" in text and key not in text, "on, and the key is not shown again", text[:3000])
+    b.post("/logout", {}, form_page="/me")
+    # The password alone now opens only the code page.
+    status, headers, _ = b.post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD})
+    eq((status, headers["Location"]), (303, "/login/code"), "code asked")
+    eq(b.get("/admin")[1].get("Location"), "/login", "nothing else opens before the code")
+    status, _, text = b.post("/login/code", {"code": "12345x"})
+    check(status == 200 and "not right" in text, "wrong code", text[-1000:])
+    # The code already used to turn it on is not accepted again; the next one is.
+    status, _, text = b.post("/login/code", {"code": totp(key, now)})
+    check("not right" in text, "a code is single-use", text[-1000:])
+    status, headers, _ = b.post("/login/code", {"code": totp(key, now + 30)})
+    eq((status, headers["Location"]), (303, "/"), "the next code logs in")
+    eq(b.get("/admin")[0], 200, "logged in")
+    # Five wrong codes end a half-done login.
+    other = Browser()
+    status, headers, _ = other.post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD})
+    eq(headers["Location"], "/login/code", "code asked again")
+    for _ in range(5):
+        status, headers, _ = other.post("/login/code", {"code": "999999" if totp(key, time.time()) != "999999" else "888888"},
+                                        form_page="/login/code")
+    eq((status, headers.get("Location")), (303, "/login"), "ended after five wrong codes")
+    eq(other.get("/login/code")[1].get("Location"), "/login", "no code page any more")
+    # An administrator turns it off (a lost phone): the password is enough again.
+    status, _, text = b.post("/admin/users", {"action": "totp-off", "email": ADMIN})
+    check(status == 200 and "two-step login is off" in text, "turned off", text[:2000])
+    status, headers, _ = Browser().post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD})
+    eq((status, headers["Location"]), (303, "/"), "password alone")
+    # Mail programs never needed a code.
+    check(imap_login(ADMIN, ADMIN_PASSWORD), "IMAP login with the password")
+
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
