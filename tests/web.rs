@@ -111,6 +111,14 @@ fn two_step_login_with_totp() {
 }
 
 #[test]
+fn domains_and_the_vacation_reply() {
+    let s = Server::start(&[]);
+    scenario(&s, "domains_and_vacation");
+    let domains = String::from_utf8(s.data.cli_ok(&["domain", "list"])).unwrap();
+    assert_eq!(domains.trim(), "example.test");
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

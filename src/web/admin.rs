@@ -86,6 +86,7 @@ pub(super) async fn route(
         ("/admin/log", None) => log_page(web, ctx),
         ("/admin/checks", None) => checks(web, ctx).await,
         ("/admin/tls", form) => tls(web, ctx, form).await,
+        ("/admin/domains", form) => domains(web, ctx, form).await,
         _ => error_page(404, "There is no such page."),
     }
 }
@@ -526,4 +527,41 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         detail = esc(&current.detail),
     );
     ctx.page(web, status, "TLS certificate", &body)
+}
+
+async fn domains(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut note = String::new();
+    let mut status = 200;
+    if let Some(f) = form {
+        let domain = f.text("domain").to_string();
+        let cmd = match f.text("action") {
+            "add" => AdminCommand::DomainAdd(domain),
+            "delete" => AdminCommand::DomainDel(domain),
+            _ => return error_page(400, "Unknown action."),
+        };
+        match run(web, cmd).await {
+            Ok(out) => note = notice("ok", &out),
+            Err(e) => {
+                note = notice("error", &e.to_string());
+                status = 400;
+            }
+        }
+    }
+    let list = run(web, AdminCommand::DomainList).await.unwrap_or_default();
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut rows = String::new();
+    for d in list.lines().filter(|l| !l.is_empty()) {
+        let _ = write!(
+            rows,
+            r#"<tr><td>{d}</td><td><form method="post" action="/admin/domains" class="inline">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="domain" value="{d}"><button class="danger">Remove</button></form></td></tr>"#,
+            d = esc(d),
+        );
+    }
+    let body = format!(
+        r#"{note}<p>Mail for these domains is delivered here. A domain can be removed once no user has an address in it.</p>
+<table><tbody>{rows}</tbody></table><h2>Add a domain</h2><form method="post" action="/admin/domains">{csrf}<input type="hidden" name="action" value="add">{d}<button>Add domain</button></form>
+<p class="muted">Then publish its records (Checks lists what is missing).</p>"#,
+        d = input("Domain", "domain", "text", "", "required"),
+    );
+    ctx.page(web, status, "Domains", &body)
 }

@@ -37,6 +37,7 @@ pub mod onboarding;
 mod pages;
 pub mod session;
 mod two_step;
+mod vacation;
 
 use crate::auth::Authenticator;
 use crate::config::Config;

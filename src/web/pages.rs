@@ -387,7 +387,23 @@ async fn me(
     let mut message = (String::new(), "ok");
     let mut status = 200;
     let mut enrolling = s.enrolling.clone();
-    if let Some(f) = form
+    if let Some(f) = form.as_ref().filter(|f| f.text("action") == "vacation") {
+        let v = super::vacation::Vacation {
+            on: f.text("on") == "1",
+            subject: f.text("subject").to_string(),
+            body: f.get("body").unwrap_or("").replace("\r\n", "\n"),
+        };
+        match super::vacation::set(web, &s.email, &v).await {
+            Ok(()) => {
+                let state = if v.on { "on" } else { "off" };
+                message = (format!("Vacation reply saved and {state}."), "ok");
+            }
+            Err(e) => {
+                message = (e, "error");
+                status = 400;
+            }
+        }
+    } else if let Some(f) = form
         .as_ref()
         .filter(|f| f.text("action").starts_with("totp-"))
     {
@@ -439,9 +455,10 @@ async fn me(
         }
     }
     let two_step = two_step_section(web, ctx, s, enrolling.as_deref()).await;
+    let vacation = vacation_section(web, ctx, s).await;
     let body = format!(
         r#"{note}<h2>Your mail settings</h2>{settings}{phone}
-<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{two_step}"#,
+<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{two_step}{vacation}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
         phone = super::clients::setup_section(web, req),
@@ -634,4 +651,25 @@ async fn login_code(
         origin.peer.ip()
     );
     Response::see_other("/").with("Set-Cookie", cookie(session::COOKIE, &new, None))
+}
+
+/// The vacation reply form of the user's page.
+async fn vacation_section(web: &Web, ctx: &Ctx, s: &Session) -> String {
+    let v = super::vacation::get(web, &s.email).await;
+    format!(
+        r#"<h2>Vacation reply</h2><form method="post" action="/me">{csrf}<input type="hidden" name="action" value="vacation">
+<label><input type="checkbox" name="on" value="1"{checked}> Reply to incoming mail while I am away</label>{subject}
+<label>Message <textarea name="body" rows="5" maxlength="{max}">{body}</textarea></label><button>Save vacation reply</button></form>"#,
+        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+        checked = if v.on { " checked" } else { "" },
+        subject = input(
+            "Subject",
+            "subject",
+            "text",
+            &v.subject,
+            "maxlength=\"200\""
+        ),
+        max = super::vacation::MAX_BODY,
+        body = esc(&v.body),
+    )
 }

@@ -525,6 +525,36 @@ def two_step():
     check(imap_login(ADMIN, ADMIN_PASSWORD), "IMAP login with the password")
 
 
+@scenario
+def domains_and_vacation():
+    b = Browser()
+    setup(b)
+    status, _, text = b.post("/admin/domains", {"action": "add", "domain": "Second.Example"})
+    eq(status, 200, "add domain")
+    check("second.example</td>" in text, "listed, lowercased", text[-2000:])
+    eq(b.post("/admin/domains", {"action": "add", "domain": "not a domain"})[0], 400, "bad domain")
+    # A domain with a user in it stays.
+    status, _, _ = b.post("/admin/users", {"action": "add", "email": "eve@second.example", "password": "eve's password"})
+    eq(status, 200, "user in the new domain")
+    check(imap_login("eve@second.example", "eve's password"), "the new domain's user reads mail")
+    eq(b.post("/admin/domains", {"action": "delete", "domain": "second.example"})[0], 400, "domain in use")
+    b.post("/admin/users", {"action": "delete", "email": "eve@second.example", "confirm": "eve@second.example"})
+    status, _, text = b.post("/admin/domains", {"action": "delete", "domain": "second.example"})
+    eq(status, 200, "remove domain")
+    check("second.example</td>" not in text, "gone", text[-2000:])
+    # The vacation reply is kept as written.
+    status, _, text = b.post("/me", {"action": "vacation", "on": "1", "subject": "Away <until> Monday",
+                                     "body": "Back on Monday.\r\nUrgent: call the office."})
+    check(status == 200 and "saved and on" in text, "vacation saved", text[:2000])
+    status, _, text = b.get("/me")
+    check('value="Away &lt;until&gt; Monday"' in text and "Back on Monday.\nUrgent: call the office.</textarea>" in text
+          and 'value="1" checked' in text, "shown back, escaped", text[-3000:])
+    eq(b.post("/me", {"action": "vacation", "on": "1", "subject": "x", "body": ""})[0], 400, "empty reply refused")
+    eq(b.post("/me", {"action": "vacation", "subject": "y" * 201, "body": "z"})[0], 400, "long subject refused")
+    status, _, text = b.post("/me", {"action": "vacation", "subject": "Away", "body": "Back soon."})
+    check(status == 200 and "saved and off" in text, "turned off", text[:2000])
+
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
