@@ -171,13 +171,7 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             e = esc(email),
             m = esc(cols.get(1).copied().unwrap_or("")),
             b = esc(cols.get(2).copied().unwrap_or("")),
-            p = input(
-                "New password",
-                "password",
-                "password",
-                "",
-                "required autocomplete=\"new-password\""
-            ),
+            p = html::password("New password", "password", true),
             c = input(
                 "Type the address to confirm",
                 "confirm",
@@ -192,13 +186,7 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
 <h2>Add a user</h2><form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="add">{e}{p}<button>Add user</button></form>"#,
         note = notice(message.1, &message.0),
         e = input("Address", "email", "email", "", "required"),
-        p = input(
-            "Password (at least 8 characters)",
-            "password",
-            "password",
-            "",
-            "required autocomplete=\"new-password\""
-        ),
+        p = html::password("Password (at least 8 characters)", "password", true),
     );
     ctx.page(web, status, "Users", &body)
 }

@@ -9,6 +9,7 @@
 use super::Web;
 use crate::dns::Resolver;
 use crate::tls::TlsFiles;
+use rustls::pki_types::pem::PemObject;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -239,7 +240,10 @@ pub async fn certificate(web: &Web) -> Finding {
         let der = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
             .next()?
             .ok()?;
-        Some((self_signed, not_after(der.as_ref())))
+        let until = crate::acme::renewal::cert_info(der.as_ref())
+            .and_then(|i| u64::try_from(i.not_after).ok())
+            .map(crate::time::iso8601);
+        Some((self_signed, until))
     })
     .await;
     match found {
@@ -257,83 +261,5 @@ pub async fn certificate(web: &Web) -> Finding {
             },
         ),
         None => finding("TLS certificate", Some(false), "no readable certificate"),
-    }
-}
-
-use rustls::pki_types::pem::PemObject;
-
-/// The `notAfter` of an X.509 certificate (RFC 5280 §4.1.2.5) as text, read with a minimal DER
-/// walk: Certificate → tbsCertificate → [version] serial signature issuer validity.
-pub fn not_after(der: &[u8]) -> Option<String> {
-    fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = d.split_first()?;
-        let (&len0, mut rest) = rest.split_first()?;
-        let len = if len0 < 0x80 {
-            usize::from(len0)
-        } else {
-            let n = usize::from(len0 & 0x7f);
-            if n == 0 || n > 3 || rest.len() < n {
-                return None;
-            }
-            let l = rest[..n]
-                .iter()
-                .fold(0usize, |a, &b| a << 8 | usize::from(b));
-            rest = &rest[n..];
-            l
-        };
-        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-    }
-    let (_, cert, _) = tlv(der)?;
-    let (_, tbs, _) = tlv(cert)?;
-    let (tag, _, mut rest) = tlv(tbs)?;
-    if tag == 0xa0 {
-        rest = tlv(rest)?.2; // serial
-    }
-    let rest = tlv(rest)?.2; // signature
-    let rest = tlv(rest)?.2; // issuer
-    let (_, validity, _) = tlv(rest)?;
-    let (_, _, after) = tlv(validity)?;
-    let (tag, time, _) = tlv(after)?;
-    let t = std::str::from_utf8(time).ok()?;
-    // UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280 §4.1.2.5.1-2).
-    let (year, rest) = match tag {
-        0x17 if t.len() == 13 => {
-            let yy: u32 = t[..2].parse().ok()?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, &t[2..])
-        }
-        0x18 if t.len() == 15 => (t[..4].parse().ok()?, &t[4..]),
-        _ => return None,
-    };
-    Some(format!(
-        "{year}-{}-{} {}:{} UTC",
-        &rest[..2],
-        &rest[2..4],
-        &rest[4..6],
-        &rest[6..8]
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_not_after_of_a_generated_certificate() {
-        let mut params = rcgen::CertificateParams::new(vec!["mail.example.test".into()]).unwrap();
-        params.not_after = rcgen::date_time_ymd(2031, 7, 4);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        assert_eq!(
-            not_after(cert.der()).as_deref(),
-            Some("2031-07-04 00:00 UTC")
-        );
-        params.not_after = rcgen::date_time_ymd(2051, 1, 2);
-        let cert = params.self_signed(&key).unwrap();
-        assert_eq!(
-            not_after(cert.der()).as_deref(),
-            Some("2051-01-02 00:00 UTC")
-        );
-        assert_eq!(not_after(b"\x30\x03\x02\x01\x00"), None);
-        assert_eq!(not_after(b""), None);
     }
 }

@@ -92,6 +92,23 @@ pub fn input(label: &str, name: &str, kind: &str, value: &str, extra: &str) -> S
     )
 }
 
+/// A labelled, required password field; `new` says whether the browser should offer to make one
+/// up (`new-password`) or fill in the saved one (`current-password`).
+pub fn password(label: &str, name: &str, new: bool) -> String {
+    let which = if new {
+        "new-password"
+    } else {
+        "current-password"
+    };
+    input(
+        label,
+        name,
+        "password",
+        "",
+        &format!("required autocomplete=\"{which}\""),
+    )
+}
+
 /// Bytes as a short human size (KiB, MiB, GiB).
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];

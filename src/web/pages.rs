@@ -34,6 +34,10 @@ pub(super) struct Ctx {
     session: Option<(String, Session)>,
     /// A login that still owes its TOTP code.
     pending: Option<(String, Session)>,
+    /// Where the request came from.
+    origin: Origin,
+    /// When it arrived.
+    now: Instant,
     /// The cookie CSRF tokens are made from (session, or pre-login).
     anchor: String,
     /// A pre-login cookie to set with this response.
@@ -96,6 +100,8 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
     let ctx = Ctx {
         session,
         pending,
+        origin,
+        now,
         anchor,
         new_pre,
     };
@@ -132,12 +138,12 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
         }),
         ("/setup", _) if setup_done => Response::see_other("/"),
         ("/setup", None) => setup_page(web, &ctx, config, &Form::default(), "", 200),
-        ("/setup", Some(f)) => setup(web, &ctx, config, &f, origin, now).await,
+        ("/setup", Some(f)) => setup(web, &ctx, config, &f).await,
         ("/login", None) => login_page(web, &ctx, "", "", 200),
-        ("/login", Some(f)) => login(web, &ctx, config, &f, origin, now).await,
+        ("/login", Some(f)) => login(web, &ctx, config, &f).await,
         ("/login/code", None) if ctx.pending.is_some() => code_page(web, &ctx, "", 200),
         ("/login/code", None) => Response::see_other("/login"),
-        ("/login/code", Some(f)) => login_code(web, &ctx, config, &f, origin, now).await,
+        ("/login/code", Some(f)) => login_code(web, &ctx, config, &f).await,
         ("/logout", Some(_)) => {
             if let Some((id, _)) = ctx.session.as_ref().or(ctx.pending.as_ref()) {
                 web.sessions.borrow_mut().end(id);
@@ -153,7 +159,7 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
         },
         ("/me", form) => match &ctx.session {
             None => Response::see_other("/login"),
-            Some(_) => me(web, &ctx, config, req, form, origin).await,
+            Some(_) => me(web, &ctx, config, req, form).await,
         },
         ("/me/mailnook.mobileconfig", None) => match &ctx.session {
             None => Response::see_other("/login"),
@@ -220,32 +226,14 @@ fn setup_page(
             f.text("email"),
             "required"
         ),
-        p = input(
-            "Password (at least 8 characters)",
-            "password",
-            "password",
-            "",
-            "required autocomplete=\"new-password\""
-        ),
-        p2 = input(
-            "Password again",
-            "password2",
-            "password",
-            "",
-            "required autocomplete=\"new-password\""
-        ),
+        p = html::password("Password (at least 8 characters)", "password", true),
+        p2 = html::password("Password again", "password2", true),
     );
     ctx.page(web, status, "Set up mailnook", &body)
 }
 
-async fn setup(
-    web: &Web,
-    ctx: &Ctx,
-    config: &Config,
-    f: &Form,
-    origin: Origin,
-    now: Instant,
-) -> Response {
+async fn setup(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response {
+    let (origin, now) = (ctx.origin, ctx.now);
     let (domain, hostname, email) = (f.text("domain"), f.text("hostname"), f.text("email"));
     let password = f.get("password").unwrap_or("");
     if password != f.get("password2").unwrap_or("") {
@@ -308,25 +296,13 @@ fn login_page(web: &Web, ctx: &Ctx, email: &str, error: &str, status: u16) -> Re
             email,
             "required autocomplete=\"username\""
         ),
-        p = input(
-            "Password",
-            "password",
-            "password",
-            "",
-            "required autocomplete=\"current-password\""
-        ),
+        p = html::password("Password", "password", false),
     );
     ctx.page(web, status, "Log in", &body)
 }
 
-async fn login(
-    web: &Web,
-    ctx: &Ctx,
-    config: &Config,
-    f: &Form,
-    origin: Origin,
-    now: Instant,
-) -> Response {
+async fn login(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response {
+    let (origin, now) = (ctx.origin, ctx.now);
     let email = f.text("email");
     let password = Secret::new(f.get("password").unwrap_or("").to_string());
     match web
@@ -373,14 +349,8 @@ fn client_settings(config: &Config, port_base: u16, email: &str) -> String {
     )
 }
 
-async fn me(
-    web: &Web,
-    ctx: &Ctx,
-    config: &Config,
-    req: &Request,
-    form: Option<Form>,
-    origin: Origin,
-) -> Response {
+async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<Form>) -> Response {
+    let origin = ctx.origin;
     let Some((id, s)) = &ctx.session else {
         return Response::see_other("/login");
     };
@@ -463,27 +433,9 @@ async fn me(
         settings = client_settings(config, web.port_base, &s.email),
         phone = super::clients::setup_section(web, req),
         csrf = html::csrf_field(&ctx.viewer(web).csrf),
-        c = input(
-            "Current password",
-            "current",
-            "password",
-            "",
-            "required autocomplete=\"current-password\""
-        ),
-        p = input(
-            "New password",
-            "password",
-            "password",
-            "",
-            "required autocomplete=\"new-password\""
-        ),
-        p2 = input(
-            "New password again",
-            "password2",
-            "password",
-            "",
-            "required autocomplete=\"new-password\""
-        ),
+        c = html::password("Current password", "current", false),
+        p = html::password("New password", "password", true),
+        p2 = html::password("New password again", "password2", true),
     );
     ctx.page(web, status, "My account", &body)
 }
@@ -605,14 +557,8 @@ fn code_page(web: &Web, ctx: &Ctx, error: &str, status: u16) -> Response {
 }
 
 /// The second step of a login: a half-done session becomes a whole one with a right code.
-async fn login_code(
-    web: &Web,
-    ctx: &Ctx,
-    config: &Config,
-    f: &Form,
-    origin: Origin,
-    now: Instant,
-) -> Response {
+async fn login_code(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response {
+    let (origin, now) = (ctx.origin, ctx.now);
     let Some((id, s)) = &ctx.pending else {
         return Response::see_other("/login");
     };
