@@ -25,6 +25,7 @@ pub mod queue;
 pub mod server;
 pub mod spam;
 pub mod spf;
+pub mod stats;
 pub mod store;
 pub mod time;
 pub mod tls;

@@ -294,3 +294,39 @@ fn metrics_need_their_token() {
         assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
     }
 }
+
+#[test]
+fn the_overview_charts_mail_per_day_across_restarts() {
+    let d = DataDir::new(&["alice@example.test"]);
+    d.cli_ok(&["config", "set", "web.admins", "alice@example.test"]);
+    let mut s = Server::serve(d);
+    for subject in ["one", "two"] {
+        let msg = format!("From: x@sender.test\r\nSubject: {subject}\r\n\r\nhi");
+        assert!(s.deliver_to_alice("x@sender.test", &msg).starts_with("250"));
+    }
+    let mut c = s.connect();
+    assert!(c.cmd("EHLO mail.sender.test").starts_with("250"));
+    assert!(c.cmd("MAIL FROM:<x@sender.test>").starts_with("250"));
+    assert!(c.cmd("RCPT TO:<nobody@example.test>").starts_with("550"));
+    drop(c);
+    let today = |out: &str| {
+        out.lines()
+            .filter(|l| l.starts_with(&mailnook::time::iso8601(mailnook::time::unix_now())[..10]))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let out = scenario(&s, "chart");
+    let lines = today(&out);
+    assert!(lines.iter().any(|l| l.ends_with(": 2 received")), "{out}");
+    assert!(lines.iter().any(|l| l.ends_with(": 1 refused")), "{out}");
+    assert!(out.contains("received 2 · "), "{out}");
+    // Saved at shutdown, read back at start.
+    assert!(s.stop().success());
+    let data = std::mem::replace(&mut s.data, DataDir::new(&[]));
+    let s = Server::serve(data);
+    let out = scenario(&s, "chart");
+    assert!(
+        today(&out).iter().any(|l| l.ends_with(": 2 received")),
+        "{out}"
+    );
+}

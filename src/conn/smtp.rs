@@ -64,6 +64,8 @@ pub struct SmtpContext {
     pub checker: Rc<Checker>,
     /// Closed when the server shuts down.
     pub shutdown: async_channel::Receiver<()>,
+    /// The daily counters (received, refused).
+    pub stats: Rc<crate::stats::Stats>,
     /// The client's address.
     pub peer: SocketAddr,
     /// Connection id for logs.
@@ -437,6 +439,7 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
         }
         Ok(RcptDecision::Reject(reply)) => {
             log::info!(target: "maillog", "rejected cid={} ip={} rcpt={:?} code={}", ctx.cid, ctx.peer.ip(), rcpt, reply.code);
+            ctx.stats.count(crate::stats::Event::Refused);
             conn.session.reject(reply);
         }
         Err(e) => {
@@ -448,6 +451,9 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
 
 /// Refuses the message in progress with `reply`, dropping what was stored of it.
 async fn refuse(conn: &mut Conn<'_>, sink: MessageSink, reply: Reply) {
+    if reply.code >= 500 {
+        conn.ctx.stats.count(crate::stats::Event::Refused);
+    }
     sink.discard().await;
     conn.session.reject(reply);
 }
@@ -635,6 +641,9 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 size,
                 queued.map(|q| format!(" queued={q}")).unwrap_or_default()
             );
+            if ctx.submission.is_none() {
+                ctx.stats.count(crate::stats::Event::Received);
+            }
             conn.session.message_accepted(&id);
         }
         Ok(_) => conn.session.reject(r::LOCAL_ERROR),

@@ -49,6 +49,8 @@ pub struct Env {
     pub tls: Option<ClientTls>,
     /// Addresses found unreachable, shared by all attempts.
     pub unreachable: Rc<transport::Unreachable>,
+    /// The daily counters (sent, refused).
+    pub stats: Rc<crate::stats::Stats>,
 }
 
 impl Env {
@@ -80,6 +82,8 @@ pub struct Queue {
     resolver: Rc<ConfiguredResolver>,
     /// Addresses that refused or timed out a connection lately.
     unreachable: Rc<transport::Unreachable>,
+    /// The daily counters (sent, refused).
+    stats: Rc<crate::stats::Stats>,
 }
 
 impl Queue {
@@ -90,6 +94,7 @@ impl Queue {
         executor: Rc<LocalExecutor<'static>>,
         shutdown: async_channel::Receiver<()>,
         resolver: Rc<ConfiguredResolver>,
+        stats: Rc<crate::stats::Stats>,
     ) -> Queue {
         Queue {
             store,
@@ -99,6 +104,7 @@ impl Queue {
             tls: RefCell::new(None),
             resolver,
             unreachable: Rc::default(),
+            stats,
         }
     }
 
@@ -158,6 +164,7 @@ pub async fn run(queue: Rc<Queue>) {
                         config: cfg.clone(),
                         tls: queue.client_tls(),
                         unreachable: queue.unreachable.clone(),
+                        stats: queue.stats.clone(),
                     };
                     let (in_flight, done_tx) = (in_flight.clone(), done_tx.clone());
                     queue
@@ -307,6 +314,11 @@ async fn attempt(env: &Env, row: QueuedMessage) -> crate::store::Result<()> {
                 "deferred",
             ),
         };
+        match state {
+            RcptState::Delivered => env.stats.count(crate::stats::Event::Sent),
+            RcptState::Failed => env.stats.count(crate::stats::Event::Refused),
+            _ => {}
+        }
         log::info!(
             target: "maillog",
             "{word} id={} to=<{}> relay={} tls={} result={text}",
@@ -524,6 +536,7 @@ mod tests {
             )),
             tls: None,
             unreachable: Rc::default(),
+            stats: Rc::default(),
         };
         futures_lite::future::block_on(attempt(&env, row)).unwrap();
     }

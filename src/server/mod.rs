@@ -136,6 +136,8 @@ struct Shared {
     resolver: Rc<crate::dns::stub::ConfiguredResolver>,
     checker: Rc<crate::delivery::sender_auth::Checker>,
     pop3_locks: pop3::MaildropLocks,
+    /// The daily mail counters (overview chart).
+    stats: Rc<crate::stats::Stats>,
     /// ACME challenge answers, published by the renewal task and served by the web page.
     acme: crate::acme::Challenges,
     /// The web page; set once the shared state exists (its reload closure refers back here).
@@ -289,6 +291,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let dkim = load_dkim(&args.data, &config.dkim_selector);
     let resolver: Rc<crate::dns::stub::ConfiguredResolver> = Rc::default();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
+    let stats = Rc::new(crate::stats::Stats::load(&store));
     let shared = Rc::new(Shared {
         store,
         data: args.data.clone(),
@@ -303,6 +306,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             psl: Default::default(),
         }),
         pop3_locks: Default::default(),
+        stats,
         acme: crate::acme::Challenges::new(),
         web: RefCell::new(None),
         next_cid: Cell::new(0),
@@ -332,6 +336,7 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                 ex.clone(),
                 shared.shutdown.clone(),
                 shared.resolver.clone(),
+                shared.stats.clone(),
             );
             ex.spawn(crate::queue::run(Rc::new(queue))).detach();
             let config = {
@@ -345,6 +350,12 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             ))
             .detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
+            ex.spawn(crate::stats::run_flusher(
+                shared.stats.clone(),
+                shared.store.clone(),
+                shared.shutdown.clone(),
+            ))
+            .detach();
             let config = {
                 let shared = shared.clone();
                 Rc::new(move || shared.config()) as Rc<dyn Fn() -> Rc<Config>>
@@ -372,6 +383,8 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             while shared.limits.open() > 0 && std::time::Instant::now() < deadline {
                 Timer::after(Duration::from_millis(20)).await;
             }
+            // The day's counters, before the store closes.
+            shared.stats.flush(&shared.store).await;
         }
     };
     async_io::block_on(ex.run(main));
@@ -429,6 +442,7 @@ async fn accept_loop(
                         submission,
                         checker: shared.checker.clone(),
                         shutdown: shared.shutdown.clone(),
+                        stats: shared.stats.clone(),
                         peer,
                         cid,
                     };
@@ -513,6 +527,7 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         auth: shared.auth.clone(),
         resolver: shared.resolver.clone(),
         challenges: shared.acme.clone(),
+        stats: shared.stats.clone(),
         sessions: Default::default(),
         totp_steps: Default::default(),
         started: std::time::Instant::now(),

@@ -75,7 +75,8 @@ pub(super) async fn route(
                 queued = o.queued,
             );
             let body = format!(
-                "{body}<h2>Recent deliveries and refusals</h2>{}",
+                "{body}<h2>Mail per day</h2>{}<h2>Recent deliveries and refusals</h2>{}",
+                chart(&web.stats.last(14)),
                 recent_mail_lines()
             );
             ctx.page(web, 200, "Overview", &body)
@@ -552,4 +553,64 @@ async fn domains(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         d = input("Domain", "domain", "text", "", "required"),
     );
     ctx.page(web, status, "Domains", &body)
+}
+
+/// Received, sent and refused counts per day as an inline SVG bar chart (no script, no
+/// external resource; colours as attributes, which the Content-Security-Policy allows).
+fn chart(days: &[(u64, crate::stats::Day)]) -> String {
+    const SERIES: [(&str, &str); 3] = [
+        ("received", "#2563eb"),
+        ("sent", "#16a34a"),
+        ("refused", "#dc2626"),
+    ];
+    let (w, h, top, bottom) = (560u64, 180u64, 16u64, 28u64);
+    let max = days
+        .iter()
+        .map(|(_, d)| d.received.max(d.sent).max(d.refused))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let slot = w / days.len().max(1) as u64;
+    let bar = (slot.saturating_sub(6) / 3).max(1);
+    let plot = h - top - bottom;
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="Mail per day, last {n} days"><text x="0" y="11" font-size="11" fill="currentColor">most: {max}</text>"#,
+        n = days.len()
+    );
+    for (i, (day, d)) in days.iter().enumerate() {
+        let x0 = i as u64 * slot + 3;
+        for (k, (value, (name, colour))) in [d.received, d.sent, d.refused]
+            .iter()
+            .zip(SERIES)
+            .enumerate()
+        {
+            let bh = value * plot / max;
+            let _ = write!(
+                svg,
+                r#"<rect x="{x}" y="{y}" width="{bar}" height="{bh}" fill="{colour}"><title>{date}: {value} {name}</title></rect>"#,
+                x = x0 + k as u64 * bar,
+                y = top + plot - bh,
+                date = &crate::time::iso8601(day * 86_400)[..10],
+            );
+        }
+        if i % 2 == days.len() % 2 {
+            let _ = write!(
+                svg,
+                r#"<text x="{x}" y="{y}" font-size="10" fill="currentColor">{label}</text>"#,
+                x = x0,
+                y = h - 8,
+                label = &crate::time::iso8601(day * 86_400)[5..10],
+            );
+        }
+    }
+    let total = |f: fn(&crate::stats::Day) -> u64| days.iter().map(|(_, d)| f(d)).sum::<u64>();
+    let _ = write!(
+        svg,
+        r#"</svg><p class="muted"><span class="key received">■</span> received {} · <span class="key sent">■</span> sent {} · <span class="key refused">■</span> refused {} in {} days</p>"#,
+        total(|d| d.received),
+        total(|d| d.sent),
+        total(|d| d.refused),
+        days.len()
+    );
+    svg
 }

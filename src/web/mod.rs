@@ -62,6 +62,8 @@ pub struct Web {
     pub reload: Rc<dyn Fn()>,
     /// The login service shared with the mail protocols.
     pub auth: Rc<Authenticator>,
+    /// The daily mail counters, for the overview chart.
+    pub stats: Rc<crate::stats::Stats>,
     /// ACME HTTP-01 answers to serve.
     pub challenges: crate::acme::Challenges,
     /// The resolver of the configured name servers (for the checks page).

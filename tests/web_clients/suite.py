@@ -555,6 +555,20 @@ def domains_and_vacation():
     check(status == 200 and "saved and off" in text, "turned off", text[:2000])
 
 
+@scenario
+def chart():
+    """Alice (an administrator by setting) reads the overview; prints the chart's titles."""
+    b = Browser()
+    status, _, _ = b.post("/login", {"email": "alice@example.test", "password": PASSWORD})
+    eq(status, 303, "login")
+    status, _, text = b.get("/admin")
+    eq(status, 200, "overview")
+    check('<svg class="chart"' in text, "a chart", text[-3000:])
+    for title in re.findall(r"<title>([^<]*)</title>", text):
+        print(title)
+    print(re.search(r"received \d+ · .*? in \d+ days", text).group(0))
+
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
