@@ -235,6 +235,12 @@ fn checks_say_what_works_and_what_needs_the_owner() {
         "{out}"
     );
     assert!(line("DMARC of example.test").starts_with("bad|"), "{out}");
+    let srv = line("Client autoconfiguration of example.test");
+    assert!(
+        srv.starts_with("note|")
+            && srv.contains("_submissions._tcp.example.test. SRV 0 1 465 mx.example.test."),
+        "{srv}"
+    );
     // A closed port: blocked, and the relay is suggested.
     s.data
         .cli_ok(&["config", "set", "web.port25_probe", "127.0.0.1:9"]);

@@ -370,6 +370,7 @@ async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let stored = web.store.settings().unwrap_or_default();
     let csrf = html::csrf_field(&ctx.viewer(web).csrf);
     let mut body = notes;
+    body.push_str(&spam_models(web).await);
     let options: String = RELAY_PRESETS
         .iter()
         .map(|p| format!(r#"<option value="{0}">{0}</option>"#, esc(p.0)))
@@ -613,4 +614,34 @@ fn chart(days: &[(u64, crate::stats::Day)]) -> String {
         days.len()
     );
     svg
+}
+
+/// What the spam models have learned: the shared one and each user's own.
+async fn spam_models(web: &Web) -> String {
+    let store = web.store.clone();
+    let rows = blocking::unblock(move || {
+        let mut rows = Vec::new();
+        if let Ok(t) = store.spam_totals(crate::store::spam::GLOBAL) {
+            rows.push(("shared (all users' lessons)".to_string(), t));
+        }
+        for u in store.users().unwrap_or_default() {
+            if let Ok(t) = store.spam_totals(u.id.0) {
+                rows.push((u.row.email.clone(), t));
+            }
+        }
+        rows
+    })
+    .await;
+    let mut table = String::new();
+    for (who, (ham, spam, tokens)) in &rows {
+        let _ = write!(
+            table,
+            "<tr><td>{}</td><td>{ham}</td><td>{spam}</td><td>{tokens}</td></tr>",
+            esc(who)
+        );
+    }
+    format!(
+        r#"<h2>Spam models</h2><p>Messages moved into Junk (spam) or out of it (ham) teach the models; each user's own model decides for mail to that user once it has an opinion.</p>
+<table><thead><tr><th>Model</th><th>Ham learned</th><th>Spam learned</th><th>Tokens</th></tr></thead><tbody>{table}</tbody></table>"#
+    )
 }

@@ -129,6 +129,20 @@ pub async fn run(web: &Web) -> Vec<Finding> {
                 out.push(finding(format!("DKIM key {name}"), Some(ok), detail));
             }
         }
+        let srv: Vec<String> = crate::cli::dns_records::SRV_SERVICES
+            .iter()
+            .map(|(service, priority, port)| {
+                format!("{service}.{d}. SRV {priority} 1 {port} {host}.")
+            })
+            .collect();
+        out.push(finding(
+            format!("Client autoconfiguration of {d}"),
+            None,
+            format!(
+                "optional (RFC 6186): lets mail apps find the servers from the address alone: {}",
+                srv.join("; ")
+            ),
+        ));
         let dmarc = txt(format!("_dmarc.{d}")).await;
         out.push(
             match dmarc

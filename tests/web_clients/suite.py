@@ -296,6 +296,9 @@ def admin_pages():
     fields = {"group": "Outbound mail", "smarthost.host": "relay.example.net", "smarthost.port": "2525",
               "smarthost.tls": "starttls", "smarthost.tls_verify": "1", "smarthost.user": "me",
               "smarthost.password": "relay secret"}
+    status, _, text = b.get("/admin/settings")
+    check("Spam models" in text and "shared (all users&#39; lessons)</td><td>0</td><td>0</td>" in text
+          and "boss@example.test</td><td>0</td>" in text, "spam models listed", text[:3000])
     status, _, text = b.post("/admin/settings", fields)
     eq(status, 200, "save outbound")
     check("4 settings changed" in text, "host, port, user and password changed", text[:3000])
