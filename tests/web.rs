@@ -105,6 +105,20 @@ fn own_certificate_installed_and_removed() {
 }
 
 #[test]
+fn app_passwords_for_mail_programs_only() {
+    let s = Server::start(&[]);
+    let out = scenario(&s, "app_passwords");
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("app password "))
+        .expect("the scenario names the password");
+    assert!(
+        !s.log().contains(password),
+        "an app password reached the log"
+    );
+}
+
+#[test]
 fn two_step_login_with_totp() {
     let s = Server::start(&[]);
     scenario(&s, "two_step");

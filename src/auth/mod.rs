@@ -26,6 +26,7 @@
 //! per-client one so one misconfigured phone cannot do it alone), and a success from a client
 //! clears that client's counter even if it failed for other accounts before.
 
+pub mod app_passwords;
 mod cache;
 mod password;
 pub mod sasl;
@@ -265,18 +266,45 @@ impl Authenticator {
         self.stats.set(s);
     }
 
-    /// Checks `password` for `username` (a full address, any case) from `peer`.
-    ///
-    /// In order: refused at once if the client or the account is blocked; waits out the delay
-    /// owed for recent failures; one store read, answered from the cache if these credentials
-    /// were verified against this stored hash lately; otherwise waits for a verification slot,
-    /// checks the block again and verifies off the executor thread.
+    /// Checks `password` for `username` (a full address, any case) from `peer`, for a mail
+    /// protocol: the main password or one of the user's app passwords.
     pub async fn login(
         &self,
         store: &Store,
         username: &str,
         password: &Secret<String>,
         peer: IpAddr,
+    ) -> Result<Principal, AuthFailure> {
+        self.login_with(store, username, password, peer, true).await
+    }
+
+    /// Like [`Authenticator::login`], with the main password only (the web page: app passwords
+    /// are for mail programs).
+    pub async fn login_main(
+        &self,
+        store: &Store,
+        username: &str,
+        password: &Secret<String>,
+        peer: IpAddr,
+    ) -> Result<Principal, AuthFailure> {
+        self.login_with(store, username, password, peer, false)
+            .await
+    }
+
+    /// Checks `password` for `username` from `peer`; `app_passwords` says whether the user's
+    /// app passwords count.
+    ///
+    /// In order: refused at once if the client or the account is blocked; waits out the delay
+    /// owed for recent failures; one store read, answered from the cache if these credentials
+    /// were verified against this stored hash lately; otherwise waits for a verification slot,
+    /// checks the block again and verifies off the executor thread.
+    async fn login_with(
+        &self,
+        store: &Store,
+        username: &str,
+        password: &Secret<String>,
+        peer: IpAddr,
+        app_passwords: bool,
     ) -> Result<Principal, AuthFailure> {
         let attempt = Attempt::new(username, peer);
         let wait = self.gate(&attempt)?;
@@ -285,6 +313,14 @@ impl Authenticator {
         }
 
         let user = self.read_user(store, &attempt)?;
+        // App passwords carry 100 random bits: one SHA-256 per stored one, no argon2, no cache
+        // (a revoked one must stop working at once).
+        if app_passwords
+            && let Some(user) = &user
+            && self.app_password_matches(store, &attempt, user, password)?
+        {
+            return Ok(self.succeed(&attempt, user, false));
+        }
         if let Some(user) = &user
             && self.cache_hit(&attempt, password, user)
         {
@@ -353,6 +389,23 @@ impl Authenticator {
             log::warn!(target: "maillog", "auth unavailable ip={} user=\"{}\" error={e}", a.peer, a.shown);
             AuthFailure::Unavailable
         })
+    }
+
+    fn app_password_matches(
+        &self,
+        store: &Store,
+        a: &Attempt,
+        user: &User,
+        password: &Secret<String>,
+    ) -> Result<bool, AuthFailure> {
+        let raw = store
+            .state(&app_passwords::state_key(&user.row.email))
+            .map_err(|e| {
+                log::warn!(target: "maillog", "auth unavailable ip={} user=\"{}\" error={e}", a.peer, a.shown);
+                AuthFailure::Unavailable
+            })?;
+        Ok(raw
+            .is_some_and(|r| app_passwords::matches(&app_passwords::decode(&r), password.expose())))
     }
 
     fn cache_hit(&self, a: &Attempt, password: &Secret<String>, user: &User) -> bool {

@@ -7,10 +7,12 @@ use super::session::{self, Limits, PRE_COOKIE, Session};
 use super::{Origin, Web, error_page, two_step};
 use crate::auth::AuthFailure;
 use crate::auth::Secret;
+use crate::auth::app_passwords::{self, AppPassword};
 use crate::cli::admin::{AdminError, execute};
 use crate::cli::args::AdminCommand;
 use crate::config::Config;
 use crate::proto::http::{Form, Method, Request, Response};
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 fn limits(config: &Config) -> Limits {
@@ -307,7 +309,7 @@ async fn login(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response {
     let password = Secret::new(f.get("password").unwrap_or("").to_string());
     match web
         .auth
-        .login(&web.store, email, &password, origin.peer.ip())
+        .login_main(&web.store, email, &password, origin.peer.ip())
         .await
     {
         Ok(p) => {
@@ -357,7 +359,22 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
     let mut message = (String::new(), "ok");
     let mut status = 200;
     let mut enrolling = s.enrolling.clone();
-    if let Some(f) = form.as_ref().filter(|f| f.text("action") == "vacation") {
+    let mut new_app_password = None;
+    if let Some(f) = form
+        .as_ref()
+        .filter(|f| f.text("action").starts_with("app-"))
+    {
+        match app_password_action(web, &s.email, f).await {
+            Ok((text, made)) => {
+                message = (text, "ok");
+                new_app_password = made;
+            }
+            Err(e) => {
+                message = (e, "error");
+                status = 400;
+            }
+        }
+    } else if let Some(f) = form.as_ref().filter(|f| f.text("action") == "vacation") {
         let v = super::vacation::Vacation {
             on: f.text("on") == "1",
             subject: f.text("subject").to_string(),
@@ -393,7 +410,7 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
             status = 400;
         } else if let Err(e) = web
             .auth
-            .login(&web.store, &s.email, &current, origin.peer.ip())
+            .login_main(&web.store, &s.email, &current, origin.peer.ip())
             .await
         {
             message = (
@@ -426,9 +443,10 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
     }
     let two_step = two_step_section(web, ctx, s, enrolling.as_deref()).await;
     let vacation = vacation_section(web, ctx, s).await;
+    let app = app_password_section(web, ctx, s, new_app_password.as_deref()).await;
     let body = format!(
         r#"{note}<h2>Your mail settings</h2>{settings}{phone}
-<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{two_step}{vacation}"#,
+<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
         phone = super::clients::setup_section(web, req),
@@ -617,5 +635,100 @@ async fn vacation_section(web: &Web, ctx: &Ctx, s: &Session) -> String {
         ),
         max = super::vacation::MAX_BODY,
         body = esc(&v.body),
+    )
+}
+
+async fn app_passwords_of(web: &Web, email: &str) -> Vec<AppPassword> {
+    let (store, key) = (web.store.clone(), app_passwords::state_key(email));
+    blocking::unblock(move || store.state(&key).ok().flatten())
+        .await
+        .map(|r| app_passwords::decode(&r))
+        .unwrap_or_default()
+}
+
+/// Makes (`app-new`) or revokes (`app-revoke`) an app password; the notice, and a new password
+/// to show once.
+async fn app_password_action(
+    web: &Web,
+    email: &str,
+    f: &Form,
+) -> Result<(String, Option<String>), String> {
+    let mut list = app_passwords_of(web, email).await;
+    let (text, made) = match f.text("action") {
+        "app-new" => {
+            if list.len() >= app_passwords::MAX_PER_USER {
+                return Err(format!(
+                    "At most {} app passwords; revoke one first.",
+                    app_passwords::MAX_PER_USER
+                ));
+            }
+            let (password, stored) =
+                app_passwords::generate(f.text("name"), crate::time::unix_now())?;
+            let text = format!(
+                "App password \u{201c}{}\u{201d} made; it is shown only now.",
+                stored.name
+            );
+            list.push(stored);
+            (text, Some(password))
+        }
+        "app-revoke" => {
+            let before = list.len();
+            list.retain(|p| p.id != f.text("id"));
+            if list.len() == before {
+                return Err("No such app password.".into());
+            }
+            (
+                "App password revoked: it no longer logs in.".to_string(),
+                None,
+            )
+        }
+        _ => return Err("Unknown action.".into()),
+    };
+    web.store
+        .call(crate::store::Op::SetState {
+            key: app_passwords::state_key(email),
+            value: Some(app_passwords::encode(&list)),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    log::info!(
+        "web: {} for user={}",
+        f.text("action"),
+        crate::conn::loggable(email, 80)
+    );
+    Ok((text, made))
+}
+
+/// The app password part of the user's page.
+async fn app_password_section(web: &Web, ctx: &Ctx, s: &Session, made: Option<&str>) -> String {
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut rows = String::new();
+    for p in app_passwords_of(web, &s.email).await {
+        let _ = write!(
+            rows,
+            r#"<tr><td>{name}</td><td>{date}</td><td><form method="post" action="/me" class="inline">{csrf}<input type="hidden" name="action" value="app-revoke"><input type="hidden" name="id" value="{id}"><button class="danger">Revoke</button></form></td></tr>"#,
+            name = esc(&p.name),
+            date = &crate::time::iso8601(p.created)[..10],
+            id = esc(&p.id),
+        );
+    }
+    let fresh = made
+        .map(|pw| {
+            format!(
+                r#"<p class="notice ok">Type this into the mail program as its password: <code class="secret">{}</code></p>"#,
+                esc(&app_passwords::shown(pw))
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r#"<h2>App passwords</h2><p>One for each mail program, so you can revoke a lost phone's without changing your password. They work for mail only, not on this page.</p>{fresh}
+<table><tbody>{rows}</tbody></table><form method="post" action="/me">{csrf}<input type="hidden" name="action" value="app-new">{name}<button>Make an app password</button></form>"#,
+        name = input(
+            "Name, e.g. phone",
+            "name",
+            "text",
+            "",
+            "required maxlength=\"60\""
+        ),
     )
 }

@@ -572,6 +572,41 @@ def chart():
     print(re.search(r"received \d+ · .*? in \d+ days", text).group(0))
 
 
+@scenario
+def app_passwords():
+    b = Browser()
+    setup(b)
+    status, _, text = b.post("/me", {"action": "app-new", "name": "phone"})
+    eq(status, 200, "make")
+    m = re.search(r'<code class="secret">([a-z0-9 ]+)</code>', text)
+    check(m, "shown once", text[:3000])
+    shown = m.group(1)
+    password = shown.replace(" ", "")
+    eq(len(password), 20, "length")
+    check("phone</td>" in text, "listed by name", text[-3000:])
+    check(shown not in b.get("/me")[2], "not shown again")
+    # Mail protocols take it (as shown, with spaces, too); the main password still works.
+    check(imap_login(ADMIN, password), "IMAP with the app password")
+    check(imap_login(ADMIN, shown), "IMAP with the app password as shown")
+    check(imap_login(ADMIN, ADMIN_PASSWORD), "IMAP with the main password")
+    c = smtplib.SMTP("127.0.0.1", SUBMISSION_PORT, timeout=TIMEOUT)
+    c._host = HOSTNAME
+    c.starttls(context=tls_context())
+    c.login(ADMIN, password)
+    c.quit()
+    # Not the web page.
+    status, _, text = Browser().post("/login", {"email": ADMIN, "password": password})
+    check(status == 200 and "Wrong address or password" in text, "web refuses app passwords", text[-1000:])
+    # Revoked: refused at once (nothing cached).
+    m = re.search(r'name="action" value="app-revoke"><input type="hidden" name="id" value="([0-9a-f]+)"', b.get("/me")[2])
+    status, _, text = b.post("/me", {"action": "app-revoke", "id": m.group(1)})
+    check(status == 200 and "revoked" in text, "revoke", text[:2000])
+    check(not imap_login(ADMIN, password), "revoked app password refused")
+    check(imap_login(ADMIN, ADMIN_PASSWORD), "main password still works")
+    eq(b.post("/me", {"action": "app-new", "name": ""})[0], 400, "a name is needed")
+    print("app password " + password)
+
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
