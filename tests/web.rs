@@ -32,6 +32,7 @@ fn scenario(s: &Server, name: &str) -> String {
         .env("CA", s.cert())
         .env("HOSTNAME_TLS", HOSTNAME)
         .env("PASSWORD", PASSWORD)
+        .env("COOKIES", s.data.path().join("cookies.txt"))
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(&mut cmd, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -349,4 +350,27 @@ fn the_overview_charts_mail_per_day_across_restarts() {
         today(&out).iter().any(|l| l.ends_with(": 2 received")),
         "{out}"
     );
+}
+
+#[test]
+fn sessions_survive_a_restart_and_end_at_logout() {
+    let mut s = Server::start(&[]);
+    scenario(&s, "keep_session");
+    assert!(s.stop().success());
+    let data = std::mem::replace(&mut s.data, DataDir::new(&[]));
+    let mut s = Server::serve(data);
+    scenario(&s, "reuse_session");
+    // The logout removed the stored copy: after another restart the cookie is still dead.
+    assert!(s.stop().success());
+    let cookie = std::fs::read_to_string(s.data.path().join("cookies.txt")).unwrap();
+    let data = std::mem::replace(&mut s.data, DataDir::new(&[]));
+    let s = Server::serve(data);
+    let out = curl_ok(
+        curl_client(&s, &[web(&s).port()], "", "")
+            .args(["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+            .args(["-H", &format!("Cookie: mn_session={cookie}")])
+            .arg(format!("https://{HOSTNAME}:{}/admin", web(&s).port())),
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("303 ") && out.ends_with("/login"), "{out}");
 }

@@ -528,7 +528,25 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         resolver: shared.resolver.clone(),
         challenges: shared.acme.clone(),
         stats: shared.stats.clone(),
-        sessions: Default::default(),
+        sessions: {
+            // Sessions of the last run: nobody is logged out by a restart.
+            let config = shared.config();
+            let limits = crate::web::session::Limits::from_config(&config);
+            let mut sessions = crate::web::session::Sessions::new();
+            match shared.store.states_with_prefix(
+                crate::web::session::STATE_PREFIX,
+                config.web_max_sessions.saturating_mul(2),
+            ) {
+                Ok(entries) => sessions.restore(
+                    entries,
+                    std::time::Instant::now(),
+                    crate::time::unix_now(),
+                    &limits,
+                ),
+                Err(e) => log::warn!("web: stored sessions unreadable: {e}"),
+            }
+            RefCell::new(sessions)
+        },
         totp_steps: Default::default(),
         started: std::time::Instant::now(),
         https_port,

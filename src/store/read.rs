@@ -62,6 +62,21 @@ impl Store {
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
 
+    /// Every [`STATE`] entry whose key starts with `prefix`, in key order, at most `limit`.
+    pub fn states_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(STATE)?;
+        let mut out = Vec::new();
+        for e in t.range(prefix..)? {
+            let (k, v) = e?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// The typed settings in force.
     pub fn config(&self) -> Result<crate::config::Config> {
         Ok(crate::config::Config::from_pairs(&self.settings()?))

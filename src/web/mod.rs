@@ -200,7 +200,23 @@ impl Web {
                 return error_page(403, "This form was sent from another site.");
             }
         }
-        secured(pages::route(self, req, origin, &config).await)
+        let response = pages::route(self, req, origin, &config).await;
+        self.save_sessions().await;
+        secured(response)
+    }
+
+    /// Writes the session changes of the last request to the store.
+    async fn save_sessions(&self) {
+        let writes = self.sessions.borrow_mut().take_writes();
+        for (key, value) in writes {
+            if let Err(e) = self
+                .store
+                .call(crate::store::Op::SetState { key, value })
+                .await
+            {
+                log::warn!("web: saving a session failed: {e}");
+            }
+        }
     }
 
     /// Plain HTTP: everything moves to HTTPS (the session cookie is `Secure`).

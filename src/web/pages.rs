@@ -13,14 +13,10 @@ use crate::cli::args::AdminCommand;
 use crate::config::Config;
 use crate::proto::http::{Form, Method, Request, Response};
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn limits(config: &Config) -> Limits {
-    Limits {
-        idle: Duration::from_secs(config.web_session_idle_secs),
-        max: Duration::from_secs(config.web_session_max_secs),
-        count: config.web_max_sessions,
-    }
+    Limits::from_config(config)
 }
 
 /// `Set-Cookie` for a cookie that only this site's HTTPS pages see.

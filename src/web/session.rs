@@ -1,10 +1,15 @@
 //! Web sessions and CSRF tokens.
 //!
 //! A login creates a session: 32 random bytes, sent as the cookie [`COOKIE`] (`HttpOnly`,
-//! `Secure`, `SameSite=Strict`, RFC 6265bis §4.1.2.7) and kept here in memory with who logged in
-//! and when. Sessions end on logout, after `web.session_idle_secs` unused, after
-//! `web.session_max_secs` in all, when the user's password changes, and when the server
-//! restarts (logging in again is the only cost).
+//! `Secure`, `SameSite=Strict`, RFC 6265bis §4.1.2.7) and kept here, in memory and in the
+//! store's `STATE` table (key [`STATE_PREFIX`] + the SHA-256 of the cookie, never the cookie
+//! itself), so a restart logs nobody out. Sessions end on logout, after
+//! `web.session_idle_secs` unused (counted from the restart for restored ones), after
+//! `web.session_max_secs` in all, and when the user's password changes. A login still owing its
+//! second factor is kept in memory only.
+//!
+//! Changes to the stored sessions queue up here ([`Sessions::take_writes`]); the web page writes
+//! them after each request, so this module stays free of I/O.
 //!
 //! CSRF: every form carries a token that is an HMAC of the cookie it was rendered for (the
 //! session cookie, or before login the [`PRE_COOKIE`] set with the login and setup forms), under a
@@ -16,6 +21,9 @@
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// The `STATE` key prefix of stored sessions.
+pub const STATE_PREFIX: &str = "web.session.";
 
 /// The session cookie's name.
 pub const COOKIE: &str = "mn_session";
@@ -51,11 +59,34 @@ pub struct Limits {
     pub count: usize,
 }
 
+impl Limits {
+    /// The `web.session_*` and `web.max_sessions` settings.
+    pub fn from_config(config: &crate::config::Config) -> Limits {
+        Limits {
+            idle: Duration::from_secs(config.web_session_idle_secs),
+            max: Duration::from_secs(config.web_session_max_secs),
+            count: config.web_max_sessions,
+        }
+    }
+}
+
 /// The sessions of one server, and the CSRF key.
 #[derive(Debug)]
 pub struct Sessions {
+    /// By the SHA-256 (hex) of the cookie value.
     table: HashMap<String, Session>,
     key: ring::hmac::Key,
+    /// Store writes owed: (`STATE` key, value or removal).
+    writes: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// The table key of cookie value `id`.
+fn hash_of(id: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, id.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Default for Sessions {
@@ -89,6 +120,65 @@ impl Sessions {
         Sessions {
             table: HashMap::new(),
             key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k),
+            writes: Vec::new(),
+        }
+    }
+
+    /// Takes the store writes owed since the last call.
+    pub fn take_writes(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
+        std::mem::take(&mut self.writes)
+    }
+
+    /// Drops the session under table key `hash`, and its stored copy.
+    fn remove(&mut self, hash: &str) {
+        if let Some(s) = self.table.remove(hash)
+            && !s.code_due
+        {
+            self.writes.push((format!("{STATE_PREFIX}{hash}"), None));
+        }
+    }
+
+    /// Brings back sessions stored by an earlier run (`entries` as read from `STATE` with
+    /// [`STATE_PREFIX`]); expired or unreadable ones are removed from the store.
+    pub fn restore(
+        &mut self,
+        entries: Vec<(String, Vec<u8>)>,
+        now: Instant,
+        unix_now: u64,
+        limits: &Limits,
+    ) {
+        for (key, value) in entries {
+            let hash = key.trim_start_matches(STATE_PREFIX).to_string();
+            let text = String::from_utf8_lossy(&value).into_owned();
+            let mut parts = text.split(' ');
+            let parsed = (|| {
+                let created_unix: u64 = parts.next()?.parse().ok()?;
+                let admin = parts.next()? == "1";
+                let email = parts.next()?.to_string();
+                Some((created_unix, admin, email))
+            })();
+            let age = parsed
+                .as_ref()
+                .map(|(c, _, _)| Duration::from_secs(unix_now.saturating_sub(*c)));
+            match (parsed, age.and_then(|a| now.checked_sub(a).map(|c| (a, c)))) {
+                (Some((_, admin, email)), Some((age, created)))
+                    if age < limits.max && self.table.len() < limits.count =>
+                {
+                    self.table.insert(
+                        hash,
+                        Session {
+                            email,
+                            admin,
+                            code_due: false,
+                            code_failures: 0,
+                            enrolling: None,
+                            created,
+                            last_seen: now,
+                        },
+                    );
+                }
+                _ => self.writes.push((key, None)),
+            }
         }
     }
 
@@ -110,13 +200,20 @@ impl Sessions {
                 .min_by_key(|(_, s)| s.last_seen)
                 .map(|(k, _)| k.clone());
             match oldest {
-                Some(k) => self.table.remove(&k),
+                Some(k) => self.remove(&k),
                 None => break,
             };
         }
         let id = random_token();
+        let hash = hash_of(&id);
+        let created_unix = crate::time::unix_now();
+        if !code_due {
+            let value = format!("{created_unix} {} {email}", u8::from(admin));
+            self.writes
+                .push((format!("{STATE_PREFIX}{hash}"), Some(value.into_bytes())));
+        }
         self.table.insert(
-            id.clone(),
+            hash,
             Session {
                 email: email.to_string(),
                 admin,
@@ -132,11 +229,12 @@ impl Sessions {
 
     /// The live session of cookie value `id`, marked used.
     pub fn get(&mut self, id: &str, now: Instant, limits: &Limits) -> Option<Session> {
-        let s = self.table.get_mut(id)?;
+        let hash = hash_of(id);
+        let s = self.table.get_mut(&hash)?;
         let alive = now.duration_since(s.last_seen) < limits.idle
             && now.duration_since(s.created) < limits.max;
         if !alive {
-            self.table.remove(id);
+            self.remove(&hash);
             return None;
         }
         s.last_seen = now;
@@ -145,28 +243,44 @@ impl Sessions {
 
     /// Changes session `id` in place (no-op if it is gone).
     pub fn update(&mut self, id: &str, change: impl FnOnce(&mut Session)) {
-        if let Some(s) = self.table.get_mut(id) {
+        if let Some(s) = self.table.get_mut(&hash_of(id)) {
             change(s);
         }
     }
 
     /// Ends session `id`.
     pub fn end(&mut self, id: &str) {
-        self.table.remove(id);
+        self.remove(&hash_of(id));
     }
 
     /// Ends every session of `email` except `keep`.
     pub fn end_user(&mut self, email: &str, keep: Option<&str>) {
-        self.table
-            .retain(|id, s| s.email != email || Some(id.as_str()) == keep);
+        let keep = keep.map(hash_of);
+        let gone: Vec<String> = self
+            .table
+            .iter()
+            .filter(|(h, s)| s.email == email && Some(*h) != keep.as_ref())
+            .map(|(h, _)| h.clone())
+            .collect();
+        for h in gone {
+            self.remove(&h);
+        }
     }
 
     /// Drops sessions past their limits.
     fn expire(&mut self, now: Instant, limits: &Limits) {
-        self.table.retain(|_, s| {
-            now.duration_since(s.last_seen) < limits.idle
-                && now.duration_since(s.created) < limits.max
-        });
+        let gone: Vec<String> = self
+            .table
+            .iter()
+            .filter(|(_, s)| {
+                now.duration_since(s.last_seen) >= limits.idle
+                    || now.duration_since(s.created) >= limits.max
+            })
+            .map(|(h, _)| h.clone())
+            .collect();
+        for h in gone {
+            self.remove(&h);
+        }
     }
 
     /// How many sessions are kept.
@@ -238,6 +352,33 @@ mod tests {
         s.end(&ids[3]);
         assert!(s.get(&ids[3], t0 + Duration::from_secs(5), &L).is_none());
         assert_ne!(random_token(), random_token());
+    }
+
+    #[test]
+    fn stored_sessions_come_back_and_leave_with_their_session() {
+        let t0 = Instant::now() + Duration::from_secs(10_000);
+        let mut a = Sessions::new();
+        let id = a.create("a@x.test", true, false, t0, &L);
+        let half = a.create("b@x.test", false, true, t0, &L);
+        let writes = a.take_writes();
+        // One stored session (the half-done login is not stored), keyed by a hash of the cookie.
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert!(writes[0].0.starts_with(STATE_PREFIX) && !writes[0].0.contains(&id));
+        // A restart: the session is back, the half-done login is not; a stale entry goes.
+        let mut b = Sessions::new();
+        let stale = (format!("{STATE_PREFIX}00"), b"1 1 old@x.test".to_vec());
+        let entries = vec![
+            (writes[0].0.clone(), writes[0].1.clone().unwrap()),
+            stale.clone(),
+        ];
+        b.restore(entries, t0, crate::time::unix_now(), &L);
+        let s = b.get(&id, t0, &L).expect("restored");
+        assert_eq!((s.email.as_str(), s.admin), ("a@x.test", true));
+        assert!(b.get(&half, t0, &L).is_none());
+        assert_eq!(b.take_writes(), vec![(stale.0, None)]);
+        // Ending it removes the stored copy.
+        b.end(&id);
+        assert_eq!(b.take_writes(), vec![(writes[0].0.clone(), None)]);
     }
 
     #[test]

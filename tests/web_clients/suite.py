@@ -607,6 +607,26 @@ def app_passwords():
     print("app password " + password)
 
 
+@scenario
+def keep_session():
+    b = Browser()
+    setup(b)
+    eq(b.get("/admin")[0], 200, "logged in")
+    with open(os.environ["COOKIES"], "w") as f:
+        f.write(b.cookies["mn_session"])
+
+
+@scenario
+def reuse_session():
+    b = Browser()
+    b.cookies["mn_session"] = open(os.environ["COOKIES"]).read()
+    eq(b.get("/admin")[0], 200, "still logged in after the restart")
+    b.post("/logout", {}, form_page="/admin")
+    again = Browser()
+    again.cookies["mn_session"] = open(os.environ["COOKIES"]).read()
+    eq(again.get("/admin")[1].get("Location"), "/login", "ended by logout")
+
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
