@@ -107,6 +107,27 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
                 password: Some(f.get("password").unwrap_or("").to_string()),
             }),
             "delete" if f.text("confirm") == email => Some(AdminCommand::UserDel(email.clone())),
+            "apppw-revoke" => {
+                let who = email.to_ascii_lowercase();
+                let op = crate::store::Op::SetState {
+                    key: crate::auth::app_passwords::state_key(&who),
+                    value: None,
+                };
+                match web.store.call(op).await {
+                    Ok(_) => {
+                        log::info!(
+                            "web: app passwords of user={} revoked by an administrator",
+                            crate::conn::loggable(&who, 80)
+                        );
+                        message = (format!("every app password of {who} is revoked"), "ok");
+                    }
+                    Err(e) => {
+                        message = (e.to_string(), "error");
+                        status = 500;
+                    }
+                }
+                None
+            }
             "totp-off" => {
                 let who = email.to_ascii_lowercase();
                 match super::two_step::set(web, &who, None).await {
@@ -168,6 +189,7 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td><details><summary>Change</summary>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="password"><input type="hidden" name="email" value="{e}">{p}<button>Set password</button></form>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="totp-off"><input type="hidden" name="email" value="{e}"><button>Turn off two-step login</button></form>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="apppw-revoke"><input type="hidden" name="email" value="{e}"><button>Revoke all app passwords</button></form>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="email" value="{e}">{c}<button class="danger">Delete with all mail</button></form></details></td></tr>"#,
             e = esc(email),
             m = esc(cols.get(1).copied().unwrap_or("")),

@@ -604,6 +604,13 @@ def app_passwords():
     check(not imap_login(ADMIN, password), "revoked app password refused")
     check(imap_login(ADMIN, ADMIN_PASSWORD), "main password still works")
     eq(b.post("/me", {"action": "app-new", "name": ""})[0], 400, "a name is needed")
+    # An administrator revokes all of a user's app passwords (a lost laptop with several).
+    status, _, text = b.post("/me", {"action": "app-new", "name": "laptop"})
+    laptop = re.search(r'<code class="secret">([a-z0-9 ]+)</code>', text).group(1)
+    check(imap_login(ADMIN, laptop), "the laptop's app password works")
+    status, _, text = b.post("/admin/users", {"action": "apppw-revoke", "email": ADMIN})
+    check(status == 200 and "every app password of" in text, "revoked by the administrator", text[:2000])
+    check(not imap_login(ADMIN, laptop), "refused after the administrator revoked it")
     print("app password " + password)
 
 
