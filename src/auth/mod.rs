@@ -39,7 +39,7 @@ pub use password::{
     verify_password,
 };
 pub use sasl::{SaslError, decode_plain};
-pub use secret::Secret;
+pub use secret::{Secret, same_secret};
 
 use crate::base64;
 use crate::config::Config;

@@ -6,6 +6,12 @@
 
 use std::fmt;
 
+/// Whether two secrets are equal, in time that depends only on their lengths (no early exit
+/// at the first differing byte).
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A value whose `Debug` prints `<redacted>` (the imap-types `Secret` habit).
 #[derive(Clone, Default)]
 pub struct Secret<T>(T);

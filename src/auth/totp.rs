@@ -142,12 +142,9 @@ pub fn verify(
         .flatten()
     {
         let expected = digits_of(hotp(Algorithm::Sha1, secret, step, DIGITS));
-        let diff = expected
-            .iter()
-            .zip(typed.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let same = super::same_secret(&expected, &typed);
         let fresh = last_used_step.is_none_or(|last| step > last);
-        if diff == 0 && fresh {
+        if same && fresh {
             matched = Some(step);
         }
     }
