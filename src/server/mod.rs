@@ -551,6 +551,14 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
         started: std::time::Instant::now(),
         https_port,
         port_base,
+        own_certificate: {
+            let weak = Rc::downgrade(shared);
+            Rc::new(move || {
+                weak.upgrade()
+                    .and_then(|s| s.tls.loaded())
+                    .is_some_and(|(files, _)| files.cert.ends_with("cert.pem"))
+            })
+        },
         open_connections: {
             let weak = Rc::downgrade(shared);
             Rc::new(move || weak.upgrade().map_or(0, |s| s.limits.open()))

@@ -22,7 +22,8 @@
 //!   no scripts), `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`,
 //!   `Referrer-Policy: same-origin` (other sites learn nothing; our own forms keep their
 //!   `Origin`, which browsers replace by `null` under `no-referrer`), and pages are
-//!   `Cache-Control: no-store`.
+//!   `Cache-Control: no-store`; with the operator's or ACME's certificate in use (not the
+//!   self-signed one), also `Strict-Transport-Security` (RFC 6797).
 //!
 //! Invariants: handlers never block the executor thread (argon2, admin commands and file
 //! reads run on the blocking pool); every value shown is escaped by [`html`]; passwords are
@@ -80,6 +81,9 @@ pub struct Web {
     pub port_base: u16,
     /// How many client connections are open (for /metrics).
     pub open_connections: Rc<dyn Fn() -> usize>,
+    /// Whether the certificate in use is the operator's (or ACME's), not the self-signed one:
+    /// only then do responses ask browsers to insist on HTTPS (HSTS).
+    pub own_certificate: Rc<dyn Fn() -> bool>,
 }
 
 impl std::fmt::Debug for Web {
@@ -200,8 +204,12 @@ impl Web {
                 return error_page(403, "This form was sent from another site.");
             }
         }
-        let response = pages::route(self, req, origin, &config).await;
+        let mut response = pages::route(self, req, origin, &config).await;
         self.save_sessions().await;
+        // RFC 6797: only with a certificate browsers accept, or the box could lock itself out.
+        if (self.own_certificate)() {
+            response = response.with("Strict-Transport-Security", "max-age=31536000");
+        }
         secured(response)
     }
 

@@ -438,8 +438,9 @@ def client_setup():
 def tls_page():
     b = Browser()
     setup(b)
-    status, _, text = b.get("/admin/tls")
+    status, headers, text = b.get("/admin/tls")
     check(status == 200 and "self-signed" in text, "self-signed in use", text[-2000:])
+    eq(headers.get("Strict-Transport-Security"), None, "no HSTS with the self-signed certificate")
     work = tempfile.mkdtemp()
     cert, key, other = (os.path.join(work, n) for n in ("cert.pem", "key.pem", "other-key.pem"))
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -463,8 +464,9 @@ def tls_page():
         check(time.time() < deadline, "the new certificate is served")
         time.sleep(0.2)
     b.cafile = cert
-    status, _, text = b.get("/admin/tls")
+    status, headers, text = b.get("/admin/tls")
     check(status == 200 and "your own certificate, valid until" in text, "own certificate in use", text[-2000:])
+    eq(headers.get("Strict-Transport-Security"), "max-age=31536000", "HSTS with a real certificate")
     status, _, text = b.post("/admin/tls", {"action": "self-signed"})
     eq(status, 200, "back to self-signed")
     deadline = time.time() + 20
