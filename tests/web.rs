@@ -69,6 +69,16 @@ fn first_run_wizard_makes_the_state_init_makes() {
 }
 
 #[test]
+fn the_setup_page_is_gone_once_users_exist() {
+    let s = Server::start(&["alice@example.test"]);
+    scenario(&s, "no_setup_once_users_exist");
+    let users = String::from_utf8(s.data.cli_ok(&["user", "list"])).unwrap();
+    assert!(!users.contains("mallory"), "{users}");
+    let admins = String::from_utf8(s.data.cli_ok(&["config", "get", "web.admins"])).unwrap();
+    assert!(!admins.contains("mallory"), "{admins}");
+}
+
+#[test]
 fn users_sessions_and_passwords() {
     let mut s = Server::start(&[]);
     scenario(&s, "users_and_sessions");

@@ -123,7 +123,11 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
     } else {
         None
     };
-    let setup_done = !config.web_admins.is_empty();
+    // The setup page is for a new box only: once any user exists (made here or with the CLI),
+    // nobody on the network can make themselves administrator through it, even if `web.admins`
+    // is emptied later; the CLI names administrators then (`config set web.admins`).
+    let setup_done =
+        !config.web_admins.is_empty() || !web.store.users().unwrap_or_default().is_empty();
     match (req.path.as_str(), form) {
         ("/metrics", None) => super::metrics::answer(web, req, config).await,
         ("/static/style.css", None) => Response::new(200, "text/css; charset=utf-8", html::STYLE)

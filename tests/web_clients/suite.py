@@ -254,6 +254,17 @@ def csrf_and_origin():
 
 
 @scenario
+def no_setup_once_users_exist():
+    b = Browser()
+    eq(b.get("/")[1]["Location"], "/login", "a box with users but no administrator goes to login")
+    eq(b.get("/setup")[1]["Location"], "/", "no setup page")
+    status, _, _ = b.request("POST", "/setup", {"domain": "example.test", "hostname": HOSTNAME,
+                                                "email": "mallory@example.test", "password": "x" * 12,
+                                                "password2": "x" * 12, "csrf": b.csrf("/login")})
+    eq(status, 303, "a setup POST is turned away")
+
+
+@scenario
 def routes_and_errors():
     b = Browser()
     for path in ("/admin", "/admin/users", "/me"):
