@@ -36,6 +36,22 @@ pub fn settings_for(config: &Config, port_base: u16, email: &str, domain: &str) 
     s
 }
 
+/// ACME HTTP-01 answers (RFC 8555 §8.3: the CA fetches the key authorization over plain
+/// HTTP). Answered to any address, `web.public` or not: the CA is on the internet.
+pub(super) fn acme_route(web: &Web, req: &Request) -> Option<Response> {
+    if !req.path.starts_with(crate::acme::challenge::HTTP01_PREFIX)
+        || !matches!(req.method, Method::Get | Method::Head)
+    {
+        return None;
+    }
+    Some(
+        match crate::acme::http01_response(&web.challenges, &req.path) {
+            Some(body) => Response::new(200, "application/octet-stream", body),
+            None => error_page(404, "No such challenge."),
+        },
+    )
+}
+
 fn is_autoconfig(path: &str) -> bool {
     path == "/.well-known/autoconfig/mail/config-v1.1.xml" || path == "/mail/config-v1.1.xml"
 }
@@ -47,17 +63,6 @@ fn is_autodiscover(path: &str) -> bool {
 /// Answers the client configuration requests, which carry no session and no CSRF token;
 /// `None` for every other request.
 pub(super) async fn public_route(web: &Web, req: &Request, https: bool) -> Option<Response> {
-    // RFC 8555 §8.3: the CA fetches the key authorization over plain HTTP (port 80).
-    if req.path.starts_with(crate::acme::challenge::HTTP01_PREFIX)
-        && matches!(req.method, Method::Get | Method::Head)
-    {
-        return Some(
-            match crate::acme::http01_response(&web.challenges, &req.path) {
-                Some(body) => Response::new(200, "application/octet-stream", body),
-                None => error_page(404, "No such challenge."),
-            },
-        );
-    }
     if is_autoconfig(&req.path) && matches!(req.method, Method::Get | Method::Head) {
         return Some(autoconfig(web, req).await);
     }

@@ -14,7 +14,8 @@
 //! - `/static/style.css`.
 //!
 //! Security (DESIGN.md "Security model"):
-//! - Requests from outside loopback and the local network get 403 unless `web.public` is 1.
+//! - Requests from outside loopback and the local network get 403 unless `web.public` is 1;
+//!   ACME HTTP-01 answers are the one exception (the CA is on the internet).
 //! - Session cookies are `HttpOnly; Secure; SameSite=Strict` and only ever set over HTTPS.
 //! - Every POST needs the CSRF token of the cookie it comes with ([`session`]), and an `Origin`,
 //!   when sent, must name this host.
@@ -125,6 +126,12 @@ pub fn is_local_network(ip: IpAddr) -> bool {
     }
 }
 
+/// Whether a request for `path` from `peer` is answered at all: from the local network, from
+/// anywhere with `web.public`, and ACME HTTP-01 from anywhere (the CA is on the internet).
+fn admitted(path: &str, peer: IpAddr, public: bool) -> bool {
+    public || is_local_network(peer) || path.starts_with(crate::acme::challenge::HTTP01_PREFIX)
+}
+
 /// The security fields every response carries.
 fn secured(mut r: Response) -> Response {
     r.headers.push((
@@ -172,11 +179,14 @@ impl Web {
     /// Answers one request.
     pub async fn handle(&self, req: &Request, origin: Origin) -> Response {
         let config = (self.config)();
-        if !config.web_public && !is_local_network(origin.peer.ip()) {
+        if !admitted(&req.path, origin.peer.ip(), config.web_public) {
             return error_page(
                 403,
                 "The web page answers only the local network (web.public is 0).",
             );
+        }
+        if let Some(r) = clients::acme_route(self, req) {
+            return secured(r);
         }
         if let Some(r) = clients::public_route(self, req, origin.https).await {
             return secured(r);
@@ -254,6 +264,17 @@ impl Web {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_acme_answers_reach_the_internet_by_default() {
+        let outside: IpAddr = "203.0.113.9".parse().unwrap();
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        assert!(admitted("/.well-known/acme-challenge/abc", outside, false));
+        assert!(!admitted("/login", outside, false));
+        assert!(!admitted("/mail/config-v1.1.xml", outside, false));
+        assert!(admitted("/login", outside, true));
+        assert!(admitted("/login", lan, false));
+    }
 
     #[test]
     fn local_networks() {
