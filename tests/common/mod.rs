@@ -174,7 +174,7 @@ impl Server {
             let stdout = Arc::new(Mutex::new(String::new()));
             let stderr = Arc::new(Mutex::new(String::new()));
             let (tx, rx) = std::sync::mpsc::channel();
-            {
+            let stderr_reader = {
                 let out = child.stdout.take().unwrap();
                 let buf = stdout.clone();
                 std::thread::spawn(move || {
@@ -191,8 +191,8 @@ impl Server {
                     for line in BufReader::new(err).lines().map_while(Result::ok) {
                         buf.lock().unwrap().push_str(&(line + "\n"));
                     }
-                });
-            }
+                })
+            };
             let ready = rx.recv_timeout(Duration::from_secs(30)).is_ok();
             if ready {
                 return Server {
@@ -205,6 +205,8 @@ impl Server {
             }
             let _ = child.kill();
             let _ = child.wait();
+            // A server that could not bind exits at once: its error may still be in the pipe.
+            let _ = stderr_reader.join();
             let err = stderr.lock().unwrap().clone();
             if !err.contains("Address already in use") {
                 panic!("server did not start: {err}");
