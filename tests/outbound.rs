@@ -44,6 +44,46 @@ fn instance_a(dns: &TestServer, b_port_base: u16) -> DataDir {
     a
 }
 
+/// B's MX port while B is down: every connection is accepted and closed at once (a server that
+/// does not answer), and no other test's server can take the port meanwhile. Dropping it frees
+/// the port for B to come back.
+struct Down {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Down {
+    /// Takes B's MX port (B was stopped just before).
+    fn hold(b_port_base: u16) -> Down {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", b_port_base + 25))
+            .expect("B's MX port is free again");
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Down {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The DNS server, B, and A pointed at both.
 fn pair() -> (TestServer, Server, Server) {
     let dns = TestServer::start(zone()).unwrap();
@@ -264,6 +304,7 @@ fn retries_until_the_remote_server_comes_back() {
     let mut b = Server::serve(instance_b());
     let b_base = b.port_base;
     b.stop();
+    let down = Down::hold(b_base);
     let a = Server::serve(instance_a(&dns, b_base));
     submit(
         &a,
@@ -275,6 +316,7 @@ fn retries_until_the_remote_server_comes_back() {
         a.log().contains("deferred id=").then_some(())
     });
     let data = std::mem::replace(&mut b.data, DataDir::for_domain("x.test", "x.test", &[]));
+    drop(down);
     let b = Server::serve_at(data, b_base);
     wait_message(&b.data, "bob@b.test", "patience");
     // No report for a message that arrived in the end.
@@ -290,6 +332,7 @@ fn a_delayed_message_is_reported_once_then_bounced_at_the_age_limit() {
     let mut b = Server::serve(instance_b());
     let b_base = b.port_base;
     b.stop();
+    let _down = Down::hold(b_base);
     let ad = instance_a(&dns, b_base);
     ad.cli_ok(&["config", "set", "queue.delay_warning_secs", "2"]);
     ad.cli_ok(&["config", "set", "queue.max_age_secs", "7"]);
@@ -472,6 +515,7 @@ fn a_full_queue_survives_kill_9() {
     let mut b = Server::serve(instance_b());
     let b_base = b.port_base;
     b.stop();
+    let down = Down::hold(b_base);
     let mut a = Server::serve(instance_a(&dns, b_base));
     for i in 0..N {
         submit(
@@ -483,6 +527,7 @@ fn a_full_queue_survives_kill_9() {
     }
     a.kill9();
     let b_data = std::mem::replace(&mut b.data, DataDir::for_domain("x.test", "x.test", &[]));
+    drop(down);
     let b = Server::serve_at(b_data, b_base);
     let a_data = std::mem::replace(&mut a.data, DataDir::for_domain("y.test", "y.test", &[]));
     let _a = Server::serve(a_data);
