@@ -1,7 +1,8 @@
 //! The spam scorer on the MX and its training, with the real binary: moving a message into Junk
 //! over IMAP (Python's imaplib) teaches the model, and the next copy of that message lands in
 //! Junk with an `X-Spam-Score` saying why; a forged `X-Spam-Score` from outside is removed; an
-//! unrelated message still reaches the INBOX; each user is judged by their own lessons first.
+//! unrelated message still reaches the INBOX; each user is judged by their own lessons first; a
+//! client listed by a DNS blocklist is refused at SMTP time once its score reaches the threshold.
 
 mod common;
 
@@ -180,4 +181,37 @@ fn each_user_is_judged_by_their_own_lessons() {
     assert_eq!(s.messages_of("bob@example.test", "INBOX").len(), 3);
     let last = s.messages_of("alice@example.test", "INBOX");
     assert_eq!(last.len(), 1, "{}", tail(&s.log(), 10));
+}
+
+/// A client listed by a DNS blocklist: with the listing as evidence beyond the content, a score
+/// at `spam.reject_tenths` is refused at SMTP time with 550 5.7.1 and nothing is stored (no
+/// bounce is made); the same message from an unlisted setup is delivered.
+#[test]
+fn a_listed_client_over_the_reject_threshold_is_refused_at_smtp_time() {
+    let zone = Zone::new().add(
+        "1.0.0.127.bl.example",
+        mailnook::dns::testserver::TestRecord::A(std::net::Ipv4Addr::new(127, 0, 0, 2)),
+    );
+    let dns = TestServer::start(zone).unwrap();
+    let d = DataDir::new(&["alice@example.test"]);
+    d.cli_ok(&["config", "set", "dns.nameservers", &dns.addr().to_string()]);
+    d.cli_ok(&["config", "set", "smtp.check_loopback", "1"]);
+    d.cli_ok(&["config", "set", "spam.dnsbl_zones", "bl.example"]);
+    d.cli_ok(&["config", "set", "spam.junk_tenths", "10"]);
+    d.cli_ok(&["config", "set", "spam.reject_tenths", "20"]);
+    let s = Server::serve(d);
+    let reply = send(&s, "You won", SPAM_BODY, "");
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    assert!(stored(&s, "INBOX").is_empty() && stored(&s, "Junk").is_empty());
+    assert!(
+        s.log().contains("dnsbl:bl.example"),
+        "{}",
+        tail(&s.log(), 10)
+    );
+    // Without the listing the same message is delivered.
+    s.data
+        .cli_ok(&["config", "set", "spam.dnsbl_zones", "other.example"]);
+    let reply = send(&s, "You won", SPAM_BODY, "");
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(stored(&s, "INBOX").len() + stored(&s, "Junk").len(), 1);
 }
