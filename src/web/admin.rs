@@ -10,44 +10,6 @@ use crate::config::Config;
 use crate::proto::http::{Form, Response};
 use std::fmt::Write;
 
-/// Figures for the overview, read on the blocking pool.
-struct Overview {
-    rss: Option<u64>,
-    store_bytes: u64,
-    free_bytes: Option<u64>,
-    users: usize,
-    domains: Vec<String>,
-    queued: usize,
-}
-
-async fn overview(web: &Web) -> Overview {
-    let (store, data) = (web.store.clone(), web.data.clone());
-    blocking::unblock(move || {
-        let rss = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kib * 1024)
-            });
-        let store_bytes = std::fs::metadata(crate::server::store_path(&data))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let free_bytes = rustix::fs::statvfs(&data)
-            .ok()
-            .map(|s| s.f_bavail.saturating_mul(s.f_frsize));
-        Overview {
-            rss,
-            store_bytes,
-            free_bytes,
-            users: store.users().map(|u| u.len()).unwrap_or(0),
-            domains: store.domains().unwrap_or_default(),
-            queued: store.queue().map(|q| q.len()).unwrap_or(0),
-        }
-    })
-    .await
-}
-
 pub(super) async fn route(
     web: &Web,
     ctx: &Ctx,
@@ -57,7 +19,7 @@ pub(super) async fn route(
 ) -> Response {
     match (path, form) {
         ("/admin", None) => {
-            let o = overview(web).await;
+            let o = super::overview(web).await;
             let up = web.started.elapsed().as_secs();
             let body = format!(
                 r#"<dl><dt>Host name</dt><dd>{host}</dd><dt>Domains</dt><dd>{domains}</dd><dt>Users</dt><dd>{users}</dd>

@@ -25,23 +25,9 @@ pub(super) async fn answer(web: &Web, req: &Request, config: &Config) -> Respons
     if !super::session::same(offered.trim(), &config.web_metrics_token) {
         return error_page(401, "A bearer token is needed.").with("WWW-Authenticate", "Bearer");
     }
-    let (store, data) = (web.store.clone(), web.data.clone());
-    let (rss, store_bytes, free, users, queued) = blocking::unblock(move || {
-        let rss = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-                line.split_whitespace().nth(1)?.parse::<u64>().ok()
-            })
-            .map_or(0, |kib| kib * 1024);
-        let store_bytes =
-            std::fs::metadata(crate::server::store_path(&data)).map_or(0, |m| m.len());
-        let free = rustix::fs::statvfs(&data).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
-        let users = store.users().map_or(0, |u| u.len());
-        let queued = store.queue().map_or(0, |q| q.len());
-        (rss, store_bytes, free, users, queued)
-    })
-    .await;
+    let o = super::overview(web).await;
+    let (rss, store_bytes, free) = (o.rss.unwrap_or(0), o.store_bytes, o.free_bytes.unwrap_or(0));
+    let (users, queued) = (o.users, o.queued);
     let auth = web.auth.stats();
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {

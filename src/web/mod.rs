@@ -261,6 +261,50 @@ impl Web {
     }
 }
 
+/// The box's figures for the overview page and /metrics, read on the blocking pool.
+pub(super) struct Overview {
+    /// Resident memory of this process, bytes.
+    pub rss: Option<u64>,
+    /// Size of the store file, bytes.
+    pub store_bytes: u64,
+    /// Free space on the data folder's file system, bytes.
+    pub free_bytes: Option<u64>,
+    /// Mail users.
+    pub users: usize,
+    /// Local domains.
+    pub domains: Vec<String>,
+    /// Messages in the outbound queue.
+    pub queued: usize,
+}
+
+pub(super) async fn overview(web: &Web) -> Overview {
+    let (store, data) = (web.store.clone(), web.data.clone());
+    blocking::unblock(move || {
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024)
+            });
+        let store_bytes = std::fs::metadata(crate::server::store_path(&data))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let free_bytes = rustix::fs::statvfs(&data)
+            .ok()
+            .map(|s| s.f_bavail.saturating_mul(s.f_frsize));
+        Overview {
+            rss,
+            store_bytes,
+            free_bytes,
+            users: store.users().map(|u| u.len()).unwrap_or(0),
+            domains: store.domains().unwrap_or_default(),
+            queued: store.queue().map(|q| q.len()).unwrap_or(0),
+        }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
