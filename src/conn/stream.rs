@@ -1,5 +1,8 @@
 //! The byte stream under a session: plain TCP, or TLS over TCP (implicit or after STARTTLS),
 //! as the server side of a client's connection or as the client side of the outbound queue's.
+//!
+//! Invariant: a TLS peer that closes without close_notify reads as an ordinary end of stream
+//! (every protocol here frames its own messages, so nothing truncated passes for complete).
 
 use async_io::Async;
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -81,11 +84,19 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let read = match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
+        };
+        // Many clients close a TLS connection without close_notify; rustls reports that as
+        // UnexpectedEof. Every protocol here frames its own messages, so a truncation cannot
+        // pass for a complete message: it is an ordinary end of stream (RFC 8446 §6.1 leaves
+        // this to the application).
+        match read {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(0)),
+            other => other,
         }
     }
 }

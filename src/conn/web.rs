@@ -56,8 +56,6 @@ async fn fill(
     match read {
         None => Ok(false),
         Some(Ok(0)) => Ok(false),
-        // Browsers and HTTP libraries often close without TLS close_notify: an ordinary end.
-        Some(Err(ConnError::Io(e))) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
         Some(Ok(n)) => {
             buf.extend_from_slice(&chunk[..n]);
             Ok(true)
