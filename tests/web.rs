@@ -144,6 +144,24 @@ fn domains_and_the_vacation_reply() {
 }
 
 #[test]
+fn aliases_made_on_the_page_deliver_mail() {
+    let s = Server::start(&[]);
+    scenario(&s, "aliases_page");
+    assert_eq!(
+        String::from_utf8(s.data.cli_ok(&["alias", "list"])).unwrap(),
+        "info@example.test\tboss@example.test, carol@example.test\n"
+    );
+    let msg = "From: x@sender.test\r\nSubject: for info\r\n\r\nhi";
+    assert!(
+        s.deliver_to("x@sender.test", "info@example.test", msg)
+            .starts_with("250")
+    );
+    for user in ["boss@example.test", "carol@example.test"] {
+        assert_eq!(s.messages_of(user, "INBOX").len(), 1, "{user}");
+    }
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

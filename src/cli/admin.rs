@@ -44,6 +44,10 @@ fn email_arg(s: &str) -> Result<String, AdminError> {
     address::normalize(s).ok_or_else(|| invalid(format!("`{s}` is not a valid email address")))
 }
 
+fn emails_arg(list: &[String]) -> Result<Vec<String>, AdminError> {
+    list.iter().map(|e| email_arg(e)).collect()
+}
+
 pub(super) fn domain_arg(s: &str) -> Result<String, AdminError> {
     let d = s.trim().to_ascii_lowercase();
     if config::is_hostname(&d) && (d.contains('.') || d == "localhost") {
@@ -283,6 +287,38 @@ pub fn execute(
                     bytes,
                     crate::time::iso8601(u.row.created)
                 )?;
+            }
+        }
+        AdminCommand::AliasAdd { alias, targets } => {
+            let alias = email_arg(alias)?;
+            if address::local_part(&alias).eq_ignore_ascii_case("postmaster") {
+                return Err(invalid(
+                    "postmaster mail goes to the user named by the `admin` setting; \
+                     set it with `mailnook config set admin EMAIL`",
+                ));
+            }
+            let targets = emails_arg(targets)?;
+            store.call_blocking(Op::AddAlias {
+                address: alias.clone(),
+                targets: targets.clone(),
+            })?;
+            writeln!(out, "{alias} now delivers to {}", targets.join(", "))?;
+        }
+        AdminCommand::AliasDel { alias, targets } => {
+            let alias = email_arg(alias)?;
+            let targets = emails_arg(targets)?;
+            store.call_blocking(Op::DelAlias {
+                address: alias.clone(),
+                targets: targets.clone(),
+            })?;
+            match store.alias(&alias)? {
+                Some(a) => writeln!(out, "{alias} now delivers to {}", a.targets.join(", "))?,
+                None => writeln!(out, "deleted alias {alias}")?,
+            }
+        }
+        AdminCommand::AliasList => {
+            for a in store.aliases()? {
+                writeln!(out, "{}\t{}", a.address, a.targets.join(", "))?;
             }
         }
         AdminCommand::DomainAdd(d) => {

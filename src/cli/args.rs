@@ -53,6 +53,22 @@ pub enum AdminCommand {
     },
     /// `user list`
     UserList,
+    /// `alias add ALIAS TARGET…`
+    AliasAdd {
+        /// The alias address.
+        alias: String,
+        /// Users' addresses.
+        targets: Vec<String>,
+    },
+    /// `alias del ALIAS [TARGET…]` (the whole alias without targets)
+    AliasDel {
+        /// The alias address.
+        alias: String,
+        /// Users' addresses.
+        targets: Vec<String>,
+    },
+    /// `alias list`
+    AliasList,
     /// `domain add D`
     DomainAdd(String),
     /// `domain del D`
@@ -105,6 +121,18 @@ pub enum AdminCommand {
     },
 }
 
+/// Most targets one `alias` command names (the control socket bounds a request's arguments).
+pub const MAX_ALIAS_TARGETS_PER_COMMAND: usize = 16;
+
+fn alias_targets(targets: &[&str]) -> Result<Vec<String>, String> {
+    if targets.len() > MAX_ALIAS_TARGETS_PER_COMMAND {
+        return Err(format!(
+            "at most {MAX_ALIAS_TARGETS_PER_COMMAND} targets per command; run it again for more"
+        ));
+    }
+    Ok(targets.iter().map(|t| t.to_string()).collect())
+}
+
 /// Most `--ip` options of `dns records` (the control socket bounds a request's arguments).
 pub const MAX_IPS: usize = 8;
 
@@ -153,6 +181,9 @@ Usage: mailnook <command> [--data DIR]
   user del EMAIL                 delete a user and all their mail
   user passwd EMAIL [--password P]
   user list
+  alias add ALIAS TARGET...      deliver ALIAS's mail to these users (adds to an alias)
+  alias del ALIAS [TARGET...]    remove targets, or the whole alias without any
+  alias list
   domain add|del D, domain list  local mail domains
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
@@ -349,6 +380,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         },
         ["user", "del", email] => AdminCommand::UserDel(email.to_string()),
         ["user", "list"] => AdminCommand::UserList,
+        ["alias", "add", alias, targets @ ..] if !targets.is_empty() => AdminCommand::AliasAdd {
+            alias: alias.to_string(),
+            targets: alias_targets(targets)?,
+        },
+        ["alias", "del", alias, targets @ ..] => AdminCommand::AliasDel {
+            alias: alias.to_string(),
+            targets: alias_targets(targets)?,
+        },
+        ["alias", "list"] => AdminCommand::AliasList,
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
         ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
         ["domain", "list"] => AdminCommand::DomainList,
@@ -389,8 +429,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         },
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "domain", "config", "mail", "check", "queue", "dns",
-                "spam", "help", "version",
+                "serve", "init", "user", "alias", "domain", "config", "mail", "check", "queue",
+                "dns", "spam", "help", "version",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -429,6 +469,17 @@ impl AdminCommand {
             AdminCommand::UserDel(e) => s(&["user", "del", e]),
             AdminCommand::UserPasswd { email, .. } => s(&["user", "passwd", email]),
             AdminCommand::UserList => s(&["user", "list"]),
+            AdminCommand::AliasAdd { alias, targets } => {
+                let mut v = s(&["alias", "add", alias]);
+                v.extend(targets.iter().cloned());
+                v
+            }
+            AdminCommand::AliasDel { alias, targets } => {
+                let mut v = s(&["alias", "del", alias]);
+                v.extend(targets.iter().cloned());
+                v
+            }
+            AdminCommand::AliasList => s(&["alias", "list"]),
             AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
             AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
             AdminCommand::DomainList => s(&["domain", "list"]),
@@ -516,6 +567,10 @@ mod tests {
             "user del a@example.test",
             "user list",
             "domain add x.test",
+            "alias add info@x.test a@x.test b@x.test",
+            "alias del info@x.test b@x.test",
+            "alias del info@x.test",
+            "alias list",
             "config set smtp.max_errors 5",
             "config list",
             "mail list a@example.test INBOX",
@@ -596,6 +651,17 @@ mod tests {
                 .contains("unknown command")
         );
         assert!(parse(argv("user add")).unwrap_err().contains("incomplete"));
+        assert!(
+            parse(argv("alias add a@x.test"))
+                .unwrap_err()
+                .contains("incomplete")
+        );
+        let many = format!("alias add a@x.test{}", " b@x.test".repeat(17));
+        assert!(
+            parse(argv(&many))
+                .unwrap_err()
+                .contains("at most 16 targets")
+        );
         assert!(
             parse(argv("serve --port-base x"))
                 .unwrap_err()

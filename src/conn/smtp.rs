@@ -76,7 +76,7 @@ pub struct SmtpContext {
 #[derive(Default)]
 struct Txn {
     sink: Option<MessageSink>,
-    /// Local recipients: user and address as written.
+    /// Local recipients: user and address as written (an alias adds one entry per user).
     local: Vec<(UserId, String)>,
     /// Remote recipients (submission only).
     remote: Vec<String>,
@@ -231,7 +231,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                 log::debug!("cid={} mail from=<{}>", ctx.cid, loggable(&from, 100));
                 conn.txn.clear_recipients();
                 match &conn.principal {
-                    Some(p) if ctx.submission.is_some() && !owns(p, &from) => {
+                    Some(p) if ctx.submission.is_some() && !owns(&ctx.store, p, &from) => {
                         log::info!(target: "maillog", "refused cid={} user={} from=<{}>: not the user's address", ctx.cid, loggable(&p.email, 80), loggable(&from, 100));
                         conn.session.reject(r::NOT_YOUR_ADDRESS);
                     }
@@ -338,10 +338,20 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
 /// RFC 5322 §2.1.1 / RFC 3463: the header section is over the configured limit.
 const HEADER_TOO_LARGE: Reply = Reply::new(552, (5, 3, 4), "Header section too large");
 
-/// Whether `address` is one of the principal's own (RFC 6409 §6.1: the server may refuse a
-/// sender the user is not entitled to).
-fn owns(p: &Principal, address: &str) -> bool {
-    address.eq_ignore_ascii_case(&p.email)
+/// Whether `address` is one of the principal's own: their address, or an alias that delivers
+/// to them (RFC 6409 §6.1: the server may refuse a sender the user is not entitled to).
+fn owns(store: &Store, p: &Principal, address: &str) -> bool {
+    if address.eq_ignore_ascii_case(&p.email) {
+        return true;
+    }
+    match store.alias(&address.to_ascii_lowercase()) {
+        Ok(Some(alias)) => alias.targets.contains(&p.email),
+        Ok(None) => false,
+        Err(e) => {
+            log::warn!("alias lookup failed: {e}");
+            false
+        }
+    }
 }
 
 async fn login(ctx: &SmtpContext, response: SaslResponse<'_>) -> Result<Principal, Reply> {
@@ -414,7 +424,7 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
         }
     }
     match delivery::check_recipient(&ctx.store, &ctx.config, rcpt) {
-        Ok(RcptDecision::Accept(user)) => {
+        Ok(RcptDecision::Accept(users)) => {
             // RFC 6647 on the MX only, and never for postmaster (RFC 5321 §4.5.1).
             let postmaster = match rcpt {
                 Recipient::Postmaster => true,
@@ -434,7 +444,9 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
                     return;
                 }
             }
-            conn.txn.local.push((user, shown));
+            for user in users {
+                conn.txn.local.push((user, shown.clone()));
+            }
             conn.session.accept_rcpt();
         }
         Ok(RcptDecision::Reject(reply)) => {
@@ -583,7 +595,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             return refuse(conn, sink, r::AUTH_REQUIRED).await;
         };
         match from_addresses(&header) {
-            Some(list) if !list.is_empty() && list.iter().all(|a| owns(&p, a)) => {}
+            Some(list) if !list.is_empty() && list.iter().all(|a| owns(&ctx.store, &p, a)) => {}
             _ => {
                 log::info!(target: "maillog", "refused cid={} user={}: From header is not the user's address", ctx.cid, loggable(&p.email, 80));
                 return refuse(conn, sink, r::NOT_YOUR_ADDRESS).await;

@@ -1,8 +1,8 @@
 //! The accept decision for inbound mail: which recipients are ours, and how a message's bytes
 //! reach the store.
 //!
-//! Invariants: a recipient is accepted only if its domain is local and a user (or the postmaster
-//! alias) exists; nothing here is ever answered with 250 before [`MessageSink::commit`]
+//! Invariants: a recipient is accepted only if its domain is local and a user, an alias with at
+//! least one user (`store::aliases`), or the postmaster alias exists; nothing here is ever answered with 250 before [`MessageSink::commit`]
 //! returned, which happens only after the store's durable commit. Store faults are reported as
 //! errors for the caller to turn into 4xx replies, never 5xx.
 
@@ -23,8 +23,8 @@ use crate::store::{
 /// What to do with one RCPT.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RcptDecision {
-    /// Deliver to this user's INBOX.
-    Accept(UserId),
+    /// Deliver to these users' INBOXes (one for a user, one or more for an alias).
+    Accept(Vec<UserId>),
     /// Refuse with this reply.
     Reject(Reply),
 }
@@ -60,15 +60,18 @@ pub fn check_recipient(
         return Ok(RcptDecision::Reject(r::NO_SUCH_USER));
     }
     let email = format!("{}@{}", local.to_ascii_lowercase(), domain);
-    Ok(match store.user(&email)? {
-        Some(u) => RcptDecision::Accept(u.id),
-        None => RcptDecision::Reject(r::NO_SUCH_USER),
+    if let Some(u) = store.user(&email)? {
+        return Ok(RcptDecision::Accept(vec![u.id]));
+    }
+    Ok(match store.alias_users(&email)? {
+        Some(users) if !users.is_empty() => RcptDecision::Accept(users),
+        _ => RcptDecision::Reject(r::NO_SUCH_USER),
     })
 }
 
 fn postmaster_decision(store: &Store, cfg: &Config) -> store::Result<RcptDecision> {
     Ok(match postmaster(store, cfg)? {
-        Some(id) => RcptDecision::Accept(id),
+        Some(id) => RcptDecision::Accept(vec![id]),
         // No user exists yet: nowhere to put it, but the sender may retry once one does.
         None => RcptDecision::Reject(r::LOCAL_ERROR),
     })

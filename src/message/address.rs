@@ -33,6 +33,11 @@ pub fn normalize(addr: &str) -> Option<String> {
     Some(addr.to_ascii_lowercase())
 }
 
+/// The local part of a normalised address.
+pub fn local_part(addr: &str) -> &str {
+    addr.rsplit_once('@').map(|(l, _)| l).unwrap_or(addr)
+}
+
 /// The domain of a normalised address.
 pub fn domain(addr: &str) -> &str {
     addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("")

@@ -34,6 +34,7 @@
 //!   [`check_mailbox_name`], and mailbox ids from callers are checked against their owner where
 //!   two mailboxes meet (copy, move).
 
+pub mod aliases;
 mod body;
 mod file;
 pub mod greylist;
@@ -129,7 +130,7 @@ pub enum Refusal {
     #[error("domain already exists: {0}")]
     DomainExists(String),
     /// Users still have addresses in the domain.
-    #[error("domain {0} still has users; delete them first")]
+    #[error("domain {0} still has users or aliases; delete them first")]
     DomainInUse(String),
     /// The setting is not known.
     #[error("unknown setting: {0}")]
@@ -169,6 +170,21 @@ pub enum Refusal {
     /// The mailbox has used up its UIDs (a new UIDVALIDITY would be needed).
     #[error("mailbox {0} has no UIDs left")]
     UidsExhausted(String),
+    /// An alias has the address (a user cannot take it).
+    #[error("{0} is an alias; delete the alias first")]
+    AliasExists(String),
+    /// A user has the address (an alias cannot take it).
+    #[error("{0} is a user's address")]
+    AddressIsUser(String),
+    /// No alias has that address.
+    #[error("no such alias: {0}")]
+    NoSuchAlias(String),
+    /// An alias needs at least one target.
+    #[error("an alias needs at least one target")]
+    AliasWithoutTargets,
+    /// The address is not one of the alias's targets.
+    #[error("{0} is not a target of {1}")]
+    NotATarget(String, String),
     /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
     #[error("upload chunk of {0} bytes (every chunk must be full)")]
     ChunkSize(usize),
@@ -224,8 +240,24 @@ pub enum Op {
         /// PHC argon2id string.
         password_hash: String,
     },
-    /// Deletes a user, their mailboxes and messages.
+    /// Deletes a user, their mailboxes and messages, and removes them from every alias.
     DelUser(String),
+    /// Adds targets (existing users' addresses) to an alias in a local domain, creating it
+    /// (`aliases`).
+    AddAlias {
+        /// Normalised alias address; no user may have it.
+        address: String,
+        /// Normalised user addresses.
+        targets: Vec<String>,
+    },
+    /// Removes targets from an alias, or the whole alias when `targets` is empty or names all
+    /// of them.
+    DelAlias {
+        /// Normalised alias address.
+        address: String,
+        /// Normalised user addresses.
+        targets: Vec<String>,
+    },
     /// Replaces a user's password hash.
     SetPassword {
         /// The user.

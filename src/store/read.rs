@@ -797,6 +797,11 @@ impl Store {
                 problems.push(format!("state row {:?} exceeds its bounds", k.value()));
             }
         }
+        problems.extend(super::aliases::check(
+            &txn.open_table(ALIASES)?,
+            &by_email,
+            &txn.open_table(DOMAINS)?,
+        )?);
         Ok(problems)
     }
 }

@@ -22,6 +22,7 @@
 //!   existing mailboxes (a mailbox row's `vanished` counts them, at most [`VANISHED_KEEP`], all
 //!   newer than its `vanished_floor`); `SUBSCRIPTIONS` (at most [`MAX_SUBSCRIPTIONS_PER_USER`])
 //!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users;
+//! - `ALIASES` rows keep the invariants stated in `super::aliases`;
 //! - `STATE` keys and values are within [`MAX_STATE_KEY_BYTES`] and [`MAX_STATE_VALUE_BYTES`].
 //!
 //! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused,
@@ -32,8 +33,9 @@ use redb::TableDefinition;
 
 /// The schema this binary reads and writes. Version 1 kept the summary inside the body row and a
 /// `subscribed` flag in the mailbox row; opening such a store migrates it. Version 3 added
-/// [`QUEUE`], version 4 [`STATE`]: opening an older store creates the table.
-pub const SCHEMA_VERSION: u64 = 4;
+/// [`QUEUE`], version 4 [`STATE`], version 5 [`ALIASES`]: opening an older store creates the
+/// table.
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Counters and format facts: `schema_version`, `next_user`, `next_mailbox`, `next_uidvalidity`.
 pub const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
@@ -111,6 +113,8 @@ pub const GREYLIST_PASSED: TableDefinition<'_, &str, u64> = TableDefinition::new
 /// account key and URL, `crate::acme`). Keys are at most [`MAX_STATE_KEY_BYTES`], values at
 /// most [`MAX_STATE_VALUE_BYTES`]; each owner encodes its own value.
 pub const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
+/// Lower-case alias address → encoded `aliases::Alias` (schema v5): the users it delivers to.
+pub const ALIASES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("aliases");
 /// Longest [`STATE`] key, in bytes.
 pub const MAX_STATE_KEY_BYTES: usize = 128;
 /// Largest [`STATE`] value, in bytes.

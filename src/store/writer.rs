@@ -254,8 +254,9 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
                 txn.open_table(META)?
                     .insert("schema_version", SCHEMA_VERSION)?;
             }
-            // v3 only adds the QUEUE table, v4 the STATE table; both are created below.
-            Some(2 | 3) => {
+            // v3 only adds the QUEUE table, v4 the STATE table, v5 the ALIASES table; all are
+            // created below.
+            Some(2..=4) => {
                 txn.open_table(META)?
                     .insert("schema_version", SCHEMA_VERSION)?;
             }
@@ -286,6 +287,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(SPAM_LEARNED)?;
         txn.open_table(GREYLIST_PASSED)?;
         txn.open_table(STATE)?;
+        txn.open_table(ALIASES)?;
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
         }
@@ -686,7 +688,19 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                     return Err(Refusal::DomainInUse(d.clone()).into());
                 }
             }
+            drop(users);
+            if super::aliases::any_in_domain(txn, d)? {
+                return Err(Refusal::DomainInUse(d.clone()).into());
+            }
             t.remove(d.as_str())?;
+            Ok(Done::Unit)
+        }
+        Op::AddAlias { address, targets } => {
+            super::aliases::add(txn, address, targets)?;
+            Ok(Done::Unit)
+        }
+        Op::DelAlias { address, targets } => {
+            super::aliases::remove(txn, address, targets)?;
             Ok(Done::Unit)
         }
         Op::AddUser {
@@ -695,6 +709,9 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         } => {
             if txn.open_table(DOMAINS)?.get(domain_of(email))?.is_none() {
                 return Err(Refusal::NoSuchDomain(domain_of(email).to_string()).into());
+            }
+            if super::aliases::exists(txn, email)? {
+                return Err(Refusal::AliasExists(email.clone()).into());
             }
             let mut by_email = txn.open_table(USER_BY_EMAIL)?;
             if by_email.get(email.as_str())?.is_some() {
@@ -725,6 +742,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             by_email.remove(email.as_str())?;
             txn.open_table(USERS)?.remove(id)?;
             drop(by_email);
+            super::aliases::forget_user(txn, email)?;
             mailboxes::delete_user_data(txn, state, UserId(id))?;
             state.touched_users.insert(id);
             Ok(Done::Unit)

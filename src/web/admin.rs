@@ -1,5 +1,5 @@
-//! The administrators' pages: the overview, users, the outbound queue, settings groups and the
-//! recent log. Every change runs the CLI's own admin command (`cli::admin::execute`) on the
+//! The administrators' pages: the overview, users, aliases, domains, the outbound queue,
+//! settings groups and the recent log. Every change runs the CLI's own admin command (`cli::admin::execute`) on the
 //! blocking pool, so the page and the command line cannot disagree about what a change means.
 
 use super::html::{self, esc, input, notice};
@@ -50,6 +50,7 @@ pub(super) async fn route(
         ("/admin/checks", None) => checks(web, ctx).await,
         ("/admin/tls", form) => tls(web, ctx, form).await,
         ("/admin/domains", form) => domains(web, ctx, form).await,
+        ("/admin/aliases", form) => aliases(web, ctx, form).await,
         _ => error_page(404, "There is no such page."),
     }
 }
@@ -503,6 +504,14 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     ctx.page(web, status, "TLS certificate", &body)
 }
 
+/// Runs `cmd` and returns what it said as a notice, with the page's status (400 on a refusal).
+async fn noted(web: &Web, cmd: AdminCommand) -> (String, u16) {
+    match run(web, cmd).await {
+        Ok(out) => (notice("ok", &out), 200),
+        Err(e) => (notice("error", &e.to_string()), 400),
+    }
+}
+
 async fn domains(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let mut note = String::new();
     let mut status = 200;
@@ -513,13 +522,7 @@ async fn domains(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             "delete" => AdminCommand::DomainDel(domain),
             _ => return error_page(400, "Unknown action."),
         };
-        match run(web, cmd).await {
-            Ok(out) => note = notice("ok", &out),
-            Err(e) => {
-                note = notice("error", &e.to_string());
-                status = 400;
-            }
-        }
+        (note, status) = noted(web, cmd).await;
     }
     let list = run(web, AdminCommand::DomainList).await.unwrap_or_default();
     let csrf = html::csrf_field(&ctx.viewer(web).csrf);
@@ -538,6 +541,62 @@ async fn domains(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         d = input("Domain", "domain", "text", "", "required"),
     );
     ctx.page(web, status, "Domains", &body)
+}
+
+async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut note = String::new();
+    let mut status = 200;
+    if let Some(f) = form {
+        let alias = f.text("alias").trim().to_string();
+        let targets: Vec<String> = f
+            .text("targets")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        let cmd = match f.text("action") {
+            "add" if targets.is_empty() => {
+                return ctx.page(
+                    web,
+                    400,
+                    "Aliases",
+                    &notice("error", "Name at least one user to deliver to."),
+                );
+            }
+            "add" => AdminCommand::AliasAdd { alias, targets },
+            "delete" => AdminCommand::AliasDel { alias, targets },
+            _ => return error_page(400, "Unknown action."),
+        };
+        (note, status) = noted(web, cmd).await;
+    }
+    let list = run(web, AdminCommand::AliasList).await.unwrap_or_default();
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut rows = String::new();
+    for (alias, targets) in list.lines().filter_map(|l| l.split_once('\t')) {
+        let _ = write!(
+            rows,
+            r#"<tr><td>{a}</td><td>{t}</td><td><form method="post" action="/admin/aliases" class="inline">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="alias" value="{a}"><button class="danger">Remove</button></form></td></tr>"#,
+            a = esc(alias),
+            t = esc(targets),
+        );
+    }
+    if rows.is_empty() {
+        rows.push_str(r#"<tr><td colspan="3" class="muted">No aliases yet.</td></tr>"#);
+    }
+    let body = format!(
+        r#"{note}<p>An alias is an extra address in one of your domains whose mail goes to one or more users, e.g. <code>info@</code> for the whole family. Users may also send as an alias that delivers to them.</p>
+<table><thead><tr><th>Alias</th><th>Delivers to</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Add an alias, or users to one</h2><form method="post" action="/admin/aliases">{csrf}<input type="hidden" name="action" value="add">{a}{t}<button>Add</button></form>"#,
+        a = input("Alias address", "alias", "email", "", "required"),
+        t = input(
+            "Deliver to (users' addresses, separated by commas)",
+            "targets",
+            "text",
+            "",
+            "required"
+        ),
+    );
+    ctx.page(web, status, "Aliases", &body)
 }
 
 /// Received, sent and refused counts per day as an inline SVG bar chart (no script, no

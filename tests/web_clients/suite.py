@@ -267,7 +267,7 @@ def no_setup_once_users_exist():
 @scenario
 def routes_and_errors():
     b = Browser()
-    for path in ("/admin", "/admin/users", "/me"):
+    for path in ("/admin", "/admin/users", "/admin/aliases", "/me"):
         status, headers, _ = b.get(path)
         check(status == 303 and headers["Location"] in ("/login", "/setup"), "anonymous " + path, status)
     status, _, text = b.get("/no/such/page")
@@ -569,6 +569,41 @@ def domains_and_vacation():
     eq(b.post("/me", {"action": "vacation", "subject": "y" * 201, "body": "z"})[0], 400, "long subject refused")
     status, _, text = b.post("/me", {"action": "vacation", "subject": "Away", "body": "Back soon."})
     check(status == 200 and "saved and off" in text, "turned off", text[:2000])
+
+
+@scenario
+def aliases_page():
+    """Leaves info@example.test delivering to the administrator and carol."""
+    b = Browser()
+    setup(b)
+    eq(b.post("/admin/users", {"action": "add", "email": "carol@example.test", "password": "carol's password"})[0],
+       200, "add carol")
+    status, _, text = b.get("/admin/aliases")
+    check(status == 200 and "No aliases yet." in text, "empty list", text[-2000:])
+    status, _, text = b.post("/admin/aliases", {"action": "add", "alias": "Info@Example.test",
+                                                "targets": ADMIN + ", carol@example.test"})
+    eq(status, 200, "add alias")
+    check("info@example.test now delivers to boss@example.test, carol@example.test" in text
+          and "<td>info@example.test</td><td>boss@example.test, carol@example.test</td>" in text,
+          "listed, lowercased", text[-2500:])
+    b.post("/admin/aliases", {"action": "add", "alias": "old@example.test", "targets": "carol@example.test"})
+    # Mistakes are explained and change nothing.
+    for fields, why in (({"alias": "x@elsewhere.test", "targets": ADMIN}, "no such domain"),
+                        ({"alias": "carol@example.test", "targets": ADMIN}, "is a user&#39;s address"),
+                        ({"alias": "y@example.test", "targets": "dave@example.test"}, "no such user"),
+                        ({"alias": "y@example.test", "targets": ""}, "Name at least one user"),
+                        ({"alias": "not an address", "targets": ADMIN}, "not a valid email address")):
+        status, _, text = b.post("/admin/aliases", dict(fields, action="add"))
+        check(status == 400 and why in text, "refused: " + why, (status, text[-1500:]))
+    status, _, _ = b.request("POST", "/admin/aliases", {"action": "add", "alias": "z@example.test",
+                                                        "targets": ADMIN})
+    eq(status, 403, "no CSRF token")
+    status, _, text = b.post("/admin/aliases", {"action": "delete", "alias": "old@example.test"})
+    check(status == 200 and "deleted alias old@example.test" in text and "<td>old@example.test" not in text,
+          "removed", text[-2000:])
+    carol = Browser()
+    eq(carol.post("/login", {"email": "carol@example.test", "password": "carol's password"})[0], 303, "carol")
+    eq(carol.get("/admin/aliases")[0], 403, "not for a non-admin")
 
 
 @scenario
