@@ -349,6 +349,19 @@ pub const SPECS: &[Spec] = &[
         86_400,
         "how often DATA/tls/ is checked for new certificate files",
     ),
+    text(
+        "delivery.plus_separator",
+        "+",
+        Kind::Choice(&["+", "-", "_", "=", "off"]),
+        "subaddress separator: mail to user+tag@ goes to user@ (off: no subaddressing)",
+    ),
+    int(
+        "delivery.plus_folder",
+        "0",
+        0,
+        1,
+        "1: file user+tag@ mail in the user's mailbox named tag (any case) when there is one",
+    ),
     int(
         "spam.enabled",
         "1",
@@ -955,6 +968,10 @@ pub struct Config {
     pub auth_throttle_entries: usize,
     /// Seconds between checks of DATA/tls/.
     pub tls_reload_check_secs: u64,
+    /// The subaddress separator (`user+tag@`), if subaddressing is on.
+    pub plus_separator: Option<char>,
+    /// File subaddressed mail in the mailbox named by its tag.
+    pub plus_folder: bool,
     /// Score inbound mail.
     pub spam_enabled: bool,
     /// Junk threshold, tenths.
@@ -1133,6 +1150,11 @@ impl Config {
             auth_block_secs: num("auth.block_secs"),
             auth_throttle_entries: num("auth.throttle_entries") as usize,
             tls_reload_check_secs: num("tls.reload_check_secs"),
+            plus_separator: get("delivery.plus_separator")
+                .chars()
+                .next()
+                .filter(|_| get("delivery.plus_separator") != "off"),
+            plus_folder: num("delivery.plus_folder") == 1,
             spam_enabled: num("spam.enabled") == 1,
             spam_junk_tenths: num("spam.junk_tenths"),
             spam_reject_tenths: num("spam.reject_tenths"),

@@ -3222,3 +3222,51 @@ fn state_values_are_kept_bounded_and_a_version_3_store_gains_the_table() {
     let raw = f.raw_closed();
     assert_eq!(raw.meta["schema_version"], SCHEMA_VERSION);
 }
+
+#[test]
+fn a_delivery_files_each_copy_in_its_mailbox_with_its_flags() {
+    use mailnook::store::{LocalCopy, flags};
+    let mut f = Fixture::new();
+    let s = f.store().clone();
+    let users = setup_users(&s, &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let lists = create_mailbox(&s, a, "Lists");
+    let copy = |user, mailbox: Option<&str>, flags, keywords: &[&str]| LocalCopy {
+        user,
+        mailbox: mailbox.map(str::to_string),
+        flags,
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+    };
+    let mut d = delivery(upload(&s, b"Subject: x\r\n\r\nhi"), "filed", &[]);
+    d.recipients = vec![
+        // Into a named mailbox, seen and flagged, with keywords (a bad one and a repeat left off).
+        copy(
+            a,
+            Some("Lists"),
+            flags::SEEN | flags::FLAGGED,
+            &["$Label1", "bad keyword", "$label1"],
+        ),
+        // A mailbox b does not have: INBOX.
+        copy(b, Some("Nowhere"), 0, &[]),
+        // The same mailbox twice for a (by name and by INBOX fallback): one copy each.
+        copy(a, None, 0, &[]),
+        copy(a, Some("NoSuch"), flags::SEEN, &[]),
+    ];
+    let (_, placed) = copies(s.call_blocking(Op::Deliver(d)));
+    let (inbox_a, inbox_b) = (inbox(&s, a), inbox(&s, b));
+    let mut where_to: Vec<(UserId, MailboxId)> = placed.iter().map(|(u, m, _)| (*u, *m)).collect();
+    where_to.sort();
+    let mut want = vec![(a, lists), (a, inbox_a), (b, inbox_b)];
+    want.sort();
+    assert_eq!(where_to, want);
+    let listed = s.messages(lists).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].row.flags, flags::SEEN | flags::FLAGGED);
+    assert_eq!(listed[0].row.keywords, vec!["$Label1".to_string()]);
+    let row = mailbox_row(&s, lists);
+    assert_eq!((row.messages, row.unseen), (1, 0));
+    assert_eq!(row.keywords, vec!["$Label1".to_string()]);
+    assert_eq!(mailbox_row(&s, inbox_a).unseen, 1);
+    assert_consistent(&s, "after a filed delivery");
+    f.raw().assert_bodies_and_chunks("after a filed delivery");
+}

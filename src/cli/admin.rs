@@ -44,6 +44,14 @@ fn email_arg(s: &str) -> Result<String, AdminError> {
     address::normalize(s).ok_or_else(|| invalid(format!("`{s}` is not a valid email address")))
 }
 
+/// An alias address, or `@domain` for the domain's catch-all.
+fn alias_arg(s: &str) -> Result<String, AdminError> {
+    match s.trim().strip_prefix('@') {
+        Some(domain) => Ok(format!("@{}", domain_arg(domain)?)),
+        None => email_arg(s),
+    }
+}
+
 fn emails_arg(list: &[String]) -> Result<Vec<String>, AdminError> {
     list.iter().map(|e| email_arg(e)).collect()
 }
@@ -290,7 +298,7 @@ pub fn execute(
             }
         }
         AdminCommand::AliasAdd { alias, targets } => {
-            let alias = email_arg(alias)?;
+            let alias = alias_arg(alias)?;
             if address::local_part(&alias).eq_ignore_ascii_case("postmaster") {
                 return Err(invalid(
                     "postmaster mail goes to the user named by the `admin` setting; \
@@ -305,7 +313,7 @@ pub fn execute(
             writeln!(out, "{alias} now delivers to {}", targets.join(", "))?;
         }
         AdminCommand::AliasDel { alias, targets } => {
-            let alias = email_arg(alias)?;
+            let alias = alias_arg(alias)?;
             let targets = emails_arg(targets)?;
             store.call_blocking(Op::DelAlias {
                 address: alias.clone(),

@@ -27,7 +27,7 @@ use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
-use crate::store::{Done, NewQueued, Store, UserId};
+use crate::store::{Done, LocalCopy, NewQueued, Store};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -77,7 +77,7 @@ pub struct SmtpContext {
 struct Txn {
     sink: Option<MessageSink>,
     /// Local recipients: user and address as written (an alias adds one entry per user).
-    local: Vec<(UserId, String)>,
+    local: Vec<(LocalCopy, String)>,
     /// Remote recipients (submission only).
     remote: Vec<String>,
     /// Why the message cannot be accepted, once something failed while it streamed in.
@@ -424,7 +424,7 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
         }
     }
     match delivery::check_recipient(&ctx.store, &ctx.config, rcpt) {
-        Ok(RcptDecision::Accept(users)) => {
+        Ok(RcptDecision::Accept(copies)) => {
             // RFC 6647 on the MX only, and never for postmaster (RFC 5321 §4.5.1).
             let postmaster = match rcpt {
                 Recipient::Postmaster => true,
@@ -444,8 +444,8 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
                     return;
                 }
             }
-            for user in users {
-                conn.txn.local.push((user, shown.clone()));
+            for copy in copies {
+                conn.txn.local.push((copy, shown.clone()));
             }
             conn.session.accept_rcpt();
         }
@@ -567,7 +567,9 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 }
             }
             let only = match conn.txn.local.as_slice() {
-                [(first, _), rest @ ..] if rest.iter().all(|(u, _)| u == first) => Some(*first),
+                [(first, _), rest @ ..] if rest.iter().all(|(c, _)| c.user == first.user) => {
+                    Some(first.user)
+                }
                 _ => None,
             };
             let v = scoring::score(&ctx.store, &ctx.config, scan, &verdict, only).await;
@@ -634,13 +636,22 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     prefix.extend_from_slice(signature.as_bytes());
     prefix.extend_from_slice(received.to_header().as_bytes());
     let size = sink.len();
-    let users: Vec<UserId> = conn.txn.local.iter().map(|(u, _)| *u).collect();
+    // Junk goes to Junk even when subaddressing named a mailbox.
+    let copies: Vec<LocalCopy> = conn
+        .txn
+        .local
+        .iter()
+        .map(|(c, _)| LocalCopy {
+            mailbox: c.mailbox.clone().filter(|_| !junk),
+            ..c.clone()
+        })
+        .collect();
     let queue = (!conn.txn.remote.is_empty()).then(|| NewQueued {
         from: from.clone(),
         rcpts: std::mem::take(&mut conn.txn.remote),
         now,
     });
-    match sink.commit(prefix, users, queue, junk, now).await {
+    match sink.commit(prefix, copies, queue, junk, now).await {
         Ok(Done::Delivered { queued, .. }) => {
             log::info!(
                 target: "maillog",

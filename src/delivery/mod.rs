@@ -17,14 +17,14 @@ use crate::message::{MimeLimits, MimeParser, address};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Recipient, Reply};
 use crate::store::{
-    self, CHUNK_BYTES, Delivery, Done, MailboxId, NewQueued, Op, Store, UploadId, UserId,
+    self, CHUNK_BYTES, Delivery, Done, LocalCopy, MailboxId, NewQueued, Op, Store, UploadId, UserId,
 };
 
 /// What to do with one RCPT.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RcptDecision {
-    /// Deliver to these users' INBOXes (one for a user, one or more for an alias).
-    Accept(Vec<UserId>),
+    /// Deliver these copies (one for a user, one per user of an alias).
+    Accept(Vec<LocalCopy>),
     /// Refuse with this reply.
     Reject(Reply),
 }
@@ -59,19 +59,49 @@ pub fn check_recipient(
     if !address::is_local_part(local) {
         return Ok(RcptDecision::Reject(r::NO_SUCH_USER));
     }
-    let email = format!("{}@{}", local.to_ascii_lowercase(), domain);
-    if let Some(u) = store.user(&email)? {
-        return Ok(RcptDecision::Accept(vec![u.id]));
+    let local = local.to_ascii_lowercase();
+    let inbox = |users: Vec<UserId>| users.into_iter().map(LocalCopy::inbox).collect();
+    if let Some(users) = owners(store, &format!("{local}@{domain}"))? {
+        return Ok(RcptDecision::Accept(inbox(users)));
     }
-    Ok(match store.alias_users(&email)? {
-        Some(users) if !users.is_empty() => RcptDecision::Accept(users),
-        _ => RcptDecision::Reject(r::NO_SUCH_USER),
+    // RFC 5233: `user+detail@` is `user@`, filed by its detail when that is asked for.
+    if let Some(sep) = cfg.plus_separator
+        && let Some((base, detail)) = local.split_once(sep)
+        && !base.is_empty()
+        && let Some(users) = owners(store, &format!("{base}@{domain}"))?
+    {
+        let mut copies = Vec::with_capacity(users.len());
+        for user in users {
+            let mut copy = LocalCopy::inbox(user);
+            if cfg.plus_folder && !detail.is_empty() {
+                copy.mailbox = store
+                    .mailboxes(user)?
+                    .into_iter()
+                    .find(|m| m.row.name.eq_ignore_ascii_case(detail))
+                    .map(|m| m.row.name);
+            }
+            copies.push(copy);
+        }
+        return Ok(RcptDecision::Accept(copies));
+    }
+    // The domain's catch-all alias (`@domain`) takes every other address.
+    Ok(match owners(store, &format!("@{domain}"))? {
+        Some(users) => RcptDecision::Accept(inbox(users)),
+        None => RcptDecision::Reject(r::NO_SUCH_USER),
     })
+}
+
+/// The user with the address `email`, or the users of the alias it is; `None` for neither.
+fn owners(store: &Store, email: &str) -> store::Result<Option<Vec<UserId>>> {
+    if let Some(u) = store.user(email)? {
+        return Ok(Some(vec![u.id]));
+    }
+    Ok(store.alias_users(email)?.filter(|users| !users.is_empty()))
 }
 
 fn postmaster_decision(store: &Store, cfg: &Config) -> store::Result<RcptDecision> {
     Ok(match postmaster(store, cfg)? {
-        Some(id) => RcptDecision::Accept(vec![id]),
+        Some(id) => RcptDecision::Accept(vec![LocalCopy::inbox(id)]),
         // No user exists yet: nowhere to put it, but the sender may retry once one does.
         None => RcptDecision::Reject(r::LOCAL_ERROR),
     })
@@ -140,13 +170,14 @@ impl MessageSink {
         Ok(())
     }
 
-    /// Commits the message durably to each recipient's INBOX (or Junk, with `junk`) and, for
+    /// Commits the message durably as each local copy (INBOX, or Junk with `junk`, unless the
+    /// copy names its mailbox) and, for
     /// remote recipients, to the outbound queue, in one transaction, with `prefix` (trace and
     /// signature fields) stored before the data. On error the upload is dropped.
     pub async fn commit(
         self,
         prefix: Vec<u8>,
-        recipients: Vec<UserId>,
+        recipients: Vec<LocalCopy>,
         queue: Option<NewQueued>,
         junk: bool,
         internal_date: u64,

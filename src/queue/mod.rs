@@ -22,7 +22,9 @@ use crate::dns::stub::{ConfiguredResolver, StubResolver};
 use crate::message::dsn::{self, DsnInput, DsnKind, DsnRecipient};
 use crate::message::{MimeLimits, MimeParser};
 use crate::proto::smtp::client::RcptResult;
-use crate::store::{Delivery, Op, QueueId, QueueUpdate, QueuedMessage, RcptState, Store};
+use crate::store::{
+    Delivery, LocalCopy, Op, QueueId, QueueUpdate, QueuedMessage, RcptState, Store,
+};
 use crate::tls::client::{ClientTls, Policy, Verification};
 use async_executor::LocalExecutor;
 use retry::Backoff;
@@ -451,7 +453,7 @@ fn report_delivery(
         tail: bytes,
         summary,
         internal_date: now,
-        recipients: vec![user.id],
+        recipients: vec![LocalCopy::inbox(user.id)],
         queue: None,
         junk: false,
     }))

@@ -1,5 +1,6 @@
 //! Aliases: addresses in a local domain that deliver to one or more local users (e.g.
-//! `info@example.org` → `alice@example.org`, `bob@example.org`).
+//! `info@example.org` → `alice@example.org`, `bob@example.org`); `@example.org` is the domain's
+//! catch-all, which takes mail for every address of the domain that nothing else takes.
 //!
 //! Invariants (kept by the writer, checked by [`check`]):
 //! - an alias address is lower-case, in a local domain, and no user has it; a user address is

@@ -49,6 +49,22 @@ fn intern(list: &mut Vec<String>, k: &str) -> Option<String> {
     Some(k.to_string())
 }
 
+/// The keywords a delivered copy can keep of `wanted`, spelled as in its mailbox (interned):
+/// invalid ones, duplicates and any beyond the per-message or per-mailbox limits are left off.
+pub(super) fn arrival_keywords(row: &mut MailboxRow, wanted: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for k in wanted {
+        if out.len() < MAX_KEYWORDS_PER_MESSAGE
+            && check_keyword(k).is_ok()
+            && find_ci(&out, k).is_none()
+            && let Some(k) = intern(&mut row.keywords, k)
+        {
+            out.push(k);
+        }
+    }
+    out
+}
+
 /// Validates keywords and removes duplicates (ignoring case).
 fn distinct_keywords(keywords: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::with_capacity(keywords.len().min(MAX_KEYWORDS_PER_MESSAGE));

@@ -486,12 +486,40 @@ pub struct Delivery {
     pub summary: Vec<u8>,
     /// INTERNALDATE, Unix seconds.
     pub internal_date: u64,
-    /// Users whose INBOX receives the message (duplicates are delivered once).
-    pub recipients: Vec<UserId>,
+    /// The local copies (a user and mailbox named twice is delivered once).
+    pub recipients: Vec<LocalCopy>,
     /// Remote recipients: a queue row written in the same commit.
     pub queue: Option<NewQueued>,
-    /// File the local copies in each recipient's `Junk` mailbox (INBOX when they have none).
+    /// File the local copies that name no mailbox in each recipient's `Junk` mailbox (INBOX
+    /// when they have none).
     pub junk: bool,
+}
+
+/// One local copy of a delivered message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LocalCopy {
+    /// Whose.
+    pub user: UserId,
+    /// The mailbox by exact name; `None`, or a name the user has no mailbox by, means INBOX
+    /// (or Junk, for a message judged junk).
+    pub mailbox: Option<String>,
+    /// Flags set on arrival (within [`flags::ALL`]).
+    pub flags: u32,
+    /// Keywords set on arrival; ones the store cannot keep ([`check_keyword`], the per-message
+    /// and per-mailbox limits) are left off rather than refusing the delivery.
+    pub keywords: Vec<String>,
+}
+
+impl LocalCopy {
+    /// A plain copy for `user`'s INBOX.
+    pub fn inbox(user: UserId) -> LocalCopy {
+        LocalCopy {
+            user,
+            mailbox: None,
+            flags: 0,
+            keywords: Vec::new(),
+        }
+    }
 }
 
 /// What a successful operation returns.
@@ -501,7 +529,7 @@ pub enum Done {
     Unit,
     /// The new user's id.
     User(UserId),
-    /// Where each recipient's copy went, in recipient order (duplicates removed).
+    /// Where each copy went, in (user, mailbox) order (duplicates removed).
     Delivered {
         /// The shared body.
         body: BodyId,

@@ -22,7 +22,9 @@ use super::notify::Notify;
 use super::queue;
 use super::schema::*;
 use super::{BodyId, MailboxId, Uid};
-use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, Work};
+use super::{
+    Delivery, Done, Error, LocalCopy, Op, Refusal, Request, Result, Shared, UploadId, UserId, Work,
+};
 use redb::{Database, ReadableTable, WriteTransaction};
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::OpenOptionsExt;
@@ -972,23 +974,35 @@ pub(super) fn drop_body_ref(txn: &WriteTransaction, state: &mut State, body: u64
 
 fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Done> {
     check_upload(state, d.upload, d.chunks_sent)?;
-    // Resolve every recipient's INBOX before changing anything.
-    let mut recipients = d.recipients.clone();
-    recipients.sort();
-    recipients.dedup();
+    // Resolve every copy's mailbox before changing anything: the one it names if the user has
+    // it, else Junk for junk, else INBOX. One copy per (user, mailbox).
     let names = txn.open_table(MAILBOX_BY_NAME)?;
-    let mut targets = Vec::with_capacity(recipients.len());
+    let mut resolved: Vec<(UserId, u64, &LocalCopy)> = Vec::with_capacity(d.recipients.len());
+    for copy in &d.recipients {
+        let user = copy.user.0;
+        let named = match &copy.mailbox {
+            Some(name) => names.get((user, name.as_str()))?.map(|v| v.value()),
+            None => None,
+        };
+        let junk = match (named, d.junk) {
+            (None, true) => names.get((user, "Junk"))?.map(|v| v.value()),
+            _ => None,
+        };
+        let Some(mbox) = named
+            .or(junk)
+            .or(names.get((user, "INBOX"))?.map(|v| v.value()))
+        else {
+            continue; // the user was deleted since RCPT
+        };
+        if !resolved.iter().any(|(_, m, _)| *m == mbox) {
+            resolved.push((copy.user, mbox, copy));
+        }
+    }
+    resolved.sort_by_key(|(user, mbox, _)| (*user, *mbox));
+    let mut targets = Vec::with_capacity(resolved.len());
     {
         let mailboxes = txn.open_table(MAILBOXES)?;
-        for user in &recipients {
-            let junk = if d.junk {
-                names.get((user.0, "Junk"))?.map(|v| v.value())
-            } else {
-                None
-            };
-            let Some(mbox) = junk.or(names.get((user.0, "INBOX"))?.map(|v| v.value())) else {
-                continue; // the user was deleted since RCPT
-            };
+        for (user, mbox, copy) in resolved {
             let row = mailboxes
                 .get(mbox)?
                 .and_then(|v| MailboxRow::decode(v.value()))
@@ -996,7 +1010,7 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
             if row.uidnext == u32::MAX {
                 continue; // UID space exhausted; RFC 9051 would need a new UIDVALIDITY
             }
-            targets.push((*user, mbox, row));
+            targets.push((user, mbox, row, copy));
         }
     }
     if targets.is_empty() && d.queue.is_none() {
@@ -1013,19 +1027,21 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     let mut mailboxes = txn.open_table(MAILBOXES)?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
-    for (user, mbox, mut row) in targets {
+    for (user, mbox, mut row, copy) in targets {
+        let flags = copy.flags & flags::ALL;
+        let keywords = super::messages::arrival_keywords(&mut row, &copy.keywords);
         let uid = row.uidnext;
         row.uidnext += 1;
         row.highest_modseq += 1;
         row.messages += 1;
-        row.unseen += 1;
+        row.unseen += u32::from(flags & flags::SEEN == 0);
         row.bytes += size;
         let msg = MessageRow {
             body: body.0,
             internal_date: d.internal_date,
             size,
-            flags: 0,
-            keywords: Vec::new(),
+            flags,
+            keywords,
             modseq: row.highest_modseq,
         };
         messages.insert((mbox, uid), msg.encode().as_slice())?;

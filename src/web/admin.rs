@@ -587,7 +587,13 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         r#"{note}<p>An alias is an extra address in one of your domains whose mail goes to one or more users, e.g. <code>info@</code> for the whole family. Users may also send as an alias that delivers to them.</p>
 <table><thead><tr><th>Alias</th><th>Delivers to</th><th></th></tr></thead><tbody>{rows}</tbody></table>
 <h2>Add an alias, or users to one</h2><form method="post" action="/admin/aliases">{csrf}<input type="hidden" name="action" value="add">{a}{t}<button>Add</button></form>"#,
-        a = input("Alias address", "alias", "email", "", "required"),
+        a = input(
+            "Alias address (@domain for every address no one has)",
+            "alias",
+            "text",
+            "",
+            "required"
+        ),
         t = input(
             "Deliver to (users' addresses, separated by commas)",
             "targets",
