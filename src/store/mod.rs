@@ -44,6 +44,7 @@ mod notify;
 pub mod queue;
 mod read;
 pub mod schema;
+pub mod sieve;
 pub mod spam;
 mod writer;
 
@@ -185,6 +186,18 @@ pub enum Refusal {
     /// The address is not one of the alias's targets.
     #[error("{0} is not a target of {1}")]
     NotATarget(String, String),
+    /// The name cannot be a script name (RFC 5804 §1.6).
+    #[error("invalid script name {0:?}")]
+    InvalidScriptName(String),
+    /// No script has that name.
+    #[error("no such script: {0}")]
+    NoSuchScript(String),
+    /// A script has that name.
+    #[error("a script named {0} exists")]
+    ScriptExists(String),
+    /// The active script cannot be deleted (RFC 5804 §2.10).
+    #[error("script {0} is active; deactivate it first")]
+    ScriptActive(String),
     /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
     #[error("upload chunk of {0} bytes (every chunk must be full)")]
     ChunkSize(usize),
@@ -403,6 +416,26 @@ pub enum Op {
     /// writer's open transaction (not durable: losing it in a crash only greylists again), so
     /// every decision sees the ones before it. Answers [`Done::Greylist`].
     Greylist(greylist::GreylistCheck),
+    /// Changes a user's Sieve scripts (`sieve::ScriptChange`).
+    Script {
+        /// Whose.
+        user: UserId,
+        /// What.
+        change: sieve::ScriptChange,
+    },
+    /// A vacation reply (RFC 5230) for `user` to the sender hashed as `key`: answers
+    /// [`Done::Greylist`] `None` to send it (now recorded until `until`), or `Some(seconds)`
+    /// when one went within its period. Not durable, like [`Op::Greylist`].
+    VacationDue {
+        /// Whose vacation.
+        user: UserId,
+        /// Hash of the handle and the sender's address.
+        key: u64,
+        /// Unix seconds.
+        now: u64,
+        /// Unix seconds until which no other reply goes to that sender.
+        until: u64,
+    },
     /// Trains (or untrains) a user's spam model and the global one.
     SpamTrain(spam::Training),
     /// Makes a queued message (or, with `None`, every one) due at `now`.
@@ -417,7 +450,10 @@ pub enum Op {
 impl Op {
     /// Whether an `Ok` answer must mean "on disk".
     pub fn durable(&self) -> bool {
-        !matches!(self, Op::PutChunk { .. } | Op::Discard(_) | Op::Greylist(_))
+        !matches!(
+            self,
+            Op::PutChunk { .. } | Op::Discard(_) | Op::Greylist(_) | Op::VacationDue { .. }
+        )
     }
 }
 

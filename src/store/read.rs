@@ -797,6 +797,11 @@ impl Store {
                 problems.push(format!("state row {:?} exceeds its bounds", k.value()));
             }
         }
+        let user_ids: std::collections::BTreeSet<u64> = users
+            .iter()?
+            .map(|e| e.map(|(k, _)| k.value()))
+            .collect::<std::result::Result<_, _>>()?;
+        problems.extend(super::sieve::check(&txn, &|u| user_ids.contains(&u))?);
         problems.extend(super::aliases::check(
             &txn.open_table(ALIASES)?,
             &by_email,

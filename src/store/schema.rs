@@ -22,7 +22,8 @@
 //!   existing mailboxes (a mailbox row's `vanished` counts them, at most [`VANISHED_KEEP`], all
 //!   newer than its `vanished_floor`); `SUBSCRIPTIONS` (at most [`MAX_SUBSCRIPTIONS_PER_USER`])
 //!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users;
-//! - `ALIASES` rows keep the invariants stated in `super::aliases`;
+//! - `ALIASES` rows keep the invariants stated in `super::aliases`, the Sieve tables those in
+//!   `super::sieve`;
 //! - `STATE` keys and values are within [`MAX_STATE_KEY_BYTES`] and [`MAX_STATE_VALUE_BYTES`].
 //!
 //! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused,
@@ -33,8 +34,8 @@ use redb::TableDefinition;
 
 /// The schema this binary reads and writes. Version 1 kept the summary inside the body row and a
 /// `subscribed` flag in the mailbox row; opening such a store migrates it. Version 3 added
-/// [`QUEUE`], version 4 [`STATE`], version 5 [`ALIASES`]: opening an older store creates the
-/// table.
+/// [`QUEUE`], version 4 [`STATE`], version 5 [`ALIASES`] and the Sieve tables: opening an older
+/// store creates them.
 pub const SCHEMA_VERSION: u64 = 5;
 
 /// Counters and format facts: `schema_version`, `next_user`, `next_mailbox`, `next_uidvalidity`.
@@ -115,6 +116,15 @@ pub const GREYLIST_PASSED: TableDefinition<'_, &str, u64> = TableDefinition::new
 pub const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 /// Lower-case alias address → encoded `aliases::Alias` (schema v5): the users it delivers to.
 pub const ALIASES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("aliases");
+/// (user id, script name) → the Sieve script's text (schema v5; `super::sieve`).
+pub const SIEVE_SCRIPTS: TableDefinition<'_, (u64, &str), &[u8]> =
+    TableDefinition::new("sieve_scripts");
+/// User id → the name of their active Sieve script (schema v5).
+pub const SIEVE_ACTIVE: TableDefinition<'_, u64, &str> = TableDefinition::new("sieve_active");
+/// (user id, hash of the vacation handle and sender) → Unix seconds until which no other
+/// vacation reply goes to that sender (schema v5; RFC 5230 §4.2).
+pub const VACATION_SENT: TableDefinition<'_, (u64, u64), u64> =
+    TableDefinition::new("vacation_sent");
 /// Longest [`STATE`] key, in bytes.
 pub const MAX_STATE_KEY_BYTES: usize = 128;
 /// Largest [`STATE`] value, in bytes.

@@ -290,6 +290,9 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(GREYLIST_PASSED)?;
         txn.open_table(STATE)?;
         txn.open_table(ALIASES)?;
+        txn.open_table(SIEVE_SCRIPTS)?;
+        txn.open_table(SIEVE_ACTIVE)?;
+        txn.open_table(VACATION_SENT)?;
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
         }
@@ -745,6 +748,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             txn.open_table(USERS)?.remove(id)?;
             drop(by_email);
             super::aliases::forget_user(txn, email)?;
+            super::sieve::forget_user(txn, UserId(id))?;
             mailboxes::delete_user_data(txn, state, UserId(id))?;
             state.touched_users.insert(id);
             Ok(Done::Unit)
@@ -871,6 +875,13 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         }
         Op::QueueDelete(id) => queue::delete(txn, state, *id),
         Op::Greylist(check) => super::greylist::decide(txn, check),
+        Op::Script { user, change } => super::sieve::change(txn, *user, change),
+        Op::VacationDue {
+            user,
+            key,
+            now,
+            until,
+        } => super::sieve::vacation_due(txn, *user, *key, *now, *until),
         Op::SpamTrain(t) => super::spam::train(txn, t),
         Op::QueueRetry { id, now } => queue::retry_now(txn, state, *id, *now),
     }
