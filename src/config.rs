@@ -363,6 +363,20 @@ pub const SPECS: &[Spec] = &[
         "1: file user+tag@ mail in the user's mailbox named tag (any case) when there is one",
     ),
     int(
+        "sieve.max_script_bytes",
+        "65536",
+        1024,
+        1_048_576,
+        "largest Sieve script a user may store",
+    ),
+    int(
+        "sieve.max_redirects",
+        "4",
+        0,
+        32,
+        "most addresses one Sieve run may redirect a message to",
+    ),
+    int(
         "spam.enabled",
         "1",
         0,
@@ -972,6 +986,10 @@ pub struct Config {
     pub plus_separator: Option<char>,
     /// File subaddressed mail in the mailbox named by its tag.
     pub plus_folder: bool,
+    /// Largest Sieve script.
+    pub sieve_max_script_bytes: usize,
+    /// Most redirects per Sieve run.
+    pub sieve_max_redirects: usize,
     /// Score inbound mail.
     pub spam_enabled: bool,
     /// Junk threshold, tenths.
@@ -1155,6 +1173,8 @@ impl Config {
                 .next()
                 .filter(|_| get("delivery.plus_separator") != "off"),
             plus_folder: num("delivery.plus_folder") == 1,
+            sieve_max_script_bytes: num("sieve.max_script_bytes") as usize,
+            sieve_max_redirects: num("sieve.max_redirects") as usize,
             spam_enabled: num("spam.enabled") == 1,
             spam_junk_tenths: num("spam.junk_tenths"),
             spam_reject_tenths: num("spam.reject_tenths"),

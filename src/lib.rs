@@ -23,6 +23,7 @@ pub mod message;
 pub mod proto;
 pub mod queue;
 pub mod server;
+pub mod sieve;
 pub mod spam;
 pub mod spf;
 pub mod stats;

@@ -171,7 +171,10 @@ pub(super) fn vacation_due(
 }
 
 /// Every broken invariant of the scripts, as sentences (for `Store::check`).
-pub(super) fn check(txn: &redb::ReadTransaction, users: &impl Fn(u64) -> bool) -> Result<Vec<String>> {
+pub(super) fn check(
+    txn: &redb::ReadTransaction,
+    users: &impl Fn(u64) -> bool,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let scripts = txn.open_table(SIEVE_SCRIPTS)?;
     let mut per_user = std::collections::BTreeMap::<u64, usize>::new();
