@@ -24,6 +24,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
+    ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
@@ -123,6 +124,11 @@ fn imap_parsers() {
 #[test]
 fn imap_mutf7() {
     replay("imap_mutf7");
+}
+
+#[test]
+fn sieve_script() {
+    replay("sieve_script");
 }
 
 #[test]

@@ -162,6 +162,31 @@ fn aliases_made_on_the_page_deliver_mail() {
 }
 
 #[test]
+fn vacation_and_rules_made_on_the_page_apply_to_mail() {
+    let s = Server::start(&[]);
+    scenario(&s, "page_filters");
+    let boss = "boss@example.test";
+    assert_eq!(
+        String::from_utf8(s.data.cli_ok(&["sieve", "list", boss])).unwrap(),
+        "mailnook\tactive\n"
+    );
+    let msg = "From: x@sender.test\r\nTo: boss@example.test\r\nSubject: Your invoice\r\n\r\nhi";
+    assert!(s.deliver_to("x@sender.test", boss, msg).starts_with("250"));
+    let bills = s.messages_of(boss, "Bills");
+    assert_eq!(bills.len(), 1, "{}", s.log());
+    assert!(bills[0].contains("Subject: Your invoice"));
+    // The vacation reply went to the queue for the remote sender, once.
+    assert!(s.deliver_to("x@sender.test", boss, msg).starts_with("250"));
+    let log = s.log();
+    assert_eq!(
+        log.matches("vacation reply from boss@example.test to <x@sender.test>")
+            .count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

@@ -5,6 +5,7 @@
 use super::args::AdminCommand;
 use crate::config;
 use crate::message::{Summary, address};
+use crate::store::sieve::ScriptChange;
 use crate::store::{self, Op, Refusal, Store, flags};
 use std::io::Write;
 use std::path::Path;
@@ -190,6 +191,25 @@ fn hash(store: &Store, password: &str) -> Result<String, AdminError> {
     .map_err(|e| invalid(e.to_string()))
 }
 
+/// A UTF-8 text file of at most `max` bytes.
+fn read_bounded(path: &Path, max: usize) -> Result<String, AdminError> {
+    use std::io::Read;
+    let what = |e: std::io::Error| invalid(format!("{}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(what)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(what)?;
+    if bytes.len() > max {
+        return Err(invalid(format!(
+            "{}: larger than {max} bytes (sieve.max_script_bytes)",
+            path.display()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| invalid(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn user_arg(store: &Store, s: &str) -> Result<store::User, AdminError> {
     let email = email_arg(s)?;
     store
@@ -323,6 +343,53 @@ pub fn execute(
                 Some(a) => writeln!(out, "{alias} now delivers to {}", a.targets.join(", "))?,
                 None => writeln!(out, "deleted alias {alias}")?,
             }
+        }
+        AdminCommand::SievePut { user, name, file } => {
+            let u = user_arg(store, user)?;
+            let limits = crate::sieve::Limits::from_config(&store.config()?);
+            let text = read_bounded(file, limits.max_script_bytes)?;
+            crate::sieve::compile(&text, &limits)
+                .map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Put {
+                    name: name.clone(),
+                    text,
+                },
+            })?;
+            writeln!(out, "stored script {name} of {}", u.row.email)?;
+        }
+        AdminCommand::SieveGet { user, name } => {
+            let u = user_arg(store, user)?;
+            let text = store
+                .script(u.id, name)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchScript(name.clone())))?;
+            write!(out, "{text}")?;
+        }
+        AdminCommand::SieveList(user) => {
+            let u = user_arg(store, user)?;
+            for (name, active) in store.scripts(u.id)? {
+                writeln!(out, "{name}{}", if active { "\tactive" } else { "" })?;
+            }
+        }
+        AdminCommand::SieveActivate { user, name } => {
+            let u = user_arg(store, user)?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Activate(name.clone()),
+            })?;
+            match name {
+                Some(n) => writeln!(out, "script {n} of {} is active", u.row.email)?,
+                None => writeln!(out, "no script of {} is active", u.row.email)?,
+            }
+        }
+        AdminCommand::SieveDel { user, name } => {
+            let u = user_arg(store, user)?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Delete(name.clone()),
+            })?;
+            writeln!(out, "deleted script {name} of {}", u.row.email)?;
         }
         AdminCommand::AliasList => {
             for a in store.aliases()? {

@@ -69,6 +69,38 @@ pub enum AdminCommand {
     },
     /// `alias list`
     AliasList,
+    /// `sieve put USER NAME FILE`: stores (compiled first) the script in FILE.
+    SievePut {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+        /// The script file (absolute: the server may be the one reading it).
+        file: PathBuf,
+    },
+    /// `sieve get USER NAME`
+    SieveGet {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+    },
+    /// `sieve list USER`
+    SieveList(String),
+    /// `sieve activate USER NAME` or, with `None`, `sieve deactivate USER`
+    SieveActivate {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: Option<String>,
+    },
+    /// `sieve del USER NAME`
+    SieveDel {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+    },
     /// `domain add D`
     DomainAdd(String),
     /// `domain del D`
@@ -184,6 +216,9 @@ Usage: mailnook <command> [--data DIR]
   alias add ALIAS TARGET...      deliver ALIAS's mail to these users (adds to an alias)
   alias del ALIAS [TARGET...]    remove targets, or the whole alias without any
   alias list
+  sieve put USER NAME FILE       store a Sieve script (checked first); sieve get USER NAME
+  sieve list USER                a user's scripts, the active one marked
+  sieve activate USER NAME, sieve deactivate USER, sieve del USER NAME
   domain add|del D, domain list  local mail domains
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
@@ -389,6 +424,28 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             targets: alias_targets(targets)?,
         },
         ["alias", "list"] => AdminCommand::AliasList,
+        ["sieve", "put", user, name, file] => AdminCommand::SievePut {
+            user: user.to_string(),
+            name: name.to_string(),
+            file: std::path::absolute(file).map_err(|e| format!("{file}: {e}"))?,
+        },
+        ["sieve", "get", user, name] => AdminCommand::SieveGet {
+            user: user.to_string(),
+            name: name.to_string(),
+        },
+        ["sieve", "list", user] => AdminCommand::SieveList(user.to_string()),
+        ["sieve", "activate", user, name] => AdminCommand::SieveActivate {
+            user: user.to_string(),
+            name: Some(name.to_string()),
+        },
+        ["sieve", "deactivate", user] => AdminCommand::SieveActivate {
+            user: user.to_string(),
+            name: None,
+        },
+        ["sieve", "del", user, name] => AdminCommand::SieveDel {
+            user: user.to_string(),
+            name: name.to_string(),
+        },
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
         ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
         ["domain", "list"] => AdminCommand::DomainList,
@@ -429,8 +486,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         },
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "alias", "domain", "config", "mail", "check", "queue",
-                "dns", "spam", "help", "version",
+                "serve", "init", "user", "alias", "sieve", "domain", "config", "mail", "check",
+                "queue", "dns", "spam", "help", "version",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -480,6 +537,17 @@ impl AdminCommand {
                 v
             }
             AdminCommand::AliasList => s(&["alias", "list"]),
+            AdminCommand::SievePut { user, name, file } => {
+                s(&["sieve", "put", user, name, &file.to_string_lossy()])
+            }
+            AdminCommand::SieveGet { user, name } => s(&["sieve", "get", user, name]),
+            AdminCommand::SieveList(user) => s(&["sieve", "list", user]),
+            AdminCommand::SieveActivate {
+                user,
+                name: Some(name),
+            } => s(&["sieve", "activate", user, name]),
+            AdminCommand::SieveActivate { user, name: None } => s(&["sieve", "deactivate", user]),
+            AdminCommand::SieveDel { user, name } => s(&["sieve", "del", user, name]),
             AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
             AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
             AdminCommand::DomainList => s(&["domain", "list"]),
@@ -571,6 +639,12 @@ mod tests {
             "alias del info@x.test b@x.test",
             "alias del info@x.test",
             "alias list",
+            "sieve put a@x.test vacation /tmp/v.sieve",
+            "sieve get a@x.test vacation",
+            "sieve list a@x.test",
+            "sieve activate a@x.test vacation",
+            "sieve deactivate a@x.test",
+            "sieve del a@x.test vacation",
             "config set smtp.max_errors 5",
             "config list",
             "mail list a@example.test INBOX",

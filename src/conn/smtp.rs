@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
 use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
-use crate::delivery::{clamd, scoring};
+use crate::delivery::{clamd, filters, scoring};
 use crate::dkim::SelectorKeys;
 use crate::dkim::canon::BodyHasher;
 use crate::dkim::verify::DkimVerifier;
@@ -604,7 +604,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
         }
         let body_hash = conn.txn.hasher.take().unwrap_or_default().finish();
-        signature = sign(ctx, &p, header, body_hash, now).await;
+        signature = sign(ctx, &p, header.clone(), body_hash, now).await;
     }
     let tls = stream.tls_description();
     let recipients = conn.txn.local.len() + conn.txn.remote.len();
@@ -636,22 +636,57 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     prefix.extend_from_slice(signature.as_bytes());
     prefix.extend_from_slice(received.to_header().as_bytes());
     let size = sink.len();
-    // Junk goes to Junk even when subaddressing named a mailbox.
-    let copies: Vec<LocalCopy> = conn
-        .txn
-        .local
-        .iter()
-        .map(|(c, _)| LocalCopy {
-            mailbox: c.mailbox.clone().filter(|_| !junk),
-            ..c.clone()
+    // Each local recipient's Sieve script: where their copies go, redirects, reject, vacation.
+    let filtered = {
+        let (store, config) = (ctx.store.clone(), Config::clone(&ctx.config));
+        let local = std::mem::take(&mut conn.txn.local);
+        let has_remote = !conn.txn.remote.is_empty();
+        let (header, from) = (header.clone(), from.clone());
+        blocking::unblock(move || {
+            let m = filters::Incoming {
+                header: &header,
+                size,
+                from: &from,
+                local: &local,
+                junk,
+                has_remote,
+            };
+            filters::apply(&store, &config, &m)
         })
-        .collect();
-    let queue = (!conn.txn.remote.is_empty()).then(|| NewQueued {
+        .await
+    };
+    let filtered = match filtered {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("cid={} filtering failed: {e}", ctx.cid);
+            return refuse(conn, sink, r::LOCAL_ERROR).await;
+        }
+    };
+    if let Some(reason) = &filtered.reject {
+        log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> by the recipient's filter", ctx.cid, ctx.peer.ip(), loggable(&from, 100));
+        let reason = reason.replace(['\r', '\n'], " ");
+        let reply = Reply::owned(550, Some((5, 7, 1)), loggable(&reason, 200));
+        return refuse(conn, sink, reply).await;
+    }
+    let mut remote = std::mem::take(&mut conn.txn.remote);
+    for r in &filtered.redirects {
+        if !remote.iter().any(|x| x.eq_ignore_ascii_case(r)) {
+            remote.push(r.clone());
+        }
+    }
+    if filtered.copies.is_empty() && remote.is_empty() {
+        // Every recipient's script discarded it: accepted, and nothing to store (RFC 5228 §4.5).
+        log::info!(target: "maillog", "discarded cid={} id={} ip={} from=<{}> by the recipients' filters", ctx.cid, id, ctx.peer.ip(), loggable(&from, 100));
+        sink.discard().await;
+        conn.session.message_accepted(&id);
+        return;
+    }
+    let queue = (!remote.is_empty()).then(|| NewQueued {
         from: from.clone(),
-        rcpts: std::mem::take(&mut conn.txn.remote),
+        rcpts: remote,
         now,
     });
-    match sink.commit(prefix, copies, queue, junk, now).await {
+    match sink.commit(prefix, filtered.copies, queue, junk, now).await {
         Ok(Done::Delivered { queued, .. }) => {
             log::info!(
                 target: "maillog",
@@ -668,6 +703,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 ctx.stats.count(crate::stats::Event::Received);
             }
             conn.session.message_accepted(&id);
+            filters::send_replies(&ctx.store, &ctx.config, filtered.replies).await;
         }
         Ok(_) => conn.session.reject(r::LOCAL_ERROR),
         Err(e) => {

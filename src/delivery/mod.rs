@@ -8,6 +8,7 @@
 
 pub mod clamd;
 pub mod evidence;
+pub mod filters;
 pub mod greylist;
 pub mod scoring;
 pub mod sender_auth;

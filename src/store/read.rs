@@ -118,6 +118,16 @@ impl Store {
         }))
     }
 
+    /// The user with this id.
+    pub fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        let txn = self.db()?.begin_read()?;
+        let Some(v) = txn.open_table(USERS)?.get(id.0)? else {
+            return Ok(None);
+        };
+        let row = UserRow::decode(v.value()).ok_or(corrupt("user row"))?;
+        Ok(Some(User { id, row }))
+    }
+
     /// Every user, in creation order.
     pub fn users(&self) -> Result<Vec<User>> {
         let txn = self.db()?.begin_read()?;

@@ -357,6 +357,28 @@ pub mod flags {
     pub const DRAFT: u32 = 16;
     /// Every system flag the store keeps (`\Recent` is not stored: RFC 9051 dropped it).
     pub const ALL: u32 = SEEN | ANSWERED | FLAGGED | DELETED | DRAFT;
+    /// Each system flag and its IMAP name.
+    pub const NAMES: [(u32, &str); 5] = [
+        (SEEN, "\\Seen"),
+        (ANSWERED, "\\Answered"),
+        (FLAGGED, "\\Flagged"),
+        (DELETED, "\\Deleted"),
+        (DRAFT, "\\Draft"),
+    ];
+
+    /// Flag names (any case) as system flag bits and the rest as keywords.
+    pub fn from_names(names: &[String]) -> (u32, Vec<String>) {
+        let mut bits = 0;
+        let mut keywords = Vec::new();
+        for n in names {
+            match NAMES.iter().find(|(_, name)| name.eq_ignore_ascii_case(n)) {
+                Some((bit, _)) => bits |= bit,
+                None if n.starts_with('\\') => {} // \Recent and unknown system flags
+                None => keywords.push(n.clone()),
+            }
+        }
+        (bits, keywords)
+    }
 }
 
 /// One message in one mailbox.

@@ -33,13 +33,13 @@
 mod admin;
 pub mod checks;
 mod clients;
+mod filters;
 pub mod html;
 mod metrics;
 pub mod onboarding;
 mod pages;
 pub mod session;
 mod two_step;
-mod vacation;
 
 use crate::auth::Authenticator;
 use crate::config::Config;

@@ -374,17 +374,12 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
                 status = 400;
             }
         }
-    } else if let Some(f) = form.as_ref().filter(|f| f.text("action") == "vacation") {
-        let v = super::vacation::Vacation {
-            on: f.text("on") == "1",
-            subject: f.text("subject").to_string(),
-            body: f.get("body").unwrap_or("").replace("\r\n", "\n"),
-        };
-        match super::vacation::set(web, &s.email, &v).await {
-            Ok(()) => {
-                let state = if v.on { "on" } else { "off" };
-                message = (format!("Vacation reply saved and {state}."), "ok");
-            }
+    } else if let Some(f) = form
+        .as_ref()
+        .filter(|f| matches!(f.text("action"), "vacation" | "rule-add" | "rule-del"))
+    {
+        match filters_action(web, &s.email, f).await {
+            Ok(text) => message = (text, "ok"),
             Err(e) => {
                 message = (e, "error");
                 status = 400;
@@ -617,14 +612,111 @@ async fn login_code(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response
     Response::see_other("/").with("Set-Cookie", cookie(session::COOKIE, &new, None))
 }
 
-/// The vacation reply form of the user's page.
+/// Changes the user's vacation reply or rules from a form; says what changed.
+async fn filters_action(web: &Web, email: &str, f: &Form) -> Result<String, String> {
+    use super::filters::{self, Rule};
+    let user = {
+        let (store, email) = (web.store.clone(), email.to_string());
+        blocking::unblock(move || store.user(&email))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("No such user.")?
+    };
+    let mut all = filters::get(web, email).await;
+    let done = match f.text("action") {
+        "vacation" => {
+            all.vacation = filters::Vacation {
+                on: f.text("on") == "1",
+                subject: f.text("subject").to_string(),
+                body: f.get("body").unwrap_or("").replace("\r\n", "\n"),
+            };
+            let state = if all.vacation.on { "on" } else { "off" };
+            format!("Vacation reply saved and {state}.")
+        }
+        "rule-add" => {
+            all.rules.push(Rule {
+                field: f.text("field").to_string(),
+                contains: f.text("contains").trim().to_string(),
+                action: f.text("rule").to_string(),
+                target: f.text("target").trim().to_string(),
+            });
+            "Rule added.".to_string()
+        }
+        _ => {
+            let i: usize = f.text("index").parse().map_err(|_| "No such rule.")?;
+            if i >= all.rules.len() {
+                return Err("No such rule.".into());
+            }
+            all.rules.remove(i);
+            "Rule removed.".to_string()
+        }
+    };
+    filters::set(web, user.id, email, &all).await?;
+    Ok(done)
+}
+
+/// The vacation reply and rules forms of the user's page.
 async fn vacation_section(web: &Web, ctx: &Ctx, s: &Session) -> String {
-    let v = super::vacation::get(web, &s.email).await;
+    use super::filters::{ACTIONS, FIELDS, MAX_TEXT, PAGE_SCRIPT};
+    let all = super::filters::get(web, &s.email).await;
+    let v = &all.vacation;
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let label = |list: &[(&str, &'static str)], k: &str| {
+        list.iter().find(|(x, _)| *x == k).map_or("", |(_, l)| *l)
+    };
+    let mut rules = String::new();
+    for (i, r) in all.rules.iter().enumerate() {
+        rules.push_str(&format!(
+            r#"<tr><td>{field} contains “{contains}”</td><td>{action} {target}</td><td><form method="post" action="/me" class="inline">{csrf}<input type="hidden" name="action" value="rule-del"><input type="hidden" name="index" value="{i}"><button class="danger">Remove</button></form></td></tr>"#,
+            field = label(&FIELDS, &r.field),
+            contains = esc(&r.contains),
+            action = label(&ACTIONS, &r.action),
+            target = esc(&r.target),
+        ));
+    }
+    let options = |list: &[(&str, &str)]| -> String {
+        list.iter()
+            .map(|(k, l)| format!(r#"<option value="{k}">{l}</option>"#))
+            .collect()
+    };
+    let elsewhere = {
+        let (store, email) = (web.store.clone(), s.email.clone());
+        blocking::unblock(move || {
+            let user = store.user(&email).ok().flatten()?;
+            store.active_script(user.id).ok().flatten().map(|(n, _)| n)
+        })
+        .await
+        .filter(|n| n != PAGE_SCRIPT)
+    };
+    let note = match elsewhere {
+        Some(n) => format!(
+            r#"<p class="muted">Your mail program's filter script “{}” is in use; saving here puts these filters in its place.</p>"#,
+            esc(&n)
+        ),
+        None => String::new(),
+    };
     format!(
-        r#"<h2>Vacation reply</h2><form method="post" action="/me">{csrf}<input type="hidden" name="action" value="vacation">
+        r#"<h2>Vacation reply</h2>{note}<form method="post" action="/me">{csrf}<input type="hidden" name="action" value="vacation">
 <label><input type="checkbox" name="on" value="1"{checked}> Reply to incoming mail while I am away</label>{subject}
-<label>Message <textarea name="body" rows="5" maxlength="{max}">{body}</textarea></label><button>Save vacation reply</button></form>"#,
-        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+<label>Message <textarea name="body" rows="5" maxlength="{max}">{body}</textarea></label><button>Save vacation reply</button></form>
+<h2>Rules</h2><p class="muted">Applied in order to each message as it arrives.</p><table><tbody>{rules}</tbody></table>
+<form method="post" action="/me">{csrf}<input type="hidden" name="action" value="rule-add"><label>When <select name="field">{fields}</select></label>{contains}<label>then <select name="rule">{actions}</select></label>{target}<button>Add rule</button></form>"#,
+        fields = options(&FIELDS),
+        actions = options(&ACTIONS),
+        contains = input(
+            "contains",
+            "contains",
+            "text",
+            "",
+            &format!("required maxlength=\"{MAX_TEXT}\"")
+        ),
+        target = input(
+            "folder or address",
+            "target",
+            "text",
+            "",
+            &format!("maxlength=\"{MAX_TEXT}\"")
+        ),
         checked = if v.on { " checked" } else { "" },
         subject = input(
             "Subject",
@@ -633,7 +725,7 @@ async fn vacation_section(web: &Web, ctx: &Ctx, s: &Session) -> String {
             &v.subject,
             "maxlength=\"200\""
         ),
-        max = super::vacation::MAX_BODY,
+        max = super::filters::MAX_BODY,
         body = esc(&v.body),
     )
 }

@@ -607,6 +607,37 @@ def aliases_page():
 
 
 @scenario
+def page_filters():
+    """Leaves boss@example.test with a vacation reply and a rule filing "invoice" mail in Bills."""
+    b = Browser()
+    setup(b)
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    c.login(ADMIN, ADMIN_PASSWORD)
+    eq(c.create("Bills")[0], "OK", "IMAP CREATE Bills")
+    c.logout()
+    status, _, text = b.post("/me", {"action": "rule-add", "field": "subject", "contains": "Invoice",
+                                     "rule": "move", "target": "Bills"})
+    check(status == 200 and "Rule added." in text and "Subject contains “Invoice”" in text, "rule", text[-3000:])
+    status, _, text = b.post("/me", {"action": "rule-add", "field": "from", "contains": "x",
+                                     "rule": "forward", "target": "not an address"})
+    check(status == 400 and "is not an email address" in text, "bad forward refused", text[-3000:])
+    status, _, text = b.post("/me", {"action": "rule-add", "field": "from", "contains": "ads@",
+                                     "rule": "delete", "target": ""})
+    eq(status, 200, "second rule")
+    status, _, text = b.post("/me", {"action": "rule-del", "index": "1"})
+    check(status == 200 and "Rule removed." in text and "ads@" not in text, "removed", text[-3000:])
+    eq(b.post("/me", {"action": "rule-del", "index": "7"})[0], 400, "no such rule")
+    status, _, text = b.post("/me", {"action": "vacation", "on": "1", "subject": "Out of office",
+                                     "body": "Back on Monday."})
+    check(status == 200 and "saved and on" in text, "vacation on", text[-3000:])
+    status, _, _ = b.request("POST", "/me", {"action": "rule-add", "field": "subject", "contains": "y",
+                                             "rule": "read", "target": ""})
+    eq(status, 403, "no CSRF token")
+
+
+@scenario
 def chart():
     """Alice (an administrator by setting) reads the overview; prints the chart's titles."""
     b = Browser()

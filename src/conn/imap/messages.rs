@@ -21,13 +21,7 @@ use std::ops::RangeInclusive;
 /// `\Seen \Answered ...` plus keywords, for FLAGS.
 pub(crate) fn flag_list(bits: u32, keywords: &[String]) -> String {
     let mut parts: Vec<&str> = Vec::new();
-    for (bit, name) in [
-        (flags::SEEN, "\\Seen"),
-        (flags::ANSWERED, "\\Answered"),
-        (flags::FLAGGED, "\\Flagged"),
-        (flags::DELETED, "\\Deleted"),
-        (flags::DRAFT, "\\Draft"),
-    ] {
+    for (bit, name) in flags::NAMES {
         if bits & bit != 0 {
             parts.push(name);
         }
