@@ -53,6 +53,15 @@ pub enum AdminCommand {
     },
     /// `user list`
     UserList,
+    /// `quota set EMAIL SIZE` (the size as typed: checked when run, like the web form's)
+    QuotaSet {
+        /// Address.
+        email: String,
+        /// `500M`, `2G`, a number of bytes; 0 for unlimited.
+        size: String,
+    },
+    /// `quota show [EMAIL]`: one user's usage and quota, or every user's.
+    QuotaShow(Option<String>),
     /// `domain add D`
     DomainAdd(String),
     /// `domain del D`
@@ -153,6 +162,9 @@ Usage: mailnook <command> [--data DIR]
   user del EMAIL                 delete a user and all their mail
   user passwd EMAIL [--password P]
   user list
+  quota set EMAIL SIZE           storage quota, e.g. 500M or 2G (0: unlimited); mail
+                                 beyond it is refused, nothing stored is removed
+  quota show [EMAIL]             usage and quota of one user or all
   domain add|del D, domain list  local mail domains
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
@@ -349,6 +361,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         },
         ["user", "del", email] => AdminCommand::UserDel(email.to_string()),
         ["user", "list"] => AdminCommand::UserList,
+        ["quota", "set", email, size] => AdminCommand::QuotaSet {
+            email: email.to_string(),
+            size: size.to_string(),
+        },
+        ["quota", "show"] => AdminCommand::QuotaShow(None),
+        ["quota", "show", email] => AdminCommand::QuotaShow(Some(email.to_string())),
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
         ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
         ["domain", "list"] => AdminCommand::DomainList,
@@ -389,8 +407,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         },
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "domain", "config", "mail", "check", "queue", "dns",
-                "spam", "help", "version",
+                "serve", "init", "user", "quota", "domain", "config", "mail", "check", "queue",
+                "dns", "spam", "help", "version",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -429,6 +447,9 @@ impl AdminCommand {
             AdminCommand::UserDel(e) => s(&["user", "del", e]),
             AdminCommand::UserPasswd { email, .. } => s(&["user", "passwd", email]),
             AdminCommand::UserList => s(&["user", "list"]),
+            AdminCommand::QuotaSet { email, size } => s(&["quota", "set", email, size]),
+            AdminCommand::QuotaShow(None) => s(&["quota", "show"]),
+            AdminCommand::QuotaShow(Some(e)) => s(&["quota", "show", e]),
             AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
             AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
             AdminCommand::DomainList => s(&["domain", "list"]),
@@ -515,6 +536,10 @@ mod tests {
             "user passwd a@example.test",
             "user del a@example.test",
             "user list",
+            "quota set a@example.test 500M",
+            "quota set a@example.test 0",
+            "quota show",
+            "quota show a@example.test",
             "domain add x.test",
             "config set smtp.max_errors 5",
             "config list",

@@ -705,6 +705,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 email: email.clone(),
                 password_hash: password_hash.clone(),
                 created: crate::time::unix_now(),
+                quota: super::quota::default_bytes(txn)?,
             };
             txn.open_table(USERS)?.insert(id, row.encode().as_slice())?;
             by_email.insert(email.as_str(), id)?;
@@ -747,6 +748,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             users.insert(id, row.encode().as_slice())?;
             Ok(Done::Unit)
         }
+        Op::SetQuota { email, bytes } => super::quota::set(txn, email, *bytes),
         Op::PutChunk { upload, data } => {
             // Every chunk is full, so readers find an offset's chunk by division.
             if data.len() != CHUNK_BYTES {
@@ -869,6 +871,12 @@ pub(super) fn check_upload(state: &State, upload: UploadId, chunks_sent: usize) 
     Ok(())
 }
 
+/// The size of the body [`store_body`] would make of an upload.
+pub(super) fn upload_size(state: &State, upload: UploadId, prefix: &[u8], tail: &[u8]) -> u64 {
+    let chunks = state.uploads.get(&upload).map_or(0, |u| u.bytes);
+    prefix.len() as u64 + chunks + tail.len() as u64
+}
+
 /// Makes an upload a body held by `refs` message rows: its chunks (if any), then `tail` kept
 /// inline, after `prefix`; writes the body and summary rows. Returns the body and its size.
 pub(super) fn store_body(
@@ -958,10 +966,13 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     let mut recipients = d.recipients.clone();
     recipients.sort();
     recipients.dedup();
+    let size = upload_size(state, d.upload, &d.prefix, &d.tail);
+    let mut over_quota = Vec::new();
     let names = txn.open_table(MAILBOX_BY_NAME)?;
     let mut targets = Vec::with_capacity(recipients.len());
     {
         let mailboxes = txn.open_table(MAILBOXES)?;
+        let users = txn.open_table(USERS)?;
         for user in &recipients {
             let junk = if d.junk {
                 names.get((user.0, "Junk"))?.map(|v| v.value())
@@ -978,16 +989,28 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
             if row.uidnext == u32::MAX {
                 continue; // UID space exhausted; RFC 9051 would need a new UIDVALIDITY
             }
+            if d.quota
+                && let Some((q, email)) = super::quota::read(&users, &names, &mailboxes, user.0)?
+                && !q.fits(size)
+            {
+                over_quota.push((*user, email));
+                continue;
+            }
             targets.push((*user, mbox, row));
         }
     }
     if targets.is_empty() && d.queue.is_none() {
-        return Err(Refusal::NoRecipients.into());
+        return Err(match over_quota.first() {
+            Some((_, email)) => Refusal::OverQuota(email.clone()),
+            None => Refusal::NoRecipients,
+        }
+        .into());
     }
     // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row. The
     // queue row, if any, holds one reference like a message row.
     let refs = targets.len() as u32 + u32::from(d.queue.is_some());
-    let (body, size) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    let (body, stored) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    debug_assert_eq!(stored, size);
     let queued = match &d.queue {
         Some(q) => Some(queue::enqueue(txn, state, body, q)?),
         None => None,
@@ -1020,5 +1043,6 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         body,
         copies,
         queued,
+        over_quota,
     })
 }

@@ -133,6 +133,7 @@ pub fn delivery(up: Upload, tag: &str, recipients: &[UserId]) -> Delivery {
         recipients: recipients.to_vec(),
         queue: None,
         junk: false,
+        quota: true,
     }
 }
 
