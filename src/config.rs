@@ -732,23 +732,14 @@ pub fn parse_size(s: &str) -> Option<u64> {
         return None;
     }
     let n: u64 = s[..digits].parse().ok()?;
-    let unit = s[digits..].trim_start().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
+    let shift = match s[digits..].trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
         _ => return None,
     };
-    // "ib" alone (`5iB`) is not a unit.
-    if shift == 0 && s[digits..].trim_start().to_ascii_lowercase() == "ib" {
-        return None;
-    }
     n.checked_mul(1u64 << shift)
 }
 
@@ -756,7 +747,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// exactly (`524288000` → `500M`, `1000` → `1000`).
 pub fn format_size(n: u64) -> String {
     for (shift, unit) in [(40, 'T'), (30, 'G'), (20, 'M'), (10, 'K')] {
-        if n != 0 && n % (1u64 << shift) == 0 {
+        if n != 0 && n.is_multiple_of(1u64 << shift) {
             return format!("{}{unit}", n >> shift);
         }
     }
