@@ -115,18 +115,7 @@ pub(super) fn set(txn: &WriteTransaction, email: &str, bytes: u64) -> Result<sup
     if bytes > crate::config::MAX_QUOTA_BYTES {
         return Err(Refusal::TooMany("bytes in a quota").into());
     }
-    let id = txn
-        .open_table(USER_BY_EMAIL)?
-        .get(email)?
-        .map(|v| v.value())
-        .ok_or_else(|| Refusal::NoSuchUser(email.to_string()))?;
-    let mut users = txn.open_table(USERS)?;
-    let mut row = users
-        .get(id)?
-        .and_then(|v| UserRow::decode(v.value()))
-        .ok_or(corrupt("user row"))?;
-    row.quota = bytes;
-    users.insert(id, row.encode().as_slice())?;
+    super::writer::update_user(txn, email, |row| row.quota = bytes)?;
     Ok(super::Done::Unit)
 }
 

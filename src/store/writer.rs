@@ -734,18 +734,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             email,
             password_hash,
         } => {
-            let id = txn
-                .open_table(USER_BY_EMAIL)?
-                .get(email.as_str())?
-                .map(|v| v.value())
-                .ok_or_else(|| Refusal::NoSuchUser(email.clone()))?;
-            let mut users = txn.open_table(USERS)?;
-            let mut row = users
-                .get(id)?
-                .and_then(|v| UserRow::decode(v.value()))
-                .ok_or(corrupt("user row"))?;
-            row.password_hash = password_hash.clone();
-            users.insert(id, row.encode().as_slice())?;
+            update_user(txn, email, |row| row.password_hash = password_hash.clone())?;
             Ok(Done::Unit)
         }
         Op::SetQuota { email, bytes } => super::quota::set(txn, email, *bytes),
@@ -856,6 +845,27 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         Op::SpamTrain(t) => super::spam::train(txn, t),
         Op::QueueRetry { id, now } => queue::retry_now(txn, state, *id, *now),
     }
+}
+
+/// Rewrites the row of the user with this address.
+pub(super) fn update_user(
+    txn: &WriteTransaction,
+    email: &str,
+    change: impl FnOnce(&mut UserRow),
+) -> Result<()> {
+    let id = txn
+        .open_table(USER_BY_EMAIL)?
+        .get(email)?
+        .map(|v| v.value())
+        .ok_or_else(|| Refusal::NoSuchUser(email.to_string()))?;
+    let mut users = txn.open_table(USERS)?;
+    let mut row = users
+        .get(id)?
+        .and_then(|v| UserRow::decode(v.value()))
+        .ok_or(corrupt("user row"))?;
+    change(&mut row);
+    users.insert(id, row.encode().as_slice())?;
+    Ok(())
 }
 
 /// Refuses a final upload request whose chunks are not all there (lost in a reopen).

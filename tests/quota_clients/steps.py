@@ -12,7 +12,7 @@ import smtplib
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from clientlib import HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402
+from clientlib import HOSTNAME, IMAP4_SSL, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402
 
 MX_PORT = int(os.environ["MX_PORT"])
 SUBMISSION_PORT = int(os.environ["SUBMISSION_PORT"])
@@ -46,12 +46,6 @@ def submission(user):
     return c
 
 
-class IMAP4_SSL(imaplib.IMAP4_SSL):
-    def _create_socket(self, timeout):
-        sock = imaplib.IMAP4._create_socket(self, timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=HOSTNAME)
-
-
 def imaps(user):
     c = IMAP4_SSL("127.0.0.1", IMAPS_PORT, ssl_context=tls_context(), timeout=TIMEOUT)
     eq(c.login(user, PASSWORD)[0], "OK", "LOGIN")
@@ -67,16 +61,23 @@ def fill():
                "message %d" % i)
 
 
+def refusal(error, send):
+    """The exception `send()` raises, which must be an `error`."""
+    try:
+        send()
+    except error as e:
+        return e
+    raise AssertionError("accepted: %s" % send)
+
+
 @step
 def data_552():
     """A 12 KiB message does not fit what is left: 552 5.2.2 after the data, nothing stored."""
     with mx() as c:
-        try:
-            c.sendmail("carol@remote.test", [ALICE], message("carol@remote.test", "too big", 12))
-            raise AssertionError("a message over the quota was accepted")
-        except smtplib.SMTPDataError as e:
-            eq(e.smtp_code, 552, "reply to the data")
-            check(e.smtp_error.startswith(b"5.2.2 Mailbox full"), "enhanced code", e.smtp_error)
+        e = refusal(smtplib.SMTPDataError,
+                    lambda: c.sendmail("carol@remote.test", [ALICE], message("carol@remote.test", "too big", 12)))
+        eq(e.smtp_code, 552, "reply to the data")
+        check(e.smtp_error.startswith(b"5.2.2 Mailbox full"), "enhanced code", e.smtp_error)
 
 
 @step
@@ -98,22 +99,17 @@ def split_submission():
 def rcpt_452():
     """alice is at her quota: refused at RCPT with 452 4.2.2, bob still accepted."""
     with mx() as c:
-        try:
-            c.sendmail("carol@remote.test", [ALICE], message("carol@remote.test", "small", 1))
-            raise AssertionError("RCPT to a full mailbox was accepted")
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = e.recipients[ALICE]
-            eq(code, 452, "RCPT reply")
-            check(text.startswith(b"4.2.2 Mailbox full"), "enhanced code", text)
+        e = refusal(smtplib.SMTPRecipientsRefused,
+                    lambda: c.sendmail("carol@remote.test", [ALICE], message("carol@remote.test", "small", 1)))
+        code, text = e.recipients[ALICE]
+        eq(code, 452, "RCPT reply")
+        check(text.startswith(b"4.2.2 Mailbox full"), "enhanced code", text)
         refused = c.sendmail("carol@remote.test", [ALICE, BOB], message("carol@remote.test", "half", 1))
         eq(list(refused), [ALICE], "only alice refused")
         eq(refused[ALICE][0], 452, "alice's RCPT reply")
     with submission(BOB) as c:
-        try:
-            c.sendmail(BOB, [ALICE], message(BOB, "submitted", 1))
-            raise AssertionError("submission RCPT to a full mailbox was accepted")
-        except smtplib.SMTPRecipientsRefused as e:
-            eq(e.recipients[ALICE][0], 452, "submission RCPT reply")
+        e = refusal(smtplib.SMTPRecipientsRefused, lambda: c.sendmail(BOB, [ALICE], message(BOB, "submitted", 1)))
+        eq(e.recipients[ALICE][0], 452, "submission RCPT reply")
 
 
 def storage(c, root='""'):
