@@ -187,6 +187,14 @@ fn vacation_and_rules_made_on_the_page_apply_to_mail() {
 }
 
 #[test]
+fn quotas_are_set_on_the_users_page_and_shown_on_the_users_own() {
+    let s = Server::start(&[]);
+    scenario(&s, "quotas");
+    let shown = String::from_utf8(s.data.cli_ok(&["quota", "show", "dora@example.test"])).unwrap();
+    assert!(shown.contains("\tno quota"), "{shown}");
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

@@ -217,6 +217,20 @@ fn user_arg(store: &Store, s: &str) -> Result<store::User, AdminError> {
         .ok_or_else(|| invalid(format!("no such user: {email}")))
 }
 
+/// `USED bytes used<TAB>quota LIMIT bytes (SIZE, P% used)`, or `… no quota`.
+pub fn quota_line(q: store::Quota) -> String {
+    if q.limit == 0 {
+        return format!("{} bytes used\tno quota", q.used);
+    }
+    let percent = u128::from(q.used) * 100 / u128::from(q.limit);
+    format!(
+        "{} bytes used\tquota {} bytes ({}, {percent}% used)",
+        q.used,
+        q.limit,
+        config::format_size(q.limit)
+    )
+}
+
 fn flag_letters(f: u32) -> String {
     let mut s = String::new();
     for (bit, c) in [
@@ -394,6 +408,41 @@ pub fn execute(
         AdminCommand::AliasList => {
             for a in store.aliases()? {
                 writeln!(out, "{}\t{}", a.address, a.targets.join(", "))?;
+            }
+        }
+        AdminCommand::QuotaSet { email, size } => {
+            let email = email_arg(email)?;
+            let bytes = config::parse_size(size)
+                .filter(|n| *n <= config::MAX_QUOTA_BYTES)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "`{size}` is not a quota (a number of bytes, or e.g. 500M, 2G; 0 for unlimited; at most 1024T)"
+                    ))
+                })?;
+            store.call_blocking(Op::SetQuota {
+                email: email.clone(),
+                bytes,
+            })?;
+            if bytes == 0 {
+                writeln!(out, "{email} has no quota now")?;
+            } else {
+                writeln!(
+                    out,
+                    "quota of {email} set to {} ({bytes} bytes)",
+                    config::format_size(bytes)
+                )?;
+            }
+        }
+        AdminCommand::QuotaShow(user) => {
+            let users = match user {
+                Some(u) => vec![user_arg(store, u)?],
+                None => store.users()?,
+            };
+            for u in users {
+                let q = store
+                    .quota(u.id)?
+                    .ok_or_else(|| invalid(format!("no such user: {}", u.row.email)))?;
+                writeln!(out, "{}\t{}", u.row.email, quota_line(q))?;
             }
         }
         AdminCommand::DomainAdd(d) => {

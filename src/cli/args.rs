@@ -101,6 +101,15 @@ pub enum AdminCommand {
         /// Script name.
         name: String,
     },
+    /// `quota set EMAIL SIZE` (the size as typed: checked when run, like the web form's)
+    QuotaSet {
+        /// Address.
+        email: String,
+        /// `500M`, `2G`, a number of bytes; 0 for unlimited.
+        size: String,
+    },
+    /// `quota show [EMAIL]`: one user's usage and quota, or every user's.
+    QuotaShow(Option<String>),
     /// `domain add D`
     DomainAdd(String),
     /// `domain del D`
@@ -219,6 +228,9 @@ Usage: mailnook <command> [--data DIR]
   sieve put USER NAME FILE       store a Sieve script (checked first); sieve get USER NAME
   sieve list USER                a user's scripts, the active one marked
   sieve activate USER NAME, sieve deactivate USER, sieve del USER NAME
+  quota set EMAIL SIZE           storage quota, e.g. 500M or 2G (0: unlimited); mail
+                                 beyond it is refused, nothing stored is removed
+  quota show [EMAIL]             usage and quota of one user or all
   domain add|del D, domain list  local mail domains
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
@@ -446,6 +458,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             user: user.to_string(),
             name: name.to_string(),
         },
+        ["quota", "set", email, size] => AdminCommand::QuotaSet {
+            email: email.to_string(),
+            size: size.to_string(),
+        },
+        ["quota", "show"] => AdminCommand::QuotaShow(None),
+        ["quota", "show", email] => AdminCommand::QuotaShow(Some(email.to_string())),
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
         ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
         ["domain", "list"] => AdminCommand::DomainList,
@@ -488,6 +506,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             let known = [
                 "serve", "init", "user", "alias", "sieve", "domain", "config", "mail", "check",
                 "queue", "dns", "spam", "help", "version",
+                "serve", "init", "user", "quota", "domain", "config", "mail", "check", "queue",
+                "dns", "spam", "help", "version",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -548,6 +568,9 @@ impl AdminCommand {
             } => s(&["sieve", "activate", user, name]),
             AdminCommand::SieveActivate { user, name: None } => s(&["sieve", "deactivate", user]),
             AdminCommand::SieveDel { user, name } => s(&["sieve", "del", user, name]),
+            AdminCommand::QuotaSet { email, size } => s(&["quota", "set", email, size]),
+            AdminCommand::QuotaShow(None) => s(&["quota", "show"]),
+            AdminCommand::QuotaShow(Some(e)) => s(&["quota", "show", e]),
             AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
             AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
             AdminCommand::DomainList => s(&["domain", "list"]),
@@ -634,6 +657,10 @@ mod tests {
             "user passwd a@example.test",
             "user del a@example.test",
             "user list",
+            "quota set a@example.test 500M",
+            "quota set a@example.test 0",
+            "quota show",
+            "quota show a@example.test",
             "domain add x.test",
             "alias add info@x.test a@x.test b@x.test",
             "alias del info@x.test b@x.test",

@@ -9,6 +9,9 @@
 //! signature computed on the blocking pool). Message bytes stream into the store through a
 //! [`MessageSink`], and the 250 for a message is sent only after the durable commit that holds
 //! its local copies and its queue row. A store fault becomes 451 4.3.0; the session goes on.
+//! Quotas: a recipient at their quota is refused at RCPT with 452 4.2.2; after the data, the
+//! rule of `delivery` applies (552 5.2.2 when the message fits no recipient, else delivery to
+//! those with room and a failure report to the sender for the others).
 
 use super::stream::Stream;
 use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
@@ -27,7 +30,7 @@ use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
-use crate::store::{Done, LocalCopy, NewQueued, Store};
+use crate::store::{self, Done, LocalCopy, NewQueued, Store, UserId};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -590,6 +593,8 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             results.push_str(&format!("X-Spam-Score: {shown}\r\n"));
         }
     }
+    // Kept for a report to the sender, should the message not fit some recipient's quota.
+    let original_header = header.clone();
     // Submission: check the header's From, sign.
     let mut signature = String::new();
     if ctx.submission.is_some() {
@@ -637,9 +642,11 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     prefix.extend_from_slice(received.to_header().as_bytes());
     let size = sink.len();
     // Each local recipient's Sieve script: where their copies go, redirects, reject, vacation.
+    let local = std::mem::take(&mut conn.txn.local);
+    // Each user and the address they were given as, for the over-quota report.
+    let shown_as: Vec<(UserId, String)> = local.iter().map(|(c, a)| (c.user, a.clone())).collect();
     let filtered = {
         let (store, config) = (ctx.store.clone(), Config::clone(&ctx.config));
-        let local = std::mem::take(&mut conn.txn.local);
         let has_remote = !conn.txn.remote.is_empty();
         let (header, from) = (header.clone(), from.clone());
         blocking::unblock(move || {
@@ -687,7 +694,31 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         now,
     });
     match sink.commit(prefix, filtered.copies, queue, junk, now).await {
-        Ok(Done::Delivered { queued, .. }) => {
+        Ok(Done::Delivered {
+            queued, over_quota, ..
+        }) => {
+            if !over_quota.is_empty() {
+                let over: Vec<String> = over_quota
+                    .iter()
+                    .map(|(user, email)| {
+                        shown_as
+                            .iter()
+                            .find(|(u, _)| u == user)
+                            .map_or_else(|| email.clone(), |(_, shown)| shown.clone())
+                    })
+                    .collect();
+                log::info!(target: "maillog", "over quota cid={} id={} from=<{}> rcpts={}", ctx.cid, id, loggable(&from, 100), loggable(&over.join(","), 400));
+                ctx.stats.count(crate::stats::Event::Refused);
+                if let Err(e) =
+                    report_over_quota(ctx, &from, &id, &original_header, &over, now).await
+                {
+                    // The copies with room are stored, the report is not: 451 makes the client
+                    // send again rather than leave the sender uninformed.
+                    log::warn!("cid={} over-quota report failed: {e}", ctx.cid);
+                    conn.session.reject(r::LOCAL_ERROR);
+                    return;
+                }
+            }
             log::info!(
                 target: "maillog",
                 "accepted cid={} id={} ip={} from=<{}> rcpts={} size={}{}",
@@ -706,11 +737,35 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             filters::send_replies(&ctx.store, &ctx.config, filtered.replies).await;
         }
         Ok(_) => conn.session.reject(r::LOCAL_ERROR),
+        Err(store::Error::Refused(store::Refusal::OverQuota(who))) => {
+            log::info!(target: "maillog", "rejected cid={} id={} ip={} from=<{}> size={} over quota: {}", ctx.cid, id, ctx.peer.ip(), loggable(&from, 100), size, loggable(&who, 100));
+            ctx.stats.count(crate::stats::Event::Refused);
+            conn.session.reject(r::MAILBOX_FULL);
+        }
         Err(e) => {
             log::warn!("cid={} commit failed: {e}", ctx.cid);
             conn.session.reject(r::LOCAL_ERROR);
         }
     }
+}
+
+/// Commits the report telling `from` that message `id` did not fit the quota of `over`
+/// (`delivery::quota_report`); nothing for the null sender.
+async fn report_over_quota(
+    ctx: &SmtpContext,
+    from: &str,
+    id: &str,
+    header: &[u8],
+    over: &[String],
+    now: u64,
+) -> store::Result<()> {
+    let report = delivery::quota_report(&ctx.store, &ctx.config, from, id, header, over, now)?;
+    if let Some(d) = report {
+        let local = !d.recipients.is_empty();
+        ctx.store.call(store::Op::Deliver(d)).await?;
+        log::info!(target: "maillog", "report id={id} kind=Failure to=<{}> rcpts={} {}", loggable(from, 100), over.len(), if local { "local" } else { "queued" });
+    }
+    Ok(())
 }
 
 /// The DKIM-Signature fields (RSA first, then Ed25519) for a message from `p`, or nothing when

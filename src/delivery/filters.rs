@@ -21,7 +21,7 @@
 use crate::config::Config;
 use crate::message::address;
 use crate::sieve::{self, MessageView, vacation};
-use crate::store::{self, Delivery, LocalCopy, NewQueued, Op, Store, UserId, flags};
+use crate::store::{self, LocalCopy, NewQueued, Op, Store, UserId, flags};
 
 /// What the scripts decided for one message.
 #[derive(Debug, Default)]
@@ -250,20 +250,7 @@ pub async fn send_replies(store: &Store, cfg: &Config, replies: Vec<(String, Vec
             rcpts: vec![to.clone()],
             now,
         });
-        let prefix = b"Return-Path: <>\r\n".to_vec();
-        let mut mime = crate::message::MimeParser::new(crate::message::MimeLimits::default());
-        mime.feed(&bytes);
-        let d = Delivery {
-            upload: store.new_upload(),
-            chunks_sent: 0,
-            summary: mime.finish_with_prefix(&prefix).encode(),
-            prefix,
-            tail: bytes,
-            internal_date: now,
-            recipients: local,
-            queue,
-            junk: false,
-        };
+        let d = super::report_delivery(store, bytes, now, local, queue);
         match store.call(Op::Deliver(d)).await {
             Ok(_) => log::info!(target: "maillog", "vacation reply from {user} to <{to}>"),
             Err(e) => log::warn!("sieve: vacation reply of {user} not sent: {e}"),

@@ -42,6 +42,7 @@ mod mailboxes;
 mod messages;
 mod notify;
 pub mod queue;
+mod quota;
 mod read;
 pub mod schema;
 pub mod sieve;
@@ -57,6 +58,7 @@ pub use body::BodyReader;
 pub use mailboxes::check_mailbox_name;
 pub use messages::check_keyword;
 pub use queue::{NewQueued, QueueId, QueueUpdate, QueuedMessage, QueuedRcpt, RcptState};
+pub use quota::Quota;
 pub use read::{Mailbox, Message, User};
 pub use schema::{BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
 
@@ -198,6 +200,9 @@ pub enum Refusal {
     /// The active script cannot be deleted (RFC 5804 §2.10).
     #[error("script {0} is active; deactivate it first")]
     ScriptActive(String),
+    /// Storing the message would take the user over their quota ([`quota`]).
+    #[error("mailbox full: {0} is over quota")]
+    OverQuota(String),
     /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
     #[error("upload chunk of {0} bytes (every chunk must be full)")]
     ChunkSize(usize),
@@ -278,6 +283,14 @@ pub enum Op {
         /// PHC argon2id string.
         password_hash: String,
     },
+    /// Sets a user's storage quota in bytes (0: unlimited). Nothing stored is removed when it is
+    /// lowered below their usage; new mail is refused until they make room ([`quota`]).
+    SetQuota {
+        /// The user.
+        email: String,
+        /// The quota in bytes.
+        bytes: u64,
+    },
     /// Stores one full chunk of an upload (not durable by itself).
     PutChunk {
         /// The upload.
@@ -285,7 +298,9 @@ pub enum Op {
         /// Exactly [`CHUNK_BYTES`]; the rest of a message goes in the final request's `tail`.
         data: Vec<u8>,
     },
-    /// Commits an upload as new messages in recipients' INBOXes.
+    /// Commits an upload as new messages in recipients' INBOXes. With [`Delivery::quota`], a
+    /// recipient the message does not fit is left out ([`Done::Delivered`] lists them); if that
+    /// leaves nobody (and no queue row), it is refused with [`Refusal::OverQuota`].
     Deliver(Delivery),
     /// Drops an upload that will not be delivered.
     Discard(UploadId),
@@ -330,7 +345,8 @@ pub enum Op {
         subscribed: bool,
     },
     /// Commits an upload as a new message in one mailbox (IMAP APPEND). Answers
-    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard.
+    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard;
+    /// [`Refusal::OverQuota`] if the message does not fit the owner's quota.
     Append {
         /// The upload whose chunks start the message.
         upload: UploadId,
@@ -368,7 +384,8 @@ pub enum Op {
     },
     /// Copies messages into another mailbox of the same user (IMAP COPY, RFC 4315 COPYUID):
     /// flags, keywords and INTERNALDATE are kept; the copies share the originals' bodies.
-    /// Answers [`Done::Copied`].
+    /// Answers [`Done::Copied`]; [`Refusal::OverQuota`] if the copies do not fit the owner's
+    /// quota (MOVE is never refused for the quota: it adds nothing).
     Copy {
         /// Source mailbox.
         from: MailboxId,
@@ -529,6 +546,9 @@ pub struct Delivery {
     /// File the local copies that name no mailbox in each recipient's `Junk` mailbox (INBOX
     /// when they have none).
     pub junk: bool,
+    /// Leave out recipients the message does not fit ([`quota`]); false only for reports to a
+    /// sender, which always land.
+    pub quota: bool,
 }
 
 /// One local copy of a delivered message.
@@ -573,6 +593,9 @@ pub enum Done {
         copies: Vec<(UserId, MailboxId, Uid)>,
         /// The queue row for the remote recipients, if any.
         queued: Option<QueueId>,
+        /// Recipients left out because the message did not fit their quota, with their
+        /// addresses.
+        over_quota: Vec<(UserId, String)>,
     },
     /// Greylisting: `None` to go on, `Some(seconds)` to defer for that long.
     Greylist(Option<u64>),

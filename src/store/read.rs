@@ -144,6 +144,18 @@ impl Store {
             .collect()
     }
 
+    /// A user's storage usage and quota (`None`: no such user).
+    pub fn quota(&self, user: UserId) -> Result<Option<super::Quota>> {
+        let txn = self.db()?.begin_read()?;
+        Ok(super::quota::read(
+            &txn.open_table(USERS)?,
+            &txn.open_table(MAILBOX_BY_NAME)?,
+            &txn.open_table(MAILBOXES)?,
+            user.0,
+        )?
+        .map(|(q, _)| q))
+    }
+
     /// Every queued message, by id.
     pub fn queue(&self) -> Result<Vec<super::QueuedMessage>> {
         let txn = self.db()?.begin_read()?;
@@ -460,6 +472,12 @@ impl Store {
             let (k, v) = e?;
             user_count += 1;
             match UserRow::decode(v.value()) {
+                Some(row) if row.quota > crate::config::MAX_QUOTA_BYTES => problems.push(format!(
+                    "user {} ({}) has a quota of {} bytes, over the most allowed",
+                    k.value(),
+                    row.email,
+                    row.quota
+                )),
                 Some(row)
                     if by_email.get(row.email.as_str())?.map(|v| v.value()) == Some(k.value()) => {}
                 Some(row) => problems.push(format!(

@@ -727,6 +727,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 email: email.clone(),
                 password_hash: password_hash.clone(),
                 created: crate::time::unix_now(),
+                quota: super::quota::default_bytes(txn)?,
             };
             txn.open_table(USERS)?.insert(id, row.encode().as_slice())?;
             by_email.insert(email.as_str(), id)?;
@@ -757,20 +758,10 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             email,
             password_hash,
         } => {
-            let id = txn
-                .open_table(USER_BY_EMAIL)?
-                .get(email.as_str())?
-                .map(|v| v.value())
-                .ok_or_else(|| Refusal::NoSuchUser(email.clone()))?;
-            let mut users = txn.open_table(USERS)?;
-            let mut row = users
-                .get(id)?
-                .and_then(|v| UserRow::decode(v.value()))
-                .ok_or(corrupt("user row"))?;
-            row.password_hash = password_hash.clone();
-            users.insert(id, row.encode().as_slice())?;
+            update_user(txn, email, |row| row.password_hash = password_hash.clone())?;
             Ok(Done::Unit)
         }
+        Op::SetQuota { email, bytes } => super::quota::set(txn, email, *bytes),
         Op::PutChunk { upload, data } => {
             // Every chunk is full, so readers find an offset's chunk by division.
             if data.len() != CHUNK_BYTES {
@@ -887,6 +878,27 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
     }
 }
 
+/// Rewrites the row of the user with this address.
+pub(super) fn update_user(
+    txn: &WriteTransaction,
+    email: &str,
+    change: impl FnOnce(&mut UserRow),
+) -> Result<()> {
+    let id = txn
+        .open_table(USER_BY_EMAIL)?
+        .get(email)?
+        .map(|v| v.value())
+        .ok_or_else(|| Refusal::NoSuchUser(email.to_string()))?;
+    let mut users = txn.open_table(USERS)?;
+    let mut row = users
+        .get(id)?
+        .and_then(|v| UserRow::decode(v.value()))
+        .ok_or(corrupt("user row"))?;
+    change(&mut row);
+    users.insert(id, row.encode().as_slice())?;
+    Ok(())
+}
+
 /// Refuses a final upload request whose chunks are not all there (lost in a reopen).
 pub(super) fn check_upload(state: &State, upload: UploadId, chunks_sent: usize) -> Result<()> {
     let sent = state
@@ -898,6 +910,12 @@ pub(super) fn check_upload(state: &State, upload: UploadId, chunks_sent: usize) 
         return Err(Refusal::UploadLost.into());
     }
     Ok(())
+}
+
+/// The size of the body [`store_body`] would make of an upload.
+pub(super) fn upload_size(state: &State, upload: UploadId, prefix: &[u8], tail: &[u8]) -> u64 {
+    let chunks = state.uploads.get(&upload).map_or(0, |u| u.bytes);
+    prefix.len() as u64 + chunks + tail.len() as u64
 }
 
 /// Makes an upload a body held by `refs` message rows: its chunks (if any), then `tail` kept
@@ -987,6 +1005,8 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     check_upload(state, d.upload, d.chunks_sent)?;
     // Resolve every copy's mailbox before changing anything: the one it names if the user has
     // it, else Junk for junk, else INBOX. One copy per (user, mailbox).
+    let size = upload_size(state, d.upload, &d.prefix, &d.tail);
+    let mut over_quota = Vec::new();
     let names = txn.open_table(MAILBOX_BY_NAME)?;
     let mut resolved: Vec<(UserId, u64, &LocalCopy)> = Vec::with_capacity(d.recipients.len());
     for copy in &d.recipients {
@@ -1013,7 +1033,27 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     let mut targets = Vec::with_capacity(resolved.len());
     {
         let mailboxes = txn.open_table(MAILBOXES)?;
+        let users = txn.open_table(USERS)?;
+        // Quota: all of a user's copies fit, or none of them is stored.
+        let mut full: Vec<UserId> = Vec::new();
+        if d.quota {
+            for (i, (user, _, _)) in resolved.iter().enumerate() {
+                if resolved[..i].iter().any(|(u, _, _)| u == user) {
+                    continue;
+                }
+                let n = resolved.iter().filter(|(u, _, _)| u == user).count() as u64;
+                if let Some((q, email)) = super::quota::read(&users, &names, &mailboxes, user.0)?
+                    && !q.fits(size.saturating_mul(n))
+                {
+                    over_quota.push((*user, email));
+                    full.push(*user);
+                }
+            }
+        }
         for (user, mbox, copy) in resolved {
+            if full.contains(&user) {
+                continue;
+            }
             let row = mailboxes
                 .get(mbox)?
                 .and_then(|v| MailboxRow::decode(v.value()))
@@ -1025,12 +1065,17 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         }
     }
     if targets.is_empty() && d.queue.is_none() {
-        return Err(Refusal::NoRecipients.into());
+        return Err(match over_quota.first() {
+            Some((_, email)) => Refusal::OverQuota(email.clone()),
+            None => Refusal::NoRecipients,
+        }
+        .into());
     }
     // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row. The
     // queue row, if any, holds one reference like a message row.
     let refs = targets.len() as u32 + u32::from(d.queue.is_some());
-    let (body, size) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    let (body, stored) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    debug_assert_eq!(stored, size);
     let queued = match &d.queue {
         Some(q) => Some(queue::enqueue(txn, state, body, q)?),
         None => None,
@@ -1065,5 +1110,6 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         body,
         copies,
         queued,
+        over_quota,
     })
 }

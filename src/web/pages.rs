@@ -351,6 +351,40 @@ fn client_settings(config: &Config, port_base: u16, email: &str) -> String {
     )
 }
 
+/// How much the user stores, and their quota if they have one.
+async fn storage_section(web: &Web, email: &str) -> String {
+    let (store, email) = (web.store.clone(), email.to_string());
+    let quota = blocking::unblock(move || -> crate::store::Result<_> {
+        match store.user(&email)? {
+            Some(u) => store.quota(u.id),
+            None => Ok(None),
+        }
+    })
+    .await;
+    let Ok(Some(q)) = quota else {
+        return String::new();
+    };
+    let text = if q.limit == 0 {
+        format!("Your mail takes {}.", html::size(q.used))
+    } else {
+        let full = if q.full() {
+            " Your mailbox is full: new mail is refused until you delete some."
+        } else {
+            ""
+        };
+        format!(
+            "Your mail takes {} of your {} quota ({}%).{full}",
+            html::size(q.used),
+            html::size(q.limit),
+            u128::from(q.used) * 100 / u128::from(q.limit)
+        )
+    };
+    format!(
+        r#"<h2>Storage</h2><p id="storage">{}</p>"#,
+        html::esc(&text)
+    )
+}
+
 async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<Form>) -> Response {
     let origin = ctx.origin;
     let Some((id, s)) = &ctx.session else {
@@ -436,11 +470,12 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
             }
         }
     }
+    let storage = storage_section(web, &s.email).await;
     let two_step = two_step_section(web, ctx, s, enrolling.as_deref()).await;
     let vacation = vacation_section(web, ctx, s).await;
     let app = app_password_section(web, ctx, s, new_app_password.as_deref()).await;
     let body = format!(
-        r#"{note}<h2>Your mail settings</h2>{settings}{phone}
+        r#"{note}{storage}<h2>Your mail settings</h2>{settings}{phone}
 <h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),

@@ -224,6 +224,63 @@ def users_and_sessions():
 
 
 @scenario
+def quotas():
+    admin = Browser()
+    setup(admin)
+    status, _, text = admin.post("/admin/users", {"action": "add", "email": "dora@example.test",
+                                                  "password": "dora's password"})
+    eq(status, 200, "add user")
+    check("no quota" in text, "a new user has no quota", text[-2500:])
+    # Without the form's token the change is refused and nothing changes.
+    status, _, _ = admin.request("POST", "/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                          "quota": "1M"})
+    eq(status, 403, "quota POST without CSRF token")
+    status, _, text = admin.get("/admin/users")
+    check("of 1.0 MiB" not in text, "the refused POST set nothing", text[-2500:])
+    # A bad size is explained; a good one is set and listed.
+    status, _, text = admin.post("/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                  "quota": "lots"})
+    eq(status, 400, "bad size")
+    check("is not a quota" in text, "bad size explained", text[-2500:])
+    status, _, text = admin.post("/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                  "quota": "1M"})
+    eq(status, 200, "set quota")
+    check("quota of dora@example.test set to 1M (1048576 bytes)" in text, "confirmed", text[-2500:])
+    check(re.search(r"dora@example\.test</td>.*?<td>0 B of 1\.0 MiB \(0%\)</td>", text, re.S),
+          "usage and quota listed", text[-2500:])
+    check('type="text" name="quota" value="1M"' in text, "the form shows the quota", text[-2500:])
+    # The quota holds for mail: IMAP reports it, and a message bigger than it is refused.
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    c.login("dora@example.test", "dora's password")
+    typ, data = c.getquotaroot("INBOX")
+    eq(typ, "OK", "GETQUOTAROOT")
+    eq(data[1], [b'"" (STORAGE 0 1024)'], "QUOTA answer")
+    typ, data = c.append("INBOX", None, None, b"Subject: big\r\n\r\n" + b"x" * (1100 * 1024) + b"\r\n")
+    eq(typ, "NO", "APPEND over quota")
+    check(b"[OVERQUOTA]" in data[0], "OVERQUOTA code", data)
+    typ, _ = c.append("INBOX", None, None, b"Subject: small\r\n\r\n" + b"y" * 2000 + b"\r\n")
+    eq(typ, "OK", "APPEND under quota")
+    c.logout()
+    # Dora sees her own usage on her page.
+    dora = Browser()
+    status, _, _ = dora.post("/login", {"email": "dora@example.test", "password": "dora's password"})
+    eq(status, 303, "login")
+    status, _, text = dora.get("/me")
+    eq(status, 200, "/me")
+    check(re.search(r'<p id="storage">Your mail takes 2\.0 KiB of your 1\.0 MiB quota \(0%\)\.</p>', text),
+          "own usage on /me", text[:3000])
+    # Back to unlimited.
+    status, _, text = admin.post("/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                  "quota": "0"})
+    eq(status, 200, "remove quota")
+    check("dora@example.test has no quota now" in text, "removed", text[-2500:])
+    status, _, text = dora.get("/me")
+    check(re.search(r'<p id="storage">Your mail takes 2\.0 KiB\.</p>', text), "no quota on /me", text[:3000])
+
+
+@scenario
 def csrf_and_origin():
     b = Browser()
     setup(b)
