@@ -78,8 +78,7 @@ fn a_backup_taken_while_mail_arrives_restores_the_same_box() {
     imap_state(&s, "fill");
     // Settings, and a message for a remote recipient that waits in the queue (its domain does
     // not resolve in the test's DNS).
-    s.data
-        .cli_ok(&["config", "set", "spam.junk_tenths", "75"]);
+    s.data.cli_ok(&["config", "set", "spam.junk_tenths", "75"]);
     assert!(submit_remote(&s), "a message for the queue was accepted");
     let queue_before = text(s.data.cli_ok(&["queue", "list"]));
     assert!(queue_before.lines().count() > 1, "{queue_before}");
@@ -225,10 +224,8 @@ fn a_backup_taken_while_mail_arrives_restores_the_same_box() {
                     a[name]["messages"].as_object().unwrap(),
                 );
                 assert!(am.len() < bm.len(), "the loop went on after the backup");
-                assert!(
-                    am.len() >= 1 + 3,
-                    "the loop's first messages are in the backup"
-                );
+                // One of the first deliveries (the other went to Junk) and three of the loop's.
+                assert!(am.len() >= 4, "the loop's first messages are in the backup");
                 for (uid, m) in am {
                     assert_eq!(&bm[uid], m, "alice INBOX uid {uid}");
                 }
@@ -275,7 +272,11 @@ fn a_backup_taken_while_mail_arrives_restores_the_same_box() {
             })
             .collect()
     };
-    assert_eq!(without_age(&queue_after), without_age(&queue_before), "the queue");
+    assert_eq!(
+        without_age(&queue_after),
+        without_age(&queue_before),
+        "the queue"
+    );
     assert_eq!(settings_after, settings_before, "the settings");
     drop(t);
 }

@@ -49,7 +49,7 @@ fn parse(body: &[u8], sizes: &[u8], limits: Limits) -> Vec<Seen> {
     let mut pieces = chunks(body, sizes).into_iter();
     loop {
         loop {
-            match p.next() {
+            match p.next_event() {
                 Ok(None) => break,
                 Ok(Some(Event::PartStart { name, filename })) => {
                     parts += 1;

@@ -10,7 +10,7 @@
 //! `form-data` with a `name` (RFC 7578 §4.2), and may carry a `filename`.
 //!
 //! Invariants:
-//! - Feed a chunk only after [`Parser::next`] has answered `Ok(None)` (it wants more input);
+//! - Feed a chunk only after [`Parser::next_event`] has answered `Ok(None)` (it wants more input);
 //!   the parser then never buffers more than that chunk plus [`Parser::max_carry`] bytes (a part
 //!   header section in progress, or the bytes that might begin a delimiter).
 //! - [`Limits`] bound each part's header section, the number of parts, the value of every
@@ -196,7 +196,7 @@ impl Parser {
 
     /// The next event, or `Ok(None)` when more input is needed (or, after [`Event::Done`],
     /// never again).
-    pub fn next(&mut self) -> Result<Option<Event<'_>>, Error> {
+    pub fn next_event(&mut self) -> Result<Option<Event<'_>>, Error> {
         loop {
             let rest = &self.buf[self.pos..];
             match self.state {
@@ -467,7 +467,7 @@ mod tests {
         let mut rest = body;
         let mut sizes = chunks.iter().cycle();
         loop {
-            while let Some(e) = p.next()? {
+            while let Some(e) = p.next_event()? {
                 match e {
                     Event::PartStart { name, filename } => seen.push(Seen::Start(name, filename)),
                     Event::Data(d) => match seen.last_mut() {
@@ -595,8 +595,8 @@ mod tests {
         assert_eq!(e(&many, LIMITS), Error::TooManyParts);
         let mut p = Parser::new("AaB03x", LIMITS).unwrap();
         p.feed(b"--AaB03xyz\r\n");
-        assert!(p.next().is_err());
-        assert_eq!(p.next().unwrap_err(), Error::Failed);
+        assert!(p.next_event().is_err());
+        assert_eq!(p.next_event().unwrap_err(), Error::Failed);
     }
 
     #[test]

@@ -98,8 +98,11 @@ pub struct Restore {
     pub source: Box<dyn Read + Send>,
     /// Writes the backup's files; called after every check passed, before the commit. An
     /// error refuses the restore.
-    pub place_files: Box<dyn FnOnce(&[DataFile]) -> io::Result<()> + Send>,
+    pub place_files: PlaceFiles,
 }
+
+/// Writes a restore's files (see [`Restore::place_files`]).
+pub type PlaceFiles = Box<dyn FnOnce(&[DataFile]) -> io::Result<()> + Send>;
 
 impl std::fmt::Debug for Restore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
