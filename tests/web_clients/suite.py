@@ -464,6 +464,16 @@ def client_setup():
     eq(mail["IncomingMailServerUsername"], "carol@example.test", "profile's user")
 
 
+def make_certificate():
+    """A self-made certificate for HOSTNAME and its key, as PEM files: (folder, cert, key)."""
+    work = tempfile.mkdtemp()
+    cert, key = (os.path.join(work, n) for n in ("cert.pem", "key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + HOSTNAME,
+                    "-addext", "subjectAltName=DNS:" + HOSTNAME], check=True, capture_output=True)
+    return work, cert, key
+
+
 @scenario
 def tls_page():
     b = Browser()
@@ -471,11 +481,8 @@ def tls_page():
     status, headers, text = b.get("/admin/tls")
     check(status == 200 and "self-signed" in text, "self-signed in use", text[-2000:])
     eq(headers.get("Strict-Transport-Security"), None, "no HSTS with the self-signed certificate")
-    work = tempfile.mkdtemp()
-    cert, key, other = (os.path.join(work, n) for n in ("cert.pem", "key.pem", "other-key.pem"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + HOSTNAME,
-                    "-addext", "subjectAltName=DNS:" + HOSTNAME], check=True, capture_output=True)
+    work, cert, key = make_certificate()
+    other = os.path.join(work, "other-key.pem")
     subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", other],
                    check=True, capture_output=True)
     cert_pem, key_pem, other_pem = (open(p).read() for p in (cert, key, other))
@@ -730,11 +737,7 @@ def tls_files_upload():
     status, _, text = b.get("/admin/tls")
     check('type="file" name="cert_file"' in text and 'enctype="multipart/form-data"' in text,
           "file inputs", text[-2000:])
-    work = tempfile.mkdtemp()
-    cert, key = (os.path.join(work, n) for n in ("cert.pem", "key.pem"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + HOSTNAME,
-                    "-addext", "subjectAltName=DNS:" + HOSTNAME], check=True, capture_output=True)
+    _, cert, key = make_certificate()
     cert_pem, key_pem = (open(p, "rb").read() for p in (cert, key))
     status, _, text = b.upload("/admin/tls", [("action", b"upload", None), ("cert_file", cert_pem, "cert.pem"),
                                               ("cert", b"", None), ("key_file", key_pem, "key.pem"),
