@@ -508,6 +508,13 @@ pub const SPECS: &[Spec] = &[
         "largest HTTP request body (413 beyond)",
     ),
     int(
+        "web.max_upload_bytes",
+        "8589934592",
+        1024,
+        1_099_511_627_776,
+        "largest multipart/form-data upload (a backup to restore, a certificate file), streamed, never held in memory (413 beyond)",
+    ),
+    int(
         "web.timeout_secs",
         "30",
         1,
@@ -1114,6 +1121,8 @@ pub struct Config {
     pub web_max_head_bytes: usize,
     /// Largest HTTP request body.
     pub web_max_body_bytes: usize,
+    /// Largest multipart upload (streamed).
+    pub web_max_upload_bytes: u64,
     /// Request and keep-alive timeout.
     pub web_timeout_secs: u64,
     /// Web session idle limit.
@@ -1278,6 +1287,7 @@ impl Config {
             web_metrics_token: get("web.metrics_token"),
             web_max_head_bytes: num("web.max_head_bytes") as usize,
             web_max_body_bytes: num("web.max_body_bytes") as usize,
+            web_max_upload_bytes: num("web.max_upload_bytes"),
             web_timeout_secs: num("web.timeout_secs"),
             web_session_idle_secs: num("web.session_idle_secs"),
             web_session_max_secs: num("web.session_max_secs"),

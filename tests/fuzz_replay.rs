@@ -38,6 +38,7 @@ const TARGETS: &[(&str, Entry)] = &[
         mailnook::fuzz::fuzz_autodiscover_request,
     ),
     ("acme_response", mailnook::fuzz::fuzz_acme_response),
+    ("multipart", mailnook::fuzz::fuzz_multipart),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -193,4 +194,9 @@ fn autodiscover_request() {
 #[test]
 fn acme_response() {
     replay("acme_response");
+}
+
+#[test]
+fn multipart() {
+    replay("multipart");
 }

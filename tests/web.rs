@@ -33,6 +33,7 @@ fn scenario(s: &Server, name: &str) -> String {
         .env("HOSTNAME_TLS", HOSTNAME)
         .env("PASSWORD", PASSWORD)
         .env("COOKIES", s.data.path().join("cookies.txt"))
+        .env("BACKUP", backup_file())
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(&mut cmd, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -104,6 +105,36 @@ fn settings_queue_and_log_pages() {
 fn phones_and_mail_programs_find_their_settings() {
     let s = Server::start(&[]);
     scenario(&s, "client_setup");
+}
+
+/// Where the backup scenarios keep the downloaded backup (one per test process).
+fn backup_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mailnook-web-backup-{}.mnb", std::process::id()))
+}
+
+#[test]
+fn backup_downloaded_then_restored_by_upload_on_a_new_box() {
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let s = Server::serve(d);
+    scenario(&s, "backup_download");
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let fresh = Server::serve(d);
+    scenario(&fresh, "restore_upload");
+    let users = String::from_utf8(fresh.data.cli_ok(&["user", "list"])).unwrap();
+    assert!(users.starts_with("boss@example.test\t"), "{users}");
+    fresh.data.cli_ok(&["check"]);
+    let _ = std::fs::remove_file(backup_file());
+}
+
+#[test]
+fn own_certificate_from_uploaded_files() {
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let s = Server::serve(d);
+    scenario(&s, "tls_files_upload");
+    assert!(!s.data.path().join("tls/cert.pem").exists());
 }
 
 #[test]

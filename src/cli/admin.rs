@@ -592,6 +592,22 @@ pub fn execute(
         AdminCommand::CheckOutbound { domain } => {
             super::outbound::check(store, domain.as_deref(), out)?
         }
+        AdminCommand::Backup { .. } => {
+            let s = super::backup::write_backup(store, data, out)?;
+            log::info!(
+                "backup written: {} rows, {} files, {} bytes",
+                s.rows,
+                s.files,
+                s.bytes
+            );
+        }
+        AdminCommand::Restore(file) => {
+            let f = std::fs::File::open(file).map_err(|e| invalid(format!("{file}: {e}")))?;
+            let s = super::backup::restore(store, data, Box::new(f))?;
+            log::info!("{}", super::backup::restored_text(&s));
+            writeln!(out, "{}", super::backup::restored_text(&s))?;
+            return Ok(Changed { config: true });
+        }
     }
     Ok(Changed::default())
 }

@@ -160,6 +160,15 @@ pub enum AdminCommand {
         /// The domain whose mail exchanger is tried (`gmail.com` when absent).
         domain: Option<String>,
     },
+    /// `backup [FILE|-]`: the backup is the command's output.
+    Backup {
+        /// Where the command line writes it (`-`: standard output; absent: a dated file in the
+        /// current folder). Not sent over the control socket: the server writes the backup to
+        /// the connection and the command line to this file.
+        file: Option<String>,
+    },
+    /// `restore FILE` (into an empty store; the command line sends an absolute path).
+    Restore(String),
 }
 
 /// Most targets one `alias` command names (the control socket bounds a request's arguments).
@@ -242,6 +251,9 @@ Usage: mailnook <command> [--data DIR]
   queue delete ID                drop a queued message (nobody is told)
   dns records [--ip ADDR]...     the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
   check outbound [--domain D]    can this machine reach remote mail servers on port 25?
+  backup [FILE|-]                write a backup of the whole box (server running or not);
+                                 default FILE mailnook-backup-DATE.mnb, - for stdout
+  restore FILE                   restore a backup into a new box (no users, no mail)
   spam eval --train DIR --test DIR [--threshold X]
                                  train the spam filter on DIR/{ham,spam}, score the
                                  other DIR's messages; false positive/negative rates
@@ -502,12 +514,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         ["check", "outbound"] => AdminCommand::CheckOutbound {
             domain: domain.take(),
         },
+        ["backup"] => AdminCommand::Backup { file: None },
+        ["backup", f] => AdminCommand::Backup {
+            file: Some(f.to_string()),
+        },
+        ["restore", f] => AdminCommand::Restore(f.to_string()),
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "alias", "sieve", "domain", "config", "mail", "check",
-                "queue", "dns", "spam", "help", "version",
-                "serve", "init", "user", "quota", "domain", "config", "mail", "check", "queue",
-                "dns", "spam", "help", "version",
+                "serve", "init", "user", "alias", "sieve", "quota", "domain", "config", "mail",
+                "check", "queue", "dns", "spam", "help", "version", "backup", "restore",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -606,6 +621,8 @@ impl AdminCommand {
                 }
                 v
             }
+            AdminCommand::Backup { .. } => s(&["backup"]),
+            AdminCommand::Restore(f) => s(&["restore", f]),
         };
         match self {
             AdminCommand::Init {

@@ -35,6 +35,7 @@
 //!   two mailboxes meet (copy, move).
 
 pub mod aliases;
+pub mod backup;
 mod body;
 mod file;
 pub mod greylist;
@@ -206,6 +207,14 @@ pub enum Refusal {
     /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
     #[error("upload chunk of {0} bytes (every chunk must be full)")]
     ChunkSize(usize),
+    /// A restore needs an empty store.
+    #[error(
+        "the store is not empty (it has users, messages or queued mail); a backup is restored only into a new box"
+    )]
+    NotEmpty,
+    /// A backup was refused; nothing was written.
+    #[error("backup refused, nothing was restored: {0}")]
+    BadBackup(String),
 }
 
 macro_rules! io_errors {
@@ -462,6 +471,9 @@ pub enum Op {
         /// Unix seconds.
         now: u64,
     },
+    /// Replaces the contents of an empty store with a backup ([`backup`]), in a transaction of
+    /// its own that commits only if the whole backup is sound. Answers [`Done::Restored`].
+    Restore(backup::Restore),
 }
 
 impl Op {
@@ -648,6 +660,8 @@ pub enum Done {
         /// Their UIDs, ascending.
         uids: Vec<Uid>,
     },
+    /// What a restore read.
+    Restored(backup::Summary),
 }
 
 /// What the writer thread is asked to do.
@@ -883,6 +897,25 @@ impl Store {
             let _ = h.join();
         }
         *self.shared.db.write().expect("not poisoned") = None;
+    }
+
+    /// Writes a backup of the whole store, as one read transaction sees it, followed by
+    /// `files` ([`backup`]). Blocking: never call it on the executor thread.
+    pub fn backup(
+        &self,
+        files: &[backup::DataFile],
+        out: &mut dyn std::io::Write,
+    ) -> Result<backup::Summary> {
+        let txn = redb::ReadableDatabase::begin_read(&*self.db()?)?;
+        backup::dump(&txn, files, out)
+    }
+
+    /// Restores a backup into this store, which must be empty ([`Op::Restore`]). Blocking.
+    pub fn restore_blocking(&self, restore: backup::Restore) -> Result<backup::Summary> {
+        match self.call_blocking(Op::Restore(restore))? {
+            Done::Restored(s) => Ok(s),
+            _ => Err(Error::Corrupt("restore answered with something else")),
+        }
     }
 
     fn db(&self) -> Result<Arc<redb::Database>> {

@@ -463,7 +463,48 @@ impl Store {
     /// Checks the invariants listed in [`super::schema`]; returns one line per problem found.
     /// Reads every row of every table (and every chunk): a maintenance command, not a hot path.
     pub fn check(&self) -> Result<Vec<String>> {
-        let txn = self.db()?.begin_read()?;
+        check(&self.db()?.begin_read()?)
+    }
+}
+
+/// A transaction whose tables can be read: a read transaction, or a write transaction before it
+/// commits (a restore checks what it wrote before committing it).
+pub(super) trait Tables {
+    /// An open table.
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static>: ReadableTable<K, V>
+        + ReadableTableMetadata
+    where
+        Self: 'a;
+    /// Opens a table.
+    fn open_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<'_, K, V>,
+    ) -> Result<Self::Table<'_, K, V>>;
+}
+
+impl Tables for redb::ReadTransaction {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::ReadOnlyTable<K, V>;
+    fn open_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<'_, K, V>,
+    ) -> Result<redb::ReadOnlyTable<K, V>> {
+        Ok(redb::ReadTransaction::open_table(self, def)?)
+    }
+}
+
+impl Tables for redb::WriteTransaction {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'a, K, V>;
+    fn open_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<'_, K, V>,
+    ) -> Result<redb::Table<'_, K, V>> {
+        Ok(redb::WriteTransaction::open_table(self, def)?)
+    }
+}
+
+/// [`Store::check`] on the tables `txn` sees.
+pub(super) fn check(txn: &impl Tables) -> Result<Vec<String>> {
+    {
         let mut problems = Vec::new();
         let users = txn.open_table(USERS)?;
         let by_email = txn.open_table(USER_BY_EMAIL)?;
@@ -829,7 +870,7 @@ impl Store {
             .iter()?
             .map(|e| e.map(|(k, _)| k.value()))
             .collect::<std::result::Result<_, _>>()?;
-        problems.extend(super::sieve::check(&txn, &|u| user_ids.contains(&u))?);
+        problems.extend(super::sieve::check(txn, &|u| user_ids.contains(&u))?);
         problems.extend(super::aliases::check(
             &txn.open_table(ALIASES)?,
             &by_email,

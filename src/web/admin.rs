@@ -51,6 +51,8 @@ pub(super) async fn route(
         ("/admin/tls", form) => tls(web, ctx, form).await,
         ("/admin/domains", form) => domains(web, ctx, form).await,
         ("/admin/aliases", form) => aliases(web, ctx, form).await,
+        ("/admin/backup", None) => super::backup::page(web, ctx, "", 200),
+        ("/admin/backup/download", None) => super::backup::download(web),
         _ => error_page(404, "There is no such page."),
     }
 }
@@ -495,9 +497,16 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         let data = web.data.clone();
         let result = match f.text("action") {
             "upload" => {
-                // Certificates and keys are ASCII; the form's line ends may be CRLF.
-                let cert = f.text("cert").replace("\r\n", "\n").into_bytes();
-                let key = f.text("key").replace("\r\n", "\n").into_bytes();
+                // Certificates and keys are ASCII; the form's line ends may be CRLF. A chosen
+                // file wins over pasted text.
+                let pick = |file: &str, text: &str| {
+                    let v = match f.text(file) {
+                        "" => f.text(text),
+                        v => v,
+                    };
+                    v.replace("\r\n", "\n").into_bytes()
+                };
+                let (cert, key) = (pick("cert_file", "cert"), pick("key_file", "key"));
                 blocking::unblock(move || crate::tls::install_pair(&data, &cert, &key))
                     .await
                     .map(|()| "Certificate installed; it is used within a few seconds.".to_string())
@@ -535,9 +544,12 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let body = format!(
         r#"{note}<p><strong>In use:</strong> {detail}</p>
 <p>To have a certificate obtained and renewed automatically, turn on ACME on the <a href="/admin/settings">settings page</a>.</p>
-<h2>Install your own certificate</h2><form method="post" action="/admin/tls">{csrf}<input type="hidden" name="action" value="upload">
-<label>Certificate chain (PEM, the server's certificate first) <textarea name="cert" rows="6" required></textarea></label>
-<label>Private key (PEM) <textarea name="key" rows="6" required></textarea></label><button>Install</button></form>
+<h2>Install your own certificate</h2><form method="post" action="/admin/tls" enctype="multipart/form-data">{csrf}<input type="hidden" name="action" value="upload">
+<p class="muted">Choose the PEM files, or paste their text.</p>
+<label>Certificate chain file (PEM, the server's certificate first) <input type="file" name="cert_file" accept=".pem,.crt,.cer"></label>
+<label>or its text <textarea name="cert" rows="6"></textarea></label>
+<label>Private key file (PEM) <input type="file" name="key_file" accept=".pem,.key"></label>
+<label>or its text <textarea name="key" rows="6"></textarea></label><button>Install</button></form>
 <h2>Self-signed</h2><form method="post" action="/admin/tls">{csrf}<input type="hidden" name="action" value="self-signed"><button class="danger">Use the self-signed certificate</button></form>"#,
         detail = esc(&current.detail),
     );

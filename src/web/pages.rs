@@ -71,8 +71,9 @@ impl Ctx {
     }
 }
 
-/// Dispatches one HTTPS request.
-pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Config) -> Response {
+/// Who sent a request: its session (or pending login) and the cookie its CSRF tokens are made
+/// from.
+pub(super) fn context(web: &Web, req: &Request, origin: Origin, config: &Config) -> Ctx {
     let now = Instant::now();
     let lim = limits(config);
     let found = req.cookie(session::COOKIE).and_then(|id| {
@@ -95,39 +96,71 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
             (p.clone(), Some(p))
         }
     };
-    let ctx = Ctx {
+    Ctx {
         session,
         pending,
         origin,
         now,
         anchor,
         new_pre,
-    };
+    }
+}
+
+impl Ctx {
+    /// Whether `token` is the CSRF token of the cookie the request came with: a POST is
+    /// honoured only then.
+    pub(super) fn csrf_ok(&self, web: &Web, token: &str) -> bool {
+        self.new_pre.is_none() && web.sessions.borrow().csrf_ok(&self.anchor, token)
+    }
+
+    /// Whether an administrator's session sent the request.
+    pub(super) fn is_admin(&self) -> bool {
+        self.session.as_ref().is_some_and(|(_, s)| s.admin)
+    }
+}
+
+/// The answer to a POST whose CSRF token is wrong.
+pub(super) fn csrf_refused() -> Response {
+    error_page(
+        403,
+        "This form has expired or was not sent from this site. Reload the page and try again.",
+    )
+}
+
+/// Whether the box is past its first-run setup. The setup page is for a new box only: once any
+/// user exists (made here, with the CLI or by a restore), nobody on the network can make
+/// themselves administrator through it, even if `web.admins` is emptied later; the CLI names
+/// administrators then (`config set web.admins`).
+pub(super) fn setup_done(web: &Web, config: &Config) -> bool {
+    !config.web_admins.is_empty() || !web.store.users().unwrap_or_default().is_empty()
+}
+
+/// Dispatches one HTTPS request.
+pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Config) -> Response {
+    let ctx = context(web, req, origin, config);
     let form = if req.method == Method::Post {
         let Some(form) = req.form() else {
             return error_page(400, "The form could not be read.");
         };
-        // A POST is honoured only with the token of the cookie it came with.
-        let ok = ctx.new_pre.is_none()
-            && web
-                .sessions
-                .borrow()
-                .csrf_ok(&ctx.anchor, form.text("csrf"));
-        if !ok {
-            return error_page(
-                403,
-                "This form has expired or was not sent from this site. Reload the page and try again.",
-            );
+        if !ctx.csrf_ok(web, form.text("csrf")) {
+            return csrf_refused();
         }
         Some(form)
     } else {
         None
     };
-    // The setup page is for a new box only: once any user exists (made here or with the CLI),
-    // nobody on the network can make themselves administrator through it, even if `web.admins`
-    // is emptied later; the CLI names administrators then (`config set web.admins`).
-    let setup_done =
-        !config.web_admins.is_empty() || !web.store.users().unwrap_or_default().is_empty();
+    dispatch(web, ctx, req, config, form).await
+}
+
+/// Answers a request whose form (if any) passed the CSRF check.
+pub(super) async fn dispatch(
+    web: &Web,
+    ctx: Ctx,
+    req: &Request,
+    config: &Config,
+    form: Option<Form>,
+) -> Response {
+    let setup_done = setup_done(web, config);
     match (req.path.as_str(), form) {
         ("/metrics", None) => super::metrics::answer(web, req, config).await,
         ("/static/style.css", None) => Response::new(200, "text/css; charset=utf-8", html::STYLE)
@@ -216,7 +249,9 @@ fn setup_page(
 <form method="post" action="/setup">{csrf}
 {d}<p class="muted">The part after @ in your addresses, e.g. <code>example.com</code>.</p>
 {h}<p class="muted">The name phones and other servers use to reach this box, e.g. <code>mail.example.com</code>.</p>
-{e}{p}{p2}<button>Set up</button></form>"#,
+{e}{p}{p2}<button>Set up</button></form>
+<h2>Restore from a backup</h2><p>Moving from another box? Restore its backup (made on its Backup page or with <code>mailnook backup</code>) instead of setting up: every account, message and setting comes back.</p>
+<form method="post" action="/setup/restore" enctype="multipart/form-data">{csrf}<label>Backup file <input type="file" name="backup" required></label><button>Restore</button></form>"#,
         err = notice("error", error),
         csrf = html::csrf_field(&ctx.viewer(web).csrf),
         d = input("Mail domain", "domain", "text", &domain, "required"),
