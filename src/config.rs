@@ -380,6 +380,20 @@ pub const SPECS: &[Spec] = &[
         "most addresses one Sieve run may redirect a message to",
     ),
     int(
+        "lists.max_bounces",
+        "3",
+        1,
+        100,
+        "permanent failures in a row after which a list member is sent nothing more",
+    ),
+    int(
+        "srs.max_age_days",
+        "21",
+        1,
+        1023,
+        "how long a rewritten forwarding sender (SRS) accepts bounces",
+    ),
+    int(
         "spam.enabled",
         "1",
         0,
@@ -1051,6 +1065,10 @@ pub struct Config {
     pub sieve_max_script_bytes: usize,
     /// Most redirects per Sieve run.
     pub sieve_max_redirects: usize,
+    /// Failures before a list member is disabled.
+    pub lists_max_bounces: u32,
+    /// Days an SRS address stays valid.
+    pub srs_max_age_days: u64,
     /// Score inbound mail.
     pub spam_enabled: bool,
     /// Junk threshold, tenths.
@@ -1240,6 +1258,8 @@ impl Config {
             plus_folder: num("delivery.plus_folder") == 1,
             sieve_max_script_bytes: num("sieve.max_script_bytes") as usize,
             sieve_max_redirects: num("sieve.max_redirects") as usize,
+            lists_max_bounces: num("lists.max_bounces") as u32,
+            srs_max_age_days: num("srs.max_age_days"),
             spam_enabled: num("spam.enabled") == 1,
             spam_junk_tenths: num("spam.junk_tenths"),
             spam_reject_tenths: num("spam.reject_tenths"),

@@ -25,6 +25,7 @@ mod sieve;
 mod smtp_client;
 mod spam;
 mod spf;
+mod srs;
 pub use acme::fuzz_acme_response;
 pub use autodiscover_request::fuzz_autodiscover_request;
 pub use dkim_verify::fuzz_dkim_verify;
@@ -38,6 +39,7 @@ pub use sieve::fuzz_sieve_script;
 pub use smtp_client::fuzz_smtp_client;
 pub use spam::fuzz_spam_tokens;
 pub use spf::fuzz_spf_record;
+pub use srs::fuzz_srs_address;
 
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
 use crate::message::mime::{MimeLimits, MimeParser};

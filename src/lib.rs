@@ -26,6 +26,7 @@ pub mod server;
 pub mod sieve;
 pub mod spam;
 pub mod spf;
+pub mod srs;
 pub mod stats;
 pub mod store;
 pub mod time;

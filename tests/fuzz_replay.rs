@@ -25,6 +25,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
     ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
+    ("srs_address", mailnook::fuzz::fuzz_srs_address),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
@@ -125,6 +126,11 @@ fn imap_parsers() {
 #[test]
 fn imap_mutf7() {
     replay("imap_mutf7");
+}
+
+#[test]
+fn srs_address() {
+    replay("srs_address");
 }
 
 #[test]

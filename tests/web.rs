@@ -226,6 +226,34 @@ fn quotas_are_set_on_the_users_page_and_shown_on_the_users_own() {
 }
 
 #[test]
+fn lists_made_on_the_page_take_posts() {
+    let s = Server::start(&[]);
+    scenario(&s, "lists_page");
+    let shown = String::from_utf8(s.data.cli_ok(&["list", "show", "club@example.test"])).unwrap();
+    assert!(shown.contains("anyone may post"), "{shown}");
+    assert!(
+        shown.contains("member\tboss@example.test\t0 bounces"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("member\tfriend@far.test\t0 bounces"),
+        "{shown}"
+    );
+    let msg = "From: x@sender.test\r\nSubject: hello club\r\n\r\nhi";
+    assert!(
+        s.deliver_to("x@sender.test", "club@example.test", msg)
+            .starts_with("250")
+    );
+    let got = s.messages_of("boss@example.test", "INBOX");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].contains("List-Id: <club.example.test>"),
+        "{}",
+        got[0]
+    );
+}
+
+#[test]
 fn forms_need_their_csrf_token_and_our_origin() {
     let s = Server::start(&[]);
     scenario(&s, "csrf_and_origin");

@@ -5,6 +5,7 @@
 use super::args::AdminCommand;
 use crate::config;
 use crate::message::{Summary, address};
+use crate::store::lists::{ListChange, Posting};
 use crate::store::sieve::ScriptChange;
 use crate::store::{self, Op, Refusal, Store, flags};
 use std::io::Write;
@@ -404,6 +405,110 @@ pub fn execute(
                 change: ScriptChange::Delete(name.clone()),
             })?;
             writeln!(out, "deleted script {name} of {}", u.row.email)?;
+        }
+        AdminCommand::ListSet {
+            list,
+            posting,
+            reply_to_list,
+        } => {
+            let list = email_arg(list)?;
+            let posting = Posting::from_word(posting).ok_or_else(|| {
+                invalid(format!(
+                    "`{posting}`: who may post is members, anyone or moderators"
+                ))
+            })?;
+            store.call_blocking(Op::List {
+                address: list.clone(),
+                change: ListChange::Set {
+                    posting,
+                    reply_to_list: *reply_to_list,
+                },
+            })?;
+            let replies = if *reply_to_list {
+                "the list"
+            } else {
+                "the sender"
+            };
+            writeln!(
+                out,
+                "list {list}: {} may post, replies go to {replies}",
+                posting.word()
+            )?;
+        }
+        AdminCommand::ListDel(list) => {
+            let list = email_arg(list)?;
+            store.call_blocking(Op::List {
+                address: list.clone(),
+                change: ListChange::Delete,
+            })?;
+            writeln!(out, "deleted list {list}")?;
+        }
+        AdminCommand::ListMembers {
+            list,
+            add,
+            moderators,
+            addresses,
+        } => {
+            let list = email_arg(list)?;
+            let addresses = emails_arg(addresses)?;
+            let change = match (moderators, add) {
+                (false, true) => ListChange::AddMembers(addresses.clone()),
+                (false, false) => ListChange::DelMembers(addresses.clone()),
+                (true, true) => ListChange::AddModerators(addresses.clone()),
+                (true, false) => ListChange::DelModerators(addresses.clone()),
+            };
+            store.call_blocking(Op::List {
+                address: list.clone(),
+                change,
+            })?;
+            let l = store
+                .list(&list)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchList(list.clone())))?;
+            writeln!(
+                out,
+                "list {list}: {} members, {} moderators",
+                l.members.len(),
+                l.moderators.len()
+            )?;
+        }
+        AdminCommand::ListShow(None) => {
+            for l in store.lists()? {
+                writeln!(
+                    out,
+                    "{}\t{} members\t{} may post",
+                    l.address,
+                    l.members.len(),
+                    l.posting.word()
+                )?;
+            }
+        }
+        AdminCommand::ListShow(Some(list)) => {
+            let list = email_arg(list)?;
+            let l = store
+                .list(&list)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchList(list.clone())))?;
+            let replies = if l.reply_to_list {
+                "the list"
+            } else {
+                "the sender"
+            };
+            writeln!(
+                out,
+                "{}: {} may post, replies go to {replies}",
+                l.address,
+                l.posting.word()
+            )?;
+            for m in &l.moderators {
+                writeln!(out, "moderator\t{m}")?;
+            }
+            for m in &l.members {
+                let state = if m.disabled {
+                    format!("disabled after {} bounces", m.bounces)
+                } else {
+                    format!("{} bounces", m.bounces)
+                };
+                writeln!(out, "member\t{}\t{state}", m.address)?;
+            }
         }
         AdminCommand::AliasList => {
             for a in store.aliases()? {

@@ -69,6 +69,31 @@ pub enum AdminCommand {
     },
     /// `alias list`
     AliasList,
+    /// `list add LIST [members|anyone|moderators] [reply-to-list]`: creates a mailing list or
+    /// sets its policies.
+    ListSet {
+        /// The list address.
+        list: String,
+        /// Who may post (`members`, `anyone`, `moderators`).
+        posting: String,
+        /// Replies go to the list.
+        reply_to_list: bool,
+    },
+    /// `list del LIST`
+    ListDel(String),
+    /// `list join|leave LIST ADDR…` and `list moderator add|del LIST ADDR…`
+    ListMembers {
+        /// The list address.
+        list: String,
+        /// Add (or remove).
+        add: bool,
+        /// Moderators rather than members.
+        moderators: bool,
+        /// Addresses.
+        addresses: Vec<String>,
+    },
+    /// `list show [LIST]`: one list with its members, or every list.
+    ListShow(Option<String>),
     /// `sieve put USER NAME FILE`: stores (compiled first) the script in FILE.
     SievePut {
         /// The user.
@@ -231,9 +256,13 @@ Usage: mailnook <command> [--data DIR]
   user del EMAIL                 delete a user and all their mail
   user passwd EMAIL [--password P]
   user list
-  alias add ALIAS TARGET...      deliver ALIAS's mail to these users (adds to an alias)
+  alias add ALIAS TARGET...      deliver ALIAS's mail to these users or outside addresses
   alias del ALIAS [TARGET...]    remove targets, or the whole alias without any
   alias list
+  list add LIST [members|anyone|moderators] [reply-to-list]
+                                 make a mailing list, or set who may post and where replies go
+  list join|leave LIST ADDR...   add or remove members; list moderator add|del LIST ADDR...
+  list show [LIST], list del LIST
   sieve put USER NAME FILE       store a Sieve script (checked first); sieve get USER NAME
   sieve list USER                a user's scripts, the active one marked
   sieve activate USER NAME, sieve deactivate USER, sieve del USER NAME
@@ -448,6 +477,38 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             targets: alias_targets(targets)?,
         },
         ["alias", "list"] => AdminCommand::AliasList,
+        ["list", "add", list, rest @ ..] if rest.len() <= 2 => AdminCommand::ListSet {
+            list: list.to_string(),
+            posting: rest
+                .iter()
+                .find(|w| **w != "reply-to-list")
+                .unwrap_or(&"members")
+                .to_string(),
+            reply_to_list: rest.contains(&"reply-to-list"),
+        },
+        ["list", "del", list] => AdminCommand::ListDel(list.to_string()),
+        ["list", verb @ ("join" | "leave"), list, addresses @ ..] if !addresses.is_empty() => {
+            AdminCommand::ListMembers {
+                list: list.to_string(),
+                add: *verb == "join",
+                moderators: false,
+                addresses: alias_targets(addresses)?,
+            }
+        }
+        [
+            "list",
+            "moderator",
+            verb @ ("add" | "del"),
+            list,
+            addresses @ ..,
+        ] if !addresses.is_empty() => AdminCommand::ListMembers {
+            list: list.to_string(),
+            add: *verb == "add",
+            moderators: true,
+            addresses: alias_targets(addresses)?,
+        },
+        ["list", "show"] => AdminCommand::ListShow(None),
+        ["list", "show", list] => AdminCommand::ListShow(Some(list.to_string())),
         ["sieve", "put", user, name, file] => AdminCommand::SievePut {
             user: user.to_string(),
             name: name.to_string(),
@@ -521,8 +582,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         ["restore", f] => AdminCommand::Restore(f.to_string()),
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "alias", "sieve", "quota", "domain", "config", "mail",
-                "check", "queue", "dns", "spam", "help", "version", "backup", "restore",
+                "serve", "init", "user", "alias", "list", "sieve", "quota", "domain", "config",
+                "mail", "check", "queue", "dns", "spam", "help", "version", "backup", "restore",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -572,6 +633,35 @@ impl AdminCommand {
                 v
             }
             AdminCommand::AliasList => s(&["alias", "list"]),
+            AdminCommand::ListSet {
+                list,
+                posting,
+                reply_to_list,
+            } => {
+                let mut v = s(&["list", "add", list, posting]);
+                if *reply_to_list {
+                    v.push("reply-to-list".into());
+                }
+                v
+            }
+            AdminCommand::ListDel(list) => s(&["list", "del", list]),
+            AdminCommand::ListMembers {
+                list,
+                add,
+                moderators,
+                addresses,
+            } => {
+                let mut v = match (moderators, add) {
+                    (false, true) => s(&["list", "join", list]),
+                    (false, false) => s(&["list", "leave", list]),
+                    (true, true) => s(&["list", "moderator", "add", list]),
+                    (true, false) => s(&["list", "moderator", "del", list]),
+                };
+                v.extend(addresses.iter().cloned());
+                v
+            }
+            AdminCommand::ListShow(None) => s(&["list", "show"]),
+            AdminCommand::ListShow(Some(list)) => s(&["list", "show", list]),
             AdminCommand::SievePut { user, name, file } => {
                 s(&["sieve", "put", user, name, &file.to_string_lossy()])
             }
@@ -683,6 +773,15 @@ mod tests {
             "alias del info@x.test b@x.test",
             "alias del info@x.test",
             "alias list",
+            "list add l@x.test anyone reply-to-list",
+            "list add l@x.test members",
+            "list del l@x.test",
+            "list join l@x.test a@x.test b@y.test",
+            "list leave l@x.test a@x.test",
+            "list moderator add l@x.test m@x.test",
+            "list moderator del l@x.test m@x.test",
+            "list show",
+            "list show l@x.test",
             "sieve put a@x.test vacation /tmp/v.sieve",
             "sieve get a@x.test vacation",
             "sieve list a@x.test",

@@ -19,6 +19,7 @@ use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
+use crate::delivery::lists::{self, Role as ListRole};
 use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
 use crate::delivery::{clamd, filters, scoring};
@@ -30,7 +31,8 @@ use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
-use crate::store::{self, Done, LocalCopy, NewQueued, Store, UserId};
+use crate::store::lists::ListChange;
+use crate::store::{self, Done, LocalCopy, NewQueued, Op, Store, UserId};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -83,6 +85,14 @@ struct Txn {
     local: Vec<(LocalCopy, String)>,
     /// Remote recipients (submission only).
     remote: Vec<String>,
+    /// Outside addresses mail to a local address is forwarded to (an alias's outside targets,
+    /// the sender an SRS address stands for), and the local domain they were reached through.
+    forward: Vec<String>,
+    forward_domain: Option<String>,
+    /// A mailing list address (alone in its transaction) and which of its addresses.
+    list: Option<(String, ListRole)>,
+    /// For a list's `-bounces` and `-request` addresses: the start of the message.
+    capture: Vec<u8>,
     /// Why the message cannot be accepted, once something failed while it streamed in.
     failed: Option<Reply>,
     /// Header rewriting (completion for submission, forged Authentication-Results for MX), and
@@ -101,6 +111,9 @@ impl Txn {
     fn clear_recipients(&mut self) {
         self.local.clear();
         self.remote.clear();
+        self.forward.clear();
+        self.forward_domain = None;
+        self.list = None;
     }
 }
 
@@ -262,6 +275,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                 conn.txn.failed = None;
                 conn.txn.dkim = None;
                 conn.txn.scan = Vec::new();
+                conn.txn.capture = Vec::new();
                 if ctx.submission.is_some() {
                     conn.txn.fixer = Some(HeaderFixer::new(
                         cfg.smtp_max_header_bytes,
@@ -317,6 +331,10 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     }
                     None => bytes,
                 };
+                if matches!(txn.list, Some((_, ListRole::Bounces | ListRole::Request))) {
+                    let room = lists::CAPTURE_BYTES.saturating_sub(txn.capture.len());
+                    txn.capture.extend_from_slice(&data[..room.min(data.len())]);
+                }
                 if let Some(sink) = txn.sink.as_mut()
                     && let Err(e) = sink.write(data).await
                 {
@@ -426,8 +444,32 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
             }
         }
     }
-    match delivery::check_recipient(&ctx.store, &ctx.config, rcpt) {
-        Ok(RcptDecision::Accept(copies)) => {
+    let decision = delivery::check_recipient(&ctx.store, &ctx.config, rcpt);
+    // A list takes its own transaction: the fields it adds go into the one stored body.
+    let busy =
+        !conn.txn.local.is_empty() || !conn.txn.remote.is_empty() || !conn.txn.forward.is_empty();
+    if conn.txn.list.is_some() || (busy && matches!(decision, Ok(RcptDecision::List { .. }))) {
+        conn.session.reject(r::LIST_ALONE);
+        return;
+    }
+    match decision {
+        Ok(RcptDecision::List { list, role }) => {
+            let from = conn.session.mail_from().unwrap_or("").to_ascii_lowercase();
+            if role == ListRole::Post {
+                let allowed = match ctx.store.list(&list) {
+                    Ok(Some(l)) => !from.is_empty() && l.may_post(&from),
+                    _ => false,
+                };
+                if !allowed {
+                    log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> list={}: not allowed to post", ctx.cid, ctx.peer.ip(), loggable(&from, 100), list);
+                    conn.session.reject(r::LIST_NOT_ALLOWED);
+                    return;
+                }
+            }
+            conn.txn.list = Some((list, role));
+            conn.session.accept_rcpt();
+        }
+        Ok(RcptDecision::Accept { copies, forward }) => {
             // RFC 6647 on the MX only, and never for postmaster (RFC 5321 §4.5.1).
             let postmaster = match rcpt {
                 Recipient::Postmaster => true,
@@ -450,6 +492,16 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
             for copy in copies {
                 conn.txn.local.push((copy, shown.clone()));
             }
+            for f in forward {
+                if !conn.txn.forward.iter().any(|x| x.eq_ignore_ascii_case(&f)) {
+                    conn.txn.forward.push(f);
+                }
+            }
+            if let Recipient::Mailbox { domain, .. } = rcpt {
+                conn.txn
+                    .forward_domain
+                    .get_or_insert_with(|| domain.clone());
+            }
             conn.session.accept_rcpt();
         }
         Ok(RcptDecision::Reject(reply)) => {
@@ -461,6 +513,23 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
             log::warn!("cid={} recipient check failed: {e}", ctx.cid);
             conn.session.reject(r::LOCAL_ERROR);
         }
+    }
+}
+
+/// The envelope sender for forwarding a message from `from` through the local `domain`: as it
+/// is for the null sender and our own domains, else rewritten with SRS (`crate::srs`) so the
+/// next hop's SPF check sees our domain. Without a secret it stays as it is.
+fn forward_sender(ctx: &SmtpContext, from: &str, domain: &str) -> String {
+    let ours = |d: &str| ctx.store.is_local_domain(d).unwrap_or(false);
+    if from.is_empty() || ours(crate::message::address::domain(from)) {
+        return from.to_string();
+    }
+    match ctx.store.state(crate::srs::SECRET_KEY) {
+        Ok(Some(secret)) => {
+            crate::srs::forward(&secret, from, domain, crate::time::unix_now() / 86_400)
+                .unwrap_or_else(|| from.to_string())
+        }
+        _ => from.to_string(),
     }
 }
 
@@ -505,6 +574,37 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
         }
         header = fixer.header().unwrap_or_default().to_vec();
+    }
+    // A list's service addresses: what the message says is acted on; nothing is stored.
+    if let Some((list, role @ (ListRole::Bounces | ListRole::Request))) = conn.txn.list.clone() {
+        let capture = std::mem::take(&mut conn.txn.capture);
+        let change = match role {
+            ListRole::Bounces => Some(ListChange::Bounced {
+                members: lists::failed_recipients(&capture),
+                max: ctx.config.lists_max_bounces,
+            }),
+            _ if !from.is_empty() && lists::asks_to_leave(&header) => {
+                Some(ListChange::DelMembers(vec![from.to_ascii_lowercase()]))
+            }
+            _ => None,
+        };
+        if let Some(change) = change {
+            log::info!(target: "maillog", "list {list} cid={} from=<{}>: {change:?}", ctx.cid, loggable(&from, 100));
+            if let Err(e) = ctx
+                .store
+                .call(Op::List {
+                    address: list,
+                    change,
+                })
+                .await
+            {
+                log::warn!("cid={} list change failed: {e}", ctx.cid);
+                return refuse(conn, sink, r::LOCAL_ERROR).await;
+            }
+        }
+        sink.discard().await;
+        conn.session.message_accepted(&id);
+        return;
     }
     // MX: sender authentication, and what the From: domain's DMARC policy asks for.
     let mut results = String::new();
@@ -611,6 +711,31 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         let body_hash = conn.txn.hasher.take().unwrap_or_default().finish();
         signature = sign(ctx, &p, header.clone(), body_hash, now).await;
     }
+    // A list post goes to the members from the list's bounce address, with the list's fields.
+    let mut envelope_from = from.clone();
+    let mut list_fields = String::new();
+    if let Some((address, ListRole::Post)) = conn.txn.list.take() {
+        let expanded = match ctx.store.list(&address) {
+            Ok(Some(list)) => {
+                list_fields = lists::fields(&list, &header);
+                envelope_from = lists::bounce_address(&address);
+                lists::expand(&ctx.store, &ctx.config, &list)
+            }
+            Ok(None) => Ok((Vec::new(), Vec::new())),
+            Err(e) => Err(e),
+        };
+        match expanded {
+            Ok((copies, remote)) => {
+                log::info!(target: "maillog", "list {address} cid={} post from=<{}> to {} local and {} remote members", ctx.cid, loggable(&from, 100), copies.len(), remote.len());
+                conn.txn.local = copies.into_iter().map(|c| (c, address.clone())).collect();
+                conn.txn.remote = remote;
+            }
+            Err(e) => {
+                log::warn!("cid={} list expansion failed: {e}", ctx.cid);
+                return refuse(conn, sink, r::LOCAL_ERROR).await;
+            }
+        }
+    }
     let tls = stream.tls_description();
     let recipients = conn.txn.local.len() + conn.txn.remote.len();
     let for_rcpt = match (conn.txn.local.as_slice(), conn.txn.remote.as_slice()) {
@@ -636,7 +761,12 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     // RFC 5321 §4.4: the delivering server records the reverse path in Return-Path. A submitted
     // message's local copies are final deliveries too; the queue strips the field again before
     // relaying the shared body (`queue::transport`), as a relay must not send one.
-    let mut prefix = format!("Return-Path: <{}>\r\n", from.replace(['\r', '\n'], "")).into_bytes();
+    let mut prefix = format!(
+        "Return-Path: <{}>\r\n",
+        envelope_from.replace(['\r', '\n'], "")
+    )
+    .into_bytes();
+    prefix.extend_from_slice(list_fields.as_bytes());
     prefix.extend_from_slice(results.as_bytes());
     prefix.extend_from_slice(signature.as_bytes());
     prefix.extend_from_slice(received.to_header().as_bytes());
@@ -647,8 +777,9 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     let shown_as: Vec<(UserId, String)> = local.iter().map(|(c, a)| (c.user, a.clone())).collect();
     let filtered = {
         let (store, config) = (ctx.store.clone(), Config::clone(&ctx.config));
-        let has_remote = !conn.txn.remote.is_empty();
+        let has_remote = !conn.txn.remote.is_empty() || !conn.txn.forward.is_empty();
         let (header, from) = (header.clone(), from.clone());
+        let list = !list_fields.is_empty();
         blocking::unblock(move || {
             let m = filters::Incoming {
                 header: &header,
@@ -657,6 +788,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 local: &local,
                 junk,
                 has_remote,
+                list,
             };
             filters::apply(&store, &config, &m)
         })
@@ -676,9 +808,16 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         return refuse(conn, sink, reply).await;
     }
     let mut remote = std::mem::take(&mut conn.txn.remote);
-    for r in &filtered.redirects {
-        if !remote.iter().any(|x| x.eq_ignore_ascii_case(r)) {
-            remote.push(r.clone());
+    let mut forward = std::mem::take(&mut conn.txn.forward);
+    forward.extend(filtered.redirects.iter().cloned());
+    // Forwarded mail leaves with a sender of ours (SRS) when its own is from elsewhere.
+    let queue_from = match (forward.is_empty(), conn.txn.forward_domain.take()) {
+        (false, Some(domain)) if envelope_from == from => forward_sender(ctx, &from, &domain),
+        _ => envelope_from.clone(),
+    };
+    for r in forward {
+        if !remote.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+            remote.push(r);
         }
     }
     if filtered.copies.is_empty() && remote.is_empty() {
@@ -688,8 +827,8 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         conn.session.message_accepted(&id);
         return;
     }
-    let queue = (!remote.is_empty()).then(|| NewQueued {
-        from: from.clone(),
+    let queue = (!remote.is_empty()).then_some(NewQueued {
+        from: queue_from,
         rcpts: remote,
         now,
     });

@@ -8,8 +8,8 @@
 //! - copies a script did not file explicitly keep their subaddress mailbox, and go to Junk for
 //!   junk; a `fileinto` is the user's own decision and is not overridden by the spam verdict;
 //! - a redirect to a local address becomes copies for its users (their scripts are not run
-//!   again, so scripts cannot loop); other redirects go to the outbound queue with the
-//!   original envelope sender;
+//!   again, so scripts cannot loop); other redirects go to the outbound queue, forwarded like an
+//!   alias's outside targets (the sender rewritten with SRS by the SMTP driver);
 //! - `reject` refuses the message at SMTP time (`550 5.7.1` with the reason, RFC 5429 §2.1)
 //!   only when every local recipient rejects and nothing goes to the queue; otherwise the
 //!   rejecting recipients keep it (a refusal after acceptance would need a bounce, which is
@@ -50,6 +50,8 @@ pub struct Incoming<'a> {
     pub junk: bool,
     /// Remote recipients are queued too.
     pub has_remote: bool,
+    /// A mailing list post (no vacation replies to lists, RFC 5230 §4.6).
+    pub list: bool,
 }
 
 /// Applies every recipient's active script (blocking: call from the blocking pool).
@@ -119,6 +121,7 @@ pub fn apply(store: &Store, cfg: &Config, m: &Incoming<'_>) -> store::Result<Fil
         }
         if let Some(args) = &outcome.vacation
             && !m.junk
+            && !m.list
         {
             vacation_reply(store, cfg, user, &email, args, &view, &mut out)?;
         }
@@ -164,9 +167,16 @@ fn redirect(store: &Store, cfg: &Config, target: &str, out: &mut Filtered) -> st
         domain: domain.to_string(),
     };
     match super::check_recipient(store, cfg, &rcpt)? {
-        super::RcptDecision::Accept(copies) => out.copies.extend(copies),
-        super::RcptDecision::Reject(_) => {
-            log::info!("sieve: redirect to unknown local address {target} dropped")
+        super::RcptDecision::Accept { copies, forward } => {
+            out.copies.extend(copies);
+            for f in forward {
+                if !out.redirects.contains(&f) {
+                    out.redirects.push(f);
+                }
+            }
+        }
+        _ => {
+            log::info!("sieve: redirect to {target} dropped (unknown, full, or a list)")
         }
     }
     Ok(())
@@ -234,7 +244,7 @@ pub async fn send_replies(store: &Store, cfg: &Config, replies: Vec<(String, Vec
                     domain: address::domain(&to).to_string(),
                 };
                 match super::check_recipient(store, cfg, &rcpt) {
-                    Ok(super::RcptDecision::Accept(c)) => c,
+                    Ok(super::RcptDecision::Accept { copies, .. }) if !copies.is_empty() => copies,
                     _ => continue,
                 }
             }

@@ -23,6 +23,7 @@ pub mod clamd;
 pub mod evidence;
 pub mod filters;
 pub mod greylist;
+pub mod lists;
 pub mod scoring;
 pub mod sender_auth;
 
@@ -38,8 +39,21 @@ use crate::store::{
 /// What to do with one RCPT.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RcptDecision {
-    /// Deliver these copies (one for a user, one per user of an alias).
-    Accept(Vec<LocalCopy>),
+    /// Deliver these copies (one for a user, one per user of an alias) and forward to these
+    /// outside addresses (an alias's outside targets, or the sender an SRS address stands for).
+    Accept {
+        /// Local copies.
+        copies: Vec<LocalCopy>,
+        /// Outside addresses, for the queue.
+        forward: Vec<String>,
+    },
+    /// One of a mailing list's addresses (`lists`): the list's own rules apply.
+    List {
+        /// The list address.
+        list: String,
+        /// Which of its addresses.
+        role: lists::Role,
+    },
     /// Refuse with this reply.
     Reject(Reply),
 }
@@ -74,16 +88,25 @@ pub fn check_recipient(
     if !address::is_local_part(local) {
         return Ok(RcptDecision::Reject(r::NO_SUCH_USER));
     }
+    if crate::srs::is_srs(local) {
+        return srs_decision(store, cfg, local);
+    }
     let local = local.to_ascii_lowercase();
     let inbox = |users: Vec<UserId>| users.into_iter().map(LocalCopy::inbox).collect();
-    if let Some(users) = owners(store, &format!("{local}@{domain}"))? {
-        return with_room(store, inbox(users));
+    if let Some((users, forward)) = owners(store, &format!("{local}@{domain}"))? {
+        return with_room(store, inbox(users), forward);
+    }
+    if let Some((list, role)) = lists::find(store, &format!("{local}@{domain}"))? {
+        return Ok(RcptDecision::List {
+            list: list.address,
+            role,
+        });
     }
     // RFC 5233: `user+detail@` is `user@`, filed by its detail when that is asked for.
     if let Some(sep) = cfg.plus_separator
         && let Some((base, detail)) = local.split_once(sep)
         && !base.is_empty()
-        && let Some(users) = owners(store, &format!("{base}@{domain}"))?
+        && let Some((users, forward)) = owners(store, &format!("{base}@{domain}"))?
     {
         let mut copies = Vec::with_capacity(users.len());
         for user in users {
@@ -97,41 +120,75 @@ pub fn check_recipient(
             }
             copies.push(copy);
         }
-        return with_room(store, copies);
+        return with_room(store, copies, forward);
     }
     // The domain's catch-all alias (`@domain`) takes every other address.
     match owners(store, &format!("@{domain}"))? {
-        Some(users) => with_room(store, inbox(users)),
+        Some((users, forward)) => with_room(store, inbox(users), forward),
         None => Ok(RcptDecision::Reject(r::NO_SUCH_USER)),
     }
 }
 
-/// The copies of users below their quota; when every user named is at theirs, `452 4.2.2`.
-fn with_room(store: &Store, copies: Vec<LocalCopy>) -> store::Result<RcptDecision> {
+/// An SRS address of ours (`crate::srs`): mail to it (a bounce, as a rule) is forwarded to the
+/// sender it stands for; a forged, altered or expired one is refused like an unknown user.
+fn srs_decision(store: &Store, cfg: &Config, local: &str) -> store::Result<RcptDecision> {
+    let Some(secret) = store.state(crate::srs::SECRET_KEY)? else {
+        return Ok(RcptDecision::Reject(r::NO_SUCH_USER));
+    };
+    let day = crate::time::unix_now() / 86_400;
+    Ok(
+        match crate::srs::reverse(&secret, local, day, cfg.srs_max_age_days) {
+            Ok(original)
+                if address::normalize(&original).is_some() || crate::srs::is_srs(&original) =>
+            {
+                RcptDecision::Accept {
+                    copies: Vec::new(),
+                    forward: vec![original],
+                }
+            }
+            _ => RcptDecision::Reject(r::NO_SUCH_USER),
+        },
+    )
+}
+
+/// The copies of users below their quota, and the forwards; when every user named is at their
+/// quota and there is nothing to forward, `452 4.2.2`.
+fn with_room(
+    store: &Store,
+    copies: Vec<LocalCopy>,
+    forward: Vec<String>,
+) -> store::Result<RcptDecision> {
     let mut room = Vec::with_capacity(copies.len());
     for c in copies {
         if !store.quota(c.user)?.is_some_and(|q| q.full()) {
             room.push(c);
         }
     }
-    Ok(if room.is_empty() {
+    Ok(if room.is_empty() && forward.is_empty() {
         RcptDecision::Reject(r::MAILBOX_FULL_RCPT)
     } else {
-        RcptDecision::Accept(room)
+        RcptDecision::Accept {
+            copies: room,
+            forward,
+        }
     })
 }
 
-/// The user with the address `email`, or the users of the alias it is; `None` for neither.
-fn owners(store: &Store, email: &str) -> store::Result<Option<Vec<UserId>>> {
+/// The user with the address `email`, or the users and outside targets of the alias it is;
+/// `None` for neither.
+#[allow(clippy::type_complexity)]
+fn owners(store: &Store, email: &str) -> store::Result<Option<(Vec<UserId>, Vec<String>)>> {
     if let Some(u) = store.user(email)? {
-        return Ok(Some(vec![u.id]));
+        return Ok(Some((vec![u.id], Vec::new())));
     }
-    Ok(store.alias_users(email)?.filter(|users| !users.is_empty()))
+    Ok(store
+        .alias_targets(email)?
+        .filter(|(users, outside)| !users.is_empty() || !outside.is_empty()))
 }
 
 fn postmaster_decision(store: &Store, cfg: &Config) -> store::Result<RcptDecision> {
     Ok(match postmaster(store, cfg)? {
-        Some(id) => with_room(store, vec![LocalCopy::inbox(id)])?,
+        Some(id) => with_room(store, vec![LocalCopy::inbox(id)], Vec::new())?,
         // No user exists yet: nowhere to put it, but the sender may retry once one does.
         None => RcptDecision::Reject(r::LOCAL_ERROR),
     })

@@ -354,8 +354,23 @@ async fn attempt(env: &Env, row: QueuedMessage) -> crate::store::Result<()> {
     } else {
         (None, Vec::new())
     };
+    // A list's post (sent from its bounce address): failures count against the members, and
+    // nobody gets a report.
+    let list = match kind {
+        Some(_) => crate::delivery::lists::find(&env.store, &row.from.to_ascii_lowercase())?
+            .filter(|(_, role)| *role == crate::delivery::lists::Role::Bounces)
+            .map(|(l, _)| l.address),
+        None => None,
+    };
+    let bounced: Vec<String> = match (&list, kind) {
+        (Some(_), Some(DsnKind::Failure)) => listed
+            .iter()
+            .map(|r| r.address.to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    };
     let report = match kind {
-        Some(kind) if !row.from.is_empty() => {
+        Some(kind) if !row.from.is_empty() && list.is_none() => {
             report_delivery(env, &row, kind, &listed, now, next_attempt)?
         }
         _ => None,
@@ -372,6 +387,15 @@ async fn attempt(env: &Env, row: QueuedMessage) -> crate::store::Result<()> {
         report: report.map(Box::new),
     };
     env.store.call(op).await?;
+    if let Some(address) = list
+        && !bounced.is_empty()
+    {
+        let change = crate::store::lists::ListChange::Bounced {
+            members: bounced,
+            max: cfg.lists_max_bounces,
+        };
+        env.store.call(Op::List { address, change }).await?;
+    }
     Ok(())
 }
 

@@ -292,6 +292,10 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let resolver: Rc<crate::dns::stub::ConfiguredResolver> = Rc::default();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let stats = Rc::new(crate::stats::Stats::load(&store));
+    // Made before any connection, so every forwarded sender is rewritten under the same secret.
+    if let Err(e) = crate::srs::ensure_secret(&store) {
+        log::warn!("srs: no secret ({e}); forwarding keeps the original sender");
+    }
     let shared = Rc::new(Shared {
         store,
         data: args.data.clone(),

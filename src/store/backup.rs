@@ -346,6 +346,7 @@ every_table!(
     GREYLIST_PASSED,
     STATE,
     ALIASES,
+    LISTS,
     SIEVE_SCRIPTS,
     SIEVE_ACTIVE,
     VACATION_SENT,

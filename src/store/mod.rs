@@ -39,6 +39,7 @@ pub mod backup;
 mod body;
 mod file;
 pub mod greylist;
+pub mod lists;
 mod mailboxes;
 mod messages;
 mod notify;
@@ -189,6 +190,12 @@ pub enum Refusal {
     /// The address is not one of the alias's targets.
     #[error("{0} is not a target of {1}")]
     NotATarget(String, String),
+    /// A list has the address.
+    #[error("{0} is a mailing list")]
+    ListExists(String),
+    /// No list has that address.
+    #[error("no such list: {0}")]
+    NoSuchList(String),
     /// The name cannot be a script name (RFC 5804 §1.6).
     #[error("invalid script name {0:?}")]
     InvalidScriptName(String),
@@ -442,6 +449,13 @@ pub enum Op {
     /// writer's open transaction (not durable: losing it in a crash only greylists again), so
     /// every decision sees the ones before it. Answers [`Done::Greylist`].
     Greylist(greylist::GreylistCheck),
+    /// Creates, changes or deletes a mailing list (`lists::ListChange`).
+    List {
+        /// The list address.
+        address: String,
+        /// What.
+        change: lists::ListChange,
+    },
     /// Changes a user's Sieve scripts (`sieve::ScriptChange`).
     Script {
         /// Whose.

@@ -871,10 +871,13 @@ pub(super) fn check(txn: &impl Tables) -> Result<Vec<String>> {
             .map(|e| e.map(|(k, _)| k.value()))
             .collect::<std::result::Result<_, _>>()?;
         problems.extend(super::sieve::check(txn, &|u| user_ids.contains(&u))?);
-        problems.extend(super::aliases::check(
-            &txn.open_table(ALIASES)?,
+        let (aliases, domains) = (txn.open_table(ALIASES)?, txn.open_table(DOMAINS)?);
+        problems.extend(super::aliases::check(&aliases, &by_email, &domains)?);
+        problems.extend(super::lists::check(
+            &txn.open_table(LISTS)?,
             &by_email,
-            &txn.open_table(DOMAINS)?,
+            &aliases,
+            &domains,
         )?);
         Ok(problems)
     }

@@ -22,8 +22,8 @@
 //!   existing mailboxes (a mailbox row's `vanished` counts them, at most [`VANISHED_KEEP`], all
 //!   newer than its `vanished_floor`); `SUBSCRIPTIONS` (at most [`MAX_SUBSCRIPTIONS_PER_USER`])
 //!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users;
-//! - `ALIASES` rows keep the invariants stated in `super::aliases`, the Sieve tables those in
-//!   `super::sieve`;
+//! - `ALIASES` rows keep the invariants stated in `super::aliases`, `LISTS` those in
+//!   `super::lists`, the Sieve tables those in `super::sieve`;
 //! - `STATE` keys and values are within [`MAX_STATE_KEY_BYTES`] and [`MAX_STATE_VALUE_BYTES`].
 //! - a user row's quota is 0 (unlimited) or at most `config::MAX_QUOTA_BYTES`. Usage is not
 //!   stored (it is the sum of the user's mailbox rows' `bytes`, `super::quota`), so usage may
@@ -119,6 +119,8 @@ pub const GREYLIST_PASSED: TableDefinition<'_, &str, u64> = TableDefinition::new
 pub const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 /// Lower-case alias address → encoded `aliases::Alias` (schema v5): the users it delivers to.
 pub const ALIASES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("aliases");
+/// Lower-case list address → encoded `lists::List` (schema v5): members, moderators, policies.
+pub const LISTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("lists");
 /// (user id, script name) → the Sieve script's text (schema v5; `super::sieve`).
 pub const SIEVE_SCRIPTS: TableDefinition<'_, (u64, &str), &[u8]> =
     TableDefinition::new("sieve_scripts");

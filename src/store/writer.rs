@@ -271,6 +271,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(GREYLIST_PASSED)?;
         txn.open_table(STATE)?;
         txn.open_table(ALIASES)?;
+        txn.open_table(LISTS)?;
         txn.open_table(SIEVE_SCRIPTS)?;
         txn.open_table(SIEVE_ACTIVE)?;
         txn.open_table(VACATION_SENT)?;
@@ -802,7 +803,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 }
             }
             drop(users);
-            if super::aliases::any_in_domain(txn, d)? {
+            if super::aliases::any_in_domain(txn, d)? || super::lists::any_in_domain(txn, d)? {
                 return Err(Refusal::DomainInUse(d.clone()).into());
             }
             t.remove(d.as_str())?;
@@ -825,6 +826,9 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             }
             if super::aliases::exists(txn, email)? {
                 return Err(Refusal::AliasExists(email.clone()).into());
+            }
+            if super::lists::exists(txn, email)? {
+                return Err(Refusal::ListExists(email.clone()).into());
             }
             let mut by_email = txn.open_table(USER_BY_EMAIL)?;
             if by_email.get(email.as_str())?.is_some() {
@@ -975,6 +979,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         Op::QueueDelete(id) => queue::delete(txn, state, *id),
         Op::Greylist(check) => super::greylist::decide(txn, check),
         Op::Script { user, change } => super::sieve::change(txn, *user, change),
+        Op::List { address, change } => super::lists::change(txn, address, change),
         Op::VacationDue {
             user,
             key,

@@ -51,6 +51,7 @@ pub(super) async fn route(
         ("/admin/tls", form) => tls(web, ctx, form).await,
         ("/admin/domains", form) => domains(web, ctx, form).await,
         ("/admin/aliases", form) => aliases(web, ctx, form).await,
+        ("/admin/lists", form) => lists(web, ctx, form).await,
         ("/admin/backup", None) => super::backup::page(web, ctx, "", 200),
         ("/admin/backup/download", None) => super::backup::download(web),
         _ => error_page(404, "There is no such page."),
@@ -636,7 +637,7 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         rows.push_str(r#"<tr><td colspan="3" class="muted">No aliases yet.</td></tr>"#);
     }
     let body = format!(
-        r#"{note}<p>An alias is an extra address in one of your domains whose mail goes to one or more users, e.g. <code>info@</code> for the whole family. Users may also send as an alias that delivers to them.</p>
+        r#"{note}<p>An alias is an extra address in one of your domains whose mail goes to one or more users or is forwarded to outside addresses, e.g. <code>info@</code> for the whole family. <code>@domain</code> takes every address no one else has. Users may also send as an alias that delivers to them.</p>
 <table><thead><tr><th>Alias</th><th>Delivers to</th><th></th></tr></thead><tbody>{rows}</tbody></table>
 <h2>Add an alias, or users to one</h2><form method="post" action="/admin/aliases">{csrf}<input type="hidden" name="action" value="add">{a}{t}<button>Add</button></form>"#,
         a = input(
@@ -647,7 +648,7 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             "required"
         ),
         t = input(
-            "Deliver to (users' addresses, separated by commas)",
+            "Deliver to (users or outside addresses, separated by commas)",
             "targets",
             "text",
             "",
@@ -655,6 +656,101 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         ),
     );
     ctx.page(web, status, "Aliases", &body)
+}
+
+async fn lists(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut note = String::new();
+    let mut status = 200;
+    if let Some(f) = form {
+        let list = f.text("list").trim().to_string();
+        let addresses: Vec<String> = f
+            .text("addresses")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        let members = |add: bool, moderators: bool| AdminCommand::ListMembers {
+            list: list.clone(),
+            add,
+            moderators,
+            addresses: addresses.clone(),
+        };
+        let cmd = match f.text("action") {
+            "set" => AdminCommand::ListSet {
+                list: list.clone(),
+                posting: f.text("posting").to_string(),
+                reply_to_list: f.text("reply_to_list") == "1",
+            },
+            "delete" => AdminCommand::ListDel(list.clone()),
+            "join" | "leave" | "mod-add" | "mod-del" if addresses.is_empty() => {
+                return ctx.page(
+                    web,
+                    400,
+                    "Mailing lists",
+                    &notice("error", "Name at least one address."),
+                );
+            }
+            "join" => members(true, false),
+            "leave" => members(false, false),
+            "mod-add" => members(true, true),
+            "mod-del" => members(false, true),
+            _ => return error_page(400, "Unknown action."),
+        };
+        (note, status) = noted(web, cmd).await;
+    }
+    let all = {
+        let store = web.store.clone();
+        blocking::unblock(move || store.lists())
+            .await
+            .unwrap_or_default()
+    };
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut body = String::new();
+    for l in &all {
+        let a = esc(&l.address);
+        let mut people = String::new();
+        for m in &l.members {
+            let state = if m.disabled {
+                format!(" (stopped after {} failed deliveries)", m.bounces)
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                people,
+                r#"<li>{m}{state} <form method="post" action="/admin/lists" class="inline">{csrf}<input type="hidden" name="action" value="leave"><input type="hidden" name="list" value="{a}"><input type="hidden" name="addresses" value="{m}"><button class="danger">Remove</button></form></li>"#,
+                m = esc(&m.address),
+            );
+        }
+        for m in &l.moderators {
+            let _ = write!(
+                people,
+                r#"<li>{m} (moderator) <form method="post" action="/admin/lists" class="inline">{csrf}<input type="hidden" name="action" value="mod-del"><input type="hidden" name="list" value="{a}"><input type="hidden" name="addresses" value="{m}"><button class="danger">Remove</button></form></li>"#,
+                m = esc(m),
+            );
+        }
+        let _ = write!(
+            body,
+            r#"<h2>{a}</h2><p>{posting} may post; replies go to {replies}.</p><ul>{people}</ul>
+<form method="post" action="/admin/lists">{csrf}<input type="hidden" name="action" value="join"><input type="hidden" name="list" value="{a}"><label>Add members (addresses, separated by commas) <input type="text" name="addresses" required></label><button>Add</button></form>
+<form method="post" action="/admin/lists">{csrf}<input type="hidden" name="action" value="mod-add"><input type="hidden" name="list" value="{a}"><label>Add moderators <input type="text" name="addresses" required></label><button>Add</button></form>
+<form method="post" action="/admin/lists" class="inline">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="list" value="{a}"><button class="danger">Delete the list</button></form>"#,
+            posting = l.posting.word(),
+            replies = if l.reply_to_list {
+                "the list"
+            } else {
+                "the sender"
+            },
+        );
+    }
+    if all.is_empty() {
+        body.push_str(r#"<p class="muted">No mailing lists yet.</p>"#);
+    }
+    let page = format!(
+        r#"{note}<p>A mailing list is an address whose mail goes to every member, here or elsewhere, with the headers mail programs use to filter and unsubscribe. Members who cannot be reached are stopped after a few failed deliveries.</p>{body}
+<h2>Make a list, or change one</h2><form method="post" action="/admin/lists">{csrf}<input type="hidden" name="action" value="set">{addr}<label>Who may post <select name="posting"><option value="members">members</option><option value="anyone">anyone</option><option value="moderators">moderators</option></select></label><label><input type="checkbox" name="reply_to_list" value="1"> Replies go to the list</label><button>Save</button></form>"#,
+        addr = input("List address", "list", "email", "", "required"),
+    );
+    ctx.page(web, status, "Mailing lists", &page)
 }
 
 /// Received, sent and refused counts per day as an inline SVG bar chart (no script, no

@@ -343,7 +343,7 @@ def no_setup_once_users_exist():
 @scenario
 def routes_and_errors():
     b = Browser()
-    for path in ("/admin", "/admin/users", "/admin/aliases", "/me"):
+    for path in ("/admin", "/admin/users", "/admin/aliases", "/admin/lists", "/me"):
         status, headers, _ = b.get(path)
         check(status == 303 and headers["Location"] in ("/login", "/setup"), "anonymous " + path, status)
     status, _, text = b.get("/no/such/page")
@@ -718,6 +718,33 @@ def page_filters():
     status, _, _ = b.request("POST", "/me", {"action": "rule-add", "field": "subject", "contains": "y",
                                              "rule": "read", "target": ""})
     eq(status, 403, "no CSRF token")
+
+
+@scenario
+def lists_page():
+    """Leaves club@example.test, open to anyone, with the administrator and an outside member."""
+    b = Browser()
+    setup(b)
+    status, _, text = b.get("/admin/lists")
+    check(status == 200 and "No mailing lists yet." in text, "empty", text[-2000:])
+    status, _, text = b.post("/admin/lists", {"action": "set", "list": "Club@Example.test", "posting": "anyone"})
+    check(status == 200 and "list club@example.test: anyone may post, replies go to the sender" in text,
+          "made", text[-3000:])
+    status, _, text = b.post("/admin/lists", {"action": "join", "list": "club@example.test",
+                                              "addresses": ADMIN + ", friend@far.test, gone@far.test"})
+    check(status == 200 and "3 members" in text and "<li>friend@far.test" in text, "members", text[-3000:])
+    status, _, text = b.post("/admin/lists", {"action": "leave", "list": "club@example.test",
+                                              "addresses": "gone@far.test"})
+    check(status == 200 and "gone@far.test" not in text, "member removed", text[-3000:])
+    for fields, why in (({"action": "set", "list": "x@elsewhere.test", "posting": "anyone"}, "no such domain"),
+                        ({"action": "set", "list": ADMIN, "posting": "anyone"}, "is a user&#39;s address"),
+                        ({"action": "set", "list": "y@example.test", "posting": "everyone"}, "who may post"),
+                        ({"action": "join", "list": "club@example.test", "addresses": ""}, "at least one"),
+                        ({"action": "join", "list": "nope@example.test", "addresses": ADMIN}, "no such list")):
+        status, _, text = b.post("/admin/lists", fields)
+        check(status == 400 and why in text, "refused: " + why, (status, text[-2000:]))
+    eq(b.request("POST", "/admin/lists", {"action": "delete", "list": "club@example.test"})[0], 403,
+       "no CSRF token")
 
 
 @scenario
