@@ -11,7 +11,7 @@
 //! its local copies and its queue row. A store fault becomes 451 4.3.0; the session goes on.
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
+use super::{ConnError, ConnId, Input, ReadClock, loggable, read_some, with_timeout};
 use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
@@ -28,7 +28,7 @@ use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
 use crate::store::{Done, LocalCopy, NewQueued, Store};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -99,34 +99,6 @@ impl Txn {
         self.local.clear();
         self.remote.clear();
     }
-}
-
-enum Input {
-    Bytes(usize),
-    Eof,
-    Timeout,
-    Shutdown,
-}
-
-async fn read_some(
-    stream: &mut Stream,
-    buf: &mut [u8],
-    limit: Duration,
-    shutdown: &async_channel::Receiver<()>,
-) -> Input {
-    let read = async {
-        match with_timeout(limit, stream.read(buf)).await {
-            Ok(0) => Input::Eof,
-            Ok(n) => Input::Bytes(n),
-            Err(ConnError::Timeout) => Input::Timeout,
-            Err(_) => Input::Eof,
-        }
-    };
-    futures_lite::future::or(read, async {
-        let _ = shutdown.recv().await;
-        Input::Shutdown
-    })
-    .await
 }
 
 async fn flush(
