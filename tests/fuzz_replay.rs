@@ -24,6 +24,10 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
+    (
+        "managesieve_session",
+        mailnook::fuzz::fuzz_managesieve_session,
+    ),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
@@ -128,6 +132,11 @@ fn imap_mutf7() {
 #[test]
 fn pop3_session() {
     replay("pop3_session");
+}
+
+#[test]
+fn managesieve_session() {
+    replay("managesieve_session");
 }
 
 #[test]
