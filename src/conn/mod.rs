@@ -7,6 +7,7 @@
 
 pub mod compress;
 pub mod imap;
+pub mod managesieve;
 pub mod pop3;
 pub mod smtp;
 pub mod stream;
