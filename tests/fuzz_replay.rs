@@ -28,6 +28,7 @@ const TARGETS: &[(&str, Entry)] = &[
         "managesieve_session",
         mailnook::fuzz::fuzz_managesieve_session,
     ),
+    ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
@@ -41,6 +42,7 @@ const TARGETS: &[(&str, Entry)] = &[
         mailnook::fuzz::fuzz_autodiscover_request,
     ),
     ("acme_response", mailnook::fuzz::fuzz_acme_response),
+    ("multipart", mailnook::fuzz::fuzz_multipart),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -130,6 +132,11 @@ fn imap_mutf7() {
 }
 
 #[test]
+fn sieve_script() {
+    replay("sieve_script");
+}
+
+#[test]
 fn pop3_session() {
     replay("pop3_session");
 }
@@ -196,4 +203,9 @@ fn autodiscover_request() {
 #[test]
 fn acme_response() {
     replay("acme_response");
+}
+
+#[test]
+fn multipart() {
+    replay("multipart");
 }

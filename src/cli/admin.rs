@@ -5,6 +5,7 @@
 use super::args::AdminCommand;
 use crate::config;
 use crate::message::{Summary, address};
+use crate::store::sieve::ScriptChange;
 use crate::store::{self, Op, Refusal, Store, flags};
 use std::io::Write;
 use std::path::Path;
@@ -190,11 +191,44 @@ fn hash(store: &Store, password: &str) -> Result<String, AdminError> {
     .map_err(|e| invalid(e.to_string()))
 }
 
+/// A UTF-8 text file of at most `max` bytes.
+fn read_bounded(path: &Path, max: usize) -> Result<String, AdminError> {
+    use std::io::Read;
+    let what = |e: std::io::Error| invalid(format!("{}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(what)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(what)?;
+    if bytes.len() > max {
+        return Err(invalid(format!(
+            "{}: larger than {max} bytes (sieve.max_script_bytes)",
+            path.display()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| invalid(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn user_arg(store: &Store, s: &str) -> Result<store::User, AdminError> {
     let email = email_arg(s)?;
     store
         .user(&email)?
         .ok_or_else(|| invalid(format!("no such user: {email}")))
+}
+
+/// `USED bytes used<TAB>quota LIMIT bytes (SIZE, P% used)`, or `… no quota`.
+pub fn quota_line(q: store::Quota) -> String {
+    if q.limit == 0 {
+        return format!("{} bytes used\tno quota", q.used);
+    }
+    let percent = u128::from(q.used) * 100 / u128::from(q.limit);
+    format!(
+        "{} bytes used\tquota {} bytes ({}, {percent}% used)",
+        q.used,
+        q.limit,
+        config::format_size(q.limit)
+    )
 }
 
 fn flag_letters(f: u32) -> String {
@@ -324,9 +358,91 @@ pub fn execute(
                 None => writeln!(out, "deleted alias {alias}")?,
             }
         }
+        AdminCommand::SievePut { user, name, file } => {
+            let u = user_arg(store, user)?;
+            let limits = crate::sieve::Limits::from_config(&store.config()?);
+            let text = read_bounded(file, limits.max_script_bytes)?;
+            crate::sieve::compile(&text, &limits)
+                .map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Put {
+                    name: name.clone(),
+                    text,
+                },
+            })?;
+            writeln!(out, "stored script {name} of {}", u.row.email)?;
+        }
+        AdminCommand::SieveGet { user, name } => {
+            let u = user_arg(store, user)?;
+            let text = store
+                .script(u.id, name)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchScript(name.clone())))?;
+            write!(out, "{text}")?;
+        }
+        AdminCommand::SieveList(user) => {
+            let u = user_arg(store, user)?;
+            for (name, active) in store.scripts(u.id)? {
+                writeln!(out, "{name}{}", if active { "\tactive" } else { "" })?;
+            }
+        }
+        AdminCommand::SieveActivate { user, name } => {
+            let u = user_arg(store, user)?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Activate(name.clone()),
+            })?;
+            match name {
+                Some(n) => writeln!(out, "script {n} of {} is active", u.row.email)?,
+                None => writeln!(out, "no script of {} is active", u.row.email)?,
+            }
+        }
+        AdminCommand::SieveDel { user, name } => {
+            let u = user_arg(store, user)?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Delete(name.clone()),
+            })?;
+            writeln!(out, "deleted script {name} of {}", u.row.email)?;
+        }
         AdminCommand::AliasList => {
             for a in store.aliases()? {
                 writeln!(out, "{}\t{}", a.address, a.targets.join(", "))?;
+            }
+        }
+        AdminCommand::QuotaSet { email, size } => {
+            let email = email_arg(email)?;
+            let bytes = config::parse_size(size)
+                .filter(|n| *n <= config::MAX_QUOTA_BYTES)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "`{size}` is not a quota (a number of bytes, or e.g. 500M, 2G; 0 for unlimited; at most 1024T)"
+                    ))
+                })?;
+            store.call_blocking(Op::SetQuota {
+                email: email.clone(),
+                bytes,
+            })?;
+            if bytes == 0 {
+                writeln!(out, "{email} has no quota now")?;
+            } else {
+                writeln!(
+                    out,
+                    "quota of {email} set to {} ({bytes} bytes)",
+                    config::format_size(bytes)
+                )?;
+            }
+        }
+        AdminCommand::QuotaShow(user) => {
+            let users = match user {
+                Some(u) => vec![user_arg(store, u)?],
+                None => store.users()?,
+            };
+            for u in users {
+                let q = store
+                    .quota(u.id)?
+                    .ok_or_else(|| invalid(format!("no such user: {}", u.row.email)))?;
+                writeln!(out, "{}\t{}", u.row.email, quota_line(q))?;
             }
         }
         AdminCommand::DomainAdd(d) => {
@@ -475,6 +591,22 @@ pub fn execute(
         AdminCommand::DnsRecords { ips } => super::dns_records::records(store, data, ips, out)?,
         AdminCommand::CheckOutbound { domain } => {
             super::outbound::check(store, domain.as_deref(), out)?
+        }
+        AdminCommand::Backup { .. } => {
+            let s = super::backup::write_backup(store, data, out)?;
+            log::info!(
+                "backup written: {} rows, {} files, {} bytes",
+                s.rows,
+                s.files,
+                s.bytes
+            );
+        }
+        AdminCommand::Restore(file) => {
+            let f = std::fs::File::open(file).map_err(|e| invalid(format!("{file}: {e}")))?;
+            let s = super::backup::restore(store, data, Box::new(f))?;
+            log::info!("{}", super::backup::restored_text(&s));
+            writeln!(out, "{}", super::backup::restored_text(&s))?;
+            return Ok(Changed { config: true });
         }
     }
     Ok(Changed::default())

@@ -69,6 +69,47 @@ pub enum AdminCommand {
     },
     /// `alias list`
     AliasList,
+    /// `sieve put USER NAME FILE`: stores (compiled first) the script in FILE.
+    SievePut {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+        /// The script file (absolute: the server may be the one reading it).
+        file: PathBuf,
+    },
+    /// `sieve get USER NAME`
+    SieveGet {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+    },
+    /// `sieve list USER`
+    SieveList(String),
+    /// `sieve activate USER NAME` or, with `None`, `sieve deactivate USER`
+    SieveActivate {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: Option<String>,
+    },
+    /// `sieve del USER NAME`
+    SieveDel {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+    },
+    /// `quota set EMAIL SIZE` (the size as typed: checked when run, like the web form's)
+    QuotaSet {
+        /// Address.
+        email: String,
+        /// `500M`, `2G`, a number of bytes; 0 for unlimited.
+        size: String,
+    },
+    /// `quota show [EMAIL]`: one user's usage and quota, or every user's.
+    QuotaShow(Option<String>),
     /// `domain add D`
     DomainAdd(String),
     /// `domain del D`
@@ -119,6 +160,15 @@ pub enum AdminCommand {
         /// The domain whose mail exchanger is tried (`gmail.com` when absent).
         domain: Option<String>,
     },
+    /// `backup [FILE|-]`: the backup is the command's output.
+    Backup {
+        /// Where the command line writes it (`-`: standard output; absent: a dated file in the
+        /// current folder). Not sent over the control socket: the server writes the backup to
+        /// the connection and the command line to this file.
+        file: Option<String>,
+    },
+    /// `restore FILE` (into an empty store; the command line sends an absolute path).
+    Restore(String),
 }
 
 /// Most targets one `alias` command names (the control socket bounds a request's arguments).
@@ -184,6 +234,12 @@ Usage: mailnook <command> [--data DIR]
   alias add ALIAS TARGET...      deliver ALIAS's mail to these users (adds to an alias)
   alias del ALIAS [TARGET...]    remove targets, or the whole alias without any
   alias list
+  sieve put USER NAME FILE       store a Sieve script (checked first); sieve get USER NAME
+  sieve list USER                a user's scripts, the active one marked
+  sieve activate USER NAME, sieve deactivate USER, sieve del USER NAME
+  quota set EMAIL SIZE           storage quota, e.g. 500M or 2G (0: unlimited); mail
+                                 beyond it is refused, nothing stored is removed
+  quota show [EMAIL]             usage and quota of one user or all
   domain add|del D, domain list  local mail domains
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
@@ -195,6 +251,9 @@ Usage: mailnook <command> [--data DIR]
   queue delete ID                drop a queued message (nobody is told)
   dns records [--ip ADDR]...     the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
   check outbound [--domain D]    can this machine reach remote mail servers on port 25?
+  backup [FILE|-]                write a backup of the whole box (server running or not);
+                                 default FILE mailnook-backup-DATE.mnb, - for stdout
+  restore FILE                   restore a backup into a new box (no users, no mail)
   spam eval --train DIR --test DIR [--threshold X]
                                  train the spam filter on DIR/{ham,spam}, score the
                                  other DIR's messages; false positive/negative rates
@@ -389,6 +448,34 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             targets: alias_targets(targets)?,
         },
         ["alias", "list"] => AdminCommand::AliasList,
+        ["sieve", "put", user, name, file] => AdminCommand::SievePut {
+            user: user.to_string(),
+            name: name.to_string(),
+            file: std::path::absolute(file).map_err(|e| format!("{file}: {e}"))?,
+        },
+        ["sieve", "get", user, name] => AdminCommand::SieveGet {
+            user: user.to_string(),
+            name: name.to_string(),
+        },
+        ["sieve", "list", user] => AdminCommand::SieveList(user.to_string()),
+        ["sieve", "activate", user, name] => AdminCommand::SieveActivate {
+            user: user.to_string(),
+            name: Some(name.to_string()),
+        },
+        ["sieve", "deactivate", user] => AdminCommand::SieveActivate {
+            user: user.to_string(),
+            name: None,
+        },
+        ["sieve", "del", user, name] => AdminCommand::SieveDel {
+            user: user.to_string(),
+            name: name.to_string(),
+        },
+        ["quota", "set", email, size] => AdminCommand::QuotaSet {
+            email: email.to_string(),
+            size: size.to_string(),
+        },
+        ["quota", "show"] => AdminCommand::QuotaShow(None),
+        ["quota", "show", email] => AdminCommand::QuotaShow(Some(email.to_string())),
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
         ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
         ["domain", "list"] => AdminCommand::DomainList,
@@ -427,10 +514,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         ["check", "outbound"] => AdminCommand::CheckOutbound {
             domain: domain.take(),
         },
+        ["backup"] => AdminCommand::Backup { file: None },
+        ["backup", f] => AdminCommand::Backup {
+            file: Some(f.to_string()),
+        },
+        ["restore", f] => AdminCommand::Restore(f.to_string()),
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "alias", "domain", "config", "mail", "check", "queue",
-                "dns", "spam", "help", "version",
+                "serve", "init", "user", "alias", "sieve", "quota", "domain", "config", "mail",
+                "check", "queue", "dns", "spam", "help", "version", "backup", "restore",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -480,6 +572,20 @@ impl AdminCommand {
                 v
             }
             AdminCommand::AliasList => s(&["alias", "list"]),
+            AdminCommand::SievePut { user, name, file } => {
+                s(&["sieve", "put", user, name, &file.to_string_lossy()])
+            }
+            AdminCommand::SieveGet { user, name } => s(&["sieve", "get", user, name]),
+            AdminCommand::SieveList(user) => s(&["sieve", "list", user]),
+            AdminCommand::SieveActivate {
+                user,
+                name: Some(name),
+            } => s(&["sieve", "activate", user, name]),
+            AdminCommand::SieveActivate { user, name: None } => s(&["sieve", "deactivate", user]),
+            AdminCommand::SieveDel { user, name } => s(&["sieve", "del", user, name]),
+            AdminCommand::QuotaSet { email, size } => s(&["quota", "set", email, size]),
+            AdminCommand::QuotaShow(None) => s(&["quota", "show"]),
+            AdminCommand::QuotaShow(Some(e)) => s(&["quota", "show", e]),
             AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
             AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
             AdminCommand::DomainList => s(&["domain", "list"]),
@@ -515,6 +621,8 @@ impl AdminCommand {
                 }
                 v
             }
+            AdminCommand::Backup { .. } => s(&["backup"]),
+            AdminCommand::Restore(f) => s(&["restore", f]),
         };
         match self {
             AdminCommand::Init {
@@ -566,11 +674,21 @@ mod tests {
             "user passwd a@example.test",
             "user del a@example.test",
             "user list",
+            "quota set a@example.test 500M",
+            "quota set a@example.test 0",
+            "quota show",
+            "quota show a@example.test",
             "domain add x.test",
             "alias add info@x.test a@x.test b@x.test",
             "alias del info@x.test b@x.test",
             "alias del info@x.test",
             "alias list",
+            "sieve put a@x.test vacation /tmp/v.sieve",
+            "sieve get a@x.test vacation",
+            "sieve list a@x.test",
+            "sieve activate a@x.test vacation",
+            "sieve deactivate a@x.test",
+            "sieve del a@x.test vacation",
             "config set smtp.max_errors 5",
             "config list",
             "mail list a@example.test INBOX",

@@ -9,6 +9,9 @@
 //! signature computed on the blocking pool). Message bytes stream into the store through a
 //! [`MessageSink`], and the 250 for a message is sent only after the durable commit that holds
 //! its local copies and its queue row. A store fault becomes 451 4.3.0; the session goes on.
+//! Quotas: a recipient at their quota is refused at RCPT with 452 4.2.2; after the data, the
+//! rule of `delivery` applies (552 5.2.2 when the message fits no recipient, else delivery to
+//! those with room and a failure report to the sender for the others).
 
 use super::stream::Stream;
 use super::{ConnError, ConnId, Input, ReadClock, loggable, read_some, with_timeout};
@@ -18,7 +21,7 @@ use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
 use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
-use crate::delivery::{clamd, scoring};
+use crate::delivery::{clamd, filters, scoring};
 use crate::dkim::SelectorKeys;
 use crate::dkim::canon::BodyHasher;
 use crate::dkim::verify::DkimVerifier;
@@ -27,7 +30,7 @@ use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
-use crate::store::{Done, LocalCopy, NewQueued, Store};
+use crate::store::{self, Done, LocalCopy, NewQueued, Store, UserId};
 use futures_lite::AsyncWriteExt;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -562,6 +565,8 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             results.push_str(&format!("X-Spam-Score: {shown}\r\n"));
         }
     }
+    // Kept for a report to the sender, should the message not fit some recipient's quota.
+    let original_header = header.clone();
     // Submission: check the header's From, sign.
     let mut signature = String::new();
     if ctx.submission.is_some() {
@@ -576,7 +581,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
         }
         let body_hash = conn.txn.hasher.take().unwrap_or_default().finish();
-        signature = sign(ctx, &p, header, body_hash, now).await;
+        signature = sign(ctx, &p, header.clone(), body_hash, now).await;
     }
     let tls = stream.tls_description();
     let recipients = conn.txn.local.len() + conn.txn.remote.len();
@@ -608,23 +613,84 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     prefix.extend_from_slice(signature.as_bytes());
     prefix.extend_from_slice(received.to_header().as_bytes());
     let size = sink.len();
-    // Junk goes to Junk even when subaddressing named a mailbox.
-    let copies: Vec<LocalCopy> = conn
-        .txn
-        .local
-        .iter()
-        .map(|(c, _)| LocalCopy {
-            mailbox: c.mailbox.clone().filter(|_| !junk),
-            ..c.clone()
+    // Each local recipient's Sieve script: where their copies go, redirects, reject, vacation.
+    let local = std::mem::take(&mut conn.txn.local);
+    // Each user and the address they were given as, for the over-quota report.
+    let shown_as: Vec<(UserId, String)> = local.iter().map(|(c, a)| (c.user, a.clone())).collect();
+    let filtered = {
+        let (store, config) = (ctx.store.clone(), Config::clone(&ctx.config));
+        let has_remote = !conn.txn.remote.is_empty();
+        let (header, from) = (header.clone(), from.clone());
+        blocking::unblock(move || {
+            let m = filters::Incoming {
+                header: &header,
+                size,
+                from: &from,
+                local: &local,
+                junk,
+                has_remote,
+            };
+            filters::apply(&store, &config, &m)
         })
-        .collect();
-    let queue = (!conn.txn.remote.is_empty()).then(|| NewQueued {
+        .await
+    };
+    let filtered = match filtered {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("cid={} filtering failed: {e}", ctx.cid);
+            return refuse(conn, sink, r::LOCAL_ERROR).await;
+        }
+    };
+    if let Some(reason) = &filtered.reject {
+        log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> by the recipient's filter", ctx.cid, ctx.peer.ip(), loggable(&from, 100));
+        let reason = reason.replace(['\r', '\n'], " ");
+        let reply = Reply::owned(550, Some((5, 7, 1)), loggable(&reason, 200));
+        return refuse(conn, sink, reply).await;
+    }
+    let mut remote = std::mem::take(&mut conn.txn.remote);
+    for r in &filtered.redirects {
+        if !remote.iter().any(|x| x.eq_ignore_ascii_case(r)) {
+            remote.push(r.clone());
+        }
+    }
+    if filtered.copies.is_empty() && remote.is_empty() {
+        // Every recipient's script discarded it: accepted, and nothing to store (RFC 5228 §4.5).
+        log::info!(target: "maillog", "discarded cid={} id={} ip={} from=<{}> by the recipients' filters", ctx.cid, id, ctx.peer.ip(), loggable(&from, 100));
+        sink.discard().await;
+        conn.session.message_accepted(&id);
+        return;
+    }
+    let queue = (!remote.is_empty()).then(|| NewQueued {
         from: from.clone(),
-        rcpts: std::mem::take(&mut conn.txn.remote),
+        rcpts: remote,
         now,
     });
-    match sink.commit(prefix, copies, queue, junk, now).await {
-        Ok(Done::Delivered { queued, .. }) => {
+    match sink.commit(prefix, filtered.copies, queue, junk, now).await {
+        Ok(Done::Delivered {
+            queued, over_quota, ..
+        }) => {
+            if !over_quota.is_empty() {
+                let over: Vec<String> = over_quota
+                    .iter()
+                    .map(|(user, email)| {
+                        shown_as
+                            .iter()
+                            .find(|(u, _)| u == user)
+                            .map_or_else(|| email.clone(), |(_, shown)| shown.clone())
+                    })
+                    .collect();
+                log::info!(target: "maillog", "over quota cid={} id={} from=<{}> rcpts={}", ctx.cid, id, loggable(&from, 100), loggable(&over.join(","), 400));
+                ctx.stats.count(crate::stats::Event::Refused);
+                if let Err(e) =
+                    report_over_quota(ctx, &from, &id, &original_header, &over, now).await
+                {
+                    // The copies with room are stored, the report is not: 451 makes the client
+                    // send again rather than leave the sender uninformed.
+                    log::warn!("cid={} over-quota report failed: {e}", ctx.cid);
+                    conn.session.reject(r::LOCAL_ERROR);
+                    return;
+                }
+            }
             log::info!(
                 target: "maillog",
                 "accepted cid={} id={} ip={} from=<{}> rcpts={} size={}{}",
@@ -640,13 +706,38 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 ctx.stats.count(crate::stats::Event::Received);
             }
             conn.session.message_accepted(&id);
+            filters::send_replies(&ctx.store, &ctx.config, filtered.replies).await;
         }
         Ok(_) => conn.session.reject(r::LOCAL_ERROR),
+        Err(store::Error::Refused(store::Refusal::OverQuota(who))) => {
+            log::info!(target: "maillog", "rejected cid={} id={} ip={} from=<{}> size={} over quota: {}", ctx.cid, id, ctx.peer.ip(), loggable(&from, 100), size, loggable(&who, 100));
+            ctx.stats.count(crate::stats::Event::Refused);
+            conn.session.reject(r::MAILBOX_FULL);
+        }
         Err(e) => {
             log::warn!("cid={} commit failed: {e}", ctx.cid);
             conn.session.reject(r::LOCAL_ERROR);
         }
     }
+}
+
+/// Commits the report telling `from` that message `id` did not fit the quota of `over`
+/// (`delivery::quota_report`); nothing for the null sender.
+async fn report_over_quota(
+    ctx: &SmtpContext,
+    from: &str,
+    id: &str,
+    header: &[u8],
+    over: &[String],
+    now: u64,
+) -> store::Result<()> {
+    let report = delivery::quota_report(&ctx.store, &ctx.config, from, id, header, over, now)?;
+    if let Some(d) = report {
+        let local = !d.recipients.is_empty();
+        ctx.store.call(store::Op::Deliver(d)).await?;
+        log::info!(target: "maillog", "report id={id} kind=Failure to=<{}> rcpts={} {}", loggable(from, 100), over.len(), if local { "local" } else { "queued" });
+    }
+    Ok(())
 }
 
 /// The DKIM-Signature fields (RSA first, then Ed25519) for a message from `p`, or nothing when

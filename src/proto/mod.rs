@@ -9,5 +9,6 @@ pub mod http;
 pub mod imap;
 pub mod line;
 pub mod managesieve;
+pub mod multipart;
 pub mod pop3;
 pub mod smtp;

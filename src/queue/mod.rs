@@ -20,7 +20,6 @@ pub mod transport;
 use crate::config::Config;
 use crate::dns::stub::{ConfiguredResolver, StubResolver};
 use crate::message::dsn::{self, DsnInput, DsnKind, DsnRecipient};
-use crate::message::{MimeLimits, MimeParser};
 use crate::proto::smtp::client::RcptResult;
 use crate::store::{
     Delivery, LocalCopy, Op, QueueId, QueueUpdate, QueuedMessage, RcptState, Store,
@@ -441,22 +440,15 @@ fn report_delivery(
         original_header: &header,
     });
     log::info!(target: "maillog", "report id={} kind={kind:?} to=<{}> rcpts={}", row.id, row.from, recipients.len());
-    // Delivered like a message from the null sender (RFC 3464 §2: reports use MAIL FROM:<>).
-    let prefix = b"Return-Path: <>\r\n".to_vec();
-    let mut mime = MimeParser::new(MimeLimits::default());
-    mime.feed(&bytes);
-    let summary = mime.finish_with_prefix(&prefix).encode();
-    Ok(Some(Delivery {
-        upload: env.store.new_upload(),
-        chunks_sent: 0,
-        prefix,
-        tail: bytes,
-        summary,
-        internal_date: now,
-        recipients: vec![LocalCopy::inbox(user.id)],
-        queue: None,
-        junk: false,
-    }))
+    // Delivered like a message from the null sender (RFC 3464 §2: reports use MAIL FROM:<>),
+    // over quota or not: a sender always learns what became of their mail.
+    Ok(Some(crate::delivery::report_delivery(
+        &env.store,
+        bytes,
+        now,
+        vec![LocalCopy::inbox(user.id)],
+        None,
+    )))
 }
 
 /// The queued message's header section, cut at a line end to [`REPORT_HEADER_BYTES`].
@@ -519,6 +511,7 @@ mod tests {
                 now: 1,
             }),
             junk: false,
+            quota: true,
         };
         store.call_blocking(Op::Deliver(d)).unwrap();
         let row = store.queue().unwrap().pop().unwrap();

@@ -580,6 +580,7 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
             let weak = Rc::downgrade(shared);
             Rc::new(move || weak.upgrade().map_or(0, |s| s.limits.open()))
         },
+        streams: Default::default(),
     }
 }
 

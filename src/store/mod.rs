@@ -35,6 +35,7 @@
 //!   two mailboxes meet (copy, move).
 
 pub mod aliases;
+pub mod backup;
 mod body;
 mod file;
 pub mod greylist;
@@ -42,6 +43,7 @@ mod mailboxes;
 mod messages;
 mod notify;
 pub mod queue;
+mod quota;
 mod read;
 pub mod schema;
 pub mod sieve;
@@ -57,6 +59,7 @@ pub use body::BodyReader;
 pub use mailboxes::check_mailbox_name;
 pub use messages::check_keyword;
 pub use queue::{NewQueued, QueueId, QueueUpdate, QueuedMessage, QueuedRcpt, RcptState};
+pub use quota::Quota;
 pub use read::{Mailbox, Message, User};
 pub use schema::{BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
 
@@ -198,9 +201,20 @@ pub enum Refusal {
     /// The active script cannot be deleted (RFC 5804 §2.10).
     #[error("script {0} is active; deactivate it first")]
     ScriptActive(String),
+    /// Storing the message would take the user over their quota ([`quota`]).
+    #[error("mailbox full: {0} is over quota")]
+    OverQuota(String),
     /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
     #[error("upload chunk of {0} bytes (every chunk must be full)")]
     ChunkSize(usize),
+    /// A restore needs an empty store.
+    #[error(
+        "the store is not empty (it has users, messages or queued mail); a backup is restored only into a new box"
+    )]
+    NotEmpty,
+    /// A backup was refused; nothing was written.
+    #[error("backup refused, nothing was restored: {0}")]
+    BadBackup(String),
 }
 
 macro_rules! io_errors {
@@ -278,6 +292,14 @@ pub enum Op {
         /// PHC argon2id string.
         password_hash: String,
     },
+    /// Sets a user's storage quota in bytes (0: unlimited). Nothing stored is removed when it is
+    /// lowered below their usage; new mail is refused until they make room ([`quota`]).
+    SetQuota {
+        /// The user.
+        email: String,
+        /// The quota in bytes.
+        bytes: u64,
+    },
     /// Stores one full chunk of an upload (not durable by itself).
     PutChunk {
         /// The upload.
@@ -285,7 +307,9 @@ pub enum Op {
         /// Exactly [`CHUNK_BYTES`]; the rest of a message goes in the final request's `tail`.
         data: Vec<u8>,
     },
-    /// Commits an upload as new messages in recipients' INBOXes.
+    /// Commits an upload as new messages in recipients' INBOXes. With [`Delivery::quota`], a
+    /// recipient the message does not fit is left out ([`Done::Delivered`] lists them); if that
+    /// leaves nobody (and no queue row), it is refused with [`Refusal::OverQuota`].
     Deliver(Delivery),
     /// Drops an upload that will not be delivered.
     Discard(UploadId),
@@ -330,7 +354,8 @@ pub enum Op {
         subscribed: bool,
     },
     /// Commits an upload as a new message in one mailbox (IMAP APPEND). Answers
-    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard.
+    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard;
+    /// [`Refusal::OverQuota`] if the message does not fit the owner's quota.
     Append {
         /// The upload whose chunks start the message.
         upload: UploadId,
@@ -368,7 +393,8 @@ pub enum Op {
     },
     /// Copies messages into another mailbox of the same user (IMAP COPY, RFC 4315 COPYUID):
     /// flags, keywords and INTERNALDATE are kept; the copies share the originals' bodies.
-    /// Answers [`Done::Copied`].
+    /// Answers [`Done::Copied`]; [`Refusal::OverQuota`] if the copies do not fit the owner's
+    /// quota (MOVE is never refused for the quota: it adds nothing).
     Copy {
         /// Source mailbox.
         from: MailboxId,
@@ -445,6 +471,9 @@ pub enum Op {
         /// Unix seconds.
         now: u64,
     },
+    /// Replaces the contents of an empty store with a backup ([`backup`]), in a transaction of
+    /// its own that commits only if the whole backup is sound. Answers [`Done::Restored`].
+    Restore(backup::Restore),
 }
 
 impl Op {
@@ -529,6 +558,9 @@ pub struct Delivery {
     /// File the local copies that name no mailbox in each recipient's `Junk` mailbox (INBOX
     /// when they have none).
     pub junk: bool,
+    /// Leave out recipients the message does not fit ([`quota`]); false only for reports to a
+    /// sender, which always land.
+    pub quota: bool,
 }
 
 /// One local copy of a delivered message.
@@ -573,6 +605,9 @@ pub enum Done {
         copies: Vec<(UserId, MailboxId, Uid)>,
         /// The queue row for the remote recipients, if any.
         queued: Option<QueueId>,
+        /// Recipients left out because the message did not fit their quota, with their
+        /// addresses.
+        over_quota: Vec<(UserId, String)>,
     },
     /// Greylisting: `None` to go on, `Some(seconds)` to defer for that long.
     Greylist(Option<u64>),
@@ -625,6 +660,8 @@ pub enum Done {
         /// Their UIDs, ascending.
         uids: Vec<Uid>,
     },
+    /// What a restore read.
+    Restored(backup::Summary),
 }
 
 /// What the writer thread is asked to do.
@@ -860,6 +897,25 @@ impl Store {
             let _ = h.join();
         }
         *self.shared.db.write().expect("not poisoned") = None;
+    }
+
+    /// Writes a backup of the whole store, as one read transaction sees it, followed by
+    /// `files` ([`backup`]). Blocking: never call it on the executor thread.
+    pub fn backup(
+        &self,
+        files: &[backup::DataFile],
+        out: &mut dyn std::io::Write,
+    ) -> Result<backup::Summary> {
+        let txn = redb::ReadableDatabase::begin_read(&*self.db()?)?;
+        backup::dump(&txn, files, out)
+    }
+
+    /// Restores a backup into this store, which must be empty ([`Op::Restore`]). Blocking.
+    pub fn restore_blocking(&self, restore: backup::Restore) -> Result<backup::Summary> {
+        match self.call_blocking(Op::Restore(restore))? {
+            Done::Restored(s) => Ok(s),
+            _ => Err(Error::Corrupt("restore answered with something else")),
+        }
     }
 
     fn db(&self) -> Result<Arc<redb::Database>> {

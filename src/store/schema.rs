@@ -25,6 +25,9 @@
 //! - `ALIASES` rows keep the invariants stated in `super::aliases`, the Sieve tables those in
 //!   `super::sieve`;
 //! - `STATE` keys and values are within [`MAX_STATE_KEY_BYTES`] and [`MAX_STATE_VALUE_BYTES`].
+//! - a user row's quota is 0 (unlimited) or at most `config::MAX_QUOTA_BYTES`. Usage is not
+//!   stored (it is the sum of the user's mailbox rows' `bytes`, `super::quota`), so usage may
+//!   exceed the quota (a quota lowered below it) but never drifts from the rows.
 //!
 //! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused,
 //! an older one is migrated when it is opened (`writer::prepare`).
@@ -212,6 +215,12 @@ const ROW_V1: u8 = 1;
 const ROW_V2: u8 = 2;
 
 /// A user account.
+///
+/// Encoding: `ROW_V1`, email, password hash, created, then — only when the user has a quota —
+/// the quota as one trailing u64. A row without the trailing field (every row written before
+/// quotas existed, and every row of a user without a quota) decodes as "no quota"; binaries
+/// that predate the field read the first three fields and ignore the rest, so the change needs
+/// no schema version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
     /// Login and primary address, lower-case.
@@ -220,25 +229,36 @@ pub struct UserRow {
     pub password_hash: String,
     /// Unix seconds.
     pub created: u64,
+    /// Storage quota in bytes: the most the sizes of the user's messages, summed over their
+    /// mailboxes, may reach through new mail (0: unlimited). See `store::quota`.
+    pub quota: u64,
 }
 
 impl UserRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        Enc::default()
-            .u8(ROW_V1)
+        let mut e = Enc::default();
+        e.u8(ROW_V1)
             .str(&self.email)
             .str(&self.password_hash)
-            .u64(self.created)
-            .done()
+            .u64(self.created);
+        if self.quota != 0 {
+            e.u64(self.quota);
+        }
+        e.done()
     }
     pub(crate) fn decode(b: &[u8]) -> Option<UserRow> {
         let mut d = Dec(b);
         (d.u8()? == ROW_V1).then_some(())?;
-        Some(UserRow {
+        let mut row = UserRow {
             email: d.string()?,
             password_hash: d.string()?,
             created: d.u64()?,
-        })
+            quota: 0,
+        };
+        if !d.0.is_empty() {
+            row.quota = d.u64()?;
+        }
+        d.0.is_empty().then_some(row)
     }
 }
 
@@ -357,6 +377,28 @@ pub mod flags {
     pub const DRAFT: u32 = 16;
     /// Every system flag the store keeps (`\Recent` is not stored: RFC 9051 dropped it).
     pub const ALL: u32 = SEEN | ANSWERED | FLAGGED | DELETED | DRAFT;
+    /// Each system flag and its IMAP name.
+    pub const NAMES: [(u32, &str); 5] = [
+        (SEEN, "\\Seen"),
+        (ANSWERED, "\\Answered"),
+        (FLAGGED, "\\Flagged"),
+        (DELETED, "\\Deleted"),
+        (DRAFT, "\\Draft"),
+    ];
+
+    /// Flag names (any case) as system flag bits and the rest as keywords.
+    pub fn from_names(names: &[String]) -> (u32, Vec<String>) {
+        let mut bits = 0;
+        let mut keywords = Vec::new();
+        for n in names {
+            match NAMES.iter().find(|(_, name)| name.eq_ignore_ascii_case(n)) {
+                Some((bit, _)) => bits |= bit,
+                None if n.starts_with('\\') => {} // \Recent and unknown system flags
+                None => keywords.push(n.clone()),
+            }
+        }
+        (bits, keywords)
+    }
 }
 
 /// One message in one mailbox.
@@ -516,8 +558,31 @@ mod tests {
             email: "a@b.test".into(),
             password_hash: "$argon2id$x".into(),
             created: 5,
+            quota: 0,
         };
-        assert_eq!(UserRow::decode(&u.encode()), Some(u));
+        assert_eq!(UserRow::decode(&u.encode()), Some(u.clone()));
+        // A row as written before quotas existed: no trailing field, no quota; and a user
+        // without a quota is still written exactly that way.
+        let old = Enc::default()
+            .u8(1)
+            .str("a@b.test")
+            .str("$argon2id$x")
+            .u64(5)
+            .done();
+        assert_eq!(UserRow::decode(&old), Some(u.clone()));
+        assert_eq!(u.encode(), old);
+        let q = UserRow {
+            quota: 500 << 20,
+            ..u.clone()
+        };
+        let with = q.encode();
+        assert_eq!(with.len(), old.len() + 8);
+        assert_eq!(&with[..old.len()], &old[..], "the quota only trails");
+        assert_eq!(UserRow::decode(&with), Some(q));
+        assert_eq!(UserRow::decode(&with[..with.len() - 1]), None);
+        let mut long = with.clone();
+        long.push(0);
+        assert_eq!(UserRow::decode(&long), None);
         let m = MailboxRow {
             user: 1,
             name: "INBOX".into(),

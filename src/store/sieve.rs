@@ -172,7 +172,7 @@ pub(super) fn vacation_due(
 
 /// Every broken invariant of the scripts, as sentences (for `Store::check`).
 pub(super) fn check(
-    txn: &redb::ReadTransaction,
+    txn: &impl super::read::Tables,
     users: &impl Fn(u64) -> bool,
 ) -> Result<Vec<String>> {
     let mut problems = Vec::new();

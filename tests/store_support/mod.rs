@@ -135,6 +135,7 @@ pub fn delivery(up: Upload, tag: &str, recipients: &[UserId]) -> Delivery {
         recipients: recipients.iter().map(|u| LocalCopy::inbox(*u)).collect(),
         queue: None,
         junk: false,
+        quota: true,
     }
 }
 
