@@ -109,8 +109,8 @@ fn sieve_connect_ok(s: &Server, args: &[&str]) -> String {
 }
 
 const FILTER: &str = "require [\"fileinto\"];\r\n\
-    # Mailing lists to their folder.\r\n\
-    if header :contains \"list-id\" \"lists.example.test\" {\r\n  fileinto \"Lists\";\r\n}\r\n";
+    # Newsletters straight to the bin.\r\n\
+    if header :contains \"subject\" \"[newsletter]\" {\r\n  fileinto \"Trash\";\r\n}\r\n";
 const VACATION: &str = "require [\"vacation\"];\r\nvacation :days 7 \"Away until Monday.\";\r\n";
 
 #[test]
@@ -152,6 +152,21 @@ fn sieve_connect_uploads_lists_activates_downloads_and_deletes() {
     let mut lines: Vec<&str> = listed.lines().collect();
     lines.sort_unstable();
     assert_eq!(lines, ["\"away\"", "\"lists\" ACTIVE"], "{listed}");
+    // Delivery runs the script activated over ManageSieve.
+    assert_eq!(
+        String::from_utf8(s.data.cli_ok(&["sieve", "list", ALICE])).unwrap(),
+        "away\nlists\tactive\n"
+    );
+    let reply = s.deliver_to_alice(
+        "news@sender.test",
+        "From: news@sender.test\r\nTo: alice@example.test\r\nSubject: [newsletter] May\r\n\r\nNews.\r\n",
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let trash = s.alices("Trash");
+    assert!(
+        trash.len() == 1 && trash[0].contains("[newsletter] May") && s.alices("INBOX").is_empty(),
+        "{trash:?}"
+    );
     let downloaded = dir.path().join("downloaded.sieve");
     sieve_connect_ok(
         &s,
