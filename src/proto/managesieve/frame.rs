@@ -321,18 +321,27 @@ pub fn tokens(parts: &[Part]) -> Result<Vec<Token>, &'static str> {
 mod tests {
     use super::*;
 
-    fn run(a: &mut Assembler, input: &[u8]) -> Vec<Assembled> {
-        let mut found = Vec::new();
-        let mut at = 0;
-        loop {
-            let (used, got) = a.next(&input[at..]);
-            at += used;
-            if got == Assembled::Incomplete {
-                assert_eq!(at, input.len(), "stopped with input left");
-                return found;
+    /// Feeds `pieces` one read at a time, keeping what was not consumed, as a driver does; every
+    /// input here ends a command, so nothing may be left.
+    fn feed(a: &mut Assembler, pieces: &[&[u8]]) -> Vec<Assembled> {
+        let (mut found, mut held) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            held.extend_from_slice(piece);
+            loop {
+                let (used, got) = a.next(&held);
+                held.drain(..used);
+                if got == Assembled::Incomplete {
+                    break;
+                }
+                found.push(got);
             }
-            found.push(got);
         }
+        assert!(held.is_empty(), "{} octets left unread", held.len());
+        found
+    }
+
+    fn run(a: &mut Assembler, input: &[u8]) -> Vec<Assembled> {
+        feed(a, &[input])
     }
 
     fn text(s: &str) -> Part {
@@ -390,20 +399,8 @@ mod tests {
         // Byte by byte too: the header may straddle the reads.
         for chunked in [false, true] {
             let got = if chunked {
-                let (mut got, mut held) = (Vec::new(), Vec::new());
-                for b in &input {
-                    held.push(*b);
-                    loop {
-                        let (used, found) = a.next(&held);
-                        held.drain(..used);
-                        if found == Assembled::Incomplete {
-                            break;
-                        }
-                        got.push(found);
-                    }
-                }
-                assert!(held.is_empty());
-                got
+                let bytes: Vec<&[u8]> = input.chunks(1).collect();
+                feed(&mut a, &bytes)
             } else {
                 run(&mut a, &input)
             };
@@ -425,18 +422,7 @@ mod tests {
         input.extend_from_slice(b" {6+}\r\r\nCAPABILITY\r\n");
         for split in 1..input.len() {
             let mut a = Assembler::new(16, 100);
-            let (mut got, mut held) = (Vec::new(), Vec::new());
-            for piece in [&input[..split], &input[split..]] {
-                held.extend_from_slice(piece);
-                loop {
-                    let (used, found) = a.next(&held);
-                    held.drain(..used);
-                    if found == Assembled::Incomplete {
-                        break;
-                    }
-                    got.push(found);
-                }
-            }
+            let got = feed(&mut a, &[&input[..split], &input[split..]]);
             assert_eq!(
                 got.last(),
                 Some(&Assembled::Command(vec![text("CAPABILITY")])),

@@ -20,6 +20,7 @@
 
 pub mod frame;
 
+use super::imap::response::{literal, quoted};
 use frame::{Assembled, Assembler, Failure, Part, Token};
 
 /// Longest command line the driver allows, in octets, literals excluded: the grammar's longest
@@ -159,22 +160,14 @@ pub struct ManageSieveSession {
     owner: Option<String>,
 }
 
-/// Writes `s` as a string: quoted when it can be (RFC 5804 §4 `quoted`), else a literal.
+/// Writes `s` as a string: quoted when it can be (RFC 5804 §4 `quoted`: UTF-8 allowed, at most
+/// 1024 octets), else a literal (`literal-s2c`: the server's literals have no "+"). The string
+/// syntax is IMAP's, so IMAP's writers serve.
 fn put_string(out: &mut Vec<u8>, s: &[u8]) {
-    let quotable = s.len() <= 1024 && !s.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'));
-    if quotable {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+    if s.len() <= 1024 && !s.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n')) {
+        quoted(out, s);
     } else {
-        // RFC 5804 §4 literal-s2c: the server's literals have no "+".
-        out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
-        out.extend_from_slice(s);
+        literal(out, s);
     }
 }
 
@@ -656,9 +649,7 @@ impl ManageSieveSession {
 
     /// GETSCRIPT's answer: the script as a literal, then OK (RFC 5804 §2.9).
     pub fn script(&mut self, text: &str) {
-        self.out
-            .extend_from_slice(format!("{{{}}}\r\n", text.len()).as_bytes());
-        self.out.extend_from_slice(text.as_bytes());
+        literal(&mut self.out, text.as_bytes());
         self.out.extend_from_slice(b"\r\n");
         self.done(Outcome::Ok);
     }
