@@ -234,6 +234,20 @@ pub const SPECS: &[Spec] = &[
         "leave-on-server policy: delete messages this many days after arrival when a POP3 session ends (0: never; advertised as EXPIRE)",
     ),
     int(
+        "managesieve.max_errors",
+        "10",
+        1,
+        1000,
+        "ManageSieve protocol errors before the session is closed",
+    ),
+    int(
+        "managesieve.timeout_secs",
+        "600",
+        10,
+        86_400,
+        "ManageSieve: close a session after this long without a command",
+    ),
+    int(
         "net.max_conns",
         "1024",
         1,
@@ -1023,6 +1037,10 @@ pub struct Config {
     pub pop3_plaintext_loopback: bool,
     /// Days after arrival a message is deleted when a POP3 session ends; 0: never.
     pub pop3_expire_days: u64,
+    /// ManageSieve protocol errors before the session ends.
+    pub managesieve_max_errors: u32,
+    /// ManageSieve autologout, seconds.
+    pub managesieve_timeout_secs: u64,
     /// Connections at once, all ports.
     pub net_max_conns: usize,
     /// Connections at once per client address.
@@ -1234,6 +1252,8 @@ impl Config {
             pop3_timeout_secs: num("pop3.timeout_secs"),
             pop3_plaintext_loopback: num("pop3.plaintext_loopback") == 1,
             pop3_expire_days: num("pop3.expire_days"),
+            managesieve_max_errors: num("managesieve.max_errors") as u32,
+            managesieve_timeout_secs: num("managesieve.timeout_secs"),
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,

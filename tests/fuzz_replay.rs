@@ -24,6 +24,10 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
+    (
+        "managesieve_session",
+        mailnook::fuzz::fuzz_managesieve_session,
+    ),
     ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
     ("srs_address", mailnook::fuzz::fuzz_srs_address),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
@@ -141,6 +145,11 @@ fn sieve_script() {
 #[test]
 fn pop3_session() {
     replay("pop3_session");
+}
+
+#[test]
+fn managesieve_session() {
+    replay("managesieve_session");
 }
 
 #[test]

@@ -14,7 +14,7 @@
 //! those with room and a failure report to the sender for the others).
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
+use super::{ConnError, ConnId, Input, ReadClock, loggable, read_some, with_timeout};
 use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
@@ -33,7 +33,7 @@ use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
 use crate::store::lists::ListChange;
 use crate::store::{self, Done, LocalCopy, NewQueued, Op, Store, UserId};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -115,34 +115,6 @@ impl Txn {
         self.forward_domain = None;
         self.list = None;
     }
-}
-
-enum Input {
-    Bytes(usize),
-    Eof,
-    Timeout,
-    Shutdown,
-}
-
-async fn read_some(
-    stream: &mut Stream,
-    buf: &mut [u8],
-    limit: Duration,
-    shutdown: &async_channel::Receiver<()>,
-) -> Input {
-    let read = async {
-        match with_timeout(limit, stream.read(buf)).await {
-            Ok(0) => Input::Eof,
-            Ok(n) => Input::Bytes(n),
-            Err(ConnError::Timeout) => Input::Timeout,
-            Err(_) => Input::Eof,
-        }
-    };
-    futures_lite::future::or(read, async {
-        let _ = shutdown.recv().await;
-        Input::Shutdown
-    })
-    .await
 }
 
 async fn flush(

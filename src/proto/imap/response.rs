@@ -9,17 +9,23 @@
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     let quotable = s.len() <= 1024 && s.iter().all(|&b| (0x20..0x7f).contains(&b));
     if quotable {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        quoted(out, s);
     } else {
         literal(out, s);
     }
+}
+
+/// Appends `s` in double quotes, `"` and `\` escaped (RFC 9051 §4.3; ManageSieve's quoted
+/// strings, RFC 5804 §4, are the same). The caller checks `s` holds no CR, LF or NUL.
+pub fn quoted(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// Appends a literal (`{n}` CRLF bytes).
