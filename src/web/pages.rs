@@ -376,13 +376,15 @@ fn client_settings(config: &Config, port_base: u16, email: &str) -> String {
     let p = |n: u16| port_base.saturating_add(n);
     format!(
         r#"<dl><dt>User name</dt><dd>{email}</dd><dt>Incoming (IMAP)</dt><dd>{host}, port {imaps}, SSL/TLS (or {imap} with STARTTLS)</dd>
-<dt>Incoming (POP3)</dt><dd>{host}, port {pop3s}, SSL/TLS</dd><dt>Outgoing (SMTP)</dt><dd>{host}, port {smtps}, SSL/TLS (or {smtp} with STARTTLS), password required</dd></dl>"#,
+<dt>Incoming (POP3)</dt><dd>{host}, port {pop3s}, SSL/TLS</dd><dt>Outgoing (SMTP)</dt><dd>{host}, port {smtps}, SSL/TLS (or {smtp} with STARTTLS), password required</dd>
+<dt>Filters (ManageSieve)</dt><dd>{host}, port {sieve}, STARTTLS</dd></dl>"#,
         email = esc(email),
         imaps = p(993),
         imap = p(143),
         pop3s = p(995),
         smtps = p(465),
         smtp = p(587),
+        sieve = p(4190),
     )
 }
 
