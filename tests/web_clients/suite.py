@@ -29,6 +29,10 @@ SUBMISSION_PORT = IMAP_PORT - 143 + 587
 ADMIN = "boss@example.test"
 ADMIN_PASSWORD = "correct horse battery"
 SCENARIOS = {}
+# Every administrator's page: refused to anonymous visitors and to mail users who are not admins.
+ADMIN_PAGES = ("/admin", "/admin/users", "/admin/aliases", "/admin/lists", "/admin/domains", "/admin/checks",
+               "/admin/tls", "/admin/queue", "/admin/settings", "/admin/backup", "/admin/backup/download",
+               "/admin/log")
 
 
 def scenario(f):
@@ -202,8 +206,8 @@ def users_and_sessions():
     for want in ("carol@example.test", "port %d, SSL/TLS" % (base + 993), "port %d, SSL/TLS" % (base + 465),
                  "%d with STARTTLS" % (base + 587), HOSTNAME):
         check(want in text, "client settings show " + want, text[-1500:])
-    eq(carol.get("/admin")[0], 403, "/admin for a non-admin")
-    eq(carol.get("/admin/users")[0], 403, "/admin/users for a non-admin")
+    for path in ADMIN_PAGES:
+        eq(carol.get(path)[0], 403, path + " for a non-admin")
     # She changes her password: the old one stops working everywhere.
     status, _, text = carol.post("/me", {"current": "carol's password", "password": "carol's new one",
                                          "password2": "carol's new one"})
@@ -343,7 +347,7 @@ def no_setup_once_users_exist():
 @scenario
 def routes_and_errors():
     b = Browser()
-    for path in ("/admin", "/admin/users", "/admin/aliases", "/admin/lists", "/me"):
+    for path in ADMIN_PAGES + ("/me",):
         status, headers, _ = b.get(path)
         check(status == 303 and headers["Location"] in ("/login", "/setup"), "anonymous " + path, status)
     status, _, text = b.get("/no/such/page")
