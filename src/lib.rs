@@ -19,6 +19,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod logger;
+pub mod mailfile;
 pub mod message;
 pub mod proto;
 pub mod queue;

@@ -468,6 +468,7 @@ pub fn execute(
         AdminCommand::CheckOutbound { domain } => {
             super::outbound::check(store, domain.as_deref(), out)?
         }
+        AdminCommand::Transfer(t) => super::transfer::execute(t, store, out)?,
     }
     Ok(Changed::default())
 }

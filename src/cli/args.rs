@@ -119,6 +119,8 @@ pub enum AdminCommand {
         /// The domain whose mail exchanger is tried (`gmail.com` when absent).
         domain: Option<String>,
     },
+    /// `export`, `import`, `import-imap` ([`super::transfer`]).
+    Transfer(super::transfer::TransferCommand),
 }
 
 /// Most targets one `alias` command names (the control socket bounds a request's arguments).
@@ -211,6 +213,9 @@ fn take_string(v: OsString, what: &str) -> Result<String, String> {
 
 /// Parses argv (without the program name).
 pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
+    if let Some(cmd) = super::transfer::parse(&args) {
+        return cmd;
+    }
     let mut p = lexopt::Parser::from_args(args);
     let mut data: Option<PathBuf> = None;
     let mut positional: Vec<String> = Vec::new();
@@ -515,6 +520,7 @@ impl AdminCommand {
                 }
                 v
             }
+            AdminCommand::Transfer(t) => t.to_args(),
         };
         match self {
             AdminCommand::Init {

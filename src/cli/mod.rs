@@ -8,9 +8,11 @@ pub mod admin;
 pub mod args;
 pub mod control;
 pub mod dns_records;
+pub mod import_imap;
 pub mod outbound;
 pub mod queue;
 pub mod spam_eval;
+pub mod transfer;
 
 use args::{AdminCommand, Command};
 use std::ffi::OsString;
@@ -33,7 +35,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     match cmd {
         Command::Help => {
-            println!("{}", args::USAGE);
+            println!("{}", transfer::usage());
             0
         }
         Command::Version => {
@@ -90,6 +92,12 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
                     eprintln!("mailnook: {e}");
                     return 1;
                 }
+            }
+        }
+        AdminCommand::Transfer(t) => {
+            if let Err(e) = t.prepare(read_password) {
+                eprintln!("mailnook: {e}");
+                return 1;
             }
         }
         _ => {}
