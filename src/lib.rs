@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;
+pub mod imap_client;
 pub mod logger;
 pub mod mailfile;
 pub mod message;

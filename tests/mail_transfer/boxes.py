@@ -1,10 +1,12 @@
 """Fills, dumps and compares IMAP accounts, and writes mail files with Python's own `mailbox`
 writers, for tests/mail_transfer.rs and tests/import_imap.rs.
 
-  fill HOST PORT CA TLSNAME USER PASSWORD        APPEND the fixed test set over IMAPS
+  fill HOST PORT CA TLSNAME USER PASSWORD [FROM=TO...]
+                                                 APPEND the fixed test set over IMAPS
+  append-one HOST PORT CA TLSNAME USER PASSWORD FOLDER
   dump HOST PORT CA TLSNAME USER PASSWORD OUT    every folder's messages (bytes, flags,
                                                  keywords, INTERNALDATE) as JSON
-  same A.json B.json                             every folder of A is in B, equal message
+  same A.json B.json [FROM=TO...]                every folder of A is in B, equal message
                                                  by message (B may have more, empty, folders)
   write-mbox DIR OUT / write-maildir DIR OUT     Python's mailbox.mbox / mailbox.Maildir
                                                  with flags set through their APIs; OUT gets
@@ -100,10 +102,17 @@ SET = [
 ]
 
 
-def fill(host, port, ca, tlsname, user, password):
+def renames(pairs):
+    return dict(p.split("=", 1) for p in pairs)
+
+
+def fill(host, port, ca, tlsname, user, password, *rename):
+    """APPENDs SET; `FROM=TO` arguments put FROM's messages into folder TO instead."""
+    rename = renames(rename)
     c = connect_named(host, port, ca, tlsname, user, password)
     made = set()
     for i, (folder, flags, date, size) in enumerate(SET):
+        folder = rename.get(folder, folder)
         wire = '"%s"' % mutf7_encode(folder)
         if folder != "INBOX" and folder not in made:
             typ, _ = c.create(wire)
@@ -163,8 +172,18 @@ def dump(host, port, ca, tlsname, user, password, out):
         json.dump(folders, f, indent=1, sort_keys=True)
 
 
-def same(a_path, b_path):
+def append_one(host, port, ca, tlsname, user, password, folder):
+    c = connect_named(host, port, ca, tlsname, user, password)
+    typ, data = c.append('"%s"' % mutf7_encode(folder), r"(\Flagged)", '"08-Dec-2023 19:20:21 +0000"', body(99, folder))
+    assert typ == "OK", data
+    c.logout()
+
+
+def same(a_path, b_path, *rename):
+    """`FROM=TO` arguments: A's folder FROM is B's folder TO."""
+    rename = renames(rename)
     a, b = json.load(open(a_path)), json.load(open(b_path))
+    a = {rename.get(k, k): v for k, v in a.items()}
     problems = []
     for folder, msgs in sorted(a.items()):
         if folder not in b:
@@ -261,4 +280,4 @@ def write_maildir(root, out):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"fill": fill, "dump": dump, "same": same, "write-mbox": write_mbox, "write-maildir": write_maildir}[cmd](*args)
+    {"fill": fill, "append-one": append_one, "dump": dump, "same": same, "write-mbox": write_mbox, "write-maildir": write_maildir}[cmd](*args)
