@@ -22,7 +22,7 @@
 
 use super::admin::AdminError;
 use crate::delivery::MessageSink;
-use crate::mailfile::{CrlfFixer, Lines, Meta, Receiver, maildir, mbox};
+use crate::mailfile::{self, CrlfFixer, Lines, Meta, Receiver, maildir, mbox};
 use crate::store::{self, BodyId, BodyReader, MailboxId, Op, Store, UserId};
 use futures_lite::future::block_on;
 use std::ffi::OsString;
@@ -388,19 +388,19 @@ pub(super) fn user_id(store: &Store, email: &str) -> Result<(UserId, String), Ad
 }
 
 /// A stored body as a [`Read`] (one short read transaction per call).
-pub struct BodyRead {
-    reader: BodyReader,
+pub struct BodyRead<'a> {
+    reader: &'a BodyReader,
     pos: u64,
 }
 
-impl BodyRead {
+impl BodyRead<'_> {
     /// Reads `reader` from its start.
-    pub fn new(reader: BodyReader) -> BodyRead {
+    pub fn new(reader: &BodyReader) -> BodyRead<'_> {
         BodyRead { reader, pos: 0 }
     }
 }
 
-impl Read for BodyRead {
+impl Read for BodyRead<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.reader.read_at(self.pos, buf)?;
         self.pos += n as u64;
@@ -510,7 +510,7 @@ fn export(
                         m.row.internal_date,
                         m.row.flags,
                         &m.row.keywords,
-                        BodyRead::new(reader),
+                        BodyRead::new(&reader),
                     )?;
                     written += 1;
                 }
@@ -556,7 +556,7 @@ fn export(
                     );
                     let tmp = dir.join("tmp").join(&base);
                     let mut f = File::create_new(&tmp)?;
-                    io::copy(&mut BodyRead::new(reader), &mut BufWriter::new(&mut f))?;
+                    io::copy(&mut BodyRead::new(&reader), &mut BufWriter::new(&mut f))?;
                     f.set_modified(
                         std::time::UNIX_EPOCH + std::time::Duration::from_secs(m.row.internal_date),
                     )?;
@@ -581,6 +581,75 @@ fn export(
         root.display()
     )?;
     Ok(())
+}
+
+/// Counts what goes through it.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes a user's mail as a tar of mbox files (`mail/INBOX`, `mail/Work.sbd/Projects`, the
+/// export layout) to `out`, streaming. A tar entry's size comes before its data, so each
+/// mailbox is written twice: once into a counter, then for real, from the same snapshot (its
+/// bodies stay pinned in between, so both passes see the same bytes). Blocking.
+pub fn write_mbox_tar(store: &Store, user: UserId, out: &mut dyn Write) -> io::Result<()> {
+    let err = |e: store::Error| io::Error::other(e.to_string());
+    let mut tar = mailfile::tar::TarWriter::new(out);
+    let now = crate::time::unix_now();
+    for mb in store.mailboxes(user).map_err(err)? {
+        let mut pinned = Vec::new();
+        for m in store.messages(mb.id).map_err(err)? {
+            if let Some(r) = store.open_body(BodyId(m.row.body)).map_err(err)? {
+                pinned.push((m, r));
+            }
+        }
+        let write_all = |w: &mut dyn Write| -> io::Result<()> {
+            let mut mw = mbox::MboxWriter::new(w);
+            for (m, r) in &pinned {
+                mw.write_message(
+                    m.row.internal_date,
+                    m.row.flags,
+                    &m.row.keywords,
+                    BodyRead::new(r),
+                )?;
+            }
+            mw.finish().map(|_| ())
+        };
+        let mut count = Counter(0);
+        write_all(&mut count)?;
+        let path = format!("mail/{}", mbox_file_name(&mb.row.name));
+        tar.file(&path, count.0, now, |w| {
+            let mut counted = CountingWriter { inner: w, n: 0 };
+            write_all(&mut counted)?;
+            Ok(counted.n)
+        })?;
+    }
+    tar.finish().map(|_| ())
+}
+
+/// Passes writes through, counting them.
+struct CountingWriter<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// What one source file or folder becomes.

@@ -73,6 +73,68 @@ async fn send(stream: &mut Stream, bytes: &[u8], limit: Duration) -> Result<(), 
     .await
 }
 
+/// Chunks of a streamed body between its writer (blocking pool) and the connection.
+const STREAM_CHUNK: usize = 64 * 1024;
+const STREAM_QUEUE: usize = 4;
+
+/// A [`std::io::Write`] that hands full chunks to the connection task.
+struct ChunkSender {
+    tx: async_channel::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChunkSender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(STREAM_CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == STREAM_CHUNK {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK));
+        self.tx
+            .send_blocking(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+    }
+}
+
+/// Sends a streamed body with chunked transfer coding (RFC 9112 §7.1): the source writes on
+/// the blocking pool into a bounded queue, so at most a few chunks are in memory. Only a source
+/// that finished writes the last chunk; if it failed, the connection ends without it.
+async fn send_stream(
+    stream: &mut Stream,
+    source: Arc<dyn http::BodySource>,
+    limit: Duration,
+) -> Result<(), ConnError> {
+    let (tx, rx) = async_channel::bounded(STREAM_QUEUE);
+    let producer = blocking::unblock(move || {
+        let mut w = ChunkSender {
+            tx,
+            buf: Vec::with_capacity(STREAM_CHUNK),
+        };
+        source
+            .write_to(&mut w)
+            .and_then(|_| std::io::Write::flush(&mut w))
+    });
+    while let Ok(chunk) = rx.recv().await {
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        // A client that stops reading closes the queue, which stops the writer.
+        send(stream, &framed, limit).await?;
+    }
+    producer
+        .await
+        .map_err(|e| ConnError::Io(std::io::Error::other(e.to_string())))?;
+    send(stream, b"0\r\n\r\n", limit).await
+}
+
 /// Serves one connection until either side ends it.
 pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
     let Some(mut stream) = starting_stream(stream, ctx.https, ctx.tls.clone()).await? else {
@@ -161,6 +223,12 @@ pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
             timeout,
         )
         .await?;
+        if let Some(source) = response.stream.filter(|_| !head_only)
+            && let Err(e) = send_stream(&mut stream, source, timeout).await
+        {
+            log::info!("cid={} web: streamed body not finished: {e}", ctx.cid);
+            return Err(e);
+        }
         if !keep_alive {
             let _ = with_timeout(timeout, stream.close()).await;
             return Ok(());

@@ -109,6 +109,11 @@ impl ResponseReader {
         self.state = ReadState::Line;
     }
 
+    /// Bytes buffered that no fragment has taken yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Whether bytes are buffered that no fragment has taken yet.
     pub fn has_pending(&self) -> bool {
         !self.buf.is_empty()
@@ -501,51 +506,6 @@ pub fn quoted(s: &str) -> Option<String> {
         "\"{}\"",
         s.replace('\\', "\\\\").replace('"', "\\\"")
     ))
-}
-
-/// Runs bytes through the reader and the parsers, as the driver does (fuzzing entry).
-#[doc(hidden)]
-pub fn exercise(data: &[u8]) {
-    let mut r = ResponseReader::new(1 << 20);
-    let mut resp = Response::default();
-    let mut literals = 0;
-    for piece in data.chunks(97) {
-        r.feed(piece);
-        loop {
-            match r.next_fragment() {
-                Ok(Some(Fragment::Line { text, literal })) => {
-                    let text = match literal {
-                        Some(_) => &text[..text.iter().rposition(|&b| b == b'{').unwrap_or(0)],
-                        None => &text[..],
-                    };
-                    if resp.push_line(text).is_err() {
-                        resp = Response::default();
-                        continue;
-                    }
-                    if literal.is_some() {
-                        resp.tokens.push(Token::Literal(literals));
-                        literals += 1;
-                        continue;
-                    }
-                    let _ = (
-                        resp.status(),
-                        resp.capabilities(),
-                        resp.list(),
-                        resp.search(),
-                    );
-                    let _ = (
-                        resp.fetch(),
-                        resp.code_number("UIDVALIDITY"),
-                        resp.numbered(),
-                    );
-                    resp = Response::default();
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => return,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 
 pub mod maildir;
 pub mod mbox;
+pub mod tar;
 
 use std::io::{self, BufRead};
 

@@ -308,6 +308,15 @@ impl Form {
     }
 }
 
+/// A body too large to build in memory: the connection driver runs [`BodySource::write_to`]
+/// off the executor thread and sends what it writes with chunked transfer coding (RFC 9112
+/// §7.1). An error ends the connection without the last chunk, so the client sees the body
+/// is incomplete.
+pub trait BodySource: Send + Sync + std::fmt::Debug {
+    /// Writes the whole body (blocking).
+    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+}
+
 /// A response to write.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -317,6 +326,8 @@ pub struct Response {
     pub headers: Vec<(&'static str, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// A streamed body instead of `body`.
+    pub stream: Option<std::sync::Arc<dyn BodySource>>,
 }
 
 impl Response {
@@ -326,6 +337,7 @@ impl Response {
             status,
             headers: vec![("Content-Type", content_type.to_string())],
             body: body.into(),
+            stream: None,
         }
     }
 
@@ -354,7 +366,11 @@ impl Response {
             out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
         out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
-        out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+        if self.stream.is_some() {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        } else {
+            out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+        }
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
         }

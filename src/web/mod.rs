@@ -33,6 +33,7 @@
 mod admin;
 pub mod checks;
 mod clients;
+mod download;
 pub mod html;
 mod metrics;
 pub mod onboarding;
