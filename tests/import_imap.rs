@@ -18,23 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ALICE: &str = "alice@example.test";
-const BOXES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail_transfer/boxes.py");
 const OLD_USER: &str = "olduser";
 const OLD_PASSWORD: &str = "old-password-7";
-
-fn python(args: &[&str]) -> String {
-    let out = run_bounded(
-        Command::new("python3").arg(BOXES).args(args),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "boxes.py {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -255,7 +240,7 @@ service imap-login {{
             OLD_PASSWORD.into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        python(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        boxes(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -276,16 +261,31 @@ impl Drop for Dovecot {
 }
 
 fn dump_mailnook(s: &Server, out: &Path) {
-    python(&[
-        "dump",
-        "127.0.0.1",
-        &s.imaps().port().to_string(),
-        s.cert().to_str().unwrap(),
-        HOSTNAME,
+    boxes_on(s, "dump", ALICE, &[out.to_str().unwrap()]);
+}
+
+/// `import-imap` arguments for the Dovecot on `port` with the password in `password_file`.
+fn import_args<'a>(
+    port: &'a str,
+    password_file: &'a Path,
+    ca: &'a Path,
+    security: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "import-imap",
         ALICE,
-        PASSWORD,
-        out.to_str().unwrap(),
-    ]);
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        security,
+        "--user",
+        OLD_USER,
+        "--password-file",
+        password_file.to_str().unwrap(),
+        "--ca",
+        ca.to_str().unwrap(),
+    ]
 }
 
 #[test]
@@ -305,21 +305,9 @@ fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
     // Server stopped: the CLI copies into the store itself.
     let data = DataDir::new(&[ALICE]);
     let imaps = dv.imaps.to_string();
-    let out = data.cli(&[
-        "import-imap",
-        ALICE,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &imaps,
-        "--tls",
-        "--user",
-        OLD_USER,
-        "--password-file",
-        t("pw").to_str().unwrap(),
-        "--ca",
-        dv.ca().to_str().unwrap(),
-    ]);
+    let ca = dv.ca();
+    let pw = t("pw");
+    let out = data.cli(&import_args(&imaps, &pw, &ca, "--tls"));
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}\n{}", dv.log());
@@ -331,7 +319,7 @@ fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
 
     let s = Server::serve(data);
     dump_mailnook(&s, &t("mailnook.json"));
-    python(&[
+    boxes(&[
         "same",
         t("dovecot.json").to_str().unwrap(),
         t("mailnook.json").to_str().unwrap(),
@@ -379,7 +367,7 @@ fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
     rerun("copied 1 new messages");
     dv.imaplib("dump", &[t("dovecot2.json").to_str().unwrap()]);
     dump_mailnook(&s, &t("mailnook2.json"));
-    python(&[
+    boxes(&[
         "same",
         t("dovecot2.json").to_str().unwrap(),
         t("mailnook2.json").to_str().unwrap(),
@@ -388,20 +376,8 @@ fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
 
     // A wrong password is a clear error, and nothing changes.
     std::fs::write(t("bad"), "wrong\n").unwrap();
-    let out = s.data.cli(&[
-        "import-imap",
-        ALICE,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &imaps,
-        "--user",
-        OLD_USER,
-        "--password-file",
-        t("bad").to_str().unwrap(),
-        "--ca",
-        dv.ca().to_str().unwrap(),
-    ]);
+    let bad = t("bad");
+    let out = s.data.cli(&import_args(&imaps, &bad, &ca, "--tls"));
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         !out.status.success() && said.contains("logging in as olduser"),

@@ -9,42 +9,16 @@ mod common;
 use common::*;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
 const ALICE: &str = "alice@example.test";
-const BOXES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail_transfer/boxes.py");
-
-fn python(args: &[&str]) -> String {
-    let out = run_bounded(
-        Command::new("python3").arg(BOXES).args(args),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "boxes.py {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Every folder of ALICE's account on `s` as JSON in `out`.
 fn dump(s: &Server, out: &Path) {
-    python(&[
-        "dump",
-        "127.0.0.1",
-        &s.imaps().port().to_string(),
-        s.cert().to_str().unwrap(),
-        HOSTNAME,
-        ALICE,
-        PASSWORD,
-        out.to_str().unwrap(),
-    ]);
+    boxes_on(s, "dump", ALICE, &[out.to_str().unwrap()]);
 }
 
 fn same(a: &Path, b: &Path) {
-    let said = python(&["same", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let said = boxes(&["same", a.to_str().unwrap(), b.to_str().unwrap()]);
     assert!(said.starts_with("same: "), "{said}");
 }
 
@@ -65,15 +39,7 @@ fn export_then_import_gives_the_same_mailboxes_in_both_formats() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
     let src = Server::start(&[ALICE]);
-    python(&[
-        "fill",
-        "127.0.0.1",
-        &src.imaps().port().to_string(),
-        src.cert().to_str().unwrap(),
-        HOSTNAME,
-        ALICE,
-        PASSWORD,
-    ]);
+    boxes_on(&src, "fill", ALICE, &[]);
     dump(&src, &t("src.json"));
     // Exports of a running server go through its control socket.
     let mbox = t("alice.mbox");
@@ -180,12 +146,12 @@ fn export_then_import_gives_the_same_mailboxes_in_both_formats() {
 fn imports_what_pythons_mailbox_module_wrote() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
-    python(&[
+    boxes(&[
         "write-mbox",
         t("mboxes").to_str().unwrap(),
         t("mbox.json").to_str().unwrap(),
     ]);
-    python(&[
+    boxes(&[
         "write-maildir",
         t("Maildir").to_str().unwrap(),
         t("maildir.json").to_str().unwrap(),

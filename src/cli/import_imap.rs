@@ -481,7 +481,7 @@ struct FetchInto<'a> {
 
 impl Handler for FetchInto<'_> {
     fn literal_start(&mut self, resp: &Response, size: u64) -> bool {
-        if !resp.numbered().is_some_and(|(_, k)| k == "FETCH") {
+        if resp.numbered().is_none_or(|(_, k)| k != "FETCH") {
             return false;
         }
         self.size = 0;

@@ -96,11 +96,7 @@ impl<W: Write> MboxWriter<W> {
         body: impl Read,
     ) -> io::Result<()> {
         let out = &mut self.out;
-        write!(
-            out,
-            "From MAILER-DAEMON {}\n",
-            super::asctime(internal_date)
-        )?;
+        writeln!(out, "From MAILER-DAEMON {}", super::asctime(internal_date))?;
         let mut lines = Lines::new(io::BufReader::with_capacity(16 * 1024, body));
         let mut in_header = true;
         let mut dropping = false;
