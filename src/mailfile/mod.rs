@@ -165,9 +165,16 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Unix seconds of a UTC civil time; `None` if out of range or before 1970.
+/// Unix seconds of a UTC civil time; `None` if out of range (years 1900 to 9999; a time
+/// before 1970 is `None` too).
 pub(crate) fn unix_time(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<u64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    if !(1900..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
         return None;
     }
     let secs = days_from_civil(y, mo, d) * 86_400
@@ -257,6 +264,7 @@ mod tests {
         assert_eq!(asctime(0), "Thu Jan  1 00:00:00 1970");
         assert_eq!(parse_asctime("Thu Jan  1 01:00:00 1970 +0100"), Some(0));
         assert_eq!(parse_asctime("nonsense"), None);
+        assert_eq!(parse_asctime("Mon Jan  1 00:00:00 22222222222222"), None);
     }
 
     #[test]
