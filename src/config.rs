@@ -36,6 +36,9 @@ enum Kind {
     Emails,
     /// An `https://` URL of at most 1024 bytes without spaces or control characters.
     HttpsUrl,
+    /// A size in bytes, at most `max`, written as a number or with a binary suffix (`500M`,
+    /// [`parse_size`]); stored as the plain number.
+    Size { max: u64 },
 }
 
 /// One known setting.
@@ -231,6 +234,20 @@ pub const SPECS: &[Spec] = &[
         "leave-on-server policy: delete messages this many days after arrival when a POP3 session ends (0: never; advertised as EXPIRE)",
     ),
     int(
+        "managesieve.max_errors",
+        "10",
+        1,
+        1000,
+        "ManageSieve protocol errors before the session is closed",
+    ),
+    int(
+        "managesieve.timeout_secs",
+        "600",
+        10,
+        86_400,
+        "ManageSieve: close a session after this long without a command",
+    ),
+    int(
         "net.max_conns",
         "1024",
         1,
@@ -348,6 +365,47 @@ pub const SPECS: &[Spec] = &[
         1,
         86_400,
         "how often DATA/tls/ is checked for new certificate files",
+    ),
+    text(
+        "delivery.plus_separator",
+        "+",
+        Kind::Choice(&["+", "-", "_", "=", "off"]),
+        "subaddress separator: mail to user+tag@ goes to user@ (off: no subaddressing)",
+    ),
+    int(
+        "delivery.plus_folder",
+        "0",
+        0,
+        1,
+        "1: file user+tag@ mail in the user's mailbox named tag (any case) when there is one",
+    ),
+    int(
+        "sieve.max_script_bytes",
+        "65536",
+        1024,
+        1_048_576,
+        "largest Sieve script a user may store",
+    ),
+    int(
+        "sieve.max_redirects",
+        "4",
+        0,
+        32,
+        "most addresses one Sieve run may redirect a message to",
+    ),
+    int(
+        "lists.max_bounces",
+        "3",
+        1,
+        100,
+        "permanent failures in a row after which a list member is sent nothing more",
+    ),
+    int(
+        "srs.max_age_days",
+        "21",
+        1,
+        1023,
+        "how long a rewritten forwarding sender (SRS) accepts bounces",
     ),
     int(
         "spam.enabled",
@@ -476,6 +534,13 @@ pub const SPECS: &[Spec] = &[
         1024,
         1_073_741_824,
         "largest HTTP request body (413 beyond)",
+    ),
+    int(
+        "web.max_upload_bytes",
+        "8589934592",
+        1024,
+        1_099_511_627_776,
+        "largest multipart/form-data upload (a backup to restore, a certificate file), streamed, never held in memory (413 beyond)",
     ),
     int(
         "web.timeout_secs",
@@ -698,6 +763,14 @@ pub const SPECS: &[Spec] = &[
         86_400,
         "time allowed for one whole certificate order, validation and issuance included",
     ),
+    text(
+        "quota.default_bytes",
+        "0",
+        Kind::Size {
+            max: MAX_QUOTA_BYTES,
+        },
+        "storage quota given to each new user, e.g. 2G (0: unlimited); change one user's with `mailnook quota set`",
+    ),
     int(
         "acme.retry_base_secs",
         "600",
@@ -706,6 +779,42 @@ pub const SPECS: &[Spec] = &[
         "wait after a failed order before the next; doubles per failure, at most a day",
     ),
 ];
+
+/// The largest quota a user can be given (1 PiB): far beyond any disk, and small enough that
+/// usage plus a message never overflows.
+pub const MAX_QUOTA_BYTES: u64 = 1 << 50;
+
+/// Parses a size in bytes: a whole number, optionally followed by `K`, `M`, `G` or `T` (powers
+/// of 1024, case-blind, an optional trailing `B` or `iB`: `500M`, `2GiB`, `1536k`). `None` for
+/// anything else, or on overflow.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 20 {
+        return None;
+    }
+    let n: u64 = s[..digits].parse().ok()?;
+    let shift = match s[digits..].trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+/// Writes a size the way [`parse_size`] reads it, with the largest unit that divides it
+/// exactly (`524288000` → `500M`, `1000` → `1000`).
+pub fn format_size(n: u64) -> String {
+    for (shift, unit) in [(40, 'T'), (30, 'G'), (20, 'M'), (10, 'K')] {
+        if n != 0 && n.is_multiple_of(1u64 << shift) {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    n.to_string()
+}
 
 /// Looks up a setting by key.
 pub fn spec(key: &str) -> Option<&'static Spec> {
@@ -818,6 +927,13 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 Ok(value.to_string())
             }
         }
+        Kind::Size { max } => match parse_size(value) {
+            Some(n) if n <= max => Ok(n.to_string()),
+            Some(n) => Err(invalid(format!("{n} bytes is more than {max}"))),
+            None => Err(invalid(format!(
+                "`{value}` is not a size (a number of bytes, or e.g. 500M, 2G)"
+            ))),
+        },
         Kind::Choice(words) => {
             let v = value.to_ascii_lowercase();
             if words.contains(&v.as_str()) {
@@ -921,6 +1037,10 @@ pub struct Config {
     pub pop3_plaintext_loopback: bool,
     /// Days after arrival a message is deleted when a POP3 session ends; 0: never.
     pub pop3_expire_days: u64,
+    /// ManageSieve protocol errors before the session ends.
+    pub managesieve_max_errors: u32,
+    /// ManageSieve autologout, seconds.
+    pub managesieve_timeout_secs: u64,
     /// Connections at once, all ports.
     pub net_max_conns: usize,
     /// Connections at once per client address.
@@ -955,6 +1075,18 @@ pub struct Config {
     pub auth_throttle_entries: usize,
     /// Seconds between checks of DATA/tls/.
     pub tls_reload_check_secs: u64,
+    /// The subaddress separator (`user+tag@`), if subaddressing is on.
+    pub plus_separator: Option<char>,
+    /// File subaddressed mail in the mailbox named by its tag.
+    pub plus_folder: bool,
+    /// Largest Sieve script.
+    pub sieve_max_script_bytes: usize,
+    /// Most redirects per Sieve run.
+    pub sieve_max_redirects: usize,
+    /// Failures before a list member is disabled.
+    pub lists_max_bounces: u32,
+    /// Days an SRS address stays valid.
+    pub srs_max_age_days: u64,
     /// Score inbound mail.
     pub spam_enabled: bool,
     /// Junk threshold, tenths.
@@ -1025,6 +1157,8 @@ pub struct Config {
     pub web_max_head_bytes: usize,
     /// Largest HTTP request body.
     pub web_max_body_bytes: usize,
+    /// Largest multipart upload (streamed).
+    pub web_max_upload_bytes: u64,
     /// Request and keep-alive timeout.
     pub web_timeout_secs: u64,
     /// Web session idle limit.
@@ -1053,6 +1187,8 @@ pub struct Config {
     pub acme_order_timeout_secs: u64,
     /// First retry delay after a failure, seconds.
     pub acme_retry_base_secs: u64,
+    /// Storage quota of a new user in bytes; 0: unlimited.
+    pub quota_default_bytes: u64,
 }
 
 /// How to reach the relay that carries all outbound mail.
@@ -1116,6 +1252,8 @@ impl Config {
             pop3_timeout_secs: num("pop3.timeout_secs"),
             pop3_plaintext_loopback: num("pop3.plaintext_loopback") == 1,
             pop3_expire_days: num("pop3.expire_days"),
+            managesieve_max_errors: num("managesieve.max_errors") as u32,
+            managesieve_timeout_secs: num("managesieve.timeout_secs"),
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,
@@ -1133,6 +1271,15 @@ impl Config {
             auth_block_secs: num("auth.block_secs"),
             auth_throttle_entries: num("auth.throttle_entries") as usize,
             tls_reload_check_secs: num("tls.reload_check_secs"),
+            plus_separator: get("delivery.plus_separator")
+                .chars()
+                .next()
+                .filter(|_| get("delivery.plus_separator") != "off"),
+            plus_folder: num("delivery.plus_folder") == 1,
+            sieve_max_script_bytes: num("sieve.max_script_bytes") as usize,
+            sieve_max_redirects: num("sieve.max_redirects") as usize,
+            lists_max_bounces: num("lists.max_bounces") as u32,
+            srs_max_age_days: num("srs.max_age_days"),
             spam_enabled: num("spam.enabled") == 1,
             spam_junk_tenths: num("spam.junk_tenths"),
             spam_reject_tenths: num("spam.reject_tenths"),
@@ -1180,6 +1327,7 @@ impl Config {
             web_metrics_token: get("web.metrics_token"),
             web_max_head_bytes: num("web.max_head_bytes") as usize,
             web_max_body_bytes: num("web.max_body_bytes") as usize,
+            web_max_upload_bytes: num("web.max_upload_bytes"),
             web_timeout_secs: num("web.timeout_secs"),
             web_session_idle_secs: num("web.session_idle_secs"),
             web_session_max_secs: num("web.session_max_secs"),
@@ -1196,6 +1344,7 @@ impl Config {
             acme_timeout_secs: num("acme.timeout_secs"),
             acme_order_timeout_secs: num("acme.order_timeout_secs"),
             acme_retry_base_secs: num("acme.retry_base_secs"),
+            quota_default_bytes: num("quota.default_bytes"),
         }
     }
 }
@@ -1238,6 +1387,48 @@ mod tests {
         );
         assert!(validate("acme.challenge", "dns-01").is_err());
         assert!(validate("acme.names", "*.example.test").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        for (text, n) in [
+            ("0", 0),
+            ("1000", 1000),
+            ("500M", 500 << 20),
+            ("500m", 500 << 20),
+            ("2G", 2 << 30),
+            ("2GiB", 2 << 30),
+            ("2 GB", 2 << 30),
+            ("1536k", 1536 << 10),
+            ("1T", 1 << 40),
+            ("7b", 7),
+        ] {
+            assert_eq!(parse_size(text), Some(n), "{text}");
+        }
+        for bad in [
+            "",
+            "M",
+            "-1",
+            "1.5G",
+            "2X",
+            "5iB",
+            "2 G B",
+            "99999999999999999999999",
+            "16777216T",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        for n in [0, 1000, 1024, 500 << 20, 2 << 30, (1 << 30) + 1] {
+            assert_eq!(parse_size(&format_size(n)), Some(n));
+        }
+        assert_eq!(format_size(500 << 20), "500M");
+        assert_eq!(format_size(1000), "1000");
+        assert_eq!(validate("quota.default_bytes", "2G").unwrap(), "2147483648");
+        assert!(validate("quota.default_bytes", "2P").is_err());
+        assert!(validate("quota.default_bytes", "2048T").is_err());
+        let mut pairs = BTreeMap::new();
+        pairs.insert("quota.default_bytes".to_string(), "1048576".to_string());
+        assert_eq!(Config::from_pairs(&pairs).quota_default_bytes, 1 << 20);
     }
 
     #[test]

@@ -178,3 +178,74 @@ fn mail_to_an_alias_reaches_every_user_it_names() {
     assert_eq!(mx_to(&s, "family@example.test"), "ok");
     assert_eq!(s.messages_of(ALICE, "INBOX").len(), 2);
 }
+
+/// Creates `mailbox` for `user` over IMAP (STARTTLS) with imaplib.
+fn imap_create(s: &Server, user: &str, mailbox: &str) {
+    let script = r#"
+import imaplib, ssl, sys
+port, cert, user, password, mailbox = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=cert)
+ctx.check_hostname = False
+c = imaplib.IMAP4("127.0.0.1", int(port), timeout=30)
+c.starttls(ssl_context=ctx)
+c.login(user, password)
+typ, data = c.create(mailbox)
+assert typ == "OK", data
+c.logout()
+"#;
+    let out = run_bounded(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(s.imap().port().to_string())
+            .arg(s.cert())
+            .args([user, PASSWORD, mailbox]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn subaddresses_and_the_catch_all() {
+    let s = Server::start(&[ALICE, BOB]);
+    cli(&s, &["alias", "add", "family@example.test", ALICE, BOB]);
+    // RFC 5233: user+detail@ is the user's, and an alias's.
+    assert_eq!(mx_to(&s, "alice+shop@example.test"), "ok");
+    assert_eq!(mx_to(&s, "family+x@example.test"), "ok");
+    assert_eq!(s.messages_of(ALICE, "INBOX").len(), 2);
+    assert_eq!(s.messages_of(BOB, "INBOX").len(), 1);
+    // Filed by the detail when asked, into the mailbox of that name in any case, else INBOX.
+    imap_create(&s, ALICE, "News");
+    cli(&s, &["config", "set", "delivery.plus_folder", "1"]);
+    assert_eq!(mx_to(&s, "alice+news@example.test"), "ok");
+    assert_eq!(mx_to(&s, "alice+nosuchbox@example.test"), "ok");
+    let news = s.messages_of(ALICE, "News");
+    assert_eq!(news.len(), 1);
+    assert!(
+        news[0].contains("Hello alice+news@example.test."),
+        "{}",
+        news[0]
+    );
+    assert_eq!(s.messages_of(ALICE, "INBOX").len(), 3);
+    // Another separator, or none.
+    cli(&s, &["config", "set", "delivery.plus_separator", "-"]);
+    assert_eq!(mx_to(&s, "alice-news@example.test"), "ok");
+    assert_eq!(s.messages_of(ALICE, "News").len(), 2);
+    assert_eq!(mx_to(&s, "alice+news@example.test"), "550");
+    cli(&s, &["config", "set", "delivery.plus_separator", "off"]);
+    assert_eq!(mx_to(&s, "alice-news@example.test"), "550");
+    // The catch-all takes every address nothing else takes.
+    let out = cli(&s, &["alias", "add", "@Example.test", BOB]);
+    assert!(
+        out.contains("@example.test now delivers to bob@example.test"),
+        "{out}"
+    );
+    assert_eq!(mx_to(&s, "anything@example.test"), "ok");
+    assert_eq!(mx_to(&s, "alice@example.test"), "ok");
+    assert_eq!(s.messages_of(BOB, "INBOX").len(), 2);
+    assert_eq!(s.messages_of(ALICE, "INBOX").len(), 4);
+    assert!(cli_err(&s, &["alias", "add", "@elsewhere.test", BOB]).contains("no such domain"));
+    cli(&s, &["alias", "del", "@example.test"]);
+    assert_eq!(mx_to(&s, "anything@example.test"), "550");
+    assert!(cli(&s, &["check"]).contains("ok"), "store check");
+}

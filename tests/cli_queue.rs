@@ -72,6 +72,7 @@ fn dns_records_lists_what_to_publish_with_the_init_keys() {
         ("_imap._tcp", 143),
         ("_pop3s._tcp", 995),
         ("_pop3._tcp", 110),
+        ("_sieve._tcp", 4190),
     ] {
         let prefix = format!("{service}.example.test. SRV ");
         let suffix = format!(" 1 {port} mx.example.test.");

@@ -5,6 +5,7 @@ The Rust test starts the real server and passes CA (its self-signed certificate,
 verified, host name included), HOSTNAME_TLS and PASSWORD in the environment.
 """
 
+import imaplib
 import os
 import ssl
 
@@ -30,3 +31,11 @@ def tls_context():
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+class IMAP4_SSL(imaplib.IMAP4_SSL):
+    """imaplib's IMAP4_SSL to 127.0.0.1 that verifies the certificate for HOSTNAME."""
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=HOSTNAME)

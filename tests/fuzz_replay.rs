@@ -24,6 +24,12 @@ const TARGETS: &[(&str, Entry)] = &[
     ("imap_parsers", mailnook::fuzz::fuzz_imap_parsers),
     ("imap_mutf7", mailnook::fuzz::fuzz_imap_mutf7),
     ("pop3_session", mailnook::fuzz::fuzz_pop3_session),
+    (
+        "managesieve_session",
+        mailnook::fuzz::fuzz_managesieve_session,
+    ),
+    ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
+    ("srs_address", mailnook::fuzz::fuzz_srs_address),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
@@ -41,6 +47,7 @@ const TARGETS: &[(&str, Entry)] = &[
         "imap_client_responses",
         mailnook::fuzz::fuzz_imap_client_responses,
     ),
+    ("multipart", mailnook::fuzz::fuzz_multipart),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -130,8 +137,23 @@ fn imap_mutf7() {
 }
 
 #[test]
+fn srs_address() {
+    replay("srs_address");
+}
+
+#[test]
+fn sieve_script() {
+    replay("sieve_script");
+}
+
+#[test]
 fn pop3_session() {
     replay("pop3_session");
+}
+
+#[test]
+fn managesieve_session() {
+    replay("managesieve_session");
 }
 
 #[test]
@@ -196,4 +218,9 @@ fn acme_response() {
 #[test]
 fn imap_client_responses() {
     replay("imap_client_responses");
+}
+
+#[test]
+fn multipart() {
+    replay("multipart");
 }

@@ -538,3 +538,66 @@ fn a_full_queue_survives_kill_9() {
             .then_some(())
     });
 }
+
+/// An alias on A forwards outside (to bob@b.test): the message leaves A with an SRS sender of
+/// a.test, so B's SPF check (against the test DNS, loopback checked) passes although A is not
+/// allowed to send for the original sender's domain; a bounce to that SRS address is accepted
+/// by A and sent on to the original sender; a forged one is refused.
+#[test]
+fn an_alias_forwards_outside_with_srs_and_spf_passes() {
+    let txt = |s: &str| TestRecord::Txt(vec![s.to_string()]);
+    let dns = TestServer::start(
+        zone()
+            .add("a.test", txt("v=spf1 ip4:127.0.0.1 -all"))
+            .add("sender.test", txt("v=spf1 ip4:192.0.2.1 -all")),
+    )
+    .unwrap();
+    let b_data = instance_b();
+    b_data.cli_ok(&["config", "set", "dns.nameservers", &dns.addr().to_string()]);
+    b_data.cli_ok(&["config", "set", "smtp.check_loopback", "1"]);
+    let b = Server::serve(b_data);
+    let a = Server::serve(instance_a(&dns, b.port_base));
+    a.data
+        .cli_ok(&["alias", "add", "fwd@a.test", "bob@b.test", "carol@a.test"]);
+    assert_eq!(
+        String::from_utf8(a.data.cli_ok(&["alias", "list"])).unwrap(),
+        "fwd@a.test\tbob@b.test, carol@a.test\n"
+    );
+    let msg =
+        "From: x@sender.test\r\nTo: fwd@a.test\r\nSubject: forwarded\r\n\r\nHello via an alias.";
+    assert!(
+        a.deliver_to("x@sender.test", "fwd@a.test", msg)
+            .starts_with("250")
+    );
+    // The local target has its copy at once; bob's arrives through the queue.
+    assert_eq!(messages(&a.data, "carol@a.test", "INBOX").len(), 1);
+    let got = wait_message(&b.data, "bob@b.test", "forwarded");
+    let return_path = got.lines().next().unwrap_or("").trim_end();
+    assert!(
+        return_path.starts_with("Return-Path: <SRS0=")
+            && return_path.ends_with("=sender.test=x@a.test>"),
+        "{got}"
+    );
+    assert!(got.contains("spf=pass smtp.mailfrom=SRS0="), "{got}");
+    // A bounce to the SRS address goes back to the original sender (whose domain has no mail
+    // server here, so A's queue gives up on it; a null sender gets no report of that).
+    let srs = return_path
+        .trim_start_matches("Return-Path: <")
+        .trim_end_matches('>')
+        .to_string();
+    let mut c = a.connect();
+    assert!(c.cmd("EHLO mx.b.test").starts_with("250"));
+    assert!(c.cmd("MAIL FROM:<>").starts_with("250"));
+    let forged = srs.replacen("SRS0=", "SRS0=X", 1);
+    assert!(c.cmd(&format!("RCPT TO:<{forged}>")).starts_with("550"));
+    assert!(c.cmd(&format!("RCPT TO:<{srs}>")).starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    assert!(
+        c.cmd("Subject: Undelivered\r\n\r\nbounce\r\n.")
+            .starts_with("250")
+    );
+    drop(c);
+    wait_for(Duration::from_secs(20), "the bounce sent on", || {
+        a.log().contains("to=<x@sender.test>").then_some(())
+    });
+}

@@ -3222,3 +3222,184 @@ fn state_values_are_kept_bounded_and_a_version_3_store_gains_the_table() {
     let raw = f.raw_closed();
     assert_eq!(raw.meta["schema_version"], SCHEMA_VERSION);
 }
+
+#[test]
+fn a_delivery_files_each_copy_in_its_mailbox_with_its_flags() {
+    use mailnook::store::{LocalCopy, flags};
+    let mut f = Fixture::new();
+    let s = f.store().clone();
+    let users = setup_users(&s, &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let lists = create_mailbox(&s, a, "Lists");
+    let copy = |user, mailbox: Option<&str>, flags, keywords: &[&str]| LocalCopy {
+        user,
+        mailbox: mailbox.map(str::to_string),
+        flags,
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+    };
+    let mut d = delivery(upload(&s, b"Subject: x\r\n\r\nhi"), "filed", &[]);
+    d.recipients = vec![
+        // Into a named mailbox, seen and flagged, with keywords (a bad one and a repeat left off).
+        copy(
+            a,
+            Some("Lists"),
+            flags::SEEN | flags::FLAGGED,
+            &["$Label1", "bad keyword", "$label1"],
+        ),
+        // A mailbox b does not have: INBOX.
+        copy(b, Some("Nowhere"), 0, &[]),
+        // The same mailbox twice for a (by name and by INBOX fallback): one copy each.
+        copy(a, None, 0, &[]),
+        copy(a, Some("NoSuch"), flags::SEEN, &[]),
+    ];
+    let (_, placed) = copies(s.call_blocking(Op::Deliver(d)));
+    let (inbox_a, inbox_b) = (inbox(&s, a), inbox(&s, b));
+    let mut where_to: Vec<(UserId, MailboxId)> = placed.iter().map(|(u, m, _)| (*u, *m)).collect();
+    where_to.sort();
+    let mut want = vec![(a, lists), (a, inbox_a), (b, inbox_b)];
+    want.sort();
+    assert_eq!(where_to, want);
+    let listed = s.messages(lists).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].row.flags, flags::SEEN | flags::FLAGGED);
+    assert_eq!(listed[0].row.keywords, vec!["$Label1".to_string()]);
+    let row = mailbox_row(&s, lists);
+    assert_eq!((row.messages, row.unseen), (1, 0));
+    assert_eq!(row.keywords, vec!["$Label1".to_string()]);
+    assert_eq!(mailbox_row(&s, inbox_a).unseen, 1);
+    assert_consistent(&s, "after a filed delivery");
+    f.raw().assert_bodies_and_chunks("after a filed delivery");
+}
+
+/// Quotas are decided inside the writer's transaction: two deliveries (and an APPEND) queued in
+/// one batch for a user with room for only one of them cannot both get in; a delivery to that
+/// user and another is stored for the other and names the user left out; COPY is refused, MOVE
+/// is not; a quota lowered below usage removes nothing; reports (`quota: false`) always land.
+#[test]
+fn quotas_hold_inside_one_batch() {
+    let backend = GatedBackend::default();
+    let store = Store::open_with_backend(backend.clone(), CACHE_BYTES).expect("open");
+    let users = setup_users(&store, &["a@example.test", "b@example.test"]);
+    let (a, b) = (users[0], users[1]);
+    let a_inbox = inbox(&store, a);
+    let first = payload("first", 100_000);
+    let second = payload("second", 100_000);
+    let (first_up, second_up) = (upload(&store, &first), upload(&store, &second));
+    let appended = payload("appended", 100_000);
+    let append_up = upload(&store, &appended);
+    let append_op = Op::Append {
+        upload: append_up.id,
+        chunks_sent: append_up.chunks_sent,
+        mailbox: a_inbox,
+        flags: 0,
+        keywords: Vec::new(),
+        internal_date: 1_700_000_000,
+        tail: append_up.tail,
+        summary: vec![1, 2, 3],
+    };
+
+    backend.set(true);
+    let parked = {
+        let s = store.clone();
+        std::thread::spawn(move || {
+            s.call_blocking(Op::SetQuota {
+                email: "a@example.test".into(),
+                bytes: 150_000,
+            })
+        })
+    };
+    backend.wait_for_held_sync();
+    let ops = vec![
+        Op::Deliver(delivery(first_up, "first", &[a])),
+        Op::Deliver(delivery(second_up, "second", &[a, b])),
+        append_op,
+    ];
+    let mut pending: Vec<_> = ops.into_iter().map(|op| Box::pin(store.call(op))).collect();
+    for p in &mut pending {
+        let polled = futures_lite::future::block_on(futures_lite::future::poll_once(p));
+        assert!(polled.is_none(), "answered while the writer was parked");
+    }
+    backend.set(false);
+    assert!(matches!(parked.join().unwrap(), Ok(Done::Unit)));
+    let mut results = pending.into_iter().map(futures_lite::future::block_on);
+    let (_, first_copies) = copies(results.next().unwrap());
+    assert_eq!(first_copies, vec![(a, a_inbox, uid(1))]);
+    match results.next().unwrap() {
+        Ok(Done::Delivered {
+            copies, over_quota, ..
+        }) => {
+            assert_eq!(copies, vec![(b, inbox(&store, b), uid(1))]);
+            assert_eq!(over_quota, vec![(a, "a@example.test".to_string())]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let append = results.next().unwrap();
+    assert!(
+        matches!(&append, Err(Error::Refused(Refusal::OverQuota(who))) if who == "a@example.test"),
+        "{append:?}"
+    );
+    store.call_blocking(Op::Discard(append_up.id)).unwrap();
+    let q = store.quota(a).unwrap().unwrap();
+    assert_eq!(q.limit, 150_000);
+    assert!(q.used > 100_000 && q.used <= 150_000, "{q:?}");
+
+    // Alone: a delivery that fits nobody is refused whole, a report is not held back.
+    let third = upload(&store, &payload("third", 100_000));
+    let third_id = third.id;
+    assert!(matches!(
+        store.call_blocking(Op::Deliver(delivery(third, "third", &[a]))),
+        Err(Error::Refused(Refusal::OverQuota(_)))
+    ));
+    store.call_blocking(Op::Discard(third_id)).unwrap();
+    let mut report = delivery(upload(&store, b"a short report\r\n"), "report", &[a]);
+    report.quota = false;
+    let (_, report_copies) = copies(store.call_blocking(Op::Deliver(report)));
+    assert_eq!(report_copies, vec![(a, a_inbox, uid(2))]);
+
+    // COPY would add bytes: refused; MOVE shifts them: allowed.
+    let archive = store.mailbox(a, "Archive").unwrap().unwrap().id;
+    let copy = store.call_blocking(Op::Copy {
+        from: a_inbox,
+        uids: vec![1..=1],
+        to: archive,
+    });
+    assert!(
+        matches!(copy, Err(Error::Refused(Refusal::OverQuota(_)))),
+        "{copy:?}"
+    );
+    let used = store.quota(a).unwrap().unwrap().used;
+    assert!(matches!(
+        store.call_blocking(Op::Move {
+            from: a_inbox,
+            uids: vec![1..=1],
+            to: archive,
+        }),
+        Ok(Done::Moved { .. })
+    ));
+    assert_eq!(store.quota(a).unwrap().unwrap().used, used);
+
+    // Lowered below usage: nothing is removed; unlimited again: mail fits.
+    store
+        .call_blocking(Op::SetQuota {
+            email: "a@example.test".into(),
+            bytes: 1,
+        })
+        .unwrap();
+    assert_eq!(store.quota(a).unwrap().unwrap().used, used);
+    assert!(store.quota(a).unwrap().unwrap().full());
+    assert!(matches!(
+        store.call_blocking(Op::SetQuota {
+            email: "nobody@example.test".into(),
+            bytes: 1,
+        }),
+        Err(Error::Refused(Refusal::NoSuchUser(_)))
+    ));
+    store
+        .call_blocking(Op::SetQuota {
+            email: "a@example.test".into(),
+            bytes: 0,
+        })
+        .unwrap();
+    copies(deliver(&store, "fourth", &payload("fourth", 100_000), &[a]));
+    assert_consistent(&store, "after quotas");
+}

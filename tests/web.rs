@@ -34,6 +34,7 @@ fn scenario(s: &Server, name: &str) -> String {
         .env("PASSWORD", PASSWORD)
         .env("COOKIES", s.data.path().join("cookies.txt"))
         .env("DOWNLOAD_DIR", s.data.path().join("download"))
+        .env("BACKUP", backup_file())
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(&mut cmd, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -105,6 +106,36 @@ fn settings_queue_and_log_pages() {
 fn phones_and_mail_programs_find_their_settings() {
     let s = Server::start(&[]);
     scenario(&s, "client_setup");
+}
+
+/// Where the backup scenarios keep the downloaded backup (one per test process).
+fn backup_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mailnook-web-backup-{}.mnb", std::process::id()))
+}
+
+#[test]
+fn backup_downloaded_then_restored_by_upload_on_a_new_box() {
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let s = Server::serve(d);
+    scenario(&s, "backup_download");
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let fresh = Server::serve(d);
+    scenario(&fresh, "restore_upload");
+    let users = String::from_utf8(fresh.data.cli_ok(&["user", "list"])).unwrap();
+    assert!(users.starts_with("boss@example.test\t"), "{users}");
+    fresh.data.cli_ok(&["check"]);
+    let _ = std::fs::remove_file(backup_file());
+}
+
+#[test]
+fn own_certificate_from_uploaded_files() {
+    let d = DataDir::new(&[]);
+    d.cli_ok(&["config", "set", "tls.reload_check_secs", "1"]);
+    let s = Server::serve(d);
+    scenario(&s, "tls_files_upload");
+    assert!(!s.data.path().join("tls/cert.pem").exists());
 }
 
 #[test]
@@ -183,6 +214,67 @@ fn aliases_made_on_the_page_deliver_mail() {
     for user in ["boss@example.test", "carol@example.test"] {
         assert_eq!(s.messages_of(user, "INBOX").len(), 1, "{user}");
     }
+}
+
+#[test]
+fn vacation_and_rules_made_on_the_page_apply_to_mail() {
+    let s = Server::start(&[]);
+    scenario(&s, "page_filters");
+    let boss = "boss@example.test";
+    assert_eq!(
+        String::from_utf8(s.data.cli_ok(&["sieve", "list", boss])).unwrap(),
+        "mailnook\tactive\n"
+    );
+    let msg = "From: x@sender.test\r\nTo: boss@example.test\r\nSubject: Your invoice\r\n\r\nhi";
+    assert!(s.deliver_to("x@sender.test", boss, msg).starts_with("250"));
+    let bills = s.messages_of(boss, "Bills");
+    assert_eq!(bills.len(), 1, "{}", s.log());
+    assert!(bills[0].contains("Subject: Your invoice"));
+    // The vacation reply went to the queue for the remote sender, once.
+    assert!(s.deliver_to("x@sender.test", boss, msg).starts_with("250"));
+    let log = s.log();
+    assert_eq!(
+        log.matches("vacation reply from boss@example.test to <x@sender.test>")
+            .count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
+fn quotas_are_set_on_the_users_page_and_shown_on_the_users_own() {
+    let s = Server::start(&[]);
+    scenario(&s, "quotas");
+    let shown = String::from_utf8(s.data.cli_ok(&["quota", "show", "dora@example.test"])).unwrap();
+    assert!(shown.contains("\tno quota"), "{shown}");
+}
+
+#[test]
+fn lists_made_on_the_page_take_posts() {
+    let s = Server::start(&[]);
+    scenario(&s, "lists_page");
+    let shown = String::from_utf8(s.data.cli_ok(&["list", "show", "club@example.test"])).unwrap();
+    assert!(shown.contains("anyone may post"), "{shown}");
+    assert!(
+        shown.contains("member\tboss@example.test\t0 bounces"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("member\tfriend@far.test\t0 bounces"),
+        "{shown}"
+    );
+    let msg = "From: x@sender.test\r\nSubject: hello club\r\n\r\nhi";
+    assert!(
+        s.deliver_to("x@sender.test", "club@example.test", msg)
+            .starts_with("250")
+    );
+    let got = s.messages_of("boss@example.test", "INBOX");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].contains("List-Id: <club.example.test>"),
+        "{}",
+        got[0]
+    );
 }
 
 #[test]

@@ -5,6 +5,8 @@
 use super::args::AdminCommand;
 use crate::config;
 use crate::message::{Summary, address};
+use crate::store::lists::{ListChange, Posting};
+use crate::store::sieve::ScriptChange;
 use crate::store::{self, Op, Refusal, Store, flags};
 use std::io::Write;
 use std::path::Path;
@@ -42,6 +44,14 @@ fn invalid(s: impl Into<String>) -> AdminError {
 
 fn email_arg(s: &str) -> Result<String, AdminError> {
     address::normalize(s).ok_or_else(|| invalid(format!("`{s}` is not a valid email address")))
+}
+
+/// An alias address, or `@domain` for the domain's catch-all.
+fn alias_arg(s: &str) -> Result<String, AdminError> {
+    match s.trim().strip_prefix('@') {
+        Some(domain) => Ok(format!("@{}", domain_arg(domain)?)),
+        None => email_arg(s),
+    }
 }
 
 fn emails_arg(list: &[String]) -> Result<Vec<String>, AdminError> {
@@ -182,11 +192,44 @@ fn hash(store: &Store, password: &str) -> Result<String, AdminError> {
     .map_err(|e| invalid(e.to_string()))
 }
 
+/// A UTF-8 text file of at most `max` bytes.
+fn read_bounded(path: &Path, max: usize) -> Result<String, AdminError> {
+    use std::io::Read;
+    let what = |e: std::io::Error| invalid(format!("{}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(what)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(what)?;
+    if bytes.len() > max {
+        return Err(invalid(format!(
+            "{}: larger than {max} bytes (sieve.max_script_bytes)",
+            path.display()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| invalid(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn user_arg(store: &Store, s: &str) -> Result<store::User, AdminError> {
     let email = email_arg(s)?;
     store
         .user(&email)?
         .ok_or_else(|| invalid(format!("no such user: {email}")))
+}
+
+/// `USED bytes used<TAB>quota LIMIT bytes (SIZE, P% used)`, or `… no quota`.
+pub fn quota_line(q: store::Quota) -> String {
+    if q.limit == 0 {
+        return format!("{} bytes used\tno quota", q.used);
+    }
+    let percent = u128::from(q.used) * 100 / u128::from(q.limit);
+    format!(
+        "{} bytes used\tquota {} bytes ({}, {percent}% used)",
+        q.used,
+        q.limit,
+        config::format_size(q.limit)
+    )
 }
 
 fn flag_letters(f: u32) -> String {
@@ -290,7 +333,7 @@ pub fn execute(
             }
         }
         AdminCommand::AliasAdd { alias, targets } => {
-            let alias = email_arg(alias)?;
+            let alias = alias_arg(alias)?;
             if address::local_part(&alias).eq_ignore_ascii_case("postmaster") {
                 return Err(invalid(
                     "postmaster mail goes to the user named by the `admin` setting; \
@@ -305,7 +348,7 @@ pub fn execute(
             writeln!(out, "{alias} now delivers to {}", targets.join(", "))?;
         }
         AdminCommand::AliasDel { alias, targets } => {
-            let alias = email_arg(alias)?;
+            let alias = alias_arg(alias)?;
             let targets = emails_arg(targets)?;
             store.call_blocking(Op::DelAlias {
                 address: alias.clone(),
@@ -316,9 +359,195 @@ pub fn execute(
                 None => writeln!(out, "deleted alias {alias}")?,
             }
         }
+        AdminCommand::SievePut { user, name, file } => {
+            let u = user_arg(store, user)?;
+            let limits = crate::sieve::Limits::from_config(&store.config()?);
+            let text = read_bounded(file, limits.max_script_bytes)?;
+            crate::sieve::compile(&text, &limits)
+                .map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Put {
+                    name: name.clone(),
+                    text,
+                },
+            })?;
+            writeln!(out, "stored script {name} of {}", u.row.email)?;
+        }
+        AdminCommand::SieveGet { user, name } => {
+            let u = user_arg(store, user)?;
+            let text = store
+                .script(u.id, name)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchScript(name.clone())))?;
+            write!(out, "{text}")?;
+        }
+        AdminCommand::SieveList(user) => {
+            let u = user_arg(store, user)?;
+            for (name, active) in store.scripts(u.id)? {
+                writeln!(out, "{name}{}", if active { "\tactive" } else { "" })?;
+            }
+        }
+        AdminCommand::SieveActivate { user, name } => {
+            let u = user_arg(store, user)?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Activate(name.clone()),
+            })?;
+            match name {
+                Some(n) => writeln!(out, "script {n} of {} is active", u.row.email)?,
+                None => writeln!(out, "no script of {} is active", u.row.email)?,
+            }
+        }
+        AdminCommand::SieveDel { user, name } => {
+            let u = user_arg(store, user)?;
+            store.call_blocking(Op::Script {
+                user: u.id,
+                change: ScriptChange::Delete(name.clone()),
+            })?;
+            writeln!(out, "deleted script {name} of {}", u.row.email)?;
+        }
+        AdminCommand::ListSet {
+            list,
+            posting,
+            reply_to_list,
+        } => {
+            let list = email_arg(list)?;
+            let posting = Posting::from_word(posting).ok_or_else(|| {
+                invalid(format!(
+                    "`{posting}`: who may post is members, anyone or moderators"
+                ))
+            })?;
+            store.call_blocking(Op::List {
+                address: list.clone(),
+                change: ListChange::Set {
+                    posting,
+                    reply_to_list: *reply_to_list,
+                },
+            })?;
+            let replies = if *reply_to_list {
+                "the list"
+            } else {
+                "the sender"
+            };
+            writeln!(
+                out,
+                "list {list}: {} may post, replies go to {replies}",
+                posting.word()
+            )?;
+        }
+        AdminCommand::ListDel(list) => {
+            let list = email_arg(list)?;
+            store.call_blocking(Op::List {
+                address: list.clone(),
+                change: ListChange::Delete,
+            })?;
+            writeln!(out, "deleted list {list}")?;
+        }
+        AdminCommand::ListMembers {
+            list,
+            add,
+            moderators,
+            addresses,
+        } => {
+            let list = email_arg(list)?;
+            let addresses = emails_arg(addresses)?;
+            let change = match (moderators, add) {
+                (false, true) => ListChange::AddMembers(addresses.clone()),
+                (false, false) => ListChange::DelMembers(addresses.clone()),
+                (true, true) => ListChange::AddModerators(addresses.clone()),
+                (true, false) => ListChange::DelModerators(addresses.clone()),
+            };
+            store.call_blocking(Op::List {
+                address: list.clone(),
+                change,
+            })?;
+            let l = store
+                .list(&list)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchList(list.clone())))?;
+            writeln!(
+                out,
+                "list {list}: {} members, {} moderators",
+                l.members.len(),
+                l.moderators.len()
+            )?;
+        }
+        AdminCommand::ListShow(None) => {
+            for l in store.lists()? {
+                writeln!(
+                    out,
+                    "{}\t{} members\t{} may post",
+                    l.address,
+                    l.members.len(),
+                    l.posting.word()
+                )?;
+            }
+        }
+        AdminCommand::ListShow(Some(list)) => {
+            let list = email_arg(list)?;
+            let l = store
+                .list(&list)?
+                .ok_or_else(|| store::Error::from(Refusal::NoSuchList(list.clone())))?;
+            let replies = if l.reply_to_list {
+                "the list"
+            } else {
+                "the sender"
+            };
+            writeln!(
+                out,
+                "{}: {} may post, replies go to {replies}",
+                l.address,
+                l.posting.word()
+            )?;
+            for m in &l.moderators {
+                writeln!(out, "moderator\t{m}")?;
+            }
+            for m in &l.members {
+                let state = if m.disabled {
+                    format!("disabled after {} bounces", m.bounces)
+                } else {
+                    format!("{} bounces", m.bounces)
+                };
+                writeln!(out, "member\t{}\t{state}", m.address)?;
+            }
+        }
         AdminCommand::AliasList => {
             for a in store.aliases()? {
                 writeln!(out, "{}\t{}", a.address, a.targets.join(", "))?;
+            }
+        }
+        AdminCommand::QuotaSet { email, size } => {
+            let email = email_arg(email)?;
+            let bytes = config::parse_size(size)
+                .filter(|n| *n <= config::MAX_QUOTA_BYTES)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "`{size}` is not a quota (a number of bytes, or e.g. 500M, 2G; 0 for unlimited; at most 1024T)"
+                    ))
+                })?;
+            store.call_blocking(Op::SetQuota {
+                email: email.clone(),
+                bytes,
+            })?;
+            if bytes == 0 {
+                writeln!(out, "{email} has no quota now")?;
+            } else {
+                writeln!(
+                    out,
+                    "quota of {email} set to {} ({bytes} bytes)",
+                    config::format_size(bytes)
+                )?;
+            }
+        }
+        AdminCommand::QuotaShow(user) => {
+            let users = match user {
+                Some(u) => vec![user_arg(store, u)?],
+                None => store.users()?,
+            };
+            for u in users {
+                let q = store
+                    .quota(u.id)?
+                    .ok_or_else(|| invalid(format!("no such user: {}", u.row.email)))?;
+                writeln!(out, "{}\t{}", u.row.email, quota_line(q))?;
             }
         }
         AdminCommand::DomainAdd(d) => {
@@ -469,6 +698,22 @@ pub fn execute(
             super::outbound::check(store, domain.as_deref(), out)?
         }
         AdminCommand::Transfer(t) => super::transfer::execute(t, store, out)?,
+        AdminCommand::Backup { .. } => {
+            let s = super::backup::write_backup(store, data, out)?;
+            log::info!(
+                "backup written: {} rows, {} files, {} bytes",
+                s.rows,
+                s.files,
+                s.bytes
+            );
+        }
+        AdminCommand::Restore(file) => {
+            let f = std::fs::File::open(file).map_err(|e| invalid(format!("{file}: {e}")))?;
+            let s = super::backup::restore(store, data, Box::new(f))?;
+            log::info!("{}", super::backup::restored_text(&s));
+            writeln!(out, "{}", super::backup::restored_text(&s))?;
+            return Ok(Changed { config: true });
+        }
     }
     Ok(Changed::default())
 }

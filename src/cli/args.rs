@@ -69,6 +69,72 @@ pub enum AdminCommand {
     },
     /// `alias list`
     AliasList,
+    /// `list add LIST [members|anyone|moderators] [reply-to-list]`: creates a mailing list or
+    /// sets its policies.
+    ListSet {
+        /// The list address.
+        list: String,
+        /// Who may post (`members`, `anyone`, `moderators`).
+        posting: String,
+        /// Replies go to the list.
+        reply_to_list: bool,
+    },
+    /// `list del LIST`
+    ListDel(String),
+    /// `list join|leave LIST ADDR…` and `list moderator add|del LIST ADDR…`
+    ListMembers {
+        /// The list address.
+        list: String,
+        /// Add (or remove).
+        add: bool,
+        /// Moderators rather than members.
+        moderators: bool,
+        /// Addresses.
+        addresses: Vec<String>,
+    },
+    /// `list show [LIST]`: one list with its members, or every list.
+    ListShow(Option<String>),
+    /// `sieve put USER NAME FILE`: stores (compiled first) the script in FILE.
+    SievePut {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+        /// The script file (absolute: the server may be the one reading it).
+        file: PathBuf,
+    },
+    /// `sieve get USER NAME`
+    SieveGet {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+    },
+    /// `sieve list USER`
+    SieveList(String),
+    /// `sieve activate USER NAME` or, with `None`, `sieve deactivate USER`
+    SieveActivate {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: Option<String>,
+    },
+    /// `sieve del USER NAME`
+    SieveDel {
+        /// The user.
+        user: String,
+        /// Script name.
+        name: String,
+    },
+    /// `quota set EMAIL SIZE` (the size as typed: checked when run, like the web form's)
+    QuotaSet {
+        /// Address.
+        email: String,
+        /// `500M`, `2G`, a number of bytes; 0 for unlimited.
+        size: String,
+    },
+    /// `quota show [EMAIL]`: one user's usage and quota, or every user's.
+    QuotaShow(Option<String>),
     /// `domain add D`
     DomainAdd(String),
     /// `domain del D`
@@ -121,6 +187,15 @@ pub enum AdminCommand {
     },
     /// `export`, `import`, `import-imap` ([`super::transfer`]).
     Transfer(super::transfer::TransferCommand),
+    /// `backup [FILE|-]`: the backup is the command's output.
+    Backup {
+        /// Where the command line writes it (`-`: standard output; absent: a dated file in the
+        /// current folder). Not sent over the control socket: the server writes the backup to
+        /// the connection and the command line to this file.
+        file: Option<String>,
+    },
+    /// `restore FILE` (into an empty store; the command line sends an absolute path).
+    Restore(String),
 }
 
 /// Most targets one `alias` command names (the control socket bounds a request's arguments).
@@ -183,9 +258,19 @@ Usage: mailnook <command> [--data DIR]
   user del EMAIL                 delete a user and all their mail
   user passwd EMAIL [--password P]
   user list
-  alias add ALIAS TARGET...      deliver ALIAS's mail to these users (adds to an alias)
+  alias add ALIAS TARGET...      deliver ALIAS's mail to these users or outside addresses
   alias del ALIAS [TARGET...]    remove targets, or the whole alias without any
   alias list
+  list add LIST [members|anyone|moderators] [reply-to-list]
+                                 make a mailing list, or set who may post and where replies go
+  list join|leave LIST ADDR...   add or remove members; list moderator add|del LIST ADDR...
+  list show [LIST], list del LIST
+  sieve put USER NAME FILE       store a Sieve script (checked first); sieve get USER NAME
+  sieve list USER                a user's scripts, the active one marked
+  sieve activate USER NAME, sieve deactivate USER, sieve del USER NAME
+  quota set EMAIL SIZE           storage quota, e.g. 500M or 2G (0: unlimited); mail
+                                 beyond it is refused, nothing stored is removed
+  quota show [EMAIL]             usage and quota of one user or all
   domain add|del D, domain list  local mail domains
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
@@ -197,6 +282,9 @@ Usage: mailnook <command> [--data DIR]
   queue delete ID                drop a queued message (nobody is told)
   dns records [--ip ADDR]...     the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
   check outbound [--domain D]    can this machine reach remote mail servers on port 25?
+  backup [FILE|-]                write a backup of the whole box (server running or not);
+                                 default FILE mailnook-backup-DATE.mnb, - for stdout
+  restore FILE                   restore a backup into a new box (no users, no mail)
   spam eval --train DIR --test DIR [--threshold X]
                                  train the spam filter on DIR/{ham,spam}, score the
                                  other DIR's messages; false positive/negative rates
@@ -394,6 +482,66 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             targets: alias_targets(targets)?,
         },
         ["alias", "list"] => AdminCommand::AliasList,
+        ["list", "add", list, rest @ ..] if rest.len() <= 2 => AdminCommand::ListSet {
+            list: list.to_string(),
+            posting: rest
+                .iter()
+                .find(|w| **w != "reply-to-list")
+                .unwrap_or(&"members")
+                .to_string(),
+            reply_to_list: rest.contains(&"reply-to-list"),
+        },
+        ["list", "del", list] => AdminCommand::ListDel(list.to_string()),
+        ["list", verb @ ("join" | "leave"), list, addresses @ ..] if !addresses.is_empty() => {
+            AdminCommand::ListMembers {
+                list: list.to_string(),
+                add: *verb == "join",
+                moderators: false,
+                addresses: alias_targets(addresses)?,
+            }
+        }
+        [
+            "list",
+            "moderator",
+            verb @ ("add" | "del"),
+            list,
+            addresses @ ..,
+        ] if !addresses.is_empty() => AdminCommand::ListMembers {
+            list: list.to_string(),
+            add: *verb == "add",
+            moderators: true,
+            addresses: alias_targets(addresses)?,
+        },
+        ["list", "show"] => AdminCommand::ListShow(None),
+        ["list", "show", list] => AdminCommand::ListShow(Some(list.to_string())),
+        ["sieve", "put", user, name, file] => AdminCommand::SievePut {
+            user: user.to_string(),
+            name: name.to_string(),
+            file: std::path::absolute(file).map_err(|e| format!("{file}: {e}"))?,
+        },
+        ["sieve", "get", user, name] => AdminCommand::SieveGet {
+            user: user.to_string(),
+            name: name.to_string(),
+        },
+        ["sieve", "list", user] => AdminCommand::SieveList(user.to_string()),
+        ["sieve", "activate", user, name] => AdminCommand::SieveActivate {
+            user: user.to_string(),
+            name: Some(name.to_string()),
+        },
+        ["sieve", "deactivate", user] => AdminCommand::SieveActivate {
+            user: user.to_string(),
+            name: None,
+        },
+        ["sieve", "del", user, name] => AdminCommand::SieveDel {
+            user: user.to_string(),
+            name: name.to_string(),
+        },
+        ["quota", "set", email, size] => AdminCommand::QuotaSet {
+            email: email.to_string(),
+            size: size.to_string(),
+        },
+        ["quota", "show"] => AdminCommand::QuotaShow(None),
+        ["quota", "show", email] => AdminCommand::QuotaShow(Some(email.to_string())),
         ["domain", "add", d] => AdminCommand::DomainAdd(d.to_string()),
         ["domain", "del", d] => AdminCommand::DomainDel(d.to_string()),
         ["domain", "list"] => AdminCommand::DomainList,
@@ -432,10 +580,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         ["check", "outbound"] => AdminCommand::CheckOutbound {
             domain: domain.take(),
         },
+        ["backup"] => AdminCommand::Backup { file: None },
+        ["backup", f] => AdminCommand::Backup {
+            file: Some(f.to_string()),
+        },
+        ["restore", f] => AdminCommand::Restore(f.to_string()),
         [first, ..] => {
             let known = [
-                "serve", "init", "user", "alias", "domain", "config", "mail", "check", "queue",
-                "dns", "spam", "help", "version",
+                "serve", "init", "user", "alias", "list", "sieve", "quota", "domain", "config",
+                "mail", "check", "queue", "dns", "spam", "help", "version", "backup", "restore",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -485,6 +638,49 @@ impl AdminCommand {
                 v
             }
             AdminCommand::AliasList => s(&["alias", "list"]),
+            AdminCommand::ListSet {
+                list,
+                posting,
+                reply_to_list,
+            } => {
+                let mut v = s(&["list", "add", list, posting]);
+                if *reply_to_list {
+                    v.push("reply-to-list".into());
+                }
+                v
+            }
+            AdminCommand::ListDel(list) => s(&["list", "del", list]),
+            AdminCommand::ListMembers {
+                list,
+                add,
+                moderators,
+                addresses,
+            } => {
+                let mut v = match (moderators, add) {
+                    (false, true) => s(&["list", "join", list]),
+                    (false, false) => s(&["list", "leave", list]),
+                    (true, true) => s(&["list", "moderator", "add", list]),
+                    (true, false) => s(&["list", "moderator", "del", list]),
+                };
+                v.extend(addresses.iter().cloned());
+                v
+            }
+            AdminCommand::ListShow(None) => s(&["list", "show"]),
+            AdminCommand::ListShow(Some(list)) => s(&["list", "show", list]),
+            AdminCommand::SievePut { user, name, file } => {
+                s(&["sieve", "put", user, name, &file.to_string_lossy()])
+            }
+            AdminCommand::SieveGet { user, name } => s(&["sieve", "get", user, name]),
+            AdminCommand::SieveList(user) => s(&["sieve", "list", user]),
+            AdminCommand::SieveActivate {
+                user,
+                name: Some(name),
+            } => s(&["sieve", "activate", user, name]),
+            AdminCommand::SieveActivate { user, name: None } => s(&["sieve", "deactivate", user]),
+            AdminCommand::SieveDel { user, name } => s(&["sieve", "del", user, name]),
+            AdminCommand::QuotaSet { email, size } => s(&["quota", "set", email, size]),
+            AdminCommand::QuotaShow(None) => s(&["quota", "show"]),
+            AdminCommand::QuotaShow(Some(e)) => s(&["quota", "show", e]),
             AdminCommand::DomainAdd(d) => s(&["domain", "add", d]),
             AdminCommand::DomainDel(d) => s(&["domain", "del", d]),
             AdminCommand::DomainList => s(&["domain", "list"]),
@@ -521,6 +717,8 @@ impl AdminCommand {
                 v
             }
             AdminCommand::Transfer(t) => t.to_args(),
+            AdminCommand::Backup { .. } => s(&["backup"]),
+            AdminCommand::Restore(f) => s(&["restore", f]),
         };
         match self {
             AdminCommand::Init {
@@ -572,11 +770,30 @@ mod tests {
             "user passwd a@example.test",
             "user del a@example.test",
             "user list",
+            "quota set a@example.test 500M",
+            "quota set a@example.test 0",
+            "quota show",
+            "quota show a@example.test",
             "domain add x.test",
             "alias add info@x.test a@x.test b@x.test",
             "alias del info@x.test b@x.test",
             "alias del info@x.test",
             "alias list",
+            "list add l@x.test anyone reply-to-list",
+            "list add l@x.test members",
+            "list del l@x.test",
+            "list join l@x.test a@x.test b@y.test",
+            "list leave l@x.test a@x.test",
+            "list moderator add l@x.test m@x.test",
+            "list moderator del l@x.test m@x.test",
+            "list show",
+            "list show l@x.test",
+            "sieve put a@x.test vacation /tmp/v.sieve",
+            "sieve get a@x.test vacation",
+            "sieve list a@x.test",
+            "sieve activate a@x.test vacation",
+            "sieve deactivate a@x.test",
+            "sieve del a@x.test vacation",
             "config set smtp.max_errors 5",
             "config list",
             "mail list a@example.test INBOX",

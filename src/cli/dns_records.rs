@@ -21,14 +21,15 @@ use std::path::Path;
 pub const MAX_TXT_STRING: usize = 255;
 
 /// The client-configuration services (RFC 6186 §3, RFC 8314 §5.1): implicit TLS first
-/// (priority 0), STARTTLS as the fallback (priority 10).
-pub const SRV_SERVICES: [(&str, u16, u16); 6] = [
+/// (priority 0), STARTTLS as the fallback (priority 10); and ManageSieve (RFC 5804 §1.8).
+pub const SRV_SERVICES: [(&str, u16, u16); 7] = [
     ("_submissions._tcp", 0, 465),
     ("_submission._tcp", 10, 587),
     ("_imaps._tcp", 0, 993),
     ("_imap._tcp", 10, 143),
     ("_pop3s._tcp", 0, 995),
     ("_pop3._tcp", 10, 110),
+    ("_sieve._tcp", 0, 4190),
 ];
 
 /// `value` as TXT RDATA: one quoted string, or `( "…" "…" )` when it is longer than 255 octets.

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod args;
+pub mod backup;
 pub mod control;
 pub mod dns_records;
 pub mod import_imap;
@@ -102,17 +103,36 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
         }
         _ => {}
     }
+    if let AdminCommand::Restore(file) = &mut cmd {
+        // The server may run in another folder: it gets the file's absolute path.
+        match std::fs::canonicalize(&*file) {
+            Ok(p) => match p.into_os_string().into_string() {
+                Ok(p) => *file = p,
+                Err(_) => {
+                    eprintln!("mailnook: {file}: the path is not valid UTF-8");
+                    return 1;
+                }
+            },
+            Err(e) => {
+                eprintln!("mailnook: {file}: {e}");
+                return 1;
+            }
+        }
+    }
+    if let AdminCommand::Backup { file } = &cmd {
+        return backup_to(data, &cmd, file.as_deref());
+    }
+    run_to(data, &cmd, &mut std::io::stdout().lock())
+}
+
+/// Runs an admin command, through the control socket or on the store, with its output to `out`.
+fn run_to(data: &Path, cmd: &AdminCommand, out: &mut dyn Write) -> i32 {
     let sock = data.join(control::SOCKET_NAME);
     match UnixStream::connect(&sock) {
         Ok(mut conn) => {
             let sent = control::write_request(&mut conn, &cmd.to_args());
-            let answer = sent.and_then(|_| {
-                control::read_response(
-                    &mut conn,
-                    &mut std::io::stdout().lock(),
-                    &mut std::io::stderr(),
-                )
-            });
+            let answer =
+                sent.and_then(|_| control::read_response(&mut conn, out, &mut std::io::stderr()));
             match answer {
                 Ok(code) => i32::from(code),
                 Err(e) => {
@@ -127,7 +147,7 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
             ) =>
         {
-            run_local(data, &cmd)
+            run_local(data, cmd, out)
         }
         Err(e) => {
             eprintln!("mailnook: control socket {}: {e}", sock.display());
@@ -136,9 +156,46 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
     }
 }
 
+/// `backup [FILE|-]`: the command's output goes to a new owner-only file (removed again if the
+/// backup fails), or to standard output.
+fn backup_to(data: &Path, cmd: &AdminCommand, file: Option<&str>) -> i32 {
+    use std::os::unix::fs::OpenOptionsExt;
+    if file == Some("-") {
+        return run_to(data, cmd, &mut std::io::stdout().lock());
+    }
+    let path = file.map_or_else(
+        || backup::file_name(crate::time::unix_now()),
+        str::to_string,
+    );
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path);
+    let mut f = match f {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("mailnook: {path}: {e}");
+            return 1;
+        }
+    };
+    let code = run_to(data, cmd, &mut f);
+    let synced = f.sync_all();
+    if code != 0 || synced.is_err() {
+        if let Err(e) = synced {
+            eprintln!("mailnook: {path}: {e}");
+        }
+        let _ = std::fs::remove_file(&path);
+        return code.max(1);
+    }
+    eprintln!("mailnook: backup written to {path}");
+    0
+}
+
 /// Runs an admin command on the store directly (server stopped).
-fn run_local(data: &Path, cmd: &AdminCommand) -> i32 {
-    let is_init = matches!(cmd, AdminCommand::Init { .. });
+fn run_local(data: &Path, cmd: &AdminCommand, out: &mut dyn Write) -> i32 {
+    // `init` and `restore` make a new box's store.
+    let is_init = matches!(cmd, AdminCommand::Init { .. } | AdminCommand::Restore(_));
     if !data.join(crate::server::STORE_FILE).exists() && !is_init {
         eprintln!(
             "mailnook: no store in {} (run `mailnook init --domain D --data {0}` or `mailnook serve`)",
@@ -160,9 +217,8 @@ fn run_local(data: &Path, cmd: &AdminCommand) -> i32 {
             return 1;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let result = admin::execute(cmd, &store, data, &mut stdout);
-    let _ = stdout.flush();
+    let result = admin::execute(cmd, &store, data, out);
+    let _ = out.flush();
     store.close();
     match result {
         Ok(_) => 0,

@@ -7,6 +7,7 @@
 
 pub mod compress;
 pub mod imap;
+pub mod managesieve;
 pub mod pop3;
 pub mod smtp;
 pub mod stream;
@@ -46,6 +47,41 @@ pub async fn with_timeout<T>(
     futures_lite::future::or(async { fut.await.map_err(ConnError::from) }, async {
         async_io::Timer::after(limit).await;
         Err(ConnError::Timeout)
+    })
+    .await
+}
+
+/// What one read of a session driver brought.
+pub enum Input {
+    /// This many bytes.
+    Bytes(usize),
+    /// The client closed the connection, or it failed.
+    Eof,
+    /// Nothing came within the deadline.
+    Timeout,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Reads into `buf` with a deadline, or stops early when the server shuts down.
+pub async fn read_some(
+    stream: &mut stream::Stream,
+    buf: &mut [u8],
+    limit: Duration,
+    shutdown: &async_channel::Receiver<()>,
+) -> Input {
+    use futures_lite::AsyncReadExt;
+    let read = async {
+        match with_timeout(limit, stream.read(buf)).await {
+            Ok(0) => Input::Eof,
+            Ok(n) => Input::Bytes(n),
+            Err(ConnError::Timeout) => Input::Timeout,
+            Err(_) => Input::Eof,
+        }
+    };
+    futures_lite::future::or(read, async {
+        let _ = shutdown.recv().await;
+        Input::Shutdown
     })
     .await
 }

@@ -9,14 +9,14 @@
 //! POP3 never changes flags; a message is streamed in store-sized pieces, never held whole.
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, loggable, with_timeout};
+use super::{ConnError, ConnId, Input, loggable, read_some, with_timeout};
 use crate::auth::{AuthFailure, Authenticator, Principal, Secret, decode_plain};
 use crate::config::Config;
 use crate::proto::pop3::{
     DotEncoder, Entry, Event, LoginFailure, Maildrop, Pop3Session, SessionConfig,
 };
 use crate::store::{self, BodyId, Done, MailboxId, Op, Store, UserId};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -83,13 +83,6 @@ struct Conn {
     inbox: Option<Inbox>,
 }
 
-enum Input {
-    Bytes(usize),
-    Eof,
-    Timeout,
-    Shutdown,
-}
-
 /// Serves one POP3 connection until it ends.
 pub async fn serve(stream: Stream, ctx: Pop3Context) -> Result<(), ConnError> {
     let Some(stream) = super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone()).await?
@@ -137,19 +130,7 @@ impl Conn {
 
     async fn read(&mut self, buf: &mut [u8]) -> Input {
         let limit = Duration::from_secs(self.ctx.config.pop3_timeout_secs);
-        let shutdown = self.ctx.shutdown.clone();
-        let read = async {
-            match with_timeout(limit, self.stream.read(buf)).await {
-                Ok(0) | Err(ConnError::Io(_)) | Err(ConnError::Tls(_)) => Input::Eof,
-                Ok(n) => Input::Bytes(n),
-                Err(ConnError::Timeout) => Input::Timeout,
-            }
-        };
-        futures_lite::future::or(read, async {
-            let _ = shutdown.recv().await;
-            Input::Shutdown
-        })
-        .await
+        read_some(&mut self.stream, buf, limit, &self.ctx.shutdown).await
     }
 }
 

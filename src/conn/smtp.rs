@@ -9,16 +9,20 @@
 //! signature computed on the blocking pool). Message bytes stream into the store through a
 //! [`MessageSink`], and the 250 for a message is sent only after the durable commit that holds
 //! its local copies and its queue row. A store fault becomes 451 4.3.0; the session goes on.
+//! Quotas: a recipient at their quota is refused at RCPT with 452 4.2.2; after the data, the
+//! rule of `delivery` applies (552 5.2.2 when the message fits no recipient, else delivery to
+//! those with room and a failure report to the sender for the others).
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
+use super::{ConnError, ConnId, Input, ReadClock, loggable, read_some, with_timeout};
 use crate::auth::sasl::{decode_login_password, decode_login_username};
 use crate::auth::{AuthFailure, Authenticator, Principal, SaslError, decode_plain};
 use crate::config::Config;
 use crate::delivery::greylist::{self, Greylist};
+use crate::delivery::lists::{self, Role as ListRole};
 use crate::delivery::sender_auth::{self, Checker};
 use crate::delivery::{self, MessageSink, RcptDecision};
-use crate::delivery::{clamd, scoring};
+use crate::delivery::{clamd, filters, scoring};
 use crate::dkim::SelectorKeys;
 use crate::dkim::canon::BodyHasher;
 use crate::dkim::verify::DkimVerifier;
@@ -27,8 +31,9 @@ use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
-use crate::store::{Done, NewQueued, Store, UserId};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use crate::store::lists::ListChange;
+use crate::store::{self, Done, LocalCopy, NewQueued, Op, Store, UserId};
+use futures_lite::AsyncWriteExt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -77,9 +82,17 @@ pub struct SmtpContext {
 struct Txn {
     sink: Option<MessageSink>,
     /// Local recipients: user and address as written (an alias adds one entry per user).
-    local: Vec<(UserId, String)>,
+    local: Vec<(LocalCopy, String)>,
     /// Remote recipients (submission only).
     remote: Vec<String>,
+    /// Outside addresses mail to a local address is forwarded to (an alias's outside targets,
+    /// the sender an SRS address stands for), and the local domain they were reached through.
+    forward: Vec<String>,
+    forward_domain: Option<String>,
+    /// A mailing list address (alone in its transaction) and which of its addresses.
+    list: Option<(String, ListRole)>,
+    /// For a list's `-bounces` and `-request` addresses: the start of the message.
+    capture: Vec<u8>,
     /// Why the message cannot be accepted, once something failed while it streamed in.
     failed: Option<Reply>,
     /// Header rewriting (completion for submission, forged Authentication-Results for MX), and
@@ -98,35 +111,10 @@ impl Txn {
     fn clear_recipients(&mut self) {
         self.local.clear();
         self.remote.clear();
+        self.forward.clear();
+        self.forward_domain = None;
+        self.list = None;
     }
-}
-
-enum Input {
-    Bytes(usize),
-    Eof,
-    Timeout,
-    Shutdown,
-}
-
-async fn read_some(
-    stream: &mut Stream,
-    buf: &mut [u8],
-    limit: Duration,
-    shutdown: &async_channel::Receiver<()>,
-) -> Input {
-    let read = async {
-        match with_timeout(limit, stream.read(buf)).await {
-            Ok(0) => Input::Eof,
-            Ok(n) => Input::Bytes(n),
-            Err(ConnError::Timeout) => Input::Timeout,
-            Err(_) => Input::Eof,
-        }
-    };
-    futures_lite::future::or(read, async {
-        let _ = shutdown.recv().await;
-        Input::Shutdown
-    })
-    .await
 }
 
 async fn flush(
@@ -259,6 +247,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                 conn.txn.failed = None;
                 conn.txn.dkim = None;
                 conn.txn.scan = Vec::new();
+                conn.txn.capture = Vec::new();
                 if ctx.submission.is_some() {
                     conn.txn.fixer = Some(HeaderFixer::new(
                         cfg.smtp_max_header_bytes,
@@ -314,6 +303,10 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     }
                     None => bytes,
                 };
+                if matches!(txn.list, Some((_, ListRole::Bounces | ListRole::Request))) {
+                    let room = lists::CAPTURE_BYTES.saturating_sub(txn.capture.len());
+                    txn.capture.extend_from_slice(&data[..room.min(data.len())]);
+                }
                 if let Some(sink) = txn.sink.as_mut()
                     && let Err(e) = sink.write(data).await
                 {
@@ -423,8 +416,32 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
             }
         }
     }
-    match delivery::check_recipient(&ctx.store, &ctx.config, rcpt) {
-        Ok(RcptDecision::Accept(users)) => {
+    let decision = delivery::check_recipient(&ctx.store, &ctx.config, rcpt);
+    // A list takes its own transaction: the fields it adds go into the one stored body.
+    let busy =
+        !conn.txn.local.is_empty() || !conn.txn.remote.is_empty() || !conn.txn.forward.is_empty();
+    if conn.txn.list.is_some() || (busy && matches!(decision, Ok(RcptDecision::List { .. }))) {
+        conn.session.reject(r::LIST_ALONE);
+        return;
+    }
+    match decision {
+        Ok(RcptDecision::List { list, role }) => {
+            let from = conn.session.mail_from().unwrap_or("").to_ascii_lowercase();
+            if role == ListRole::Post {
+                let allowed = match ctx.store.list(&list) {
+                    Ok(Some(l)) => !from.is_empty() && l.may_post(&from),
+                    _ => false,
+                };
+                if !allowed {
+                    log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> list={}: not allowed to post", ctx.cid, ctx.peer.ip(), loggable(&from, 100), list);
+                    conn.session.reject(r::LIST_NOT_ALLOWED);
+                    return;
+                }
+            }
+            conn.txn.list = Some((list, role));
+            conn.session.accept_rcpt();
+        }
+        Ok(RcptDecision::Accept { copies, forward }) => {
             // RFC 6647 on the MX only, and never for postmaster (RFC 5321 §4.5.1).
             let postmaster = match rcpt {
                 Recipient::Postmaster => true,
@@ -444,8 +461,18 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
                     return;
                 }
             }
-            for user in users {
-                conn.txn.local.push((user, shown.clone()));
+            for copy in copies {
+                conn.txn.local.push((copy, shown.clone()));
+            }
+            for f in forward {
+                if !conn.txn.forward.iter().any(|x| x.eq_ignore_ascii_case(&f)) {
+                    conn.txn.forward.push(f);
+                }
+            }
+            if let Recipient::Mailbox { domain, .. } = rcpt {
+                conn.txn
+                    .forward_domain
+                    .get_or_insert_with(|| domain.clone());
             }
             conn.session.accept_rcpt();
         }
@@ -458,6 +485,23 @@ async fn rcpt_decision(conn: &mut Conn<'_>, rcpt: &Recipient) {
             log::warn!("cid={} recipient check failed: {e}", ctx.cid);
             conn.session.reject(r::LOCAL_ERROR);
         }
+    }
+}
+
+/// The envelope sender for forwarding a message from `from` through the local `domain`: as it
+/// is for the null sender and our own domains, else rewritten with SRS (`crate::srs`) so the
+/// next hop's SPF check sees our domain. Without a secret it stays as it is.
+fn forward_sender(ctx: &SmtpContext, from: &str, domain: &str) -> String {
+    let ours = |d: &str| ctx.store.is_local_domain(d).unwrap_or(false);
+    if from.is_empty() || ours(crate::message::address::domain(from)) {
+        return from.to_string();
+    }
+    match ctx.store.state(crate::srs::SECRET_KEY) {
+        Ok(Some(secret)) => {
+            crate::srs::forward(&secret, from, domain, crate::time::unix_now() / 86_400)
+                .unwrap_or_else(|| from.to_string())
+        }
+        _ => from.to_string(),
     }
 }
 
@@ -502,6 +546,37 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
         }
         header = fixer.header().unwrap_or_default().to_vec();
+    }
+    // A list's service addresses: what the message says is acted on; nothing is stored.
+    if let Some((list, role @ (ListRole::Bounces | ListRole::Request))) = conn.txn.list.clone() {
+        let capture = std::mem::take(&mut conn.txn.capture);
+        let change = match role {
+            ListRole::Bounces => Some(ListChange::Bounced {
+                members: lists::failed_recipients(&capture),
+                max: ctx.config.lists_max_bounces,
+            }),
+            _ if !from.is_empty() && lists::asks_to_leave(&header) => {
+                Some(ListChange::DelMembers(vec![from.to_ascii_lowercase()]))
+            }
+            _ => None,
+        };
+        if let Some(change) = change {
+            log::info!(target: "maillog", "list {list} cid={} from=<{}>: {change:?}", ctx.cid, loggable(&from, 100));
+            if let Err(e) = ctx
+                .store
+                .call(Op::List {
+                    address: list,
+                    change,
+                })
+                .await
+            {
+                log::warn!("cid={} list change failed: {e}", ctx.cid);
+                return refuse(conn, sink, r::LOCAL_ERROR).await;
+            }
+        }
+        sink.discard().await;
+        conn.session.message_accepted(&id);
+        return;
     }
     // MX: sender authentication, and what the From: domain's DMARC policy asks for.
     let mut results = String::new();
@@ -567,7 +642,9 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 }
             }
             let only = match conn.txn.local.as_slice() {
-                [(first, _), rest @ ..] if rest.iter().all(|(u, _)| u == first) => Some(*first),
+                [(first, _), rest @ ..] if rest.iter().all(|(c, _)| c.user == first.user) => {
+                    Some(first.user)
+                }
                 _ => None,
             };
             let v = scoring::score(&ctx.store, &ctx.config, scan, &verdict, only).await;
@@ -588,6 +665,8 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             results.push_str(&format!("X-Spam-Score: {shown}\r\n"));
         }
     }
+    // Kept for a report to the sender, should the message not fit some recipient's quota.
+    let original_header = header.clone();
     // Submission: check the header's From, sign.
     let mut signature = String::new();
     if ctx.submission.is_some() {
@@ -602,7 +681,32 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
         }
         let body_hash = conn.txn.hasher.take().unwrap_or_default().finish();
-        signature = sign(ctx, &p, header, body_hash, now).await;
+        signature = sign(ctx, &p, header.clone(), body_hash, now).await;
+    }
+    // A list post goes to the members from the list's bounce address, with the list's fields.
+    let mut envelope_from = from.clone();
+    let mut list_fields = String::new();
+    if let Some((address, ListRole::Post)) = conn.txn.list.take() {
+        let expanded = match ctx.store.list(&address) {
+            Ok(Some(list)) => {
+                list_fields = lists::fields(&list, &header);
+                envelope_from = lists::bounce_address(&address);
+                lists::expand(&ctx.store, &ctx.config, &list)
+            }
+            Ok(None) => Ok((Vec::new(), Vec::new())),
+            Err(e) => Err(e),
+        };
+        match expanded {
+            Ok((copies, remote)) => {
+                log::info!(target: "maillog", "list {address} cid={} post from=<{}> to {} local and {} remote members", ctx.cid, loggable(&from, 100), copies.len(), remote.len());
+                conn.txn.local = copies.into_iter().map(|c| (c, address.clone())).collect();
+                conn.txn.remote = remote;
+            }
+            Err(e) => {
+                log::warn!("cid={} list expansion failed: {e}", ctx.cid);
+                return refuse(conn, sink, r::LOCAL_ERROR).await;
+            }
+        }
     }
     let tls = stream.tls_description();
     let recipients = conn.txn.local.len() + conn.txn.remote.len();
@@ -629,19 +733,103 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     // RFC 5321 §4.4: the delivering server records the reverse path in Return-Path. A submitted
     // message's local copies are final deliveries too; the queue strips the field again before
     // relaying the shared body (`queue::transport`), as a relay must not send one.
-    let mut prefix = format!("Return-Path: <{}>\r\n", from.replace(['\r', '\n'], "")).into_bytes();
+    let mut prefix = format!(
+        "Return-Path: <{}>\r\n",
+        envelope_from.replace(['\r', '\n'], "")
+    )
+    .into_bytes();
+    prefix.extend_from_slice(list_fields.as_bytes());
     prefix.extend_from_slice(results.as_bytes());
     prefix.extend_from_slice(signature.as_bytes());
     prefix.extend_from_slice(received.to_header().as_bytes());
     let size = sink.len();
-    let users: Vec<UserId> = conn.txn.local.iter().map(|(u, _)| *u).collect();
-    let queue = (!conn.txn.remote.is_empty()).then(|| NewQueued {
-        from: from.clone(),
-        rcpts: std::mem::take(&mut conn.txn.remote),
+    // Each local recipient's Sieve script: where their copies go, redirects, reject, vacation.
+    let local = std::mem::take(&mut conn.txn.local);
+    // Each user and the address they were given as, for the over-quota report.
+    let shown_as: Vec<(UserId, String)> = local.iter().map(|(c, a)| (c.user, a.clone())).collect();
+    let filtered = {
+        let (store, config) = (ctx.store.clone(), Config::clone(&ctx.config));
+        let has_remote = !conn.txn.remote.is_empty() || !conn.txn.forward.is_empty();
+        let (header, from) = (header.clone(), from.clone());
+        let list = !list_fields.is_empty();
+        blocking::unblock(move || {
+            let m = filters::Incoming {
+                header: &header,
+                size,
+                from: &from,
+                local: &local,
+                junk,
+                has_remote,
+                list,
+            };
+            filters::apply(&store, &config, &m)
+        })
+        .await
+    };
+    let filtered = match filtered {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("cid={} filtering failed: {e}", ctx.cid);
+            return refuse(conn, sink, r::LOCAL_ERROR).await;
+        }
+    };
+    if let Some(reason) = &filtered.reject {
+        log::info!(target: "maillog", "rejected cid={} ip={} from=<{}> by the recipient's filter", ctx.cid, ctx.peer.ip(), loggable(&from, 100));
+        let reason = reason.replace(['\r', '\n'], " ");
+        let reply = Reply::owned(550, Some((5, 7, 1)), loggable(&reason, 200));
+        return refuse(conn, sink, reply).await;
+    }
+    let mut remote = std::mem::take(&mut conn.txn.remote);
+    let mut forward = std::mem::take(&mut conn.txn.forward);
+    forward.extend(filtered.redirects.iter().cloned());
+    // Forwarded mail leaves with a sender of ours (SRS) when its own is from elsewhere.
+    let queue_from = match (forward.is_empty(), conn.txn.forward_domain.take()) {
+        (false, Some(domain)) if envelope_from == from => forward_sender(ctx, &from, &domain),
+        _ => envelope_from.clone(),
+    };
+    for r in forward {
+        if !remote.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+            remote.push(r);
+        }
+    }
+    if filtered.copies.is_empty() && remote.is_empty() {
+        // Every recipient's script discarded it: accepted, and nothing to store (RFC 5228 §4.5).
+        log::info!(target: "maillog", "discarded cid={} id={} ip={} from=<{}> by the recipients' filters", ctx.cid, id, ctx.peer.ip(), loggable(&from, 100));
+        sink.discard().await;
+        conn.session.message_accepted(&id);
+        return;
+    }
+    let queue = (!remote.is_empty()).then_some(NewQueued {
+        from: queue_from,
+        rcpts: remote,
         now,
     });
-    match sink.commit(prefix, users, queue, junk, now).await {
-        Ok(Done::Delivered { queued, .. }) => {
+    match sink.commit(prefix, filtered.copies, queue, junk, now).await {
+        Ok(Done::Delivered {
+            queued, over_quota, ..
+        }) => {
+            if !over_quota.is_empty() {
+                let over: Vec<String> = over_quota
+                    .iter()
+                    .map(|(user, email)| {
+                        shown_as
+                            .iter()
+                            .find(|(u, _)| u == user)
+                            .map_or_else(|| email.clone(), |(_, shown)| shown.clone())
+                    })
+                    .collect();
+                log::info!(target: "maillog", "over quota cid={} id={} from=<{}> rcpts={}", ctx.cid, id, loggable(&from, 100), loggable(&over.join(","), 400));
+                ctx.stats.count(crate::stats::Event::Refused);
+                if let Err(e) =
+                    report_over_quota(ctx, &from, &id, &original_header, &over, now).await
+                {
+                    // The copies with room are stored, the report is not: 451 makes the client
+                    // send again rather than leave the sender uninformed.
+                    log::warn!("cid={} over-quota report failed: {e}", ctx.cid);
+                    conn.session.reject(r::LOCAL_ERROR);
+                    return;
+                }
+            }
             log::info!(
                 target: "maillog",
                 "accepted cid={} id={} ip={} from=<{}> rcpts={} size={}{}",
@@ -657,13 +845,38 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 ctx.stats.count(crate::stats::Event::Received);
             }
             conn.session.message_accepted(&id);
+            filters::send_replies(&ctx.store, &ctx.config, filtered.replies).await;
         }
         Ok(_) => conn.session.reject(r::LOCAL_ERROR),
+        Err(store::Error::Refused(store::Refusal::OverQuota(who))) => {
+            log::info!(target: "maillog", "rejected cid={} id={} ip={} from=<{}> size={} over quota: {}", ctx.cid, id, ctx.peer.ip(), loggable(&from, 100), size, loggable(&who, 100));
+            ctx.stats.count(crate::stats::Event::Refused);
+            conn.session.reject(r::MAILBOX_FULL);
+        }
         Err(e) => {
             log::warn!("cid={} commit failed: {e}", ctx.cid);
             conn.session.reject(r::LOCAL_ERROR);
         }
     }
+}
+
+/// Commits the report telling `from` that message `id` did not fit the quota of `over`
+/// (`delivery::quota_report`); nothing for the null sender.
+async fn report_over_quota(
+    ctx: &SmtpContext,
+    from: &str,
+    id: &str,
+    header: &[u8],
+    over: &[String],
+    now: u64,
+) -> store::Result<()> {
+    let report = delivery::quota_report(&ctx.store, &ctx.config, from, id, header, over, now)?;
+    if let Some(d) = report {
+        let local = !d.recipients.is_empty();
+        ctx.store.call(store::Op::Deliver(d)).await?;
+        log::info!(target: "maillog", "report id={id} kind=Failure to=<{}> rcpts={} {}", loggable(from, 100), over.len(), if local { "local" } else { "queued" });
+    }
+    Ok(())
 }
 
 /// The DKIM-Signature fields (RSA first, then Ed25519) for a message from `p`, or nothing when

@@ -7,6 +7,14 @@
 //! holds more than the head limit plus the body limit; a malformed or oversized request gets its
 //! status code and the connection is closed; responses are written in request order (no
 //! pipelining beyond reading ahead into the buffer).
+//!
+//! Uploads (`multipart/form-data` POSTs, up to `web.max_upload_bytes`) are not buffered: the
+//! page pulls their body read by read ([`crate::web::UploadBody`]), and each read must arrive
+//! within `web.timeout_secs` of the one before (a large upload takes longer than one timeout).
+//! A connection whose upload was not read to its end is closed after the answer. A streamed
+//! response (a backup download) is sent with the chunked transfer coding as its pieces come;
+//! if producing it fails, the connection is closed without the last chunk, so the client sees
+//! an incomplete body rather than a short file.
 
 use super::stream::Stream;
 use super::{ConnError, ConnId, starting_stream, with_timeout};
@@ -73,66 +81,33 @@ async fn send(stream: &mut Stream, bytes: &[u8], limit: Duration) -> Result<(), 
     .await
 }
 
-/// Chunks of a streamed body between its writer (blocking pool) and the connection.
-const STREAM_CHUNK: usize = 64 * 1024;
-const STREAM_QUEUE: usize = 4;
-
-/// A [`std::io::Write`] that hands full chunks to the connection task.
-struct ChunkSender {
-    tx: async_channel::Sender<Vec<u8>>,
-    buf: Vec<u8>,
+/// An upload's body: what the buffer already holds, then reads from the connection, up to
+/// `Content-Length`.
+struct Upload<'a> {
+    stream: &'a mut Stream,
+    buf: &'a mut Vec<u8>,
+    remaining: usize,
+    timeout: Duration,
+    shutdown: &'a async_channel::Receiver<()>,
 }
 
-impl std::io::Write for ChunkSender {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(STREAM_CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == STREAM_CHUNK {
-            self.flush()?;
+impl crate::web::UploadBody for Upload<'_> {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
+        if self.remaining == 0 {
+            return Ok(None);
         }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
-            return Ok(());
+            let deadline = Instant::now() + self.timeout;
+            match fill(self.stream, self.buf, deadline, self.shutdown).await {
+                Ok(true) => {}
+                Ok(false) => return Err("the connection closed during the upload".into()),
+                Err(e) => return Err(format!("reading the upload: {e}")),
+            }
         }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK));
-        self.tx
-            .send_blocking(chunk)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+        let n = self.buf.len().min(self.remaining);
+        self.remaining -= n;
+        Ok(Some(self.buf.drain(..n).collect()))
     }
-}
-
-/// Sends a streamed body with chunked transfer coding (RFC 9112 §7.1): the source writes on
-/// the blocking pool into a bounded queue, so at most a few chunks are in memory. Only a source
-/// that finished writes the last chunk; if it failed, the connection ends without it.
-async fn send_stream(
-    stream: &mut Stream,
-    source: Arc<dyn http::BodySource>,
-    limit: Duration,
-) -> Result<(), ConnError> {
-    let (tx, rx) = async_channel::bounded(STREAM_QUEUE);
-    let producer = blocking::unblock(move || {
-        let mut w = ChunkSender {
-            tx,
-            buf: Vec::with_capacity(STREAM_CHUNK),
-        };
-        source
-            .write_to(&mut w)
-            .and_then(|_| std::io::Write::flush(&mut w))
-    });
-    while let Ok(chunk) = rx.recv().await {
-        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-        framed.extend_from_slice(&chunk);
-        framed.extend_from_slice(b"\r\n");
-        // A client that stops reading closes the queue, which stops the writer.
-        send(stream, &framed, limit).await?;
-    }
-    producer
-        .await
-        .map_err(|e| ConnError::Io(std::io::Error::other(e.to_string())))?;
-    send(stream, b"0\r\n\r\n", limit).await
 }
 
 /// Serves one connection until either side ends it.
@@ -155,6 +130,7 @@ pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
         let limits = Limits {
             max_head_bytes: config.web_max_head_bytes,
             max_body_bytes: config.web_max_body_bytes,
+            max_upload_bytes: config.web_max_upload_bytes,
         };
         let timeout = Duration::from_secs(config.web_timeout_secs);
         let deadline = Instant::now() + timeout;
@@ -197,17 +173,36 @@ pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
         {
             send(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n", timeout).await?;
         }
-        while buf.len() < req.content_length {
-            match fill(&mut stream, &mut buf, deadline, &ctx.shutdown).await {
-                Ok(true) => {}
-                Ok(false) => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
-        req.body = buf.drain(..req.content_length).collect();
-        let keep_alive =
+        let mut keep_alive =
             req.keep_alive() && ctx.shutdown.try_recv().is_err() && !ctx.shutdown.is_closed();
-        let response = ctx.web.handle(&req, origin).await;
+        let mut response = if req.is_upload() {
+            let mut body = Upload {
+                stream: &mut stream,
+                buf: &mut buf,
+                remaining: req.content_length,
+                timeout,
+                shutdown: &ctx.shutdown,
+            };
+            let response = ctx.web.handle_upload(&req, origin, &mut body).await;
+            keep_alive &= body.remaining == 0;
+            response
+        } else {
+            while buf.len() < req.content_length {
+                match fill(&mut stream, &mut buf, deadline, &ctx.shutdown).await {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            req.body = buf.drain(..req.content_length).collect();
+            ctx.web.handle(&req, origin).await
+        };
+        let mut pieces = response.stream.and_then(|id| ctx.web.streams.take(id));
+        if pieces.is_some() && !req.http11 {
+            // RFC 9112 §7.1: no chunked coding towards an HTTP/1.0 client.
+            pieces = None;
+            response = error_page(505, "This download needs HTTP/1.1.");
+        }
         log::debug!(
             "cid={} web: {:?} {} -> {}",
             ctx.cid,
@@ -223,11 +218,20 @@ pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
             timeout,
         )
         .await?;
-        if let Some(source) = response.stream.filter(|_| !head_only)
-            && let Err(e) = send_stream(&mut stream, source, timeout).await
-        {
-            log::info!("cid={} web: streamed body not finished: {e}", ctx.cid);
-            return Err(e);
+        if let Some(pieces) = pieces.filter(|_| !head_only) {
+            loop {
+                match pieces.recv().await {
+                    Ok(Ok(piece)) if piece.is_empty() => {}
+                    Ok(Ok(piece)) => send(&mut stream, &http::chunk(&piece), timeout).await?,
+                    Ok(Err(e)) => {
+                        log::warn!("cid={} web: streamed response failed: {e}", ctx.cid);
+                        let _ = with_timeout(timeout, stream.close()).await;
+                        return Ok(());
+                    }
+                    Err(_) => break,
+                }
+            }
+            send(&mut stream, http::LAST_CHUNK, timeout).await?;
         }
         if !keep_alive {
             let _ = with_timeout(timeout, stream.close()).await;

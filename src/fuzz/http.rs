@@ -50,12 +50,17 @@ pub fn fuzz_http_request(data: &[u8]) {
     let limits = Limits {
         max_head_bytes: 64 + usize::from(h[1]) * 16,
         max_body_bytes: usize::from(h[2]) * 4,
+        max_upload_bytes: u64::from(h[2]) * 64,
     };
     let _ = Form::parse(&payload);
     match http::parse_head(&payload, &limits) {
         Ok(Some((mut req, n))) => {
             assert!(n <= limits.max_head_bytes && n <= payload.len());
-            assert!(req.content_length <= limits.max_body_bytes);
+            if req.is_upload() {
+                assert!(req.content_length as u64 <= limits.max_upload_bytes);
+            } else {
+                assert!(req.content_length <= limits.max_body_bytes);
+            }
             assert!(req.path.starts_with('/'));
             assert!(!req.path.contains('\0') && !req.path.contains('\\'));
             assert!(!req.path.split('/').any(|s| s == ".."));

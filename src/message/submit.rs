@@ -179,8 +179,8 @@ impl HeaderFixer {
     }
 }
 
-/// A token unique to this message: the time and 64 random bits.
-fn unique_token(now: u64) -> String {
+/// A token unique to a message (the left part of a Message-ID): the time and 64 random bits.
+pub fn unique_token(now: u64) -> String {
     let mut r = [0u8; 8];
     if getrandom::fill(&mut r).is_err() {
         r = now.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes();

@@ -6,8 +6,13 @@
 //! - [`parse_head`] never reads past [`Limits::max_head_bytes`] and accepts at most
 //!   [`MAX_HEADERS`] fields; a head that does not fit is an error the driver answers with 431.
 //! - A request body is accepted only with a valid `Content-Length` (RFC 9112 §6.3) of at most
-//!   [`Limits::max_body_bytes`]; `Transfer-Encoding` on a request is refused (501), as are several
-//!   or malformed `Content-Length` fields (400: request smuggling starts there).
+//!   [`Limits::max_body_bytes`], or [`Limits::max_upload_bytes`] for a `multipart/form-data`
+//!   POST ([`Request::is_upload`], which the driver streams instead of buffering);
+//!   `Transfer-Encoding` on a request is refused (501), as are several or malformed
+//!   `Content-Length` fields (400: request smuggling starts there).
+//! - A response whose body is streamed ([`Response::stream`]) is framed with the chunked
+//!   transfer coding (RFC 9112 §7.1): the head says so and the driver writes [`chunk`]s, then
+//!   [`LAST_CHUNK`].
 //! - Only origin-form targets (`/path?query`) are accepted; the path is percent-decoded into
 //!   UTF-8 and must not contain NUL, `..` segments or backslashes.
 //! - [`Form`] decoding is bounded by its input; every value is valid UTF-8 or the form is refused.
@@ -24,6 +29,8 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Request body, bytes.
     pub max_body_bytes: usize,
+    /// A `multipart/form-data` request body (streamed by the driver), bytes.
+    pub max_upload_bytes: u64,
 }
 
 /// Request methods the web page answers.
@@ -129,6 +136,16 @@ impl Request {
         Form::parse(self.query.as_bytes())
     }
 
+    /// Whether this is a `multipart/form-data` POST: its body is an upload the driver streams
+    /// to the application instead of reading it whole.
+    pub fn is_upload(&self) -> bool {
+        self.method == Method::Post
+            && self
+                .header("content-type")
+                .and_then(|ct| ct.split(';').next())
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
+    }
+
     /// The body as a URL-encoded form (`None` if it is not one).
     pub fn form(&self) -> Option<Form> {
         let ct = self.header("content-type").unwrap_or("");
@@ -203,19 +220,23 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)
         }
         headers.push((name, h.value.to_vec()));
     }
-    let content_length = content_length.unwrap_or(0);
-    if content_length > limits.max_body_bytes {
-        return Err(HttpError::BodyTooLarge);
-    }
     let request = Request {
         method,
         path,
         query: query.to_string(),
         http11: req.version == Some(1),
         headers,
-        content_length,
+        content_length: content_length.unwrap_or(0),
         body: Vec::new(),
     };
+    let limit = if request.is_upload() {
+        limits.max_upload_bytes
+    } else {
+        limits.max_body_bytes as u64
+    };
+    if request.content_length as u64 > limit {
+        return Err(HttpError::BodyTooLarge);
+    }
     Ok(Some((request, n)))
 }
 
@@ -294,6 +315,11 @@ impl Form {
         Some(Form(fields))
     }
 
+    /// A form of these fields (e.g. from a `multipart/form-data` body).
+    pub fn from_fields(fields: Vec<(String, String)>) -> Form {
+        Form(fields)
+    }
+
     /// The first value of field `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -308,15 +334,6 @@ impl Form {
     }
 }
 
-/// A body too large to build in memory: the connection driver runs [`BodySource::write_to`]
-/// off the executor thread and sends what it writes with chunked transfer coding (RFC 9112
-/// §7.1). An error ends the connection without the last chunk, so the client sees the body
-/// is incomplete.
-pub trait BodySource: Send + Sync + std::fmt::Debug {
-    /// Writes the whole body (blocking).
-    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
-}
-
 /// A response to write.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -326,8 +343,20 @@ pub struct Response {
     pub headers: Vec<(&'static str, String)>,
     /// The body.
     pub body: Vec<u8>,
-    /// A streamed body instead of `body`.
-    pub stream: Option<std::sync::Arc<dyn BodySource>>,
+    /// Instead of `body`: the id of a stream the application registered with the driver; the
+    /// body is sent with the chunked transfer coding as the stream yields it.
+    pub stream: Option<u64>,
+}
+
+/// The end of a chunked body (RFC 9112 §7.1: last-chunk and an empty trailer section).
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// One chunk of a chunked body (RFC 9112 §7.1); `data` must not be empty.
+pub fn chunk(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 impl Response {
@@ -413,6 +442,7 @@ mod tests {
     const L: Limits = Limits {
         max_head_bytes: 1024,
         max_body_bytes: 100,
+        max_upload_bytes: 1000,
     };
 
     fn parse(s: &str) -> Result<Option<(Request, usize)>, HttpError> {
@@ -462,6 +492,11 @@ mod tests {
         );
         assert_eq!(e("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
         assert_eq!(e("POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n"), 413);
+        let upload =
+            "POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length:";
+        let (r, _) = parse(&format!("{upload} 1000\r\n\r\n")).unwrap().unwrap();
+        assert!(r.is_upload() && r.content_length == 1000);
+        assert_eq!(e(&format!("{upload} 1001\r\n\r\n")), 413);
         assert_eq!(
             e(&format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(1100))),
             431
@@ -490,5 +525,16 @@ mod tests {
         );
         let head = r.to_bytes(true, true, "D");
         assert!(head.ends_with(b"Content-Length: 2\r\n\r\n"));
+        let mut streamed = Response::new(200, "application/octet-stream", "");
+        streamed.stream = Some(1);
+        assert!(
+            streamed
+                .to_bytes(false, true, "D")
+                .ends_with(b"Date: D\r\nTransfer-Encoding: chunked\r\n\r\n")
+        );
+        assert_eq!(
+            chunk(&[b'a'; 26]),
+            [b"1a\r\n".as_slice(), &[b'a'; 26], b"\r\n"].concat()
+        );
     }
 }

@@ -8,5 +8,7 @@ pub mod dot;
 pub mod http;
 pub mod imap;
 pub mod line;
+pub mod managesieve;
+pub mod multipart;
 pub mod pop3;
 pub mod smtp;

@@ -20,9 +20,10 @@ pub mod transport;
 use crate::config::Config;
 use crate::dns::stub::{ConfiguredResolver, StubResolver};
 use crate::message::dsn::{self, DsnInput, DsnKind, DsnRecipient};
-use crate::message::{MimeLimits, MimeParser};
 use crate::proto::smtp::client::RcptResult;
-use crate::store::{Delivery, Op, QueueId, QueueUpdate, QueuedMessage, RcptState, Store};
+use crate::store::{
+    Delivery, LocalCopy, Op, QueueId, QueueUpdate, QueuedMessage, RcptState, Store,
+};
 use crate::tls::client::{ClientTls, Policy, Verification};
 use async_executor::LocalExecutor;
 use retry::Backoff;
@@ -353,8 +354,23 @@ async fn attempt(env: &Env, row: QueuedMessage) -> crate::store::Result<()> {
     } else {
         (None, Vec::new())
     };
+    // A list's post (sent from its bounce address): failures count against the members, and
+    // nobody gets a report.
+    let list = match kind {
+        Some(_) => crate::delivery::lists::find(&env.store, &row.from.to_ascii_lowercase())?
+            .filter(|(_, role)| *role == crate::delivery::lists::Role::Bounces)
+            .map(|(l, _)| l.address),
+        None => None,
+    };
+    let bounced: Vec<String> = match (&list, kind) {
+        (Some(_), Some(DsnKind::Failure)) => listed
+            .iter()
+            .map(|r| r.address.to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    };
     let report = match kind {
-        Some(kind) if !row.from.is_empty() => {
+        Some(kind) if !row.from.is_empty() && list.is_none() => {
             report_delivery(env, &row, kind, &listed, now, next_attempt)?
         }
         _ => None,
@@ -371,6 +387,15 @@ async fn attempt(env: &Env, row: QueuedMessage) -> crate::store::Result<()> {
         report: report.map(Box::new),
     };
     env.store.call(op).await?;
+    if let Some(address) = list
+        && !bounced.is_empty()
+    {
+        let change = crate::store::lists::ListChange::Bounced {
+            members: bounced,
+            max: cfg.lists_max_bounces,
+        };
+        env.store.call(Op::List { address, change }).await?;
+    }
     Ok(())
 }
 
@@ -439,22 +464,15 @@ fn report_delivery(
         original_header: &header,
     });
     log::info!(target: "maillog", "report id={} kind={kind:?} to=<{}> rcpts={}", row.id, row.from, recipients.len());
-    // Delivered like a message from the null sender (RFC 3464 §2: reports use MAIL FROM:<>).
-    let prefix = b"Return-Path: <>\r\n".to_vec();
-    let mut mime = MimeParser::new(MimeLimits::default());
-    mime.feed(&bytes);
-    let summary = mime.finish_with_prefix(&prefix).encode();
-    Ok(Some(Delivery {
-        upload: env.store.new_upload(),
-        chunks_sent: 0,
-        prefix,
-        tail: bytes,
-        summary,
-        internal_date: now,
-        recipients: vec![user.id],
-        queue: None,
-        junk: false,
-    }))
+    // Delivered like a message from the null sender (RFC 3464 §2: reports use MAIL FROM:<>),
+    // over quota or not: a sender always learns what became of their mail.
+    Ok(Some(crate::delivery::report_delivery(
+        &env.store,
+        bytes,
+        now,
+        vec![LocalCopy::inbox(user.id)],
+        None,
+    )))
 }
 
 /// The queued message's header section, cut at a line end to [`REPORT_HEADER_BYTES`].
@@ -517,6 +535,7 @@ mod tests {
                 now: 1,
             }),
             junk: false,
+            quota: true,
         };
         store.call_blocking(Op::Deliver(d)).unwrap();
         let row = store.queue().unwrap().pop().unwrap();

@@ -12,7 +12,7 @@ pub mod limits;
 use crate::cli::args::ServeArgs;
 use crate::config::Config;
 use crate::conn::stream::Stream;
-use crate::conn::{ConnId, imap, pop3, smtp};
+use crate::conn::{ConnId, imap, managesieve, pop3, smtp};
 use crate::store::Store;
 use crate::tls::ServerTls;
 use async_executor::LocalExecutor;
@@ -73,6 +73,8 @@ pub enum Role {
     Pop3,
     /// POP3 over implicit TLS.
     Pop3s,
+    /// ManageSieve with STARTTLS (RFC 5804).
+    ManageSieve,
     /// The web page over plain HTTP (redirects to HTTPS).
     Web,
     /// The web page over HTTPS.
@@ -89,6 +91,7 @@ impl Role {
         Role::Imaps,
         Role::Pop3,
         Role::Pop3s,
+        Role::ManageSieve,
         Role::Web,
         Role::WebTls,
     ];
@@ -103,6 +106,7 @@ impl Role {
             Role::Imaps => 993,
             Role::Pop3 => 110,
             Role::Pop3s => 995,
+            Role::ManageSieve => 4190,
             Role::Web => 80,
             Role::WebTls => 443,
         }
@@ -118,6 +122,7 @@ impl Role {
             Role::Imaps => "imaps (TLS)",
             Role::Pop3 => "pop3 (STLS)",
             Role::Pop3s => "pop3s (TLS)",
+            Role::ManageSieve => "managesieve (STARTTLS)",
             Role::Web => "web (HTTP)",
             Role::WebTls => "web (HTTPS)",
         }
@@ -292,6 +297,10 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let resolver: Rc<crate::dns::stub::ConfiguredResolver> = Rc::default();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let stats = Rc::new(crate::stats::Stats::load(&store));
+    // Made before any connection, so every forwarded sender is rewritten under the same secret.
+    if let Err(e) = crate::srs::ensure_secret(&store) {
+        log::warn!("srs: no secret ({e}); forwarding keeps the original sender");
+    }
     let shared = Rc::new(Shared {
         store,
         data: args.data.clone(),
@@ -475,6 +484,18 @@ async fn accept_loop(
                     };
                     pop3::serve(Stream::Plain(tcp), ctx).await
                 }
+                Role::ManageSieve => {
+                    let ctx = managesieve::ManageSieveContext {
+                        store: shared.store.clone(),
+                        config: shared.config(),
+                        tls: shared.tls.config(),
+                        auth: shared.auth.clone(),
+                        shutdown: shared.shutdown.clone(),
+                        peer,
+                        cid,
+                    };
+                    managesieve::serve(Stream::Plain(tcp), ctx).await
+                }
                 Role::Web | Role::WebTls => {
                     let Some(web) = shared.web.borrow().clone() else {
                         return;
@@ -563,6 +584,7 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
             let weak = Rc::downgrade(shared);
             Rc::new(move || weak.upgrade().map_or(0, |s| s.limits.open()))
         },
+        streams: Default::default(),
     }
 }
 

@@ -1,12 +1,15 @@
-//! Aliases: addresses in a local domain that deliver to one or more local users (e.g.
-//! `info@example.org` → `alice@example.org`, `bob@example.org`).
+//! Aliases: addresses in a local domain that deliver to local users and forward to outside
+//! addresses (e.g. `info@example.org` → `alice@example.org`, `bob@elsewhere.net`);
+//! `@example.org` is the domain's catch-all, which takes mail for every address of the domain
+//! that nothing else takes. Forwarding rewrites the envelope sender (`crate::srs`).
 //!
 //! Invariants (kept by the writer, checked by [`check`]):
 //! - an alias address is lower-case, in a local domain, and no user has it; a user address is
 //!   never an alias (adding a user or an alias with a taken address is refused);
-//! - an alias has 1..=[`MAX_ALIAS_TARGETS`] distinct targets, each the address of an existing
-//!   user (deleting a user removes it from every alias, and an alias left with no target goes
-//!   with it), so resolving an alias never chains and never loops;
+//! - an alias has 1..=[`MAX_ALIAS_TARGETS`] distinct targets; a target in a local domain is
+//!   the address of an existing user (deleting a user removes it from every alias, and an alias
+//!   left with no target goes with it), any other is an outside address; so resolving an alias
+//!   never chains and never loops;
 //! - there are at most [`MAX_ALIASES`] aliases, so listing them is bounded.
 
 use super::schema::{ALIASES, DOMAINS, USER_BY_EMAIL};
@@ -26,7 +29,7 @@ const ROW_V1: u8 = 1;
 pub struct Alias {
     /// The alias address, lower-case.
     pub address: String,
-    /// The users it delivers to (their addresses), in the order given.
+    /// The users it delivers to and the outside addresses it forwards to, in the order given.
     pub targets: Vec<String>,
     /// Unix seconds.
     pub created: u64,
@@ -77,11 +80,15 @@ pub(super) fn add(txn: &WriteTransaction, address: &str, targets: &[String]) -> 
     if users.get(address)?.is_some() {
         return Err(Refusal::AddressIsUser(address.to_string()).into());
     }
+    if super::lists::exists(txn, address)? {
+        return Err(Refusal::ListExists(address.to_string()).into());
+    }
     if targets.is_empty() {
         return Err(Refusal::AliasWithoutTargets.into());
     }
+    let domains = txn.open_table(DOMAINS)?;
     for t in targets {
-        if users.get(t.as_str())?.is_none() {
+        if domains.get(domain_of(t))?.is_some() && users.get(t.as_str())?.is_none() {
             return Err(Refusal::NoSuchUser(t.clone()).into());
         }
     }
@@ -192,7 +199,7 @@ where
             problems.push(format!("alias {address} has no target"));
         }
         for t in &alias.targets {
-            if users.get(t.as_str())?.is_none() {
+            if domains.get(domain_of(t))?.is_some() && users.get(t.as_str())?.is_none() {
                 problems.push(format!("alias {address} names missing user {t}"));
             }
         }
@@ -213,21 +220,25 @@ impl super::Store {
         ))
     }
 
-    /// The users the alias `address` delivers to, or `None` when it is not an alias.
-    pub fn alias_users(&self, address: &str) -> Result<Option<Vec<UserId>>> {
+    /// The users the alias `address` delivers to and the outside addresses it forwards to, or
+    /// `None` when it is not an alias.
+    pub fn alias_targets(&self, address: &str) -> Result<Option<(Vec<UserId>, Vec<String>)>> {
         let txn = self.db()?.begin_read()?;
         let Some(v) = txn.open_table(ALIASES)?.get(address)? else {
             return Ok(None);
         };
         let alias = Alias::decode(address, v.value()).ok_or(super::Error::Corrupt("alias row"))?;
         let users = txn.open_table(USER_BY_EMAIL)?;
-        let mut ids = Vec::with_capacity(alias.targets.len());
+        let domains = txn.open_table(DOMAINS)?;
+        let (mut ids, mut outside) = (Vec::new(), Vec::new());
         for t in &alias.targets {
             if let Some(id) = users.get(t.as_str())? {
                 ids.push(UserId(id.value()));
+            } else if domains.get(domain_of(t))?.is_none() {
+                outside.push(t.clone());
             }
         }
-        Ok(Some(ids))
+        Ok(Some((ids, outside)))
     }
 
     /// Every alias, by address.

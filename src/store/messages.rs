@@ -10,14 +10,18 @@
 //! - operations select messages by UID ranges and hold only UIDs (and a few numbers per message)
 //!   in memory, never whole mailboxes of rows; refusals (bad keyword, limits, UIDs exhausted)
 //!   are decided in a read pass before the write pass.
+//! - APPEND and COPY are refused when they would take the owner over their quota
+//!   ([`super::quota`]), before anything is written; MOVE never is (it adds nothing);
 //! - junk training: copying or moving into a `\Junk` mailbox from another records "spam",
 //!   moving out of one into anything but `\Trash` records "ham" (deleting junk is no verdict),
 //!   and setting `$Junk` / `$NotJunk` on a message records "spam" / "ham"; in the same
 //!   transaction, at most [`TRAINING_KEEP`] kept per user.
 
 use super::schema::*;
-use super::writer::{State, add_body_refs, check_upload, corrupt, drop_body_ref, store_body};
-use super::{Done, FlagChange, MailboxId, Refusal, Result, StoreMode, Uid, UploadId};
+use super::writer::{
+    State, add_body_refs, check_upload, corrupt, drop_body_ref, store_body, upload_size,
+};
+use super::{Done, FlagChange, MailboxId, Refusal, Result, StoreMode, Uid, UploadId, UserId};
 use redb::{ReadableTable, WriteTransaction};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -47,6 +51,22 @@ fn intern(list: &mut Vec<String>, k: &str) -> Option<String> {
     }
     list.push(k.to_string());
     Some(k.to_string())
+}
+
+/// The keywords a delivered copy can keep of `wanted`, spelled as in its mailbox (interned):
+/// invalid ones, duplicates and any beyond the per-message or per-mailbox limits are left off.
+pub(super) fn arrival_keywords(row: &mut MailboxRow, wanted: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for k in wanted {
+        if out.len() < MAX_KEYWORDS_PER_MESSAGE
+            && check_keyword(k).is_ok()
+            && find_ci(&out, k).is_none()
+            && let Some(k) = intern(&mut row.keywords, k)
+        {
+            out.push(k);
+        }
+    }
+    out
 }
 
 /// Validates keywords and removes duplicates (ignoring case).
@@ -286,6 +306,11 @@ pub(super) fn append(txn: &WriteTransaction, state: &mut State, a: AppendArgs<'_
         .map(|k| intern(&mut row.keywords, k))
         .collect::<Option<Vec<String>>>()
         .ok_or(Refusal::TooMany("keywords in one mailbox"))?;
+    super::quota::check_room(
+        txn,
+        UserId(row.user),
+        upload_size(state, a.upload, &[], a.tail),
+    )?;
     let (body, size) = store_body(txn, state, a.upload, &[], a.tail, a.summary, 1)?;
     let flags = a.flags & flags::ALL;
     let n = row.uidnext;
@@ -465,6 +490,11 @@ pub(super) fn copy(
     }
     if u64::from(dst.uidnext) + picked.len() as u64 > u64::from(u32::MAX) {
         return Err(Refusal::UidsExhausted(dst.name).into());
+    }
+    // A move only shifts bytes between two mailboxes of the same user.
+    if !is_move {
+        let adding = picked.iter().map(|g| g.size).sum();
+        super::quota::check_room(txn, UserId(dst.user), adding)?;
     }
     dst.highest_modseq += 1;
     let modseq = dst.highest_modseq;

@@ -35,15 +35,19 @@
 //!   two mailboxes meet (copy, move).
 
 pub mod aliases;
+pub mod backup;
 mod body;
 mod file;
 pub mod greylist;
+pub mod lists;
 mod mailboxes;
 mod messages;
 mod notify;
 pub mod queue;
+mod quota;
 mod read;
 pub mod schema;
+pub mod sieve;
 pub mod spam;
 mod writer;
 
@@ -56,6 +60,7 @@ pub use body::BodyReader;
 pub use mailboxes::check_mailbox_name;
 pub use messages::check_keyword;
 pub use queue::{NewQueued, QueueId, QueueUpdate, QueuedMessage, QueuedRcpt, RcptState};
+pub use quota::Quota;
 pub use read::{Mailbox, Message, User};
 pub use schema::{BodyRow, CHUNK_BYTES, MailboxRow, MessageRow, SpecialUse, UserRow, flags};
 
@@ -185,9 +190,38 @@ pub enum Refusal {
     /// The address is not one of the alias's targets.
     #[error("{0} is not a target of {1}")]
     NotATarget(String, String),
+    /// A list has the address.
+    #[error("{0} is a mailing list")]
+    ListExists(String),
+    /// No list has that address.
+    #[error("no such list: {0}")]
+    NoSuchList(String),
+    /// The name cannot be a script name (RFC 5804 §1.6).
+    #[error("invalid script name {0:?}")]
+    InvalidScriptName(String),
+    /// No script has that name.
+    #[error("no such script: {0}")]
+    NoSuchScript(String),
+    /// A script has that name.
+    #[error("a script named {0} exists")]
+    ScriptExists(String),
+    /// The active script cannot be deleted (RFC 5804 §2.10).
+    #[error("script {0} is active; deactivate it first")]
+    ScriptActive(String),
+    /// Storing the message would take the user over their quota ([`quota`]).
+    #[error("mailbox full: {0} is over quota")]
+    OverQuota(String),
     /// A chunk of an upload was not exactly [`CHUNK_BYTES`] long.
     #[error("upload chunk of {0} bytes (every chunk must be full)")]
     ChunkSize(usize),
+    /// A restore needs an empty store.
+    #[error(
+        "the store is not empty (it has users, messages or queued mail); a backup is restored only into a new box"
+    )]
+    NotEmpty,
+    /// A backup was refused; nothing was written.
+    #[error("backup refused, nothing was restored: {0}")]
+    BadBackup(String),
 }
 
 macro_rules! io_errors {
@@ -265,6 +299,14 @@ pub enum Op {
         /// PHC argon2id string.
         password_hash: String,
     },
+    /// Sets a user's storage quota in bytes (0: unlimited). Nothing stored is removed when it is
+    /// lowered below their usage; new mail is refused until they make room ([`quota`]).
+    SetQuota {
+        /// The user.
+        email: String,
+        /// The quota in bytes.
+        bytes: u64,
+    },
     /// Stores one full chunk of an upload (not durable by itself).
     PutChunk {
         /// The upload.
@@ -272,7 +314,9 @@ pub enum Op {
         /// Exactly [`CHUNK_BYTES`]; the rest of a message goes in the final request's `tail`.
         data: Vec<u8>,
     },
-    /// Commits an upload as new messages in recipients' INBOXes.
+    /// Commits an upload as new messages in recipients' INBOXes. With [`Delivery::quota`], a
+    /// recipient the message does not fit is left out ([`Done::Delivered`] lists them); if that
+    /// leaves nobody (and no queue row), it is refused with [`Refusal::OverQuota`].
     Deliver(Delivery),
     /// Drops an upload that will not be delivered.
     Discard(UploadId),
@@ -317,7 +361,8 @@ pub enum Op {
         subscribed: bool,
     },
     /// Commits an upload as a new message in one mailbox (IMAP APPEND). Answers
-    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard.
+    /// [`Done::Appended`]. Like [`Op::Deliver`], a refusal leaves the upload for a discard;
+    /// [`Refusal::OverQuota`] if the message does not fit the owner's quota.
     Append {
         /// The upload whose chunks start the message.
         upload: UploadId,
@@ -355,7 +400,8 @@ pub enum Op {
     },
     /// Copies messages into another mailbox of the same user (IMAP COPY, RFC 4315 COPYUID):
     /// flags, keywords and INTERNALDATE are kept; the copies share the originals' bodies.
-    /// Answers [`Done::Copied`].
+    /// Answers [`Done::Copied`]; [`Refusal::OverQuota`] if the copies do not fit the owner's
+    /// quota (MOVE is never refused for the quota: it adds nothing).
     Copy {
         /// Source mailbox.
         from: MailboxId,
@@ -403,6 +449,33 @@ pub enum Op {
     /// writer's open transaction (not durable: losing it in a crash only greylists again), so
     /// every decision sees the ones before it. Answers [`Done::Greylist`].
     Greylist(greylist::GreylistCheck),
+    /// Creates, changes or deletes a mailing list (`lists::ListChange`).
+    List {
+        /// The list address.
+        address: String,
+        /// What.
+        change: lists::ListChange,
+    },
+    /// Changes a user's Sieve scripts (`sieve::ScriptChange`).
+    Script {
+        /// Whose.
+        user: UserId,
+        /// What.
+        change: sieve::ScriptChange,
+    },
+    /// A vacation reply (RFC 5230) for `user` to the sender hashed as `key`: answers
+    /// [`Done::Greylist`] `None` to send it (now recorded until `until`), or `Some(seconds)`
+    /// when one went within its period. Not durable, like [`Op::Greylist`].
+    VacationDue {
+        /// Whose vacation.
+        user: UserId,
+        /// Hash of the handle and the sender's address.
+        key: u64,
+        /// Unix seconds.
+        now: u64,
+        /// Unix seconds until which no other reply goes to that sender.
+        until: u64,
+    },
     /// Trains (or untrains) a user's spam model and the global one.
     SpamTrain(spam::Training),
     /// Makes a queued message (or, with `None`, every one) due at `now`.
@@ -412,12 +485,18 @@ pub enum Op {
         /// Unix seconds.
         now: u64,
     },
+    /// Replaces the contents of an empty store with a backup ([`backup`]), in a transaction of
+    /// its own that commits only if the whole backup is sound. Answers [`Done::Restored`].
+    Restore(backup::Restore),
 }
 
 impl Op {
     /// Whether an `Ok` answer must mean "on disk".
     pub fn durable(&self) -> bool {
-        !matches!(self, Op::PutChunk { .. } | Op::Discard(_) | Op::Greylist(_))
+        !matches!(
+            self,
+            Op::PutChunk { .. } | Op::Discard(_) | Op::Greylist(_) | Op::VacationDue { .. }
+        )
     }
 }
 
@@ -486,12 +565,43 @@ pub struct Delivery {
     pub summary: Vec<u8>,
     /// INTERNALDATE, Unix seconds.
     pub internal_date: u64,
-    /// Users whose INBOX receives the message (duplicates are delivered once).
-    pub recipients: Vec<UserId>,
+    /// The local copies (a user and mailbox named twice is delivered once).
+    pub recipients: Vec<LocalCopy>,
     /// Remote recipients: a queue row written in the same commit.
     pub queue: Option<NewQueued>,
-    /// File the local copies in each recipient's `Junk` mailbox (INBOX when they have none).
+    /// File the local copies that name no mailbox in each recipient's `Junk` mailbox (INBOX
+    /// when they have none).
     pub junk: bool,
+    /// Leave out recipients the message does not fit ([`quota`]); false only for reports to a
+    /// sender, which always land.
+    pub quota: bool,
+}
+
+/// One local copy of a delivered message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LocalCopy {
+    /// Whose.
+    pub user: UserId,
+    /// The mailbox by exact name; `None`, or a name the user has no mailbox by, means INBOX
+    /// (or Junk, for a message judged junk).
+    pub mailbox: Option<String>,
+    /// Flags set on arrival (within [`flags::ALL`]).
+    pub flags: u32,
+    /// Keywords set on arrival; ones the store cannot keep ([`check_keyword`], the per-message
+    /// and per-mailbox limits) are left off rather than refusing the delivery.
+    pub keywords: Vec<String>,
+}
+
+impl LocalCopy {
+    /// A plain copy for `user`'s INBOX.
+    pub fn inbox(user: UserId) -> LocalCopy {
+        LocalCopy {
+            user,
+            mailbox: None,
+            flags: 0,
+            keywords: Vec::new(),
+        }
+    }
 }
 
 /// What a successful operation returns.
@@ -501,7 +611,7 @@ pub enum Done {
     Unit,
     /// The new user's id.
     User(UserId),
-    /// Where each recipient's copy went, in recipient order (duplicates removed).
+    /// Where each copy went, in (user, mailbox) order (duplicates removed).
     Delivered {
         /// The shared body.
         body: BodyId,
@@ -509,6 +619,9 @@ pub enum Done {
         copies: Vec<(UserId, MailboxId, Uid)>,
         /// The queue row for the remote recipients, if any.
         queued: Option<QueueId>,
+        /// Recipients left out because the message did not fit their quota, with their
+        /// addresses.
+        over_quota: Vec<(UserId, String)>,
     },
     /// Greylisting: `None` to go on, `Some(seconds)` to defer for that long.
     Greylist(Option<u64>),
@@ -561,6 +674,8 @@ pub enum Done {
         /// Their UIDs, ascending.
         uids: Vec<Uid>,
     },
+    /// What a restore read.
+    Restored(backup::Summary),
 }
 
 /// What the writer thread is asked to do.
@@ -796,6 +911,25 @@ impl Store {
             let _ = h.join();
         }
         *self.shared.db.write().expect("not poisoned") = None;
+    }
+
+    /// Writes a backup of the whole store, as one read transaction sees it, followed by
+    /// `files` ([`backup`]). Blocking: never call it on the executor thread.
+    pub fn backup(
+        &self,
+        files: &[backup::DataFile],
+        out: &mut dyn std::io::Write,
+    ) -> Result<backup::Summary> {
+        let txn = redb::ReadableDatabase::begin_read(&*self.db()?)?;
+        backup::dump(&txn, files, out)
+    }
+
+    /// Restores a backup into this store, which must be empty ([`Op::Restore`]). Blocking.
+    pub fn restore_blocking(&self, restore: backup::Restore) -> Result<backup::Summary> {
+        match self.call_blocking(Op::Restore(restore))? {
+            Done::Restored(s) => Ok(s),
+            _ => Err(Error::Corrupt("restore answered with something else")),
+        }
     }
 
     fn db(&self) -> Result<Arc<redb::Database>> {

@@ -118,6 +118,16 @@ impl Store {
         }))
     }
 
+    /// The user with this id.
+    pub fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        let txn = self.db()?.begin_read()?;
+        let Some(v) = txn.open_table(USERS)?.get(id.0)? else {
+            return Ok(None);
+        };
+        let row = UserRow::decode(v.value()).ok_or(corrupt("user row"))?;
+        Ok(Some(User { id, row }))
+    }
+
     /// Every user, in creation order.
     pub fn users(&self) -> Result<Vec<User>> {
         let txn = self.db()?.begin_read()?;
@@ -132,6 +142,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// A user's storage usage and quota (`None`: no such user).
+    pub fn quota(&self, user: UserId) -> Result<Option<super::Quota>> {
+        let txn = self.db()?.begin_read()?;
+        Ok(super::quota::read(
+            &txn.open_table(USERS)?,
+            &txn.open_table(MAILBOX_BY_NAME)?,
+            &txn.open_table(MAILBOXES)?,
+            user.0,
+        )?
+        .map(|(q, _)| q))
     }
 
     /// Every queued message, by id.
@@ -441,7 +463,48 @@ impl Store {
     /// Checks the invariants listed in [`super::schema`]; returns one line per problem found.
     /// Reads every row of every table (and every chunk): a maintenance command, not a hot path.
     pub fn check(&self) -> Result<Vec<String>> {
-        let txn = self.db()?.begin_read()?;
+        check(&self.db()?.begin_read()?)
+    }
+}
+
+/// A transaction whose tables can be read: a read transaction, or a write transaction before it
+/// commits (a restore checks what it wrote before committing it).
+pub(super) trait Tables {
+    /// An open table.
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static>: ReadableTable<K, V>
+        + ReadableTableMetadata
+    where
+        Self: 'a;
+    /// Opens a table.
+    fn open_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<'_, K, V>,
+    ) -> Result<Self::Table<'_, K, V>>;
+}
+
+impl Tables for redb::ReadTransaction {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::ReadOnlyTable<K, V>;
+    fn open_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<'_, K, V>,
+    ) -> Result<redb::ReadOnlyTable<K, V>> {
+        Ok(redb::ReadTransaction::open_table(self, def)?)
+    }
+}
+
+impl Tables for redb::WriteTransaction {
+    type Table<'a, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'a, K, V>;
+    fn open_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<'_, K, V>,
+    ) -> Result<redb::Table<'_, K, V>> {
+        Ok(redb::WriteTransaction::open_table(self, def)?)
+    }
+}
+
+/// [`Store::check`] on the tables `txn` sees.
+pub(super) fn check(txn: &impl Tables) -> Result<Vec<String>> {
+    {
         let mut problems = Vec::new();
         let users = txn.open_table(USERS)?;
         let by_email = txn.open_table(USER_BY_EMAIL)?;
@@ -450,6 +513,12 @@ impl Store {
             let (k, v) = e?;
             user_count += 1;
             match UserRow::decode(v.value()) {
+                Some(row) if row.quota > crate::config::MAX_QUOTA_BYTES => problems.push(format!(
+                    "user {} ({}) has a quota of {} bytes, over the most allowed",
+                    k.value(),
+                    row.email,
+                    row.quota
+                )),
                 Some(row)
                     if by_email.get(row.email.as_str())?.map(|v| v.value()) == Some(k.value()) => {}
                 Some(row) => problems.push(format!(
@@ -797,10 +866,18 @@ impl Store {
                 problems.push(format!("state row {:?} exceeds its bounds", k.value()));
             }
         }
-        problems.extend(super::aliases::check(
-            &txn.open_table(ALIASES)?,
+        let user_ids: std::collections::BTreeSet<u64> = users
+            .iter()?
+            .map(|e| e.map(|(k, _)| k.value()))
+            .collect::<std::result::Result<_, _>>()?;
+        problems.extend(super::sieve::check(txn, &|u| user_ids.contains(&u))?);
+        let (aliases, domains) = (txn.open_table(ALIASES)?, txn.open_table(DOMAINS)?);
+        problems.extend(super::aliases::check(&aliases, &by_email, &domains)?);
+        problems.extend(super::lists::check(
+            &txn.open_table(LISTS)?,
             &by_email,
-            &txn.open_table(DOMAINS)?,
+            &aliases,
+            &domains,
         )?);
         Ok(problems)
     }

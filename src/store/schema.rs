@@ -22,8 +22,12 @@
 //!   existing mailboxes (a mailbox row's `vanished` counts them, at most [`VANISHED_KEEP`], all
 //!   newer than its `vanished_floor`); `SUBSCRIPTIONS` (at most [`MAX_SUBSCRIPTIONS_PER_USER`])
 //!   and `TRAINING` (at most [`TRAINING_KEEP`]) rows belong to existing users;
-//! - `ALIASES` rows keep the invariants stated in `super::aliases`;
+//! - `ALIASES` rows keep the invariants stated in `super::aliases`, `LISTS` those in
+//!   `super::lists`, the Sieve tables those in `super::sieve`;
 //! - `STATE` keys and values are within [`MAX_STATE_KEY_BYTES`] and [`MAX_STATE_VALUE_BYTES`].
+//! - a user row's quota is 0 (unlimited) or at most `config::MAX_QUOTA_BYTES`. Usage is not
+//!   stored (it is the sum of the user's mailbox rows' `bytes`, `super::quota`), so usage may
+//!   exceed the quota (a quota lowered below it) but never drifts from the rows.
 //!
 //! Bump [`SCHEMA_VERSION`] for any incompatible change; a store with a newer version is refused,
 //! an older one is migrated when it is opened (`writer::prepare`).
@@ -33,8 +37,8 @@ use redb::TableDefinition;
 
 /// The schema this binary reads and writes. Version 1 kept the summary inside the body row and a
 /// `subscribed` flag in the mailbox row; opening such a store migrates it. Version 3 added
-/// [`QUEUE`], version 4 [`STATE`], version 5 [`ALIASES`]: opening an older store creates the
-/// table.
+/// [`QUEUE`], version 4 [`STATE`], version 5 [`ALIASES`] and the Sieve tables: opening an older
+/// store creates them.
 pub const SCHEMA_VERSION: u64 = 5;
 
 /// Counters and format facts: `schema_version`, `next_user`, `next_mailbox`, `next_uidvalidity`.
@@ -115,6 +119,17 @@ pub const GREYLIST_PASSED: TableDefinition<'_, &str, u64> = TableDefinition::new
 pub const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 /// Lower-case alias address → encoded `aliases::Alias` (schema v5): the users it delivers to.
 pub const ALIASES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("aliases");
+/// Lower-case list address → encoded `lists::List` (schema v5): members, moderators, policies.
+pub const LISTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("lists");
+/// (user id, script name) → the Sieve script's text (schema v5; `super::sieve`).
+pub const SIEVE_SCRIPTS: TableDefinition<'_, (u64, &str), &[u8]> =
+    TableDefinition::new("sieve_scripts");
+/// User id → the name of their active Sieve script (schema v5).
+pub const SIEVE_ACTIVE: TableDefinition<'_, u64, &str> = TableDefinition::new("sieve_active");
+/// (user id, hash of the vacation handle and sender) → Unix seconds until which no other
+/// vacation reply goes to that sender (schema v5; RFC 5230 §4.2).
+pub const VACATION_SENT: TableDefinition<'_, (u64, u64), u64> =
+    TableDefinition::new("vacation_sent");
 /// Longest [`STATE`] key, in bytes.
 pub const MAX_STATE_KEY_BYTES: usize = 128;
 /// Largest [`STATE`] value, in bytes.
@@ -202,6 +217,12 @@ const ROW_V1: u8 = 1;
 const ROW_V2: u8 = 2;
 
 /// A user account.
+///
+/// Encoding: `ROW_V1`, email, password hash, created, then — only when the user has a quota —
+/// the quota as one trailing u64. A row without the trailing field (every row written before
+/// quotas existed, and every row of a user without a quota) decodes as "no quota"; binaries
+/// that predate the field read the first three fields and ignore the rest, so the change needs
+/// no schema version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
     /// Login and primary address, lower-case.
@@ -210,25 +231,36 @@ pub struct UserRow {
     pub password_hash: String,
     /// Unix seconds.
     pub created: u64,
+    /// Storage quota in bytes: the most the sizes of the user's messages, summed over their
+    /// mailboxes, may reach through new mail (0: unlimited). See `store::quota`.
+    pub quota: u64,
 }
 
 impl UserRow {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        Enc::default()
-            .u8(ROW_V1)
+        let mut e = Enc::default();
+        e.u8(ROW_V1)
             .str(&self.email)
             .str(&self.password_hash)
-            .u64(self.created)
-            .done()
+            .u64(self.created);
+        if self.quota != 0 {
+            e.u64(self.quota);
+        }
+        e.done()
     }
     pub(crate) fn decode(b: &[u8]) -> Option<UserRow> {
         let mut d = Dec(b);
         (d.u8()? == ROW_V1).then_some(())?;
-        Some(UserRow {
+        let mut row = UserRow {
             email: d.string()?,
             password_hash: d.string()?,
             created: d.u64()?,
-        })
+            quota: 0,
+        };
+        if !d.0.is_empty() {
+            row.quota = d.u64()?;
+        }
+        d.0.is_empty().then_some(row)
     }
 }
 
@@ -347,6 +379,28 @@ pub mod flags {
     pub const DRAFT: u32 = 16;
     /// Every system flag the store keeps (`\Recent` is not stored: RFC 9051 dropped it).
     pub const ALL: u32 = SEEN | ANSWERED | FLAGGED | DELETED | DRAFT;
+    /// Each system flag and its IMAP name.
+    pub const NAMES: [(u32, &str); 5] = [
+        (SEEN, "\\Seen"),
+        (ANSWERED, "\\Answered"),
+        (FLAGGED, "\\Flagged"),
+        (DELETED, "\\Deleted"),
+        (DRAFT, "\\Draft"),
+    ];
+
+    /// Flag names (any case) as system flag bits and the rest as keywords.
+    pub fn from_names(names: &[String]) -> (u32, Vec<String>) {
+        let mut bits = 0;
+        let mut keywords = Vec::new();
+        for n in names {
+            match NAMES.iter().find(|(_, name)| name.eq_ignore_ascii_case(n)) {
+                Some((bit, _)) => bits |= bit,
+                None if n.starts_with('\\') => {} // \Recent and unknown system flags
+                None => keywords.push(n.clone()),
+            }
+        }
+        (bits, keywords)
+    }
 }
 
 /// One message in one mailbox.
@@ -506,8 +560,31 @@ mod tests {
             email: "a@b.test".into(),
             password_hash: "$argon2id$x".into(),
             created: 5,
+            quota: 0,
         };
-        assert_eq!(UserRow::decode(&u.encode()), Some(u));
+        assert_eq!(UserRow::decode(&u.encode()), Some(u.clone()));
+        // A row as written before quotas existed: no trailing field, no quota; and a user
+        // without a quota is still written exactly that way.
+        let old = Enc::default()
+            .u8(1)
+            .str("a@b.test")
+            .str("$argon2id$x")
+            .u64(5)
+            .done();
+        assert_eq!(UserRow::decode(&old), Some(u.clone()));
+        assert_eq!(u.encode(), old);
+        let q = UserRow {
+            quota: 500 << 20,
+            ..u.clone()
+        };
+        let with = q.encode();
+        assert_eq!(with.len(), old.len() + 8);
+        assert_eq!(&with[..old.len()], &old[..], "the quota only trails");
+        assert_eq!(UserRow::decode(&with), Some(q));
+        assert_eq!(UserRow::decode(&with[..with.len() - 1]), None);
+        let mut long = with.clone();
+        long.push(0);
+        assert_eq!(UserRow::decode(&long), None);
         let m = MailboxRow {
             user: 1,
             name: "INBOX".into(),

@@ -22,7 +22,9 @@ use super::notify::Notify;
 use super::queue;
 use super::schema::*;
 use super::{BodyId, MailboxId, Uid};
-use super::{Delivery, Done, Error, Op, Refusal, Request, Result, Shared, UploadId, UserId, Work};
+use super::{
+    Delivery, Done, Error, LocalCopy, Op, Refusal, Request, Result, Shared, UploadId, UserId, Work,
+};
 use redb::{Database, ReadableTable, WriteTransaction};
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::OpenOptionsExt;
@@ -234,33 +236,14 @@ fn migrate_v1(txn: &WriteTransaction) -> Result<()> {
 /// more, and reads the body counter.
 pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
     let txn = db.begin_write()?;
-    let mut next_body = 1;
-    let mut next_queue = 1;
+    let (next_body, next_queue);
     {
         let found = txn
             .open_table(META)?
             .get("schema_version")?
             .map(|v| v.value());
         match found {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(Error::NewerSchema {
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            Some(SCHEMA_VERSION) => {}
-            Some(1) => {
-                migrate_v1(&txn)?;
-                txn.open_table(META)?
-                    .insert("schema_version", SCHEMA_VERSION)?;
-            }
-            // v3 only adds the QUEUE table, v4 the STATE table, v5 the ALIASES table; all are
-            // created below.
-            Some(2..=4) => {
-                txn.open_table(META)?
-                    .insert("schema_version", SCHEMA_VERSION)?;
-            }
-            Some(_) => return Err(corrupt("unknown schema version")),
+            Some(v) => upgrade(&txn, v)?,
             None => {
                 let mut meta = txn.open_table(META)?;
                 meta.insert("schema_version", SCHEMA_VERSION)?;
@@ -288,6 +271,52 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
         txn.open_table(GREYLIST_PASSED)?;
         txn.open_table(STATE)?;
         txn.open_table(ALIASES)?;
+        txn.open_table(LISTS)?;
+        txn.open_table(SIEVE_SCRIPTS)?;
+        txn.open_table(SIEVE_ACTIVE)?;
+        txn.open_table(VACATION_SENT)?;
+        (next_body, next_queue) = tidy(&txn, pins)?;
+    }
+    txn.commit()?;
+    Ok(State {
+        next_body,
+        next_queue,
+        pins: pins.clone(),
+        ..State::default()
+    })
+}
+
+/// Brings a store of schema `found` to [`SCHEMA_VERSION`]; a newer one is refused.
+fn upgrade(txn: &WriteTransaction, found: u64) -> Result<()> {
+    match found {
+        v if v > SCHEMA_VERSION => Err(Error::NewerSchema {
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        SCHEMA_VERSION => Ok(()),
+        1 => {
+            migrate_v1(txn)?;
+            txn.open_table(META)?
+                .insert("schema_version", SCHEMA_VERSION)?;
+            Ok(())
+        }
+        // v3 only adds the QUEUE table, v4 the STATE table, v5 the ALIASES and Sieve tables;
+        // opening them creates them.
+        2..=4 => {
+            txn.open_table(META)?
+                .insert("schema_version", SCHEMA_VERSION)?;
+            Ok(())
+        }
+        _ => Err(corrupt("unknown schema version")),
+    }
+}
+
+/// Carries out parked body deletions no reader holds any more, deletes the chunks of uploads a
+/// crash interrupted, and returns the next body and queue ids.
+fn tidy(txn: &WriteTransaction, pins: &Arc<PinTable>) -> Result<(u64, u64)> {
+    let mut next_body = 1;
+    let mut next_queue = 1;
+    {
         if let Some((k, _)) = txn.open_table(QUEUE)?.last()? {
             next_queue = k.value() + 1;
         }
@@ -298,7 +327,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
             .collect::<std::result::Result<_, _>>()?;
         let mut collected = 0;
         for body in parked {
-            if !pins.keep_parked(body) && collect_body(&txn, body)? {
+            if !pins.keep_parked(body) && collect_body(txn, body)? {
                 collected += 1;
             }
         }
@@ -318,7 +347,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
             .collect::<std::result::Result<_, _>>()?;
         for (body, count) in &orphans {
             next_body = next_body.max(body + 1);
-            delete_chunks(&txn, *body, *count)?;
+            delete_chunks(txn, *body, *count)?;
             uploads.remove(body)?;
         }
         if !orphans.is_empty() {
@@ -328,13 +357,7 @@ pub(super) fn prepare(db: &Database, pins: &Arc<PinTable>) -> Result<State> {
             );
         }
     }
-    txn.commit()?;
-    Ok(State {
-        next_body,
-        next_queue,
-        pins: pins.clone(),
-        ..State::default()
-    })
+    Ok((next_body, next_queue))
 }
 
 /// The writer loop; returns when every [`super::Store`] handle closed the channel.
@@ -351,7 +374,7 @@ pub(super) fn run(
     // commits them all together: one commit per batch of deliveries instead of one per chunk
     // (every commit rewrites a handful of B-tree pages, which an SD card pays for).
     let mut open: Option<WriteTransaction> = None;
-    while let Ok(first) = rx.recv_blocking() {
+    'serve: while let Ok(first) = rx.recv_blocking() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -359,29 +382,48 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        let ctx = Batch {
-            db: &db,
-            rx: &rx,
-            shared: &shared,
-            notify: &notify,
-            cache_bytes,
-        };
-        if let Err(e) = ctx.apply(&mut open, &mut state, batch) {
-            log::error!("store: write failed, reopening the database: {e}");
-            state.pins.reset();
-            let Some(path) = &reopen else {
-                // A caller-supplied backend cannot be reopened: stop taking writes.
-                if let Some(s) = shared.upgrade() {
-                    *s.db.write().expect("not poisoned") = None;
-                }
-                break;
+        // A restore runs in a transaction of its own, between the requests around it.
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let cut = rest
+                .iter()
+                .position(|r| matches!(r.work, Work::Op(Op::Restore(_))))
+                .unwrap_or(rest.len());
+            let mut after = rest.split_off(cut);
+            let result = if !rest.is_empty() {
+                let ctx = Batch {
+                    db: &db,
+                    rx: &rx,
+                    shared: &shared,
+                    notify: &notify,
+                    cache_bytes,
+                };
+                ctx.apply(&mut open, &mut state, std::mem::take(&mut rest))
+            } else {
+                let req = after.remove(0);
+                restore(&db, &mut open, &mut state, &notify, req)
             };
-            match reopen_file(path, cache_bytes, &db, &state.pins, &shared, &rx) {
-                Some((new_db, new_state)) => {
-                    db = new_db;
-                    state = new_state;
+            rest = after;
+            if let Err(e) = result {
+                log::error!("store: write failed, reopening the database: {e}");
+                for r in rest.drain(..) {
+                    let _ = r.reply.try_send(Err(Error::Unavailable));
                 }
-                None => break,
+                state.pins.reset();
+                let Some(path) = &reopen else {
+                    // A caller-supplied backend cannot be reopened: stop taking writes.
+                    if let Some(s) = shared.upgrade() {
+                        *s.db.write().expect("not poisoned") = None;
+                    }
+                    break 'serve;
+                };
+                match reopen_file(path, cache_bytes, &db, &state.pins, &shared, &rx) {
+                    Some((new_db, new_state)) => {
+                        db = new_db;
+                        state = new_state;
+                    }
+                    None => break 'serve,
+                }
             }
         }
     }
@@ -446,6 +488,78 @@ fn reopen_file(
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
+/// Runs an [`Op::Restore`] alone: commits what the open transaction holds, then loads the
+/// backup into a fresh transaction over an empty store, checks it, has the backup's files
+/// written and commits. A refusal drops the transaction (the store stays as it was) and is the
+/// request's answer; only a storage error is returned.
+fn restore(
+    db: &Database,
+    open: &mut Option<WriteTransaction>,
+    state: &mut State,
+    notify: &Notify,
+    req: Request,
+) -> Result<()> {
+    let Work::Op(Op::Restore(restore)) = req.work else {
+        unreachable!("only restores are passed here");
+    };
+    if let Some(txn) = open.take() {
+        txn.commit()?;
+        state.open_bytes = 0;
+        state.pins.settled(&std::mem::take(&mut state.dying));
+    }
+    let txn = db.begin_write()?;
+    let outcome = (|| -> Result<(Done, u64, u64)> {
+        if !super::backup::is_empty(&txn)? || !state.uploads.is_empty() {
+            return Err(Refusal::NotEmpty.into());
+        }
+        let mut source = restore.source;
+        let (summary, files) = super::backup::load(&txn, &mut source)?;
+        let stored = txn
+            .open_table(META)?
+            .get("schema_version")?
+            .map(|v| v.value());
+        if stored != Some(summary.schema) {
+            return Err(Refusal::BadBackup(
+                "its schema version differs from its own header".into(),
+            )
+            .into());
+        }
+        upgrade(&txn, summary.schema)?;
+        let (next_body, next_queue) = tidy(&txn, &state.pins)?;
+        let problems = super::read::check(&txn)?;
+        if let Some(first) = problems.first() {
+            return Err(Refusal::BadBackup(format!(
+                "the restored store would fail its check ({} problems, the first: {first})",
+                problems.len()
+            ))
+            .into());
+        }
+        (restore.place_files)(&files)
+            .map_err(|e| Refusal::BadBackup(format!("writing the backup's files: {e}")))?;
+        Ok((Done::Restored(summary), next_body, next_queue))
+    })();
+    match outcome {
+        Ok((done, next_body, next_queue)) => {
+            txn.commit()?;
+            state.next_body = next_body;
+            state.next_queue = next_queue;
+            notify.publish(&BTreeSet::new(), &BTreeSet::new(), true, true);
+            let _ = req.reply.try_send(Ok(done));
+            Ok(())
+        }
+        Err(e @ Error::Refused(_)) | Err(e @ Error::NewerSchema { .. }) => {
+            txn.abort()?;
+            let _ = req.reply.try_send(Err(e));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
+            let _ = txn.abort();
+            Err(e)
+        }
     }
 }
 
@@ -689,7 +803,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 }
             }
             drop(users);
-            if super::aliases::any_in_domain(txn, d)? {
+            if super::aliases::any_in_domain(txn, d)? || super::lists::any_in_domain(txn, d)? {
                 return Err(Refusal::DomainInUse(d.clone()).into());
             }
             t.remove(d.as_str())?;
@@ -713,6 +827,9 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             if super::aliases::exists(txn, email)? {
                 return Err(Refusal::AliasExists(email.clone()).into());
             }
+            if super::lists::exists(txn, email)? {
+                return Err(Refusal::ListExists(email.clone()).into());
+            }
             let mut by_email = txn.open_table(USER_BY_EMAIL)?;
             if by_email.get(email.as_str())?.is_some() {
                 return Err(Refusal::UserExists(email.clone()).into());
@@ -722,6 +839,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
                 email: email.clone(),
                 password_hash: password_hash.clone(),
                 created: crate::time::unix_now(),
+                quota: super::quota::default_bytes(txn)?,
             };
             txn.open_table(USERS)?.insert(id, row.encode().as_slice())?;
             by_email.insert(email.as_str(), id)?;
@@ -743,6 +861,7 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             txn.open_table(USERS)?.remove(id)?;
             drop(by_email);
             super::aliases::forget_user(txn, email)?;
+            super::sieve::forget_user(txn, UserId(id))?;
             mailboxes::delete_user_data(txn, state, UserId(id))?;
             state.touched_users.insert(id);
             Ok(Done::Unit)
@@ -751,20 +870,10 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             email,
             password_hash,
         } => {
-            let id = txn
-                .open_table(USER_BY_EMAIL)?
-                .get(email.as_str())?
-                .map(|v| v.value())
-                .ok_or_else(|| Refusal::NoSuchUser(email.clone()))?;
-            let mut users = txn.open_table(USERS)?;
-            let mut row = users
-                .get(id)?
-                .and_then(|v| UserRow::decode(v.value()))
-                .ok_or(corrupt("user row"))?;
-            row.password_hash = password_hash.clone();
-            users.insert(id, row.encode().as_slice())?;
+            update_user(txn, email, |row| row.password_hash = password_hash.clone())?;
             Ok(Done::Unit)
         }
+        Op::SetQuota { email, bytes } => super::quota::set(txn, email, *bytes),
         Op::PutChunk { upload, data } => {
             // Every chunk is full, so readers find an offset's chunk by division.
             if data.len() != CHUNK_BYTES {
@@ -869,9 +978,42 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
         }
         Op::QueueDelete(id) => queue::delete(txn, state, *id),
         Op::Greylist(check) => super::greylist::decide(txn, check),
+        Op::Script { user, change } => super::sieve::change(txn, *user, change),
+        Op::List { address, change } => super::lists::change(txn, address, change),
+        Op::VacationDue {
+            user,
+            key,
+            now,
+            until,
+        } => super::sieve::vacation_due(txn, *user, *key, *now, *until),
         Op::SpamTrain(t) => super::spam::train(txn, t),
         Op::QueueRetry { id, now } => queue::retry_now(txn, state, *id, *now),
+        // The writer loop runs restores in transactions of their own (`restore`).
+        Op::Restore(_) => {
+            Err(Refusal::BadBackup("a restore cannot share a transaction".into()).into())
+        }
     }
+}
+
+/// Rewrites the row of the user with this address.
+pub(super) fn update_user(
+    txn: &WriteTransaction,
+    email: &str,
+    change: impl FnOnce(&mut UserRow),
+) -> Result<()> {
+    let id = txn
+        .open_table(USER_BY_EMAIL)?
+        .get(email)?
+        .map(|v| v.value())
+        .ok_or_else(|| Refusal::NoSuchUser(email.to_string()))?;
+    let mut users = txn.open_table(USERS)?;
+    let mut row = users
+        .get(id)?
+        .and_then(|v| UserRow::decode(v.value()))
+        .ok_or(corrupt("user row"))?;
+    change(&mut row);
+    users.insert(id, row.encode().as_slice())?;
+    Ok(())
 }
 
 /// Refuses a final upload request whose chunks are not all there (lost in a reopen).
@@ -885,6 +1027,12 @@ pub(super) fn check_upload(state: &State, upload: UploadId, chunks_sent: usize) 
         return Err(Refusal::UploadLost.into());
     }
     Ok(())
+}
+
+/// The size of the body [`store_body`] would make of an upload.
+pub(super) fn upload_size(state: &State, upload: UploadId, prefix: &[u8], tail: &[u8]) -> u64 {
+    let chunks = state.uploads.get(&upload).map_or(0, |u| u.bytes);
+    prefix.len() as u64 + chunks + tail.len() as u64
 }
 
 /// Makes an upload a body held by `refs` message rows: its chunks (if any), then `tail` kept
@@ -972,23 +1120,57 @@ pub(super) fn drop_body_ref(txn: &WriteTransaction, state: &mut State, body: u64
 
 fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Done> {
     check_upload(state, d.upload, d.chunks_sent)?;
-    // Resolve every recipient's INBOX before changing anything.
-    let mut recipients = d.recipients.clone();
-    recipients.sort();
-    recipients.dedup();
+    // Resolve every copy's mailbox before changing anything: the one it names if the user has
+    // it, else Junk for junk, else INBOX. One copy per (user, mailbox).
+    let size = upload_size(state, d.upload, &d.prefix, &d.tail);
+    let mut over_quota = Vec::new();
     let names = txn.open_table(MAILBOX_BY_NAME)?;
-    let mut targets = Vec::with_capacity(recipients.len());
+    let mut resolved: Vec<(UserId, u64, &LocalCopy)> = Vec::with_capacity(d.recipients.len());
+    for copy in &d.recipients {
+        let user = copy.user.0;
+        let named = match &copy.mailbox {
+            Some(name) => names.get((user, name.as_str()))?.map(|v| v.value()),
+            None => None,
+        };
+        let junk = match (named, d.junk) {
+            (None, true) => names.get((user, "Junk"))?.map(|v| v.value()),
+            _ => None,
+        };
+        let Some(mbox) = named
+            .or(junk)
+            .or(names.get((user, "INBOX"))?.map(|v| v.value()))
+        else {
+            continue; // the user was deleted since RCPT
+        };
+        if !resolved.iter().any(|(_, m, _)| *m == mbox) {
+            resolved.push((copy.user, mbox, copy));
+        }
+    }
+    resolved.sort_by_key(|(user, mbox, _)| (*user, *mbox));
+    let mut targets = Vec::with_capacity(resolved.len());
     {
         let mailboxes = txn.open_table(MAILBOXES)?;
-        for user in &recipients {
-            let junk = if d.junk {
-                names.get((user.0, "Junk"))?.map(|v| v.value())
-            } else {
-                None
-            };
-            let Some(mbox) = junk.or(names.get((user.0, "INBOX"))?.map(|v| v.value())) else {
-                continue; // the user was deleted since RCPT
-            };
+        let users = txn.open_table(USERS)?;
+        // Quota: all of a user's copies fit, or none of them is stored.
+        let mut full: Vec<UserId> = Vec::new();
+        if d.quota {
+            for (i, (user, _, _)) in resolved.iter().enumerate() {
+                if resolved[..i].iter().any(|(u, _, _)| u == user) {
+                    continue;
+                }
+                let n = resolved.iter().filter(|(u, _, _)| u == user).count() as u64;
+                if let Some((q, email)) = super::quota::read(&users, &names, &mailboxes, user.0)?
+                    && !q.fits(size.saturating_mul(n))
+                {
+                    over_quota.push((*user, email));
+                    full.push(*user);
+                }
+            }
+        }
+        for (user, mbox, copy) in resolved {
+            if full.contains(&user) {
+                continue;
+            }
             let row = mailboxes
                 .get(mbox)?
                 .and_then(|v| MailboxRow::decode(v.value()))
@@ -996,16 +1178,21 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
             if row.uidnext == u32::MAX {
                 continue; // UID space exhausted; RFC 9051 would need a new UIDVALIDITY
             }
-            targets.push((*user, mbox, row));
+            targets.push((user, mbox, row, copy));
         }
     }
     if targets.is_empty() && d.queue.is_none() {
-        return Err(Refusal::NoRecipients.into());
+        return Err(match over_quota.first() {
+            Some((_, email)) => Refusal::OverQuota(email.clone()),
+            None => Refusal::NoRecipients,
+        }
+        .into());
     }
     // The body: the uploaded chunks (if any) followed by the tail, kept inline in the row. The
     // queue row, if any, holds one reference like a message row.
     let refs = targets.len() as u32 + u32::from(d.queue.is_some());
-    let (body, size) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    let (body, stored) = store_body(txn, state, d.upload, &d.prefix, &d.tail, &d.summary, refs)?;
+    debug_assert_eq!(stored, size);
     let queued = match &d.queue {
         Some(q) => Some(queue::enqueue(txn, state, body, q)?),
         None => None,
@@ -1013,19 +1200,21 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
     let mut mailboxes = txn.open_table(MAILBOXES)?;
     let mut messages = txn.open_table(MESSAGES)?;
     let mut copies = Vec::with_capacity(targets.len());
-    for (user, mbox, mut row) in targets {
+    for (user, mbox, mut row, copy) in targets {
+        let flags = copy.flags & flags::ALL;
+        let keywords = super::messages::arrival_keywords(&mut row, &copy.keywords);
         let uid = row.uidnext;
         row.uidnext += 1;
         row.highest_modseq += 1;
         row.messages += 1;
-        row.unseen += 1;
+        row.unseen += u32::from(flags & flags::SEEN == 0);
         row.bytes += size;
         let msg = MessageRow {
             body: body.0,
             internal_date: d.internal_date,
             size,
-            flags: 0,
-            keywords: Vec::new(),
+            flags,
+            keywords,
             modseq: row.highest_modseq,
         };
         messages.insert((mbox, uid), msg.encode().as_slice())?;
@@ -1038,5 +1227,6 @@ fn deliver(txn: &WriteTransaction, state: &mut State, d: &Delivery) -> Result<Do
         body,
         copies,
         queued,
+        over_quota,
     })
 }

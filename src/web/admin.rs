@@ -51,6 +51,9 @@ pub(super) async fn route(
         ("/admin/tls", form) => tls(web, ctx, form).await,
         ("/admin/domains", form) => domains(web, ctx, form).await,
         ("/admin/aliases", form) => aliases(web, ctx, form).await,
+        ("/admin/lists", form) => lists(web, ctx, form).await,
+        ("/admin/backup", None) => super::backup::page(web, ctx, "", 200),
+        ("/admin/backup/download", None) => super::backup::download(web),
         _ => error_page(404, "There is no such page."),
     }
 }
@@ -70,6 +73,10 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
                 password: Some(f.get("password").unwrap_or("").to_string()),
             }),
             "delete" if f.text("confirm") == email => Some(AdminCommand::UserDel(email.clone())),
+            "quota" => Some(AdminCommand::QuotaSet {
+                email: email.clone(),
+                size: f.text("quota").to_string(),
+            }),
             "apppw-revoke" => {
                 let who = email.to_ascii_lowercase();
                 let op = crate::store::Op::SetState {
@@ -126,7 +133,7 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             let action = f.text("action").to_string();
             match run(web, cmd).await {
                 Ok(out) => {
-                    if action != "add" {
+                    if action == "password" || action == "delete" {
                         // A new password or a deleted user ends that user's sessions.
                         web.sessions
                             .borrow_mut()
@@ -142,14 +149,19 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         }
     }
     let listing = run(web, AdminCommand::UserList).await.unwrap_or_default();
+    let quotas = run(web, AdminCommand::QuotaShow(None))
+        .await
+        .unwrap_or_default();
     let csrf = html::csrf_field(&ctx.viewer(web).csrf);
     let mut rows = String::new();
     for line in listing.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
         let email = cols.first().copied().unwrap_or("");
+        let (quota, current) = quota_cell(&quotas, email);
         let _ = write!(
             rows,
-            r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td><details><summary>Change</summary>
+            r#"<tr><td>{e}</td><td>{m}</td><td>{b}</td><td>{quota}</td><td><details><summary>Change</summary>
+<form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="quota"><input type="hidden" name="email" value="{e}">{q}<button>Set quota</button></form>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="password"><input type="hidden" name="email" value="{e}">{p}<button>Set password</button></form>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="totp-off"><input type="hidden" name="email" value="{e}"><button>Turn off two-step login</button></form>
 <form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="apppw-revoke"><input type="hidden" name="email" value="{e}"><button>Revoke all app passwords</button></form>
@@ -157,6 +169,13 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             e = esc(email),
             m = esc(cols.get(1).copied().unwrap_or("")),
             b = esc(cols.get(2).copied().unwrap_or("")),
+            q = input(
+                "Quota (e.g. 500M, 2G; 0: unlimited)",
+                "quota",
+                "text",
+                &current,
+                "required"
+            ),
             p = html::password("New password", "password", true),
             c = input(
                 "Type the address to confirm",
@@ -168,13 +187,37 @@ async fn users(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         );
     }
     let body = format!(
-        r#"{note}<table><thead><tr><th>Address</th><th>Messages</th><th>Size</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+        r#"{note}<table><thead><tr><th>Address</th><th>Messages</th><th>Size</th><th>Quota</th><th></th></tr></thead><tbody>{rows}</tbody></table>
 <h2>Add a user</h2><form method="post" action="/admin/users">{csrf}<input type="hidden" name="action" value="add">{e}{p}<button>Add user</button></form>"#,
         note = notice(message.1, &message.0),
         e = input("Address", "email", "email", "", "required"),
         p = html::password("Password (at least 8 characters)", "password", true),
     );
     ctx.page(web, status, "Users", &body)
+}
+
+/// A user's usage and quota as shown in the users table, and their quota as the form's value,
+/// from `quota show` output (`cli::admin::quota_line`).
+fn quota_cell(quotas: &str, email: &str) -> (String, String) {
+    let Some(line) = quotas.lines().find(|l| l.split('\t').next() == Some(email)) else {
+        return (String::new(), String::new());
+    };
+    let mut cols = line.split('\t').skip(1);
+    let number =
+        |c: Option<&str>, skip: usize| -> Option<u64> { c?.split(' ').nth(skip)?.parse().ok() };
+    let used = number(cols.next(), 0).unwrap_or(0);
+    match number(cols.next(), 1) {
+        Some(limit) if limit > 0 => (
+            format!(
+                "{} of {} ({}%)",
+                html::size(used),
+                html::size(limit),
+                u128::from(used) * 100 / u128::from(limit)
+            ),
+            crate::config::format_size(limit),
+        ),
+        _ => (format!("{} (no quota)", html::size(used)), "0".into()),
+    }
 }
 
 async fn queue(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
@@ -455,9 +498,16 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         let data = web.data.clone();
         let result = match f.text("action") {
             "upload" => {
-                // Certificates and keys are ASCII; the form's line ends may be CRLF.
-                let cert = f.text("cert").replace("\r\n", "\n").into_bytes();
-                let key = f.text("key").replace("\r\n", "\n").into_bytes();
+                // Certificates and keys are ASCII; the form's line ends may be CRLF. A chosen
+                // file wins over pasted text.
+                let pick = |file: &str, text: &str| {
+                    let v = match f.text(file) {
+                        "" => f.text(text),
+                        v => v,
+                    };
+                    v.replace("\r\n", "\n").into_bytes()
+                };
+                let (cert, key) = (pick("cert_file", "cert"), pick("key_file", "key"));
                 blocking::unblock(move || crate::tls::install_pair(&data, &cert, &key))
                     .await
                     .map(|()| "Certificate installed; it is used within a few seconds.".to_string())
@@ -495,9 +545,12 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let body = format!(
         r#"{note}<p><strong>In use:</strong> {detail}</p>
 <p>To have a certificate obtained and renewed automatically, turn on ACME on the <a href="/admin/settings">settings page</a>.</p>
-<h2>Install your own certificate</h2><form method="post" action="/admin/tls">{csrf}<input type="hidden" name="action" value="upload">
-<label>Certificate chain (PEM, the server's certificate first) <textarea name="cert" rows="6" required></textarea></label>
-<label>Private key (PEM) <textarea name="key" rows="6" required></textarea></label><button>Install</button></form>
+<h2>Install your own certificate</h2><form method="post" action="/admin/tls" enctype="multipart/form-data">{csrf}<input type="hidden" name="action" value="upload">
+<p class="muted">Choose the PEM files, or paste their text.</p>
+<label>Certificate chain file (PEM, the server's certificate first) <input type="file" name="cert_file" accept=".pem,.crt,.cer"></label>
+<label>or its text <textarea name="cert" rows="6"></textarea></label>
+<label>Private key file (PEM) <input type="file" name="key_file" accept=".pem,.key"></label>
+<label>or its text <textarea name="key" rows="6"></textarea></label><button>Install</button></form>
 <h2>Self-signed</h2><form method="post" action="/admin/tls">{csrf}<input type="hidden" name="action" value="self-signed"><button class="danger">Use the self-signed certificate</button></form>"#,
         detail = esc(&current.detail),
     );
@@ -584,12 +637,18 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         rows.push_str(r#"<tr><td colspan="3" class="muted">No aliases yet.</td></tr>"#);
     }
     let body = format!(
-        r#"{note}<p>An alias is an extra address in one of your domains whose mail goes to one or more users, e.g. <code>info@</code> for the whole family. Users may also send as an alias that delivers to them.</p>
+        r#"{note}<p>An alias is an extra address in one of your domains whose mail goes to one or more users or is forwarded to outside addresses, e.g. <code>info@</code> for the whole family. <code>@domain</code> takes every address no one else has. Users may also send as an alias that delivers to them.</p>
 <table><thead><tr><th>Alias</th><th>Delivers to</th><th></th></tr></thead><tbody>{rows}</tbody></table>
 <h2>Add an alias, or users to one</h2><form method="post" action="/admin/aliases">{csrf}<input type="hidden" name="action" value="add">{a}{t}<button>Add</button></form>"#,
-        a = input("Alias address", "alias", "email", "", "required"),
+        a = input(
+            "Alias address (@domain for every address no one has)",
+            "alias",
+            "text",
+            "",
+            "required"
+        ),
         t = input(
-            "Deliver to (users' addresses, separated by commas)",
+            "Deliver to (users or outside addresses, separated by commas)",
             "targets",
             "text",
             "",
@@ -597,6 +656,101 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         ),
     );
     ctx.page(web, status, "Aliases", &body)
+}
+
+async fn lists(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
+    let mut note = String::new();
+    let mut status = 200;
+    if let Some(f) = form {
+        let list = f.text("list").trim().to_string();
+        let addresses: Vec<String> = f
+            .text("addresses")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        let members = |add: bool, moderators: bool| AdminCommand::ListMembers {
+            list: list.clone(),
+            add,
+            moderators,
+            addresses: addresses.clone(),
+        };
+        let cmd = match f.text("action") {
+            "set" => AdminCommand::ListSet {
+                list: list.clone(),
+                posting: f.text("posting").to_string(),
+                reply_to_list: f.text("reply_to_list") == "1",
+            },
+            "delete" => AdminCommand::ListDel(list.clone()),
+            "join" | "leave" | "mod-add" | "mod-del" if addresses.is_empty() => {
+                return ctx.page(
+                    web,
+                    400,
+                    "Mailing lists",
+                    &notice("error", "Name at least one address."),
+                );
+            }
+            "join" => members(true, false),
+            "leave" => members(false, false),
+            "mod-add" => members(true, true),
+            "mod-del" => members(false, true),
+            _ => return error_page(400, "Unknown action."),
+        };
+        (note, status) = noted(web, cmd).await;
+    }
+    let all = {
+        let store = web.store.clone();
+        blocking::unblock(move || store.lists())
+            .await
+            .unwrap_or_default()
+    };
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let mut body = String::new();
+    for l in &all {
+        let a = esc(&l.address);
+        let mut people = String::new();
+        for m in &l.members {
+            let state = if m.disabled {
+                format!(" (stopped after {} failed deliveries)", m.bounces)
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                people,
+                r#"<li>{m}{state} <form method="post" action="/admin/lists" class="inline">{csrf}<input type="hidden" name="action" value="leave"><input type="hidden" name="list" value="{a}"><input type="hidden" name="addresses" value="{m}"><button class="danger">Remove</button></form></li>"#,
+                m = esc(&m.address),
+            );
+        }
+        for m in &l.moderators {
+            let _ = write!(
+                people,
+                r#"<li>{m} (moderator) <form method="post" action="/admin/lists" class="inline">{csrf}<input type="hidden" name="action" value="mod-del"><input type="hidden" name="list" value="{a}"><input type="hidden" name="addresses" value="{m}"><button class="danger">Remove</button></form></li>"#,
+                m = esc(m),
+            );
+        }
+        let _ = write!(
+            body,
+            r#"<h2>{a}</h2><p>{posting} may post; replies go to {replies}.</p><ul>{people}</ul>
+<form method="post" action="/admin/lists">{csrf}<input type="hidden" name="action" value="join"><input type="hidden" name="list" value="{a}"><label>Add members (addresses, separated by commas) <input type="text" name="addresses" required></label><button>Add</button></form>
+<form method="post" action="/admin/lists">{csrf}<input type="hidden" name="action" value="mod-add"><input type="hidden" name="list" value="{a}"><label>Add moderators <input type="text" name="addresses" required></label><button>Add</button></form>
+<form method="post" action="/admin/lists" class="inline">{csrf}<input type="hidden" name="action" value="delete"><input type="hidden" name="list" value="{a}"><button class="danger">Delete the list</button></form>"#,
+            posting = l.posting.word(),
+            replies = if l.reply_to_list {
+                "the list"
+            } else {
+                "the sender"
+            },
+        );
+    }
+    if all.is_empty() {
+        body.push_str(r#"<p class="muted">No mailing lists yet.</p>"#);
+    }
+    let page = format!(
+        r#"{note}<p>A mailing list is an address whose mail goes to every member, here or elsewhere, with the headers mail programs use to filter and unsubscribe. Members who cannot be reached are stopped after a few failed deliveries.</p>{body}
+<h2>Make a list, or change one</h2><form method="post" action="/admin/lists">{csrf}<input type="hidden" name="action" value="set">{addr}<label>Who may post <select name="posting"><option value="members">members</option><option value="anyone">anyone</option><option value="moderators">moderators</option></select></label><label><input type="checkbox" name="reply_to_list" value="1"> Replies go to the list</label><button>Save</button></form>"#,
+        addr = input("List address", "list", "email", "", "required"),
+    );
+    ctx.page(web, status, "Mailing lists", &page)
 }
 
 /// Received, sent and refused counts per day as an inline SVG bar chart (no script, no

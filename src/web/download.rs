@@ -2,29 +2,17 @@
 //! mailboxes as mbox files in the layout of `mailnook export --format mbox`
 //! (`cli::transfer::write_mbox_tar`).
 //!
-//! Invariants: only the session's own user is exported; the body is streamed (written on the
-//! blocking pool, sent in chunks by `conn::web`), never built in memory; each mailbox is one
-//! snapshot.
+//! Invariants: only the session's own user is exported; the body is streamed like the backup
+//! download (written on the blocking pool into a bounded channel, sent in chunks by
+//! `conn::web`, [`super::backup::Streams`]), never built in memory; each mailbox is one snapshot.
 
 use super::Web;
-use crate::proto::http::{BodySource, Response};
-use crate::store::{Store, UserId};
-use std::sync::Arc;
+use super::backup::ChannelWriter;
+use crate::proto::http::Response;
+use std::io::Write;
 
 /// The path of the download.
 pub const PATH: &str = "/me/mail.tar";
-
-#[derive(Debug)]
-struct MailTar {
-    store: Store,
-    user: UserId,
-}
-
-impl BodySource for MailTar {
-    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        crate::cli::transfer::write_mbox_tar(&self.store, self.user, out)
-    }
-}
 
 /// The download for `email`.
 pub(super) fn mail_tar(web: &Web, email: &str) -> Response {
@@ -32,10 +20,23 @@ pub(super) fn mail_tar(web: &Web, email: &str) -> Response {
         Ok(Some(u)) => u.id,
         Ok(None) => return super::error_page(404, "There is no such user."),
         Err(e) => {
-            log::warn!("web: download for {email}: {e}");
+            log::warn!("web: mail download for {email}: {e}");
             return super::error_page(503, "The mail store is unavailable; try again.");
         }
     };
+    let (tx, rx) = async_channel::bounded(4);
+    let store = web.store.clone();
+    let who = email.to_string();
+    blocking::unblock(move || {
+        let mut out = ChannelWriter::new(tx.clone());
+        let written =
+            crate::cli::transfer::write_mbox_tar(&store, user, &mut out).and_then(|_| out.flush());
+        if let Err(e) = written {
+            log::warn!("web: mail download for {who} failed: {e}");
+            let _ = tx.send_blocking(Err(e.to_string()));
+        }
+    })
+    .detach();
     let safe: String = email
         .chars()
         .map(|c| {
@@ -52,10 +53,7 @@ pub(super) fn mail_tar(web: &Web, email: &str) -> Response {
             format!("attachment; filename=\"mail-{safe}.tar\""),
         )
         .with("Cache-Control", "no-store");
-    r.stream = Some(Arc::new(MailTar {
-        store: web.store.clone(),
-        user,
-    }));
+    r.stream = Some(web.streams.register(rx));
     r
 }
 

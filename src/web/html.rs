@@ -43,7 +43,7 @@ pub fn page(title: &str, viewer: &Viewer, body: &str) -> String {
     if !viewer.email.is_empty() {
         if viewer.admin {
             nav.push_str(
-                r#"<a href="/admin">Overview</a> <a href="/admin/users">Users</a> <a href="/admin/aliases">Aliases</a> <a href="/admin/domains">Domains</a> <a href="/admin/checks">Checks</a> <a href="/admin/tls">TLS</a> <a href="/admin/queue">Queue</a> <a href="/admin/settings">Settings</a> <a href="/admin/log">Log</a> "#,
+                r#"<a href="/admin">Overview</a> <a href="/admin/users">Users</a> <a href="/admin/aliases">Aliases</a> <a href="/admin/lists">Lists</a> <a href="/admin/domains">Domains</a> <a href="/admin/checks">Checks</a> <a href="/admin/tls">TLS</a> <a href="/admin/queue">Queue</a> <a href="/admin/settings">Settings</a> <a href="/admin/backup">Backup</a> <a href="/admin/log">Log</a> "#,
             );
         }
         let _ = write!(

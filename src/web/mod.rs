@@ -6,7 +6,10 @@
 //!   `mailnook init --admin` plus `mailnook user add` (it runs those very commands).
 //! - `/login`, `/logout`: mail users log in with their address and password, through the same
 //!   throttled authenticator as IMAP, POP3 and submission.
-//! - `/admin`, `/admin/users`: for the addresses in `web.admins`.
+//! - `/admin`, `/admin/users`, …, `/admin/backup` (download a backup of the whole box): for the
+//!   addresses in `web.admins`.
+//! - `multipart/form-data` POSTs are streamed ([`backup`]): a backup restored on a new box
+//!   (`/setup/restore`), PEM files on the TLS page; their CSRF token is the form's first part.
 //! - `/me`: any logged-in user: their client settings, phone setup (QR code, Apple profile)
 //!   and password.
 //! - Client autoconfiguration (`clients`): Thunderbird autoconfig (also over plain HTTP) and
@@ -31,21 +34,23 @@
 //! never logged.
 
 mod admin;
+mod backup;
 pub mod checks;
 mod clients;
 mod download;
+mod filters;
 pub mod html;
 mod metrics;
 pub mod onboarding;
 mod pages;
 pub mod session;
 mod two_step;
-mod vacation;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::proto::http::{Method, Request, Response};
 use crate::store::Store;
+pub use backup::{BodyStream, Streams, UploadBody};
 use session::Sessions;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -86,6 +91,8 @@ pub struct Web {
     /// Whether the certificate in use is the operator's (or ACME's), not the self-signed one:
     /// only then do responses ask browsers to insist on HTTPS (HSTS).
     pub own_certificate: Rc<dyn Fn() -> bool>,
+    /// Response bodies being streamed (backup downloads).
+    pub streams: Streams,
 }
 
 impl std::fmt::Debug for Web {
@@ -176,6 +183,23 @@ fn request_host(req: &Request) -> Option<String> {
     ok.then(|| name.to_ascii_lowercase())
 }
 
+/// Whether a POST names another site as the page that sent it (RFC 6454: a browser names the
+/// page that sent the form; it must be one of ours).
+fn foreign_form(req: &Request) -> bool {
+    let Some(o) = req.header("origin").filter(|_| req.method == Method::Post) else {
+        return false;
+    };
+    let host = request_host(req).unwrap_or_default();
+    let from = o
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    o == "null" || !from.eq_ignore_ascii_case(&host)
+}
+
 impl Web {
     /// Answers one request.
     pub async fn handle(&self, req: &Request, origin: Origin) -> Response {
@@ -199,23 +223,41 @@ impl Web {
             return error_page(405, "Only GET, HEAD and POST are used here.")
                 .with("Allow", "GET, HEAD, POST");
         }
-        if req.method == Method::Post
-            && let Some(o) = req.header("origin")
-        {
-            // RFC 6454: a browser names the page that sent the form; it must be one of ours.
-            let host = request_host(req).unwrap_or_default();
-            let from = o
-                .split_once("://")
-                .map(|(_, rest)| rest)
-                .unwrap_or("")
-                .split(['/', ':'])
-                .next()
-                .unwrap_or("");
-            if o == "null" || !from.eq_ignore_ascii_case(&host) {
-                return error_page(403, "This form was sent from another site.");
-            }
+        if foreign_form(req) {
+            return error_page(403, "This form was sent from another site.");
         }
-        let mut response = pages::route(self, req, origin, &config).await;
+        let response = pages::route(self, req, origin, &config).await;
+        self.finish(response).await
+    }
+
+    /// Answers a `multipart/form-data` POST ([`Request::is_upload`]) whose body `body` yields
+    /// as it arrives.
+    pub async fn handle_upload(
+        &self,
+        req: &Request,
+        origin: Origin,
+        body: &mut impl UploadBody,
+    ) -> Response {
+        let config = (self.config)();
+        if !admitted(&req.path, origin.peer.ip(), config.web_public) {
+            return error_page(
+                403,
+                "The web page answers only the local network (web.public is 0).",
+            );
+        }
+        if !origin.https {
+            return error_page(403, "Forms are sent over HTTPS only.");
+        }
+        if foreign_form(req) {
+            return error_page(403, "This form was sent from another site.");
+        }
+        let ctx = pages::context(self, req, origin, &config);
+        let response = backup::upload(self, ctx, req, &config, body).await;
+        self.finish(response).await
+    }
+
+    /// Saves session changes and adds the security fields.
+    async fn finish(&self, mut response: Response) -> Response {
         self.save_sessions().await;
         // RFC 6797: only with a certificate browsers accept, or the box could lock itself out.
         if (self.own_certificate)() {

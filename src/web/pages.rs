@@ -71,8 +71,9 @@ impl Ctx {
     }
 }
 
-/// Dispatches one HTTPS request.
-pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Config) -> Response {
+/// Who sent a request: its session (or pending login) and the cookie its CSRF tokens are made
+/// from.
+pub(super) fn context(web: &Web, req: &Request, origin: Origin, config: &Config) -> Ctx {
     let now = Instant::now();
     let lim = limits(config);
     let found = req.cookie(session::COOKIE).and_then(|id| {
@@ -95,39 +96,71 @@ pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Con
             (p.clone(), Some(p))
         }
     };
-    let ctx = Ctx {
+    Ctx {
         session,
         pending,
         origin,
         now,
         anchor,
         new_pre,
-    };
+    }
+}
+
+impl Ctx {
+    /// Whether `token` is the CSRF token of the cookie the request came with: a POST is
+    /// honoured only then.
+    pub(super) fn csrf_ok(&self, web: &Web, token: &str) -> bool {
+        self.new_pre.is_none() && web.sessions.borrow().csrf_ok(&self.anchor, token)
+    }
+
+    /// Whether an administrator's session sent the request.
+    pub(super) fn is_admin(&self) -> bool {
+        self.session.as_ref().is_some_and(|(_, s)| s.admin)
+    }
+}
+
+/// The answer to a POST whose CSRF token is wrong.
+pub(super) fn csrf_refused() -> Response {
+    error_page(
+        403,
+        "This form has expired or was not sent from this site. Reload the page and try again.",
+    )
+}
+
+/// Whether the box is past its first-run setup. The setup page is for a new box only: once any
+/// user exists (made here, with the CLI or by a restore), nobody on the network can make
+/// themselves administrator through it, even if `web.admins` is emptied later; the CLI names
+/// administrators then (`config set web.admins`).
+pub(super) fn setup_done(web: &Web, config: &Config) -> bool {
+    !config.web_admins.is_empty() || !web.store.users().unwrap_or_default().is_empty()
+}
+
+/// Dispatches one HTTPS request.
+pub(super) async fn route(web: &Web, req: &Request, origin: Origin, config: &Config) -> Response {
+    let ctx = context(web, req, origin, config);
     let form = if req.method == Method::Post {
         let Some(form) = req.form() else {
             return error_page(400, "The form could not be read.");
         };
-        // A POST is honoured only with the token of the cookie it came with.
-        let ok = ctx.new_pre.is_none()
-            && web
-                .sessions
-                .borrow()
-                .csrf_ok(&ctx.anchor, form.text("csrf"));
-        if !ok {
-            return error_page(
-                403,
-                "This form has expired or was not sent from this site. Reload the page and try again.",
-            );
+        if !ctx.csrf_ok(web, form.text("csrf")) {
+            return csrf_refused();
         }
         Some(form)
     } else {
         None
     };
-    // The setup page is for a new box only: once any user exists (made here or with the CLI),
-    // nobody on the network can make themselves administrator through it, even if `web.admins`
-    // is emptied later; the CLI names administrators then (`config set web.admins`).
-    let setup_done =
-        !config.web_admins.is_empty() || !web.store.users().unwrap_or_default().is_empty();
+    dispatch(web, ctx, req, config, form).await
+}
+
+/// Answers a request whose form (if any) passed the CSRF check.
+pub(super) async fn dispatch(
+    web: &Web,
+    ctx: Ctx,
+    req: &Request,
+    config: &Config,
+    form: Option<Form>,
+) -> Response {
+    let setup_done = setup_done(web, config);
     match (req.path.as_str(), form) {
         ("/metrics", None) => super::metrics::answer(web, req, config).await,
         ("/static/style.css", None) => Response::new(200, "text/css; charset=utf-8", html::STYLE)
@@ -220,7 +253,9 @@ fn setup_page(
 <form method="post" action="/setup">{csrf}
 {d}<p class="muted">The part after @ in your addresses, e.g. <code>example.com</code>.</p>
 {h}<p class="muted">The name phones and other servers use to reach this box, e.g. <code>mail.example.com</code>.</p>
-{e}{p}{p2}<button>Set up</button></form>"#,
+{e}{p}{p2}<button>Set up</button></form>
+<h2>Restore from a backup</h2><p>Moving from another box? Restore its backup (made on its Backup page or with <code>mailnook backup</code>) instead of setting up: every account, message and setting comes back.</p>
+<form method="post" action="/setup/restore" enctype="multipart/form-data">{csrf}<label>Backup file <input type="file" name="backup" required></label><button>Restore</button></form>"#,
         err = notice("error", error),
         csrf = html::csrf_field(&ctx.viewer(web).csrf),
         d = input("Mail domain", "domain", "text", &domain, "required"),
@@ -345,13 +380,49 @@ fn client_settings(config: &Config, port_base: u16, email: &str) -> String {
     let p = |n: u16| port_base.saturating_add(n);
     format!(
         r#"<dl><dt>User name</dt><dd>{email}</dd><dt>Incoming (IMAP)</dt><dd>{host}, port {imaps}, SSL/TLS (or {imap} with STARTTLS)</dd>
-<dt>Incoming (POP3)</dt><dd>{host}, port {pop3s}, SSL/TLS</dd><dt>Outgoing (SMTP)</dt><dd>{host}, port {smtps}, SSL/TLS (or {smtp} with STARTTLS), password required</dd></dl>"#,
+<dt>Incoming (POP3)</dt><dd>{host}, port {pop3s}, SSL/TLS</dd><dt>Outgoing (SMTP)</dt><dd>{host}, port {smtps}, SSL/TLS (or {smtp} with STARTTLS), password required</dd>
+<dt>Filters (ManageSieve)</dt><dd>{host}, port {sieve}, STARTTLS</dd></dl>"#,
         email = esc(email),
         imaps = p(993),
         imap = p(143),
         pop3s = p(995),
         smtps = p(465),
         smtp = p(587),
+        sieve = p(4190),
+    )
+}
+
+/// How much the user stores, and their quota if they have one.
+async fn storage_section(web: &Web, email: &str) -> String {
+    let (store, email) = (web.store.clone(), email.to_string());
+    let quota = blocking::unblock(move || -> crate::store::Result<_> {
+        match store.user(&email)? {
+            Some(u) => store.quota(u.id),
+            None => Ok(None),
+        }
+    })
+    .await;
+    let Ok(Some(q)) = quota else {
+        return String::new();
+    };
+    let text = if q.limit == 0 {
+        format!("Your mail takes {}.", html::size(q.used))
+    } else {
+        let full = if q.full() {
+            " Your mailbox is full: new mail is refused until you delete some."
+        } else {
+            ""
+        };
+        format!(
+            "Your mail takes {} of your {} quota ({}%).{full}",
+            html::size(q.used),
+            html::size(q.limit),
+            u128::from(q.used) * 100 / u128::from(q.limit)
+        )
+    };
+    format!(
+        r#"<h2>Storage</h2><p id="storage">{}</p>"#,
+        html::esc(&text)
     )
 }
 
@@ -378,17 +449,12 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
                 status = 400;
             }
         }
-    } else if let Some(f) = form.as_ref().filter(|f| f.text("action") == "vacation") {
-        let v = super::vacation::Vacation {
-            on: f.text("on") == "1",
-            subject: f.text("subject").to_string(),
-            body: f.get("body").unwrap_or("").replace("\r\n", "\n"),
-        };
-        match super::vacation::set(web, &s.email, &v).await {
-            Ok(()) => {
-                let state = if v.on { "on" } else { "off" };
-                message = (format!("Vacation reply saved and {state}."), "ok");
-            }
+    } else if let Some(f) = form
+        .as_ref()
+        .filter(|f| matches!(f.text("action"), "vacation" | "rule-add" | "rule-del"))
+    {
+        match filters_action(web, &s.email, f).await {
+            Ok(text) => message = (text, "ok"),
             Err(e) => {
                 message = (e, "error");
                 status = 400;
@@ -445,11 +511,12 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
             }
         }
     }
+    let storage = storage_section(web, &s.email).await;
     let two_step = two_step_section(web, ctx, s, enrolling.as_deref()).await;
     let vacation = vacation_section(web, ctx, s).await;
     let app = app_password_section(web, ctx, s, new_app_password.as_deref()).await;
     let body = format!(
-        r#"{note}<h2>Your mail settings</h2>{settings}{phone}
+        r#"{note}{storage}<h2>Your mail settings</h2>{settings}{phone}
 <h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}{download}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
@@ -622,14 +689,111 @@ async fn login_code(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response
     Response::see_other("/").with("Set-Cookie", cookie(session::COOKIE, &new, None))
 }
 
-/// The vacation reply form of the user's page.
+/// Changes the user's vacation reply or rules from a form; says what changed.
+async fn filters_action(web: &Web, email: &str, f: &Form) -> Result<String, String> {
+    use super::filters::{self, Rule};
+    let user = {
+        let (store, email) = (web.store.clone(), email.to_string());
+        blocking::unblock(move || store.user(&email))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("No such user.")?
+    };
+    let mut all = filters::get(web, email).await;
+    let done = match f.text("action") {
+        "vacation" => {
+            all.vacation = filters::Vacation {
+                on: f.text("on") == "1",
+                subject: f.text("subject").to_string(),
+                body: f.get("body").unwrap_or("").replace("\r\n", "\n"),
+            };
+            let state = if all.vacation.on { "on" } else { "off" };
+            format!("Vacation reply saved and {state}.")
+        }
+        "rule-add" => {
+            all.rules.push(Rule {
+                field: f.text("field").to_string(),
+                contains: f.text("contains").trim().to_string(),
+                action: f.text("rule").to_string(),
+                target: f.text("target").trim().to_string(),
+            });
+            "Rule added.".to_string()
+        }
+        _ => {
+            let i: usize = f.text("index").parse().map_err(|_| "No such rule.")?;
+            if i >= all.rules.len() {
+                return Err("No such rule.".into());
+            }
+            all.rules.remove(i);
+            "Rule removed.".to_string()
+        }
+    };
+    filters::set(web, user.id, email, &all).await?;
+    Ok(done)
+}
+
+/// The vacation reply and rules forms of the user's page.
 async fn vacation_section(web: &Web, ctx: &Ctx, s: &Session) -> String {
-    let v = super::vacation::get(web, &s.email).await;
+    use super::filters::{ACTIONS, FIELDS, MAX_TEXT, PAGE_SCRIPT};
+    let all = super::filters::get(web, &s.email).await;
+    let v = &all.vacation;
+    let csrf = html::csrf_field(&ctx.viewer(web).csrf);
+    let label = |list: &[(&str, &'static str)], k: &str| {
+        list.iter().find(|(x, _)| *x == k).map_or("", |(_, l)| *l)
+    };
+    let mut rules = String::new();
+    for (i, r) in all.rules.iter().enumerate() {
+        rules.push_str(&format!(
+            r#"<tr><td>{field} contains “{contains}”</td><td>{action} {target}</td><td><form method="post" action="/me" class="inline">{csrf}<input type="hidden" name="action" value="rule-del"><input type="hidden" name="index" value="{i}"><button class="danger">Remove</button></form></td></tr>"#,
+            field = label(&FIELDS, &r.field),
+            contains = esc(&r.contains),
+            action = label(&ACTIONS, &r.action),
+            target = esc(&r.target),
+        ));
+    }
+    let options = |list: &[(&str, &str)]| -> String {
+        list.iter()
+            .map(|(k, l)| format!(r#"<option value="{k}">{l}</option>"#))
+            .collect()
+    };
+    let elsewhere = {
+        let (store, email) = (web.store.clone(), s.email.clone());
+        blocking::unblock(move || {
+            let user = store.user(&email).ok().flatten()?;
+            store.active_script(user.id).ok().flatten().map(|(n, _)| n)
+        })
+        .await
+        .filter(|n| n != PAGE_SCRIPT)
+    };
+    let note = match elsewhere {
+        Some(n) => format!(
+            r#"<p class="muted">Your mail program's filter script “{}” is in use; saving here puts these filters in its place.</p>"#,
+            esc(&n)
+        ),
+        None => String::new(),
+    };
     format!(
-        r#"<h2>Vacation reply</h2><form method="post" action="/me">{csrf}<input type="hidden" name="action" value="vacation">
+        r#"<h2>Vacation reply</h2>{note}<form method="post" action="/me">{csrf}<input type="hidden" name="action" value="vacation">
 <label><input type="checkbox" name="on" value="1"{checked}> Reply to incoming mail while I am away</label>{subject}
-<label>Message <textarea name="body" rows="5" maxlength="{max}">{body}</textarea></label><button>Save vacation reply</button></form>"#,
-        csrf = html::csrf_field(&ctx.viewer(web).csrf),
+<label>Message <textarea name="body" rows="5" maxlength="{max}">{body}</textarea></label><button>Save vacation reply</button></form>
+<h2>Rules</h2><p class="muted">Applied in order to each message as it arrives.</p><table><tbody>{rules}</tbody></table>
+<form method="post" action="/me">{csrf}<input type="hidden" name="action" value="rule-add"><label>When <select name="field">{fields}</select></label>{contains}<label>then <select name="rule">{actions}</select></label>{target}<button>Add rule</button></form>"#,
+        fields = options(&FIELDS),
+        actions = options(&ACTIONS),
+        contains = input(
+            "contains",
+            "contains",
+            "text",
+            "",
+            &format!("required maxlength=\"{MAX_TEXT}\"")
+        ),
+        target = input(
+            "folder or address",
+            "target",
+            "text",
+            "",
+            &format!("maxlength=\"{MAX_TEXT}\"")
+        ),
         checked = if v.on { " checked" } else { "" },
         subject = input(
             "Subject",
@@ -638,7 +802,7 @@ async fn vacation_section(web: &Web, ctx: &Ctx, s: &Session) -> String {
             &v.subject,
             "maxlength=\"200\""
         ),
-        max = super::vacation::MAX_BODY,
+        max = super::filters::MAX_BODY,
         body = esc(&v.body),
     )
 }

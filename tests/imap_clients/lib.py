@@ -20,20 +20,12 @@ import time
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from clientlib import CA, HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402,F401
+from clientlib import CA, HOSTNAME, IMAP4_SSL, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402,F401
 
 IMAP_PORT = int(os.environ["IMAP_PORT"])
 IMAPS_PORT = int(os.environ["IMAPS_PORT"])
 MX_PORT = int(os.environ["MX_PORT"])
 
-
-
-class IMAP4_SSL(imaplib.IMAP4_SSL):
-    """imaplib's IMAP4_SSL to 127.0.0.1 that verifies the certificate for HOSTNAME."""
-
-    def _create_socket(self, timeout):
-        sock = imaplib.IMAP4._create_socket(self, timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=HOSTNAME)
 
 
 def imaps(user=None):

@@ -71,7 +71,7 @@ def session(user, other):
     for cap in [b"IMAP4rev2", b"UIDPLUS", b"MOVE", b"ESEARCH", b"CONDSTORE", b"QRESYNC", b"LIST-EXTENDED",
                 b"LIST-STATUS", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"BINARY", b"SORT", b"THREAD=REFERENCES",
                 b"THREAD=ORDEREDSUBJECT", b"IDLE", b"COMPRESS=DEFLATE", b"STATUS=SIZE", b"LITERAL+", b"NAMESPACE",
-                b"ID", b"ENABLE", b"UNSELECT", b"SASL-IR"]:
+                b"ID", b"ENABLE", b"UNSELECT", b"SASL-IR", b"QUOTA", b"QUOTA=RES-STORAGE"]:
         check(cap in caps, "capability %s after login" % cap.decode(), caps)
     ok(c.noop(), "NOOP")
     typ, data = c.xatom("ID", '("name" "imaplib" "version" "%s")' % sys.version.split()[0])

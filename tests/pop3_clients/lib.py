@@ -21,7 +21,7 @@ import time
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from clientlib import CA, HOSTNAME, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402,F401
+from clientlib import CA, HOSTNAME, IMAP4_SSL, PASSWORD, TIMEOUT, check, eq, tls_context  # noqa: E402,F401
 
 POP3_PORT = int(os.environ["POP3_PORT"])
 POP3S_PORT = int(os.environ["POP3S_PORT"])
@@ -135,14 +135,6 @@ def stuff(message):
 def uid_string(uid, uidvalidity):
     """The spec's UIDL value: %08X of the IMAP UID, then %08X of the UIDVALIDITY."""
     return b"%08X%08X" % (uid, uidvalidity)
-
-
-class IMAP4_SSL(imaplib.IMAP4_SSL):
-    """imaplib's IMAP4_SSL to 127.0.0.1 that verifies the certificate for HOSTNAME."""
-
-    def _create_socket(self, timeout):
-        sock = imaplib.IMAP4._create_socket(self, timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=HOSTNAME)
 
 
 def imaps(user):

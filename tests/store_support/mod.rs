@@ -8,7 +8,9 @@ use mailnook::store::schema::{
     BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, PARKED, SUBSCRIPTIONS, SUMMARIES,
     TRAINING, UPLOADS, USER_BY_EMAIL, USERS, VANISHED,
 };
-use mailnook::store::{self, BodyRow, CHUNK_BYTES, Delivery, Done, MailboxId, Op, Store, UserId};
+use mailnook::store::{
+    self, BodyRow, CHUNK_BYTES, Delivery, Done, LocalCopy, MailboxId, Op, Store, UserId,
+};
 use redb::{ReadableDatabase, ReadableTable};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
@@ -130,9 +132,10 @@ pub fn delivery(up: Upload, tag: &str, recipients: &[UserId]) -> Delivery {
         tail: up.tail,
         summary: vec![1, 2, 3],
         internal_date: 1_700_000_000,
-        recipients: recipients.to_vec(),
+        recipients: recipients.iter().map(|u| LocalCopy::inbox(*u)).collect(),
         queue: None,
         junk: false,
+        quota: true,
     }
 }
 

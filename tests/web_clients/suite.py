@@ -57,19 +57,19 @@ class Browser:
         ctx.check_hostname = True
         return ctx
 
-    def request(self, method, path, fields=None, headers=None):
+    def request(self, method, path, fields=None, headers=None, body=None):
         c = Loopback(HOSTNAME, WEB_PORT, context=self.context(), timeout=TIMEOUT)
         h = {"Host": "%s:%d" % (HOSTNAME, WEB_PORT)}
         if self.cookies:
             h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
-        body = None
         if fields is not None:
             body = urllib.parse.urlencode(fields)
             h["Content-Type"] = "application/x-www-form-urlencoded"
         h.update(headers or {})
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
-        text = r.read().decode("utf-8", "replace")
+        self.last_body = r.read()
+        text = self.last_body.decode("utf-8", "replace")
         for value in r.headers.get_all("Set-Cookie") or []:
             attrs = [a.strip() for a in value.split(";")]
             name, _, val = attrs[0].partition("=")
@@ -104,6 +104,25 @@ class Browser:
     def post(self, path, fields, form_page=None):
         token = self.csrf(form_page or path)
         return self.request("POST", path, dict(fields, csrf=token))
+
+    def upload(self, path, parts, form_page=None, token_first=True):
+        """POSTs `parts` ((name, bytes, filename or None), ...) as multipart/form-data, the page's
+        CSRF token first (as the page's forms send it)."""
+        token = ("csrf", self.csrf(form_page or path).encode(), None)
+        parts = [token] + list(parts) if token_first else list(parts) + [token]
+        boundary = "----mailnook-test-%d" % time.time_ns()
+        body = b""
+        for name, value, filename in parts:
+            disp = 'form-data; name="%s"' % name
+            if filename is not None:
+                disp += '; filename="%s"' % filename
+            body += b"--%s\r\nContent-Disposition: %s\r\n" % (boundary.encode(), disp.encode())
+            if filename is not None:
+                body += b"Content-Type: application/octet-stream\r\n"
+            body += b"\r\n" + value + b"\r\n"
+        body += b"--%s--\r\n" % boundary.encode()
+        return self.request("POST", path, body=body,
+                            headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
 
 
 def imap_login(user, password):
@@ -224,6 +243,63 @@ def users_and_sessions():
 
 
 @scenario
+def quotas():
+    admin = Browser()
+    setup(admin)
+    status, _, text = admin.post("/admin/users", {"action": "add", "email": "dora@example.test",
+                                                  "password": "dora's password"})
+    eq(status, 200, "add user")
+    check("no quota" in text, "a new user has no quota", text[-2500:])
+    # Without the form's token the change is refused and nothing changes.
+    status, _, _ = admin.request("POST", "/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                          "quota": "1M"})
+    eq(status, 403, "quota POST without CSRF token")
+    status, _, text = admin.get("/admin/users")
+    check("of 1.0 MiB" not in text, "the refused POST set nothing", text[-2500:])
+    # A bad size is explained; a good one is set and listed.
+    status, _, text = admin.post("/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                  "quota": "lots"})
+    eq(status, 400, "bad size")
+    check("is not a quota" in text, "bad size explained", text[-2500:])
+    status, _, text = admin.post("/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                  "quota": "1M"})
+    eq(status, 200, "set quota")
+    check("quota of dora@example.test set to 1M (1048576 bytes)" in text, "confirmed", text[-2500:])
+    check(re.search(r"dora@example\.test</td>.*?<td>0 B of 1\.0 MiB \(0%\)</td>", text, re.S),
+          "usage and quota listed", text[-2500:])
+    check('type="text" name="quota" value="1M"' in text, "the form shows the quota", text[-2500:])
+    # The quota holds for mail: IMAP reports it, and a message bigger than it is refused.
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    c.login("dora@example.test", "dora's password")
+    typ, data = c.getquotaroot("INBOX")
+    eq(typ, "OK", "GETQUOTAROOT")
+    eq(data[1], [b'"" (STORAGE 0 1024)'], "QUOTA answer")
+    typ, data = c.append("INBOX", None, None, b"Subject: big\r\n\r\n" + b"x" * (1100 * 1024) + b"\r\n")
+    eq(typ, "NO", "APPEND over quota")
+    check(b"[OVERQUOTA]" in data[0], "OVERQUOTA code", data)
+    typ, _ = c.append("INBOX", None, None, b"Subject: small\r\n\r\n" + b"y" * 2000 + b"\r\n")
+    eq(typ, "OK", "APPEND under quota")
+    c.logout()
+    # Dora sees her own usage on her page.
+    dora = Browser()
+    status, _, _ = dora.post("/login", {"email": "dora@example.test", "password": "dora's password"})
+    eq(status, 303, "login")
+    status, _, text = dora.get("/me")
+    eq(status, 200, "/me")
+    check(re.search(r'<p id="storage">Your mail takes 2\.0 KiB of your 1\.0 MiB quota \(0%\)\.</p>', text),
+          "own usage on /me", text[:3000])
+    # Back to unlimited.
+    status, _, text = admin.post("/admin/users", {"action": "quota", "email": "dora@example.test",
+                                                  "quota": "0"})
+    eq(status, 200, "remove quota")
+    check("dora@example.test has no quota now" in text, "removed", text[-2500:])
+    status, _, text = dora.get("/me")
+    check(re.search(r'<p id="storage">Your mail takes 2\.0 KiB\.</p>', text), "no quota on /me", text[:3000])
+
+
+@scenario
 def csrf_and_origin():
     b = Browser()
     setup(b)
@@ -267,7 +343,7 @@ def no_setup_once_users_exist():
 @scenario
 def routes_and_errors():
     b = Browser()
-    for path in ("/admin", "/admin/users", "/admin/aliases", "/me"):
+    for path in ("/admin", "/admin/users", "/admin/aliases", "/admin/lists", "/me"):
         status, headers, _ = b.get(path)
         check(status == 303 and headers["Location"] in ("/login", "/setup"), "anonymous " + path, status)
     status, _, text = b.get("/no/such/page")
@@ -445,6 +521,16 @@ def client_setup():
     eq(mail["IncomingMailServerUsername"], "carol@example.test", "profile's user")
 
 
+def make_certificate():
+    """A self-made certificate for HOSTNAME and its key, as PEM files: (folder, cert, key)."""
+    work = tempfile.mkdtemp()
+    cert, key = (os.path.join(work, n) for n in ("cert.pem", "key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + HOSTNAME,
+                    "-addext", "subjectAltName=DNS:" + HOSTNAME], check=True, capture_output=True)
+    return work, cert, key
+
+
 @scenario
 def tls_page():
     b = Browser()
@@ -452,11 +538,8 @@ def tls_page():
     status, headers, text = b.get("/admin/tls")
     check(status == 200 and "self-signed" in text, "self-signed in use", text[-2000:])
     eq(headers.get("Strict-Transport-Security"), None, "no HSTS with the self-signed certificate")
-    work = tempfile.mkdtemp()
-    cert, key, other = (os.path.join(work, n) for n in ("cert.pem", "key.pem", "other-key.pem"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + HOSTNAME,
-                    "-addext", "subjectAltName=DNS:" + HOSTNAME], check=True, capture_output=True)
+    work, cert, key = make_certificate()
+    other = os.path.join(work, "other-key.pem")
     subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", other],
                    check=True, capture_output=True)
     cert_pem, key_pem, other_pem = (open(p).read() for p in (cert, key, other))
@@ -607,6 +690,64 @@ def aliases_page():
 
 
 @scenario
+def page_filters():
+    """Leaves boss@example.test with a vacation reply and a rule filing "invoice" mail in Bills."""
+    b = Browser()
+    setup(b)
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    c.login(ADMIN, ADMIN_PASSWORD)
+    eq(c.create("Bills")[0], "OK", "IMAP CREATE Bills")
+    c.logout()
+    status, _, text = b.post("/me", {"action": "rule-add", "field": "subject", "contains": "Invoice",
+                                     "rule": "move", "target": "Bills"})
+    check(status == 200 and "Rule added." in text and "Subject contains “Invoice”" in text, "rule", text[-3000:])
+    status, _, text = b.post("/me", {"action": "rule-add", "field": "from", "contains": "x",
+                                     "rule": "forward", "target": "not an address"})
+    check(status == 400 and "is not an email address" in text, "bad forward refused", text[-3000:])
+    status, _, text = b.post("/me", {"action": "rule-add", "field": "from", "contains": "ads@",
+                                     "rule": "delete", "target": ""})
+    eq(status, 200, "second rule")
+    status, _, text = b.post("/me", {"action": "rule-del", "index": "1"})
+    check(status == 200 and "Rule removed." in text and "ads@" not in text, "removed", text[-3000:])
+    eq(b.post("/me", {"action": "rule-del", "index": "7"})[0], 400, "no such rule")
+    status, _, text = b.post("/me", {"action": "vacation", "on": "1", "subject": "Out of office",
+                                     "body": "Back on Monday."})
+    check(status == 200 and "saved and on" in text, "vacation on", text[-3000:])
+    status, _, _ = b.request("POST", "/me", {"action": "rule-add", "field": "subject", "contains": "y",
+                                             "rule": "read", "target": ""})
+    eq(status, 403, "no CSRF token")
+
+
+@scenario
+def lists_page():
+    """Leaves club@example.test, open to anyone, with the administrator and an outside member."""
+    b = Browser()
+    setup(b)
+    status, _, text = b.get("/admin/lists")
+    check(status == 200 and "No mailing lists yet." in text, "empty", text[-2000:])
+    status, _, text = b.post("/admin/lists", {"action": "set", "list": "Club@Example.test", "posting": "anyone"})
+    check(status == 200 and "list club@example.test: anyone may post, replies go to the sender" in text,
+          "made", text[-3000:])
+    status, _, text = b.post("/admin/lists", {"action": "join", "list": "club@example.test",
+                                              "addresses": ADMIN + ", friend@far.test, gone@far.test"})
+    check(status == 200 and "3 members" in text and "<li>friend@far.test" in text, "members", text[-3000:])
+    status, _, text = b.post("/admin/lists", {"action": "leave", "list": "club@example.test",
+                                              "addresses": "gone@far.test"})
+    check(status == 200 and "gone@far.test" not in text, "member removed", text[-3000:])
+    for fields, why in (({"action": "set", "list": "x@elsewhere.test", "posting": "anyone"}, "no such domain"),
+                        ({"action": "set", "list": ADMIN, "posting": "anyone"}, "is a user&#39;s address"),
+                        ({"action": "set", "list": "y@example.test", "posting": "everyone"}, "who may post"),
+                        ({"action": "join", "list": "club@example.test", "addresses": ""}, "at least one"),
+                        ({"action": "join", "list": "nope@example.test", "addresses": ADMIN}, "no such list")):
+        status, _, text = b.post("/admin/lists", fields)
+        check(status == 400 and why in text, "refused: " + why, (status, text[-2000:]))
+    eq(b.request("POST", "/admin/lists", {"action": "delete", "list": "club@example.test"})[0], 403,
+       "no CSRF token")
+
+
+@scenario
 def chart():
     """Alice (an administrator by setting) reads the overview; prints the chart's titles."""
     b = Browser()
@@ -729,6 +870,86 @@ def reuse_session():
     again = Browser()
     again.cookies["mn_session"] = open(os.environ["COOKIES"]).read()
     eq(again.get("/admin")[1].get("Location"), "/login", "ended by logout")
+
+
+@scenario
+def backup_download():
+    """Downloads a backup with an administrator's session into BACKUP; refused without one."""
+    b = Browser()
+    setup(b)
+    status, _, text = b.get("/admin/backup")
+    check(status == 200 and "Download a backup" in text, "backup page", text[-1500:])
+    check('action="/admin/backup"' not in text, "no restore form on a box in use", text[-1500:])
+    status, headers, _ = Browser().get("/admin/backup/download")
+    eq((status, headers.get("Location")), (303, "/login"), "download without a session")
+    status, headers, _ = b.get("/admin/backup/download")
+    eq(status, 200, "download")
+    check(re.fullmatch(r'attachment; filename="mailnook-backup-\d{4}-\d\d-\d\d\.mnb"',
+                       headers.get("Content-Disposition", "")), "attachment", headers.get("Content-Disposition"))
+    eq(headers.get("Transfer-Encoding"), "chunked", "streamed")
+    eq(headers.get("Content-Length"), None, "no length up front")
+    data = b.last_body
+    check(data.startswith(b"MAILNOOK-BACKUP\n") and len(data) > 1000, "a backup", data[:40])
+    with open(os.environ["BACKUP"], "wb") as f:
+        f.write(data)
+
+
+@scenario
+def restore_upload():
+    """On a new box: a damaged backup and a form without its token first are refused; the
+    backup from BACKUP is restored by upload, and the restored administrator logs in."""
+    data = open(os.environ["BACKUP"], "rb").read()
+    b = Browser()
+    status, _, text = b.get("/setup")
+    check(status == 200 and 'action="/setup/restore"' in text and 'enctype="multipart/form-data"' in text,
+          "the setup page offers a restore", text[-1500:])
+    status, _, text = b.upload("/setup/restore", [("backup", data[:-50], "box.mnb")], form_page="/setup")
+    eq(status, 400, "truncated backup")
+    check("nothing was restored" in text, "says why", text[-1500:])
+    status, _, text = b.upload("/setup/restore", [("backup", data, "box.mnb")], form_page="/setup",
+                               token_first=False)
+    eq(status, 403, "token not first")
+    eq(b.get("/setup")[0], 200, "still a new box")
+    status, _, text = b.upload("/setup/restore", [("backup", data, "box.mnb")], form_page="/setup")
+    check(status == 200 and "restored" in text, "restored", text[-1500:])
+    # The restored box presents the restored certificate (CA names it) within its reload
+    # interval; then its administrator logs in with the restored password.
+    deadline = time.time() + 20
+    want = ssl.PEM_cert_to_DER_cert(open(CA).read())
+    while ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", WEB_PORT))) != want:
+        check(time.time() < deadline, "the restored certificate is served")
+        time.sleep(0.2)
+    b = Browser()
+    eq(b.get("/setup")[0], 303, "setup is over once restored")
+    status, headers, text = b.post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD})
+    eq((status, headers.get("Location")), (303, "/"), "the restored administrator logs in")
+    check("mn_session" in b.cookies, "a session", b.cookies)
+    eq(b.get("/admin/backup")[0], 200, "and reaches the backup page")
+    check(imap_login(ADMIN, ADMIN_PASSWORD), "and logs in over IMAP")
+
+
+@scenario
+def tls_files_upload():
+    """Installs a certificate and key chosen as files (multipart), then goes back."""
+    b = Browser()
+    setup(b)
+    status, _, text = b.get("/admin/tls")
+    check('type="file" name="cert_file"' in text and 'enctype="multipart/form-data"' in text,
+          "file inputs", text[-2000:])
+    _, cert, key = make_certificate()
+    cert_pem, key_pem = (open(p, "rb").read() for p in (cert, key))
+    status, _, text = b.upload("/admin/tls", [("action", b"upload", None), ("cert_file", cert_pem, "cert.pem"),
+                                              ("cert", b"", None), ("key_file", key_pem, "key.pem"),
+                                              ("key", b"", None)])
+    check(status == 200 and "Certificate installed" in text, "installed from files", text[-2000:])
+    want = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
+    deadline = time.time() + 20
+    while ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", WEB_PORT))) != want:
+        check(time.time() < deadline, "the uploaded certificate is served")
+        time.sleep(0.2)
+    b.cafile = cert
+    status, _, text = b.upload("/admin/tls", [("action", b"self-signed", None)])
+    eq(status, 200, "back to self-signed")
 
 
 if __name__ == "__main__":

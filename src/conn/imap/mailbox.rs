@@ -63,14 +63,18 @@ pub(crate) fn mailbox_name(conn: &Conn, mailbox: &Mailbox<'_>) -> Option<String>
     }
 }
 
-/// Appends a mailbox name in wire form.
-pub(crate) fn push_name(conn: &Conn, out: &mut Vec<u8>, name: &str) {
-    let wire = if conn.utf8() {
+/// A mailbox name in wire form (UTF-8 once enabled, else modified UTF-7).
+pub(crate) fn wire_name(conn: &Conn, name: &str) -> String {
+    if conn.utf8() {
         name.to_string()
     } else {
         mutf7::encode(name)
-    };
-    response::astring(out, wire.as_bytes());
+    }
+}
+
+/// Appends a mailbox name in wire form.
+pub(crate) fn push_name(conn: &Conn, out: &mut Vec<u8>, name: &str) {
+    response::astring(out, wire_name(conn, name).as_bytes());
 }
 
 fn user(conn: &Conn) -> UserId {
@@ -94,6 +98,10 @@ pub(crate) fn refusal(conn: &mut Conn, tag: &str, e: store::Error) {
         }
         store::Error::Refused(Refusal::TooMany(what)) => {
             (Some("LIMIT"), format!("Too many {what}"))
+        }
+        // RFC 9208 §4.3 (RFC 5530 §3): the operation would exceed the quota.
+        store::Error::Refused(Refusal::OverQuota(_)) => {
+            (Some("OVERQUOTA"), "Quota exceeded".to_string())
         }
         store::Error::Refused(r) => (Some("CANNOT"), r.to_string()),
         other => {
@@ -716,6 +724,22 @@ pub(super) fn append_start(conn: &mut Conn, start: AppendStart) {
             return;
         }
     };
+    // RFC 9208 §4.3: refused before the literal is read when it cannot fit; the store checks
+    // again when it commits.
+    match conn.ctx.store.quota(user(conn)) {
+        Ok(Some(q)) if !q.fits(start.length) => {
+            conn.session
+                .reject_append(Status::No, Some("OVERQUOTA"), "Quota exceeded");
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            log::warn!("cid={} append: {e}", conn.ctx.cid);
+            conn.session
+                .reject_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
+            return;
+        }
+    }
     let (flags, keywords) = split_flags(&start.flags);
     let date = match &start.date {
         Some(d) => d.as_ref().timestamp().max(0) as u64,
@@ -777,6 +801,10 @@ pub(super) async fn append_end(conn: &mut Conn) {
         Err(store::Error::Refused(Refusal::NoSuchMailbox(_))) => {
             conn.session
                 .finish_append(Status::No, Some("TRYCREATE"), "No such mailbox")
+        }
+        Err(store::Error::Refused(Refusal::OverQuota(_))) => {
+            conn.session
+                .finish_append(Status::No, Some("OVERQUOTA"), "Quota exceeded")
         }
         Err(e) => {
             log::warn!("cid={} append: {e}", conn.ctx.cid);

@@ -21,13 +21,7 @@ use std::ops::RangeInclusive;
 /// `\Seen \Answered ...` plus keywords, for FLAGS.
 pub(crate) fn flag_list(bits: u32, keywords: &[String]) -> String {
     let mut parts: Vec<&str> = Vec::new();
-    for (bit, name) in [
-        (flags::SEEN, "\\Seen"),
-        (flags::ANSWERED, "\\Answered"),
-        (flags::FLAGGED, "\\Flagged"),
-        (flags::DELETED, "\\Deleted"),
-        (flags::DRAFT, "\\Draft"),
-    ] {
+    for (bit, name) in flags::NAMES {
         if bits & bit != 0 {
             parts.push(name);
         }
@@ -251,6 +245,9 @@ pub(super) async fn execute(conn: &mut Conn, tag: String, request: Request) -> s
             mailbox,
             uid,
         } => copy_move(conn, &tag, &sequence_set, &mailbox, uid, true).await?,
+        C::GetQuotaRoot { mailbox } => super::quota::get_quota_root(conn, &tag, &mailbox)?,
+        C::GetQuota { root } => super::quota::get_quota(conn, &tag, root.as_ref())?,
+        C::SetQuota { .. } => super::quota::set_quota(conn, &tag),
         body @ C::Search { .. } => search_command(conn, &tag, body, None)?,
         body @ C::Sort { .. } => sort_command(conn, &tag, body)?,
         body @ C::Thread { .. } => thread_command(conn, &tag, body)?,

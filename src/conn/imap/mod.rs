@@ -14,6 +14,7 @@ mod auth;
 mod fetch;
 mod mailbox;
 mod messages;
+mod quota;
 
 use super::compress::Deflate;
 use super::stream::Stream;

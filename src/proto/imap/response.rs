@@ -9,17 +9,23 @@
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     let quotable = s.len() <= 1024 && s.iter().all(|&b| (0x20..0x7f).contains(&b));
     if quotable {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        quoted(out, s);
     } else {
         literal(out, s);
     }
+}
+
+/// Appends `s` in double quotes, `"` and `\` escaped (RFC 9051 §4.3; ManageSieve's quoted
+/// strings, RFC 5804 §4, are the same). The caller checks `s` holds no CR, LF or NUL.
+pub fn quoted(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// Appends a literal (`{n}` CRLF bytes).
@@ -91,6 +97,32 @@ pub fn status(out: &mut Vec<u8>, tag: &str, status: Status, code: Option<&str>, 
     out.extend_from_slice(b"\r\n");
 }
 
+/// The quota root every user has (RFC 9208 §3.2): one, with the empty name.
+pub const QUOTA_ROOT: &[u8] = b"";
+
+/// Appends `* QUOTAROOT mailbox root...` (RFC 9208 §5.2); `mailbox` in wire form. With no roots
+/// the mailbox has no quota (§4.3.2).
+pub fn quota_root(out: &mut Vec<u8>, mailbox: &[u8], roots: &[&[u8]]) {
+    out.extend_from_slice(b"* QUOTAROOT ");
+    astring(out, mailbox);
+    for r in roots {
+        out.push(b' ');
+        string(out, r);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `* QUOTA root (STORAGE usage limit)` (RFC 9208 §5.1) for `used` and `limit` bytes.
+/// STORAGE counts units of 1024 octets (§5.1): usage is rounded up and the limit down, so a
+/// client never reads more room than there is.
+pub fn quota_storage(out: &mut Vec<u8>, root: &[u8], used: u64, limit: u64) {
+    out.extend_from_slice(b"* QUOTA ");
+    string(out, root);
+    out.extend_from_slice(
+        format!(" (STORAGE {} {})\r\n", used.div_ceil(1024), limit / 1024).as_bytes(),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +142,18 @@ mod tests {
         assert_eq!(s(|o| astring(o, b"INBOX")), "INBOX");
         assert_eq!(s(|o| astring(o, b"My Box")), "\"My Box\"");
         assert_eq!(s(|o| nstring(o, None)), "NIL");
+        assert_eq!(
+            s(|o| quota_root(o, b"INBOX", &[QUOTA_ROOT])),
+            "* QUOTAROOT INBOX \"\"\r\n"
+        );
+        assert_eq!(
+            s(|o| quota_root(o, b"My Box", &[])),
+            "* QUOTAROOT \"My Box\"\r\n"
+        );
+        assert_eq!(
+            s(|o| quota_storage(o, QUOTA_ROOT, 1025, 500 << 20)),
+            "* QUOTA \"\" (STORAGE 2 512000)\r\n"
+        );
         assert_eq!(
             s(|o| status(o, "a1", Status::No, Some("TRYCREATE"), "No such\r\nmailbox")),
             "a1 NO [TRYCREATE] No suchmailbox\r\n"

@@ -344,6 +344,8 @@ impl ImapSession {
                     "THREAD=REFERENCES",
                 ]);
                 caps.push("THREAD=ORDEREDSUBJECT");
+                // RFC 9208: one quota root per user, the empty name, with STORAGE only.
+                caps.extend(["QUOTA", "QUOTA=RES-STORAGE"]);
                 if self.cfg.compress {
                     caps.push("COMPRESS=DEFLATE");
                 }
@@ -897,8 +899,9 @@ impl ImapSession {
                 return Step::Command(tag, other);
             }
         };
-        // RFC 9051 §3, §6: the states each command belongs to; commands imap-codec decodes but
-        // mailnook does not offer are refused in every state.
+        // RFC 9051 §3, §6 (RFC 9208 §4 for the QUOTA commands): the states each command belongs
+        // to. Every command imap-codec decodes with the features enabled is listed, so a new one
+        // fails to compile here until its state is decided.
         let in_selected = || match state {
             ConnState::NotAuthenticated | ConnState::Logout => Some("Log in first"),
             ConnState::Authenticated => Some("No mailbox selected"),
@@ -925,6 +928,9 @@ impl ImapSession {
             | C::Status { .. }
             | C::Append { .. }
             | C::Idle
+            | C::GetQuota { .. }
+            | C::GetQuotaRoot { .. }
+            | C::SetQuota { .. }
             | C::Compress { .. } => (!authenticated).then_some("Log in first"),
             C::Check
             | C::Close
@@ -938,7 +944,6 @@ impl ImapSession {
             | C::Store { .. }
             | C::Copy { .. }
             | C::Move { .. } => in_selected(),
-            _ => Some("Command not supported"),
         };
         if let Some(text) = refusal {
             self.tagged(&tag, Status::Bad, None, text);

@@ -102,6 +102,23 @@ pub mod r {
         Reply::new(451, (4, 3, 0), "Local error in processing, try again later");
     /// 452 when there are too many recipients (RFC 5321 §4.5.3.1.10).
     pub const TOO_MANY_RCPTS: Reply = Reply::new(452, (4, 5, 3), "Too many recipients");
+    /// RCPT for a user already at their quota (RFC 5321 §4.5.3.1.10 allows 452 for "too much
+    /// mail"; RFC 3463 §3.3: 4.2.2 mailbox full).
+    pub const MAILBOX_FULL_RCPT: Reply = Reply::new(452, (4, 2, 2), "Mailbox full");
+    /// End of data: the message does not fit any local recipient's quota (RFC 5321 §4.2.2 552,
+    /// RFC 3463 §3.3: 5.2.2 mailbox full).
+    pub const MAILBOX_FULL: Reply = Reply::new(552, (5, 2, 2), "Mailbox full");
+    /// RCPT of a mailing list together with other recipients: the client sends again in a
+    /// transaction of its own (RFC 5321 §4.5.3.1.10: 452 for too many recipients; RFC 3463
+    /// §3.6: 4.5.3).
+    pub const LIST_ALONE: Reply = Reply::new(
+        452,
+        (4, 5, 3),
+        "Send to the mailing list in a transaction of its own",
+    );
+    /// RCPT of a mailing list the sender may not post to (RFC 3463 §3.8: 5.7.1).
+    pub const LIST_NOT_ALLOWED: Reply =
+        Reply::new(550, (5, 7, 1), "You may not post to this mailing list");
     /// 454 when TLS cannot be offered.
     pub const TLS_UNAVAILABLE: Reply = Reply::new(454, (4, 7, 0), "TLS not available");
     /// 500 for an unknown command.
