@@ -93,8 +93,7 @@ pub enum TransferCommand {
 }
 
 /// Usage lines for `mailnook help`.
-pub const USAGE: &str = "\
-  export USER --format mbox|maildir [--out PATH]
+pub const USAGE: &str = "  export USER --format mbox|maildir [--out PATH]
                                  write a user's mail as mbox files or a Maildir++ tree
   import USER PATH               add mail from an mbox file, a folder of mbox files,
                                  a Maildir or a Maildir++ tree (flags and dates kept)
