@@ -43,6 +43,10 @@ const TARGETS: &[(&str, Entry)] = &[
         mailnook::fuzz::fuzz_autodiscover_request,
     ),
     ("acme_response", mailnook::fuzz::fuzz_acme_response),
+    (
+        "imap_client_responses",
+        mailnook::fuzz::fuzz_imap_client_responses,
+    ),
     ("multipart", mailnook::fuzz::fuzz_multipart),
 ];
 
@@ -209,6 +213,11 @@ fn autodiscover_request() {
 #[test]
 fn acme_response() {
     replay("acme_response");
+}
+
+#[test]
+fn imap_client_responses() {
+    replay("imap_client_responses");
 }
 
 #[test]

@@ -33,6 +33,7 @@ fn scenario(s: &Server, name: &str) -> String {
         .env("HOSTNAME_TLS", HOSTNAME)
         .env("PASSWORD", PASSWORD)
         .env("COOKIES", s.data.path().join("cookies.txt"))
+        .env("DOWNLOAD_DIR", s.data.path().join("download"))
         .env("BACKUP", backup_file())
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(&mut cmd, Duration::from_secs(120));
@@ -144,6 +145,29 @@ fn own_certificate_installed_and_removed() {
     let s = Server::serve(d);
     scenario(&s, "tls_page");
     assert!(!s.data.path().join("tls/cert.pem").exists());
+}
+
+#[test]
+fn download_my_mail_streams_the_mbox_export() {
+    let s = Server::start(&[]);
+    scenario(&s, "download_mail");
+    // The download holds what `mailnook export --format mbox` writes, byte for byte.
+    let out = s.data.path().join("export");
+    s.data.cli_ok(&[
+        "export",
+        "boss@example.test",
+        "--format",
+        "mbox",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for name in ["INBOX", "Work", "Work.sbd/Projects", "Sent"] {
+        assert_eq!(
+            std::fs::read(s.data.path().join("download/mail").join(name)).unwrap(),
+            std::fs::read(out.join(name)).unwrap(),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -697,6 +697,7 @@ pub fn execute(
         AdminCommand::CheckOutbound { domain } => {
             super::outbound::check(store, domain.as_deref(), out)?
         }
+        AdminCommand::Transfer(t) => super::transfer::execute(t, store, out)?,
         AdminCommand::Backup { .. } => {
             let s = super::backup::write_backup(store, data, out)?;
             log::info!(

@@ -185,6 +185,8 @@ pub enum AdminCommand {
         /// The domain whose mail exchanger is tried (`gmail.com` when absent).
         domain: Option<String>,
     },
+    /// `export`, `import`, `import-imap` ([`super::transfer`]).
+    Transfer(super::transfer::TransferCommand),
     /// `backup [FILE|-]`: the backup is the command's output.
     Backup {
         /// Where the command line writes it (`-`: standard output; absent: a dated file in the
@@ -299,6 +301,9 @@ fn take_string(v: OsString, what: &str) -> Result<String, String> {
 
 /// Parses argv (without the program name).
 pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
+    if let Some(cmd) = super::transfer::parse(&args) {
+        return cmd;
+    }
     let mut p = lexopt::Parser::from_args(args);
     let mut data: Option<PathBuf> = None;
     let mut positional: Vec<String> = Vec::new();
@@ -711,6 +716,7 @@ impl AdminCommand {
                 }
                 v
             }
+            AdminCommand::Transfer(t) => t.to_args(),
             AdminCommand::Backup { .. } => s(&["backup"]),
             AdminCommand::Restore(f) => s(&["restore", f]),
         };

@@ -9,9 +9,11 @@ pub mod args;
 pub mod backup;
 pub mod control;
 pub mod dns_records;
+pub mod import_imap;
 pub mod outbound;
 pub mod queue;
 pub mod spam_eval;
+pub mod transfer;
 
 use args::{AdminCommand, Command};
 use std::ffi::OsString;
@@ -34,7 +36,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     match cmd {
         Command::Help => {
-            println!("{}", args::USAGE);
+            println!("{}", transfer::usage());
             0
         }
         Command::Version => {
@@ -91,6 +93,12 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
                     eprintln!("mailnook: {e}");
                     return 1;
                 }
+            }
+        }
+        AdminCommand::Transfer(t) => {
+            if let Err(e) = t.prepare(read_password) {
+                eprintln!("mailnook: {e}");
+                return 1;
             }
         }
         _ => {}

@@ -1,4 +1,4 @@
-//! TLS client configurations for outbound SMTP: the web PKI roots (webpki-roots), checked either
+//! TLS client configurations for outbound SMTP (and `import-imap`'s IMAP client): the web PKI roots (webpki-roots), checked either
 //! strictly (a smarthost with verification on) or only recorded (opportunistic STARTTLS to an MX,
 //! RFC 7435: an unverified encrypted channel is still better than plaintext, and the result is
 //! logged and kept with the delivery).
@@ -102,6 +102,12 @@ impl ClientTls {
     pub fn new() -> Result<ClientTls, rustls::Error> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        ClientTls::with_roots(roots)
+    }
+
+    /// Like [`ClientTls::new`], with `roots` instead of the bundled web roots (a private
+    /// certificate authority, e.g. for `import-imap --ca`).
+    pub fn with_roots(roots: rustls::RootCertStore) -> Result<ClientTls, rustls::Error> {
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), super::provider())
                 .build()

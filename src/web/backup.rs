@@ -41,7 +41,7 @@ pub struct Streams {
 }
 
 impl Streams {
-    fn register(&self, rx: BodyStream) -> u64 {
+    pub(super) fn register(&self, rx: BodyStream) -> u64 {
         let id = self.next.get() + 1;
         self.next.set(id);
         self.open.borrow_mut().insert(id, rx);
@@ -58,9 +58,19 @@ impl Streams {
 const PIECE: usize = 64 * 1024;
 
 /// A `Write` into a bounded channel, for the blocking pool.
-struct ChannelWriter {
+pub(super) struct ChannelWriter {
     tx: async_channel::Sender<Result<Vec<u8>, String>>,
     buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    /// A writer into `tx`.
+    pub(super) fn new(tx: async_channel::Sender<Result<Vec<u8>, String>>) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            buf: Vec::new(),
+        }
+    }
 }
 
 impl Write for ChannelWriter {

@@ -196,6 +196,10 @@ pub(super) async fn dispatch(
             None => Response::see_other("/login"),
             Some(_) => me(web, &ctx, config, req, form).await,
         },
+        (super::download::PATH, None) => match &ctx.session {
+            None => Response::see_other("/login"),
+            Some((_, s)) => super::download::mail_tar(web, &s.email),
+        },
         ("/me/mailnook.mobileconfig", None) => match &ctx.session {
             None => Response::see_other("/login"),
             Some((_, s)) => super::clients::mobileconfig(web, &s.email),
@@ -513,7 +517,7 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
     let app = app_password_section(web, ctx, s, new_app_password.as_deref()).await;
     let body = format!(
         r#"{note}{storage}<h2>Your mail settings</h2>{settings}{phone}
-<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}"#,
+<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}{download}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
         phone = super::clients::setup_section(web, req),
@@ -521,6 +525,7 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
         c = html::password("Current password", "current", false),
         p = html::password("New password", "password", true),
         p2 = html::password("New password again", "password2", true),
+        download = super::download::section(),
     );
     ctx.page(web, status, "My account", &body)
 }

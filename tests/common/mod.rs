@@ -604,3 +604,37 @@ pub fn have_dkimpy() -> bool {
         "python3 -c 'import dkim, nacl, authres' fails; run tests/run (it installs dkimpy) or set MAILNOOK_ALLOW_SKIP=1"
     );
 }
+
+/// Runs `tests/mail_transfer/boxes.py` (imaplib fill, dump and compare; Python's own `mailbox`
+/// writers) and asserts it succeeded; returns its output.
+pub fn boxes(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail_transfer/boxes.py");
+    let out = run_bounded(
+        Command::new("python3").arg(script).args(args),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "boxes.py {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `boxes.py CMD` against `user`'s account on `s`, over IMAPS, then `extra` arguments.
+pub fn boxes_on(s: &Server, cmd: &str, user: &str, extra: &[&str]) -> String {
+    let port = s.imaps().port().to_string();
+    let cert = s.cert();
+    let mut args = vec![
+        cmd,
+        "127.0.0.1",
+        &port,
+        cert.to_str().unwrap(),
+        HOSTNAME,
+        user,
+        PASSWORD,
+    ];
+    args.extend_from_slice(extra);
+    boxes(&args)
+}

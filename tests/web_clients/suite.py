@@ -808,6 +808,55 @@ def app_passwords():
 
 
 @scenario
+def download_mail():
+    """/me offers the signed-in user's mail as a .tar of mbox files; Python's tarfile and
+    mailbox read it. DOWNLOAD_DIR receives the unpacked files for the Rust side to compare."""
+    import mailbox
+    import tarfile
+    eq(Browser().get("/me/mail.tar")[1]["Location"], "/login", "only for a signed-in user")
+    b = Browser()
+    setup(b)
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    c.login(ADMIN, ADMIN_PASSWORD)
+    c.create("Work/Projects")
+    big = "Subject: big\r\n\r\n" + ("0123456789" * 10 + "\r\n") * 3000
+    for box, flags, date, text in [
+        ("INBOX", r"(\Seen)", '"01-Jan-2020 10:00:00 +0000"', "Subject: one\r\n\r\nFrom me\r\n"),
+        ("INBOX", r"(\Flagged $Label1)", '"02-Jan-2020 10:00:00 +0000"', big),
+        ("Work/Projects", r"(\Answered)", '"03-Jan-2020 10:00:00 +0000"', "Subject: three\r\n\r\nhi\r\n"),
+    ]:
+        typ, data = c.append(box, flags, date, text.encode())
+        eq(typ, "OK", "append")
+    c.logout()
+    check('href="/me/mail.tar"' in b.get("/me")[2], "the page offers the download")
+    conn = Loopback(HOSTNAME, WEB_PORT, context=b.context(), timeout=TIMEOUT)
+    conn.request("GET", "/me/mail.tar", headers={
+        "Host": "%s:%d" % (HOSTNAME, WEB_PORT),
+        "Cookie": "; ".join("%s=%s" % kv for kv in b.cookies.items())})
+    r = conn.getresponse()
+    eq(r.status, 200, "download")
+    eq(r.headers["Content-Type"], "application/x-tar", "type")
+    eq(r.headers["Transfer-Encoding"], "chunked", "streamed")
+    check("attachment" in r.headers["Content-Disposition"], "a download", r.headers["Content-Disposition"])
+    data = r.read()
+    conn.close()
+    out = os.environ["DOWNLOAD_DIR"]
+    with tarfile.open(fileobj=__import__("io").BytesIO(data)) as t:
+        names = sorted(t.getnames())
+        t.extractall(out, filter="data")
+    check({"mail/INBOX", "mail/Work.sbd/Projects", "mail/Work", "mail/Sent"} <= set(names), "members", names)
+    inbox = mailbox.mbox(os.path.join(out, "mail/INBOX"))
+    msgs = [inbox.get_message(k) for k in inbox.keys()]
+    eq([m["Subject"] for m in msgs], ["one", "big"], "subjects")
+    eq(sorted(msgs[0].get_flags()), ["O", "R"], "seen")
+    eq(sorted(msgs[1].get_flags()), ["F", "O"], "flagged")
+    eq(msgs[0].get_from(), "MAILER-DAEMON Wed Jan  1 10:00:00 2020", "date")
+    eq(len(mailbox.mbox(os.path.join(out, "mail/Work.sbd/Projects"))), 1, "nested")
+
+
+@scenario
 def keep_session():
     b = Browser()
     setup(b)
