@@ -1053,6 +1053,37 @@ fn import(
     Ok(())
 }
 
+/// Imports one mbox stream (an upload on the web page) into the user's mailbox `name`, created
+/// if missing; writes the same report as `import`. Returns (imported, skipped).
+pub fn import_mbox_stream(
+    store: &Store,
+    user: UserId,
+    name: &str,
+    input: impl std::io::Read,
+    out: &mut dyn Write,
+) -> Result<(u64, u64), AdminError> {
+    let mailbox = ensure_mailbox(store, user, name, store::SpecialUse::None)?;
+    let mut imp = Importer {
+        store,
+        mailbox,
+        name: name.to_string(),
+        max_bytes: store.config()?.smtp_max_message_bytes,
+        out,
+        file: "the uploaded file".into(),
+        mbox: true,
+        current: None,
+        imported: 0,
+        skipped: 0,
+    };
+    if let Err(e) = mbox::read(BufReader::with_capacity(64 * 1024, input), &mut imp) {
+        imp.report(&format!("{e}; the rest of the file skipped"));
+        imp.skipped += 1;
+    }
+    let (n, s) = (imp.imported, imp.skipped);
+    writeln!(imp.out, "{name}\t{n} messages imported")?;
+    Ok((n, s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

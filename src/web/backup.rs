@@ -292,6 +292,26 @@ pub(super) async fn upload(
                 ),
             ),
         },
+        "/me/import" => match ctx.email() {
+            None => Response::see_other("/login"),
+            Some(email) => {
+                let email = email.to_string();
+                let result = import_upload(web, &email, &mut form, max_field).await;
+                let (kind, status, text) = match result {
+                    Ok(text) => ("ok", 200, text),
+                    Err(e) => ("error", 400, e),
+                };
+                ctx.page(
+                    web,
+                    status,
+                    "Import mail",
+                    &format!(
+                        "{}<p><a href=\"/me\">Back to your page</a></p>",
+                        notice(kind, &text)
+                    ),
+                )
+            }
+        },
         "/admin/backup" if !ctx.is_admin() => Response::see_other("/login"),
         "/admin/backup" if !store_is_new(web) => page(
             web,
@@ -325,6 +345,74 @@ pub(super) async fn upload(
             }
             pages::dispatch(web, ctx, req, config, Some(Form::from_fields(fields))).await
         }
+    }
+}
+
+/// Streams the form's `mbox` file part (after its `mailbox` field) into an import for the
+/// signed-in user; the import's report, or why it failed.
+async fn import_upload<B: UploadBody>(
+    web: &Web,
+    email: &str,
+    form: &mut Reader<'_, B>,
+    max_field: usize,
+) -> Result<String, String> {
+    let mailbox = match form.next().await? {
+        Part::Start(name, None) if name == "mailbox" => form.value(max_field).await?,
+        _ => return Err("the form names no mailbox".into()),
+    };
+    let mailbox = match mailbox.trim() {
+        "" => "INBOX".to_string(),
+        m => m.to_string(),
+    };
+    crate::store::check_mailbox_name(&mailbox).map_err(|e| format!("Mailbox: {e}"))?;
+    match form.next().await? {
+        Part::Start(name, Some(_)) if name == "mbox" => {}
+        _ => return Err("the form holds no mbox file".into()),
+    }
+    let user = {
+        let (store, email) = (web.store.clone(), email.to_string());
+        blocking::unblock(move || store.user(&email))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no such user")?
+    };
+    let (tx, rx) = async_channel::bounded(8);
+    let store = web.store.clone();
+    let task = blocking::unblock(move || {
+        let reader = ChannelReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        let mut report = Vec::new();
+        let result = crate::cli::transfer::import_mbox_stream(
+            &store,
+            user.id,
+            &mailbox,
+            reader,
+            &mut report,
+        );
+        (result, String::from_utf8_lossy(&report).into_owned())
+    });
+    loop {
+        let piece = match form.next().await {
+            Ok(Part::Data(d)) => Ok(d),
+            Ok(Part::End) => break,
+            Ok(_) => Err("malformed form".to_string()),
+            Err(e) => Err(e),
+        };
+        let failed = piece.is_err();
+        if tx.send(piece).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(tx);
+    let (result, report) = task.await;
+    log::info!(target: "maillog", "web: mail imported for {email}: {}", report.lines().last().unwrap_or(""));
+    match result {
+        Ok((_, 0)) => Ok(report),
+        Ok(_) => Err(report),
+        Err(e) => Err(format!("{e}. {report}")),
     }
 }
 

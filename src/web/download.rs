@@ -57,9 +57,11 @@ pub(super) fn mail_tar(web: &Web, email: &str) -> Response {
     r
 }
 
-/// The page section that offers it.
-pub(super) fn section() -> String {
+/// The page section that offers it, and the upload of an mbox file into a folder
+/// (`web::backup`, `/me/import`; `csrf` is the form's token field, which must come first).
+pub(super) fn section(csrf: &str) -> String {
     format!(
-        r#"<h2>Your mail</h2><p><a href="{PATH}" download>Download my mail</a>: every folder as an mbox file, in one .tar (Thunderbird and mutt open mbox files; <code>tar -xf</code> unpacks it).</p>"#
+        r#"<h2>Your mail</h2><p><a href="{PATH}" download>Download my mail</a>: every folder as an mbox file, in one .tar (Thunderbird and mutt open mbox files; <code>tar -xf</code> unpacks it).</p>
+<form method="post" action="/me/import" enctype="multipart/form-data">{csrf}<label>Folder to import into <input type="text" name="mailbox" value="INBOX" maxlength="200"></label><label>An mbox file (e.g. one from the download above, or exported by Thunderbird) <input type="file" name="mbox" required></label><button>Import</button></form>"#
     )
 }

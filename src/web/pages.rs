@@ -114,6 +114,14 @@ impl Ctx {
     }
 
     /// Whether an administrator's session sent the request.
+    /// The signed-in user's address.
+    pub(super) fn email(&self) -> Option<&str> {
+        self.session
+            .as_ref()
+            .filter(|(_, s)| !s.code_due)
+            .map(|(_, s)| s.email.as_str())
+    }
+
     pub(super) fn is_admin(&self) -> bool {
         self.session.as_ref().is_some_and(|(_, s)| s.admin)
     }
@@ -525,7 +533,7 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
         c = html::password("Current password", "current", false),
         p = html::password("New password", "password", true),
         p2 = html::password("New password again", "password2", true),
-        download = super::download::section(),
+        download = super::download::section(&html::csrf_field(&ctx.viewer(web).csrf)),
     );
     ctx.page(web, status, "My account", &body)
 }

@@ -854,6 +854,28 @@ def download_mail():
     eq(sorted(msgs[1].get_flags()), ["F", "O"], "flagged")
     eq(msgs[0].get_from(), "MAILER-DAEMON Wed Jan  1 10:00:00 2020", "date")
     eq(len(mailbox.mbox(os.path.join(out, "mail/Work.sbd/Projects"))), 1, "nested")
+    # The downloaded INBOX uploaded again into a new folder: the same messages and flags.
+    with open(os.path.join(out, "mail/INBOX"), "rb") as f:
+        inbox_bytes = f.read()
+    status, _, text = b.upload("/me/import", [("mailbox", b"Imported", None), ("mbox", inbox_bytes, "INBOX")],
+                               form_page="/me")
+    check(status == 200 and "Imported\t2 messages imported" in text, "imported", text[-2000:])
+    status, _, _ = b.upload("/me/import", [("mailbox", b"Imported", None), ("mbox", b"From x\r\n\r\n", "x")],
+                            form_page="/me", token_first=False)
+    eq(status, 403, "token not first")
+    status, _, text = b.upload("/me/import", [("mailbox", b"Bad", None), ("mbox", b"not an mbox\r\n", "x")],
+                               form_page="/me")
+    check(status == 400, "not an mbox", text[-2000:])
+    c = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=TIMEOUT)
+    c.host = HOSTNAME
+    c.starttls(tls_context())
+    c.login(ADMIN, ADMIN_PASSWORD)
+    c.select("Imported", readonly=True)
+    typ, data = c.fetch("1:*", "(FLAGS RFC822.SIZE)")
+    got = [d.decode() for d in data]
+    check(len(got) == 2 and "\\Seen" in got[0] and "\\Flagged" in got[1] and "$Label1" in got[1],
+          "flags kept", got)
+    c.logout()
 
 
 @scenario
