@@ -384,3 +384,44 @@ fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
         "{said}"
     );
 }
+
+/// The same copy from the user's web page (the pasted certificate authority standing in for the
+/// private server's), equal to what Dovecot holds; a second run copies nothing.
+#[test]
+fn the_web_page_moves_an_account_in() {
+    for tool in ["dovecot", "doveadm", "openssl", "python3"] {
+        if !require_tool(tool) {
+            return;
+        }
+    }
+    let dv = Dovecot::start();
+    dv.imaplib("fill", &["Sent=Sent Messages"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    dv.imaplib("dump", &[t("dovecot.json").to_str().unwrap()]);
+    let s = Server::start(&[ALICE]);
+    web_scenario(
+        &s,
+        "move_in",
+        &[
+            ("DOVECOT_PORT", dv.imaps.to_string().into()),
+            ("DOVECOT_CA", dv.ca().into_os_string()),
+            ("OLD_USER", OLD_USER.into()),
+            ("OLD_PASSWORD", OLD_PASSWORD.into()),
+        ],
+    );
+    dump_mailnook(&s, &t("mailnook.json"));
+    boxes(&[
+        "same",
+        t("dovecot.json").to_str().unwrap(),
+        t("mailnook.json").to_str().unwrap(),
+        "Sent Messages=Sent",
+    ]);
+    assert!(!s.log().contains(OLD_PASSWORD), "a password in the log");
+    let leftovers: Vec<_> = std::fs::read_dir(s.data.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("import-ca-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the pasted authority was left behind");
+}

@@ -8,8 +8,6 @@ use common::*;
 use mailnook::dns::testserver::{TestRecord, TestServer, Zone};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn web(s: &Server) -> SocketAddr {
@@ -22,29 +20,7 @@ fn http(s: &Server) -> SocketAddr {
 
 /// Runs one suite.py scenario against `s` and asserts it passed; returns its output.
 fn scenario(s: &Server, name: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_clients");
-    let mut cmd = Command::new("python3");
-    cmd.arg(dir.join("suite.py"))
-        .arg(name)
-        .env("WEB_PORT", web(s).port().to_string())
-        .env("HTTP_PORT", http(s).port().to_string())
-        .env("IMAP_PORT", s.imap().port().to_string())
-        .env("CA", s.cert())
-        .env("HOSTNAME_TLS", HOSTNAME)
-        .env("PASSWORD", PASSWORD)
-        .env("COOKIES", s.data.path().join("cookies.txt"))
-        .env("DOWNLOAD_DIR", s.data.path().join("download"))
-        .env("BACKUP", backup_file())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = run_bounded(&mut cmd, Duration::from_secs(120));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains(&format!("scenario {name} passed")),
-        "scenario {name} failed:\n{stdout}\n{}\n--- server log ---\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail(&s.log(), 40)
-    );
-    stdout.into_owned()
+    web_scenario(s, name, &[("BACKUP", backup_file().into_os_string())])
 }
 
 #[test]

@@ -457,6 +457,14 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
                 status = 400;
             }
         }
+    } else if let Some(f) = form.as_ref().filter(|f| f.text("action") == "import-imap") {
+        match super::download::import_imap(web, &s.email, f).await {
+            Ok(text) => message = (text, "ok"),
+            Err(e) => {
+                message = (e, "error");
+                status = 400;
+            }
+        }
     } else if let Some(f) = form
         .as_ref()
         .filter(|f| matches!(f.text("action"), "vacation" | "rule-add" | "rule-del"))

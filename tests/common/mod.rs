@@ -430,6 +430,37 @@ pub fn strip_trace(stored: &[u8]) -> &[u8] {
     }
 }
 
+/// Runs one web page scenario of tests/web_clients/suite.py against `s` (Python's http.client
+/// with the server's certificate verified) with `env` added, and asserts it passed; returns its
+/// output.
+pub fn web_scenario(s: &Server, name: &str, env: &[(&str, std::ffi::OsString)]) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_clients");
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("suite.py"))
+        .arg(name)
+        .env("WEB_PORT", (s.port_base + 443).to_string())
+        .env("HTTP_PORT", (s.port_base + 80).to_string())
+        .env("IMAP_PORT", s.imap().port().to_string())
+        .env("CA", s.cert())
+        .env("HOSTNAME_TLS", HOSTNAME)
+        .env("PASSWORD", PASSWORD)
+        .env("COOKIES", s.data.path().join("cookies.txt"))
+        .env("DOWNLOAD_DIR", s.data.path().join("download"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run_bounded(&mut cmd, Duration::from_secs(300));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(&format!("scenario {name} passed")),
+        "scenario {name} failed:\n{stdout}\n{}\n--- server log ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&s.log(), 40)
+    );
+    stdout.into_owned()
+}
+
 /// Runs a client program with a deadline (a hung client must not hang the suite).
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd

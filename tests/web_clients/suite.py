@@ -752,6 +752,28 @@ def lists_page():
 
 
 @scenario
+def move_in():
+    """Alice copies her account on another IMAP server (DOVECOT_PORT, DOVECOT_CA, OLD_USER,
+    OLD_PASSWORD) from her page, twice: the second run copies nothing new."""
+    b = Browser()
+    eq(b.post("/login", {"email": "alice@example.test", "password": PASSWORD})[0], 303, "login")
+    with open(os.environ["DOVECOT_CA"]) as f:
+        ca = f.read()
+    form = {"action": "import-imap", "host": "127.0.0.1", "port": os.environ["DOVECOT_PORT"],
+            "security": "tls", "login": os.environ["OLD_USER"], "password": os.environ["OLD_PASSWORD"]}
+    status, _, text = b.post("/me", dict(form, password="wrong", ca=ca))
+    check(status == 400 and "logging in as" in text, "wrong password explained", text[:3000])
+    check(os.environ["OLD_PASSWORD"] not in text, "the password is not shown back")
+    status, _, text = b.post("/me", dict(form, ca=""))
+    check(status == 400 and "certificate" in text, "an unknown authority refused", text[:3000])
+    status, _, text = b.post("/me", dict(form, ca=ca))
+    check(status == 200 and "copied 9 new messages" in text, "copied", text[:3000])
+    status, _, text = b.post("/me", dict(form, ca=ca))
+    check(status == 200 and "copied 0 new messages" in text, "nothing new", text[:3000])
+    eq(b.request("POST", "/me", dict(form, ca=ca))[0], 403, "no CSRF token")
+
+
+@scenario
 def chart():
     """Alice (an administrator by setting) reads the overview; prints the chart's titles."""
     b = Browser()
