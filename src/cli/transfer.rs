@@ -105,7 +105,11 @@ pub const USAGE: &str = "  export USER --format mbox|maildir [--out PATH]
 
 /// `mailnook help`'s text: the general usage with this module's commands before the options.
 pub fn usage() -> String {
-    super::args::USAGE.replacen("\n\n  --data DIR", &format!("\n{USAGE}\n\n  --data DIR"), 1)
+    super::args::USAGE.replacen(
+        "\n\n  --data DIR",
+        &format!("\n{USAGE}\n{}\n\n  --data DIR", super::collect::USAGE),
+        1,
+    )
 }
 
 fn path_arg(v: OsString) -> PathBuf {
