@@ -72,6 +72,11 @@ impl Reader {
         self.buf.extend_from_slice(data);
     }
 
+    /// Bytes buffered that nothing has taken yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Whether bytes are buffered that nothing has taken yet.
     pub fn has_pending(&self) -> bool {
         !self.buf.is_empty()
