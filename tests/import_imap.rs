@@ -48,13 +48,9 @@ fn import_args<'a>(
 
 #[test]
 fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
-    for tool in ["dovecot", "doveadm", "openssl", "python3"] {
-        if !require_tool(tool) {
-            return;
-        }
-    }
-    let dv = Dovecot::start();
-    dv.imaplib("fill", &["Sent=Sent Messages"]);
+    let Some(dv) = Dovecot::filled() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
     dv.imaplib("dump", &[t("dovecot.json").to_str().unwrap()]);

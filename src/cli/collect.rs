@@ -33,7 +33,7 @@ use crate::store::{Op, SpecialUse, Store, UserId};
 use futures_lite::future::block_on;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -167,6 +167,18 @@ pub struct LastResult {
     pub ok: bool,
     /// What happened.
     pub text: String,
+}
+
+impl LastResult {
+    /// When and what, e.g. `2026-01-02T03:04:05Z: 3 new messages`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: {}{}",
+            crate::time::iso8601(self.at),
+            if self.ok { "" } else { "error: " },
+            self.text
+        )
+    }
 }
 
 fn accounts_key(email: &str) -> String {
@@ -393,14 +405,8 @@ struct Pop3 {
 
 impl Pop3 {
     fn fill(&mut self) -> Result<(), AdminError> {
-        let n = self
-            .conn
-            .read(&mut self.buf)
-            .map_err(|e| failed(format!("reading from the server: {e}")))?;
-        if n == 0 {
-            return Err(failed("the server closed the connection"));
-        }
-        self.reader.feed(&self.buf[..n]);
+        let data = import_imap::read_some(&mut self.conn, &mut self.buf)?;
+        self.reader.feed(data);
         Ok(())
     }
 
@@ -941,17 +947,7 @@ impl CollectCommand {
         }
         if account.password.is_empty() {
             account.password = match password_file.take() {
-                Some(f) => {
-                    let mut text = String::new();
-                    std::fs::File::open(&f)
-                        .and_then(|h| h.take(4096).read_to_string(&mut text))
-                        .map_err(|e| format!("{}: {e}", f.display()))?;
-                    let pw = text.lines().next().unwrap_or("").to_string();
-                    if pw.is_empty() {
-                        return Err(format!("{}: no password in the file", f.display()));
-                    }
-                    pw
-                }
+                Some(f) => super::transfer::password_from_file(&f)?,
                 None => read_password(&format!(
                     "Password for {} at {}: ",
                     account.login, account.host
@@ -969,15 +965,9 @@ fn list_line(
     a: &Account,
     last: Option<&LastResult>,
 ) -> std::io::Result<()> {
-    let last = match last {
-        None => "not collected yet".to_string(),
-        Some(l) => format!(
-            "last {}: {}{}",
-            crate::time::iso8601(l.at),
-            if l.ok { "" } else { "error: " },
-            l.text
-        ),
-    };
+    let last = last.map_or("not collected yet".to_string(), |l| {
+        format!("last {}", l.describe())
+    });
     writeln!(out, "{email}\t{}\t{}\t{last}", a.id, a.describe())
 }
 

@@ -118,16 +118,21 @@ pub(super) struct Client {
     buf: Vec<u8>,
 }
 
+/// Reads what the server sent next into `buf`; an error at its end.
+pub(super) fn read_some<'b>(conn: &mut Conn, buf: &'b mut [u8]) -> Result<&'b [u8], AdminError> {
+    let n = conn
+        .read(buf)
+        .map_err(|e| failed(format!("reading from the server: {e}")))?;
+    if n == 0 {
+        return Err(failed("the server closed the connection"));
+    }
+    Ok(&buf[..n])
+}
+
 impl Client {
     fn fill(&mut self) -> Result<(), AdminError> {
-        let n = self
-            .conn
-            .read(&mut self.buf)
-            .map_err(|e| failed(format!("reading from the server: {e}")))?;
-        if n == 0 {
-            return Err(failed("the server closed the connection"));
-        }
-        self.reader.feed(&self.buf[..n]);
+        let data = read_some(&mut self.conn, &mut self.buf)?;
+        self.reader.feed(data);
         Ok(())
     }
 

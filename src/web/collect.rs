@@ -77,15 +77,9 @@ pub(super) async fn section(web: &Web, email: &str, csrf: &str) -> String {
         .unwrap_or_default();
     let mut rows = String::new();
     for (a, last) in &list {
-        let last = match last {
-            None => "not collected yet".to_string(),
-            Some(l) => format!(
-                "{}: {}{}",
-                crate::time::iso8601(l.at),
-                if l.ok { "" } else { "error: " },
-                l.text
-            ),
-        };
+        let last = last
+            .as_ref()
+            .map_or("not collected yet".to_string(), |l| l.describe());
         rows.push_str(&format!(
             r#"<tr><td>{desc}</td><td>{last}</td><td><form method="post" action="/me" class="inline">{csrf}<input type="hidden" name="action" value="collect-del"><input type="hidden" name="id" value="{id}"><button class="danger">Remove</button></form></td></tr>"#,
             desc = esc(&a.describe()),

@@ -233,6 +233,19 @@ service imap-login {{
         dv
     }
 
+    /// A started Dovecot filled by boxes.py `fill` (`Sent` as `Sent Messages`), or `None`
+    /// (the test skips) without Dovecot, doveadm, openssl or python3.
+    pub fn filled() -> Option<Dovecot> {
+        for tool in ["dovecot", "doveadm", "openssl", "python3"] {
+            if !super::require_tool(tool) {
+                return None;
+            }
+        }
+        let dv = Dovecot::start();
+        dv.imaplib("fill", &["Sent=Sent Messages"]);
+        Some(dv)
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
