@@ -522,6 +522,27 @@ pub const SPECS: &[Spec] = &[
         "bearer token that opens /metrics (Prometheus text format); empty: /metrics is off",
     ),
     int(
+        "collect.min_interval_secs",
+        "300",
+        1,
+        604_800,
+        "shortest time between two collections of one external account (`mailnook collect`)",
+    ),
+    int(
+        "collect.connect_timeout_secs",
+        "30",
+        1,
+        600,
+        "how long collection waits to connect to an external POP3/IMAP server",
+    ),
+    int(
+        "collect.io_timeout_secs",
+        "120",
+        1,
+        3600,
+        "how long collection waits for each read or write on an external server",
+    ),
+    int(
         "web.max_head_bytes",
         "16384",
         1024,
@@ -1153,6 +1174,12 @@ pub struct Config {
     pub web_metrics_token: String,
     /// Where the checks page tries port 25.
     pub web_port25_probe: String,
+    /// Shortest time between two collections of one external account.
+    pub collect_min_interval_secs: u64,
+    /// Connect timeout for collection.
+    pub collect_connect_timeout_secs: u64,
+    /// Read/write timeout for collection.
+    pub collect_io_timeout_secs: u64,
     /// Largest HTTP request head.
     pub web_max_head_bytes: usize,
     /// Largest HTTP request body.
@@ -1325,6 +1352,9 @@ impl Config {
             web_public: num("web.public") == 1,
             web_port25_probe: get("web.port25_probe"),
             web_metrics_token: get("web.metrics_token"),
+            collect_min_interval_secs: num("collect.min_interval_secs"),
+            collect_connect_timeout_secs: num("collect.connect_timeout_secs"),
+            collect_io_timeout_secs: num("collect.io_timeout_secs"),
             web_max_head_bytes: num("web.max_head_bytes") as usize,
             web_max_body_bytes: num("web.max_body_bytes") as usize,
             web_max_upload_bytes: num("web.max_upload_bytes"),

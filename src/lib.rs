@@ -22,6 +22,7 @@ pub mod imap_client;
 pub mod logger;
 pub mod mailfile;
 pub mod message;
+pub mod pop3_client;
 pub mod proto;
 pub mod queue;
 pub mod server;

@@ -48,6 +48,10 @@ const TARGETS: &[(&str, Entry)] = &[
         mailnook::fuzz::fuzz_imap_client_responses,
     ),
     ("multipart", mailnook::fuzz::fuzz_multipart),
+    (
+        "pop3_client_responses",
+        mailnook::fuzz::fuzz_pop3_client_responses,
+    ),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -223,4 +227,9 @@ fn imap_client_responses() {
 #[test]
 fn multipart() {
     replay("multipart");
+}
+
+#[test]
+fn pop3_client_responses() {
+    replay("pop3_client_responses");
 }

@@ -161,6 +161,20 @@ fn app_passwords_for_mail_programs_only() {
 }
 
 #[test]
+fn collect_accounts_added_and_removed_on_my_page() {
+    let s = Server::start(&[]);
+    scenario(&s, "collect_accounts");
+    // The page ran the same commands: the CLI sees the one account left, password masked.
+    let list = String::from_utf8(s.data.cli_ok(&["collect", "list"])).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(
+        list.starts_with("boss@example.test\t2\timap me2@imap.other.example:1993 starttls"),
+        "{list}"
+    );
+    assert!(!list.contains("ext-Secret-42") && !s.log().contains("ext-Secret-42"));
+}
+
+#[test]
 fn two_step_login_with_totp() {
     let s = Server::start(&[]);
     scenario(&s, "two_step");

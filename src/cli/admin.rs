@@ -698,6 +698,7 @@ pub fn execute(
             super::outbound::check(store, domain.as_deref(), out)?
         }
         AdminCommand::Transfer(t) => super::transfer::execute(t, store, out)?,
+        AdminCommand::Collect(c) => super::collect::execute(c, store, data, out)?,
         AdminCommand::Backup { .. } => {
             let s = super::backup::write_backup(store, data, out)?;
             log::info!(

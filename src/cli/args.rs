@@ -187,6 +187,8 @@ pub enum AdminCommand {
     },
     /// `export`, `import`, `import-imap` ([`super::transfer`]).
     Transfer(super::transfer::TransferCommand),
+    /// `collect add|list|del|run` ([`super::collect`]).
+    Collect(super::collect::CollectCommand),
     /// `backup [FILE|-]`: the backup is the command's output.
     Backup {
         /// Where the command line writes it (`-`: standard output; absent: a dated file in the
@@ -302,6 +304,9 @@ fn take_string(v: OsString, what: &str) -> Result<String, String> {
 /// Parses argv (without the program name).
 pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     if let Some(cmd) = super::transfer::parse(&args) {
+        return cmd;
+    }
+    if let Some(cmd) = super::collect::parse(&args) {
         return cmd;
     }
     let mut p = lexopt::Parser::from_args(args);
@@ -717,6 +722,7 @@ impl AdminCommand {
                 v
             }
             AdminCommand::Transfer(t) => t.to_args(),
+            AdminCommand::Collect(c) => c.to_args(),
             AdminCommand::Backup { .. } => s(&["backup"]),
             AdminCommand::Restore(f) => s(&["restore", f]),
         };

@@ -36,9 +36,11 @@ use std::time::Duration;
 
 /// Messages fetched per UID FETCH.
 const BATCH: usize = 50;
-/// Socket timeouts.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const IO_TIMEOUT: Duration = Duration::from_secs(120);
+/// Socket timeouts of `import-imap` (collection has its own, from the settings).
+const TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(30),
+    io: Duration::from_secs(120),
+};
 /// Most folders copied from one account.
 const MAX_FOLDERS: usize = 10_000;
 
@@ -46,7 +48,17 @@ fn failed(what: impl std::fmt::Display) -> AdminError {
     AdminError::Invalid(what.to_string())
 }
 
-enum Conn {
+/// How long to wait for a connection and for each read or write.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    /// Connecting.
+    pub connect: Duration,
+    /// Each read or write.
+    pub io: Duration,
+}
+
+/// A connection to the other server, before or after TLS.
+pub(super) enum Conn {
     Plain(TcpStream),
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
@@ -76,7 +88,7 @@ impl Write for Conn {
 }
 
 /// What a command's responses go to.
-trait Handler {
+pub(super) trait Handler {
     /// A literal of `size` bytes starts in `resp`; true to stream it to
     /// [`Handler::literal_data`], false to keep it in the response (small ones only).
     fn literal_start(&mut self, _resp: &Response, _size: u64) -> bool {
@@ -90,7 +102,7 @@ trait Handler {
 
 /// Keeps untagged responses.
 #[derive(Default)]
-struct Collect(Vec<Response>);
+pub(super) struct Collect(pub Vec<Response>);
 
 impl Handler for Collect {
     fn untagged(&mut self, resp: Response) {
@@ -98,23 +110,29 @@ impl Handler for Collect {
     }
 }
 
-struct Client {
+/// An IMAP connection with its response reader.
+pub(super) struct Client {
     conn: Conn,
     reader: ResponseReader,
     next_tag: u32,
     buf: Vec<u8>,
 }
 
+/// Reads what the server sent next into `buf`; an error at its end.
+pub(super) fn read_some<'b>(conn: &mut Conn, buf: &'b mut [u8]) -> Result<&'b [u8], AdminError> {
+    let n = conn
+        .read(buf)
+        .map_err(|e| failed(format!("reading from the server: {e}")))?;
+    if n == 0 {
+        return Err(failed("the server closed the connection"));
+    }
+    Ok(&buf[..n])
+}
+
 impl Client {
     fn fill(&mut self) -> Result<(), AdminError> {
-        let n = self
-            .conn
-            .read(&mut self.buf)
-            .map_err(|e| failed(format!("reading from the server: {e}")))?;
-        if n == 0 {
-            return Err(failed("the server closed the connection"));
-        }
-        self.reader.feed(&self.buf[..n]);
+        let data = read_some(&mut self.conn, &mut self.buf)?;
+        self.reader.feed(data);
         Ok(())
     }
 
@@ -173,7 +191,11 @@ impl Client {
     }
 
     /// Sends a command and reads up to its tagged answer; `Err` unless it is OK.
-    fn run(&mut self, command: &str, h: &mut dyn Handler) -> Result<Response, AdminError> {
+    pub(super) fn run(
+        &mut self,
+        command: &str,
+        h: &mut dyn Handler,
+    ) -> Result<Response, AdminError> {
         self.run_with(command, None, h)
     }
 
@@ -252,7 +274,7 @@ fn tls_config(src: &ImapSource) -> Result<Arc<rustls::ClientConfig>, AdminError>
     Ok(config)
 }
 
-fn start_tls(
+pub(super) fn start_tls(
     tcp: TcpStream,
     src: &ImapSource,
 ) -> Result<Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>, AdminError> {
@@ -269,11 +291,9 @@ fn start_tls(
     Ok(Box::new(s))
 }
 
-fn connect(src: &ImapSource, max_literal: u64) -> Result<Client, AdminError> {
-    let port = src.port.unwrap_or(match src.security {
-        Security::Tls => 993,
-        Security::StartTls => 143,
-    });
+/// A TCP connection to `src` (on `port` unless it names one), with the timeouts set.
+pub(super) fn tcp(src: &ImapSource, port: u16, t: Timeouts) -> Result<TcpStream, AdminError> {
+    let port = src.port.unwrap_or(port);
     let addrs: Vec<_> = (src.host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| failed(format!("{}: {e}", src.host)))?
@@ -281,7 +301,7 @@ fn connect(src: &ImapSource, max_literal: u64) -> Result<Client, AdminError> {
     let mut last = None;
     let mut tcp = None;
     for a in addrs {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&a, t.connect) {
             Ok(s) => {
                 tcp = Some(s);
                 break;
@@ -297,8 +317,22 @@ fn connect(src: &ImapSource, max_literal: u64) -> Result<Client, AdminError> {
                 .unwrap_or_else(|| "no address".into())
         ))
     })?;
-    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
-    tcp.set_write_timeout(Some(IO_TIMEOUT))?;
+    tcp.set_read_timeout(Some(t.io))?;
+    tcp.set_write_timeout(Some(t.io))?;
+    Ok(tcp)
+}
+
+/// An IMAP connection to `src`, greeted and (for STARTTLS) secured.
+pub(super) fn connect(
+    src: &ImapSource,
+    max_literal: u64,
+    t: Timeouts,
+) -> Result<Client, AdminError> {
+    let default_port = match src.security {
+        Security::Tls => 993,
+        Security::StartTls => 143,
+    };
+    let tcp = tcp(src, default_port, t)?;
     let conn = match src.security {
         Security::Tls => Conn::Tls(start_tls(tcp, src)?),
         Security::StartTls => Conn::Plain(tcp),
@@ -331,7 +365,7 @@ fn connect(src: &ImapSource, max_literal: u64) -> Result<Client, AdminError> {
     Ok(c)
 }
 
-fn login(c: &mut Client, src: &ImapSource) -> Result<Vec<String>, AdminError> {
+pub(super) fn login(c: &mut Client, src: &ImapSource) -> Result<Vec<String>, AdminError> {
     let mut caps = Collect::default();
     c.run("CAPABILITY", &mut caps)?;
     let caps: Vec<String> = caps
@@ -451,7 +485,7 @@ fn state_key(user: &str, src: &ImapSource, folder: &[u8]) -> String {
     format!("import-imap/{hex}")
 }
 
-fn load_state(store: &Store, key: &str) -> Result<Option<(u32, u32)>, AdminError> {
+pub(super) fn load_state(store: &Store, key: &str) -> Result<Option<(u32, u32)>, AdminError> {
     let Some(v) = store.state(key)? else {
         return Ok(None);
     };
@@ -464,7 +498,7 @@ fn load_state(store: &Store, key: &str) -> Result<Option<(u32, u32)>, AdminError
 }
 
 /// Appends FETCHed messages to one mailbox, in the order they arrive.
-struct FetchInto<'a> {
+pub(super) struct FetchInto<'a> {
     store: &'a Store,
     mailbox: MailboxId,
     max_bytes: u64,
@@ -474,9 +508,42 @@ struct FetchInto<'a> {
     sink: Option<MessageSink>,
     size: u64,
     problem: Option<String>,
-    copied: u64,
-    skipped: Vec<String>,
-    failure: Option<AdminError>,
+    /// Messages stored.
+    pub copied: u64,
+    /// UIDs stored (for collection's delete-after-copy).
+    pub copied_uids: Vec<u32>,
+    /// What was skipped and why.
+    pub skipped: Vec<String>,
+    /// A store failure that must stop the copy.
+    pub failure: Option<AdminError>,
+}
+
+impl<'a> FetchInto<'a> {
+    /// Appends to `mailbox`, recording `(uidvalidity, last UID)` under `state_key` after
+    /// each message.
+    pub(super) fn new(
+        store: &'a Store,
+        mailbox: MailboxId,
+        max_bytes: u64,
+        state_key: String,
+        (uidvalidity, last_uid): (u32, u32),
+    ) -> FetchInto<'a> {
+        FetchInto {
+            store,
+            mailbox,
+            max_bytes,
+            state_key,
+            uidvalidity,
+            last_uid,
+            sink: None,
+            size: 0,
+            problem: None,
+            copied: 0,
+            copied_uids: Vec::new(),
+            skipped: Vec::new(),
+            failure: None,
+        }
+    }
 }
 
 impl Handler for FetchInto<'_> {
@@ -541,7 +608,10 @@ impl Handler for FetchInto<'_> {
             }
         };
         match result {
-            Ok(()) => self.copied += 1,
+            Ok(()) => {
+                self.copied += 1;
+                self.copied_uids.push(uid);
+            }
             Err(why) => self.skipped.push(format!("UID {uid}: {why}")),
         }
         self.last_uid = uid;
@@ -555,6 +625,36 @@ impl Handler for FetchInto<'_> {
     }
 }
 
+/// Copies the messages of the selected folder above `into`'s last UID, in UID order.
+pub(super) fn copy_new(c: &mut Client, into: &mut FetchInto<'_>) -> Result<(), AdminError> {
+    let last_uid = into.last_uid;
+    let mut search = Collect::default();
+    c.run(
+        &format!("UID SEARCH UID {}:*", u64::from(last_uid) + 1),
+        &mut search,
+    )?;
+    let mut uids: Vec<u32> = search
+        .0
+        .iter()
+        .filter_map(Response::search)
+        .flatten()
+        .filter(|u| *u > last_uid)
+        .collect();
+    uids.sort_unstable();
+    uids.dedup();
+    for batch in uids.chunks(BATCH) {
+        let (first, last) = (batch[0], batch[batch.len() - 1]);
+        c.run(
+            &format!("UID FETCH {first}:{last} (UID FLAGS INTERNALDATE BODY.PEEK[])"),
+            into,
+        )?;
+        if let Some(err) = into.failure.take() {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 /// Copies the account described by `src` into `user`'s mailboxes.
 pub fn run(
     store: &Store,
@@ -563,7 +663,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), AdminError> {
     let max_bytes = store.config()?.smtp_max_message_bytes;
-    let mut c = connect(src, max_bytes.max(1))?;
+    let mut c = connect(src, max_bytes.max(1), TIMEOUTS)?;
     let caps = login(&mut c, src)?;
     let mut listed = Collect::default();
     if caps.iter().any(|c| c == "SPECIAL-USE") {
@@ -607,44 +707,8 @@ pub fn run(
             Some((v, last)) if v == uidvalidity => last,
             _ => 0,
         };
-        let mut search = Collect::default();
-        c.run(
-            &format!("UID SEARCH UID {}:*", u64::from(last_uid) + 1),
-            &mut search,
-        )?;
-        let mut uids: Vec<u32> = search
-            .0
-            .iter()
-            .filter_map(Response::search)
-            .flatten()
-            .filter(|u| *u > last_uid)
-            .collect();
-        uids.sort_unstable();
-        uids.dedup();
-        let mut into = FetchInto {
-            store,
-            mailbox,
-            max_bytes,
-            state_key: key,
-            uidvalidity,
-            last_uid,
-            sink: None,
-            size: 0,
-            problem: None,
-            copied: 0,
-            skipped: Vec::new(),
-            failure: None,
-        };
-        for batch in uids.chunks(BATCH) {
-            let (first, last) = (batch[0], batch[batch.len() - 1]);
-            c.run(
-                &format!("UID FETCH {first}:{last} (UID FLAGS INTERNALDATE BODY.PEEK[])"),
-                &mut into,
-            )?;
-            if let Some(err) = into.failure.take() {
-                return Err(err);
-            }
-        }
+        let mut into = FetchInto::new(store, mailbox, max_bytes, key, (uidvalidity, last_uid));
+        copy_new(&mut c, &mut into)?;
         for s in &into.skipped {
             writeln!(out, "{name}: {s}; skipped")?;
         }

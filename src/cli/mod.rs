@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod args;
 pub mod backup;
+pub mod collect;
 pub mod control;
 pub mod dns_records;
 pub mod import_imap;
@@ -93,6 +94,12 @@ fn run_admin(data: &Path, mut cmd: AdminCommand) -> i32 {
                     eprintln!("mailnook: {e}");
                     return 1;
                 }
+            }
+        }
+        AdminCommand::Collect(c) => {
+            if let Err(e) = c.prepare(read_password) {
+                eprintln!("mailnook: {e}");
+                return 1;
             }
         }
         AdminCommand::Transfer(t) => {

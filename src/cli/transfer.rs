@@ -105,7 +105,11 @@ pub const USAGE: &str = "  export USER --format mbox|maildir [--out PATH]
 
 /// `mailnook help`'s text: the general usage with this module's commands before the options.
 pub fn usage() -> String {
-    super::args::USAGE.replacen("\n\n  --data DIR", &format!("\n{USAGE}\n\n  --data DIR"), 1)
+    super::args::USAGE.replacen(
+        "\n\n  --data DIR",
+        &format!("\n{USAGE}\n{}\n\n  --data DIR", super::collect::USAGE),
+        1,
+    )
 }
 
 fn path_arg(v: OsString) -> PathBuf {
@@ -326,17 +330,7 @@ impl TransferCommand {
                 }
                 if src.password.is_none() {
                     src.password = Some(match src.password_file.take() {
-                        Some(f) => {
-                            let mut text = String::new();
-                            File::open(&f)
-                                .and_then(|h| h.take(4096).read_to_string(&mut text))
-                                .map_err(|e| format!("{}: {e}", f.display()))?;
-                            let pw = text.lines().next().unwrap_or("").to_string();
-                            if pw.is_empty() {
-                                return Err(format!("{}: no password in the file", f.display()));
-                            }
-                            pw
-                        }
+                        Some(f) => password_from_file(&f)?,
                         None => {
                             read_password(&format!("Password for {} at {}: ", src.login, src.host))?
                         }
@@ -346,6 +340,19 @@ impl TransferCommand {
         }
         Ok(())
     }
+}
+
+/// The first line of a password file (at most 4 KiB read); an error if it is empty.
+pub(super) fn password_from_file(f: &Path) -> Result<String, String> {
+    let mut text = String::new();
+    File::open(f)
+        .and_then(|h| h.take(4096).read_to_string(&mut text))
+        .map_err(|e| format!("{}: {e}", f.display()))?;
+    let pw = text.lines().next().unwrap_or("").to_string();
+    if pw.is_empty() {
+        return Err(format!("{}: no password in the file", f.display()));
+    }
+    Ok(pw)
 }
 
 /// Runs one of these commands on the store (blocking).

@@ -377,6 +377,17 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                 shared.shutdown.clone(),
             ))
             .detach();
+            let config = {
+                let shared = shared.clone();
+                Rc::new(move || shared.config()) as Rc<dyn Fn() -> Rc<Config>>
+            };
+            ex.spawn(crate::cli::collect::run_task(
+                shared.store.clone(),
+                shared.data.clone(),
+                config,
+                shared.shutdown.clone(),
+            ))
+            .detach();
             let mut signals = signals;
             let sig = futures_lite::future::or(async { signals.next().await }, async {
                 let _ = shared.shutdown.recv().await;

@@ -37,6 +37,7 @@ mod admin;
 mod backup;
 pub mod checks;
 mod clients;
+mod collect;
 mod download;
 mod filters;
 pub mod html;

@@ -467,6 +467,17 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
         }
     } else if let Some(f) = form
         .as_ref()
+        .filter(|f| f.text("action").starts_with("collect-"))
+    {
+        match super::collect::action(web, &s.email, f).await {
+            Ok(text) => message = (text, "ok"),
+            Err(e) => {
+                message = (e, "error");
+                status = 400;
+            }
+        }
+    } else if let Some(f) = form
+        .as_ref()
         .filter(|f| matches!(f.text("action"), "vacation" | "rule-add" | "rule-del"))
     {
         match filters_action(web, &s.email, f).await {
@@ -531,9 +542,11 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
     let two_step = two_step_section(web, ctx, s, enrolling.as_deref()).await;
     let vacation = vacation_section(web, ctx, s).await;
     let app = app_password_section(web, ctx, s, new_app_password.as_deref()).await;
+    let collect =
+        super::collect::section(web, &s.email, &html::csrf_field(&ctx.viewer(web).csrf)).await;
     let body = format!(
         r#"{note}{storage}<h2>Your mail settings</h2>{settings}{phone}
-<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}{download}"#,
+<h2>Change your password</h2><form method="post" action="/me">{csrf}{c}{p}{p2}<button>Change password</button></form>{app}{two_step}{vacation}{collect}{download}"#,
         note = notice(message.1, &message.0),
         settings = client_settings(config, web.port_base, &s.email),
         phone = super::clients::setup_section(web, req),

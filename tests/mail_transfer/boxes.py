@@ -208,6 +208,26 @@ def same(a_path, b_path, *rename):
     print("same: %d folders, %d messages" % (len(a), sum(len(m) for m in a.values())))
 
 
+def same_folder(a_path, a_folder, b_path, b_folder, keys):
+    """A's folder `a_folder` has exactly B's `b_folder` messages; `keys`: comma-separated
+    fields compared (flags, date, body)."""
+    a, b = json.load(open(a_path)), json.load(open(b_path))
+    x, y = a.get(a_folder, []), b.get(b_folder, [])
+    if len(x) != len(y):
+        print("%d messages in %r, want %d" % (len(y), b_folder, len(x)))
+        sys.exit(1)
+    for i, (m, n) in enumerate(zip(x, y)):
+        for key in keys.split(","):
+            if m[key] != n[key]:
+                print("message %d: %s differs" % (i + 1, key))
+                sys.exit(1)
+    print("same: %d messages" % len(x))
+
+
+def count(path, folder):
+    print(len(json.load(open(path)).get(folder, [])))
+
+
 def crlf(b):
     return b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
@@ -280,4 +300,4 @@ def write_maildir(root, out):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"fill": fill, "append-one": append_one, "dump": dump, "same": same, "write-mbox": write_mbox, "write-maildir": write_maildir}[cmd](*args)
+    {"fill": fill, "append-one": append_one, "dump": dump, "same": same, "same-folder": same_folder, "count": count, "write-mbox": write_mbox, "write-maildir": write_maildir}[cmd](*args)

@@ -901,6 +901,40 @@ def download_mail():
 
 
 @scenario
+def collect_accounts():
+    """/me adds and removes accounts to collect mail from; the password never comes back."""
+    b = Browser()
+    setup(b)
+    secret = "ext-Secret-42"
+    check("Collect mail from other accounts" in b.get("/me")[2], "the section is on the page")
+    status, _, text = b.post("/me", {"action": "collect-add", "protocol": "pop3", "host": "pop.other.example",
+                                     "port": "", "login": "me@other.example", "password": secret,
+                                     "mailbox": "Other", "delete": "1"})
+    check(status == 200 and "added account 1" in text, "added", text[:3000])
+    status, _, text = b.post("/me", {"action": "collect-add", "protocol": "imap", "host": "imap.other.example",
+                                     "port": "1993", "starttls": "1", "login": "me2", "password": secret,
+                                     "mailbox": ""})
+    check(status == 200 and "added account 2" in text, "added", text[:3000])
+    page = b.get("/me")[2]
+    check(secret not in page, "the password is not in the page")
+    check("pop3 me@other.example@pop.other.example:995 tls -&gt; Other, deleted on the server" in page,
+          "listed", page[-4000:])
+    check("imap me2@imap.other.example:1993 starttls -&gt; INBOX, kept on the server" in page, "listed", page[-4000:])
+    check(page.count("password ********") == 2, "masked", page[-4000:])
+    eq(b.post("/me", {"action": "collect-add", "protocol": "smtp", "host": "h", "login": "l",
+                      "password": "p"})[0], 400, "pop3 or imap only")
+    eq(b.post("/me", {"action": "collect-add", "protocol": "pop3", "host": "h", "login": "l",
+                      "password": ""})[0], 400, "a password is needed")
+    # Without the CSRF token nothing happens.
+    status, _, _ = b.request("POST", "/me", {"action": "collect-del", "id": "1"})
+    eq(status, 403, "no CSRF token")
+    status, _, text = b.post("/me", {"action": "collect-del", "id": "1"})
+    check(status == 200 and "removed account 1" in text, "removed", text[:3000])
+    check("pop.other.example" not in b.get("/me")[2], "gone from the page")
+    eq(b.post("/me", {"action": "collect-del", "id": "1"})[0], 400, "already removed")
+
+
+@scenario
 def keep_session():
     b = Browser()
     setup(b)
