@@ -220,3 +220,59 @@ fn collects_from_dovecot_over_imap_and_pop3_by_command_and_periodically() {
     );
     assert!(!log.contains(OLD_PASSWORD), "the password reached the log");
 }
+
+/// The other two transports: POP3 over implicit TLS (995), keeping mail on the server, and
+/// IMAP over implicit TLS deleting what it copied (`\Deleted` and expunge).
+#[test]
+fn pop3_over_tls_keeps_and_imap_deletes() {
+    let Some(dv) = Dovecot::filled() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ts = |n: &str| t(n).to_str().unwrap().to_string();
+    std::fs::write(t("pw"), format!("{OLD_PASSWORD}\n")).unwrap();
+    let ca = dv.ca().to_str().unwrap().to_string();
+    let s = Server::start(&[ALICE]);
+    let add = |protocol: &str, port: u16, extra: &[&str]| {
+        let host = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "collect", "add", ALICE, protocol, &host, OLD_USER, "--ca", &ca,
+        ];
+        args.extend_from_slice(extra);
+        let pw = ts("pw");
+        args.extend_from_slice(&["--password-file", &pw]);
+        run_ok(&s.data, &args)
+    };
+    // POP3 on its TLS port, mail kept there: everything copied, Dovecot's INBOX unchanged.
+    let out = add("pop3", dv.pop3s, &["--mailbox", "Kept"]);
+    assert!(out.contains("added account 1"), "{out}");
+    let out = run_ok(&s.data, &["collect", "run", ALICE]);
+    assert!(out.contains("\t4 new messages"), "{out}\n{}", dv.log());
+    dv.imaplib("dump", &[&ts("before.json")]);
+    assert_eq!(count(&t("before.json"), "INBOX"), 4);
+    let out = run_ok(&s.data, &["collect", "run", ALICE]);
+    assert!(
+        out.contains("\t0 new messages"),
+        "kept mail is not copied twice: {out}"
+    );
+    run_ok(&s.data, &["collect", "del", ALICE, "1"]);
+    // IMAP on its TLS port, deleting: the same four messages, then an empty INBOX there.
+    let out = add("imap", dv.imaps, &["--delete", "--mailbox", "Moved"]);
+    assert!(out.contains("deleted on the server"), "{out}");
+    let out = run_ok(&s.data, &["collect", "run", ALICE]);
+    assert!(out.contains("\t4 new messages"), "{out}\n{}", dv.log());
+    dv.imaplib("dump", &[&ts("after.json")]);
+    assert_eq!(count(&t("after.json"), "INBOX"), 0, "IMAP delete left mail");
+    boxes_on(&s, "dump", ALICE, &[&ts("mailnook.json")]);
+    for folder in ["Kept", "Moved"] {
+        boxes(&[
+            "same-folder",
+            &ts("before.json"),
+            "INBOX",
+            &ts("mailnook.json"),
+            folder,
+            "body",
+        ]);
+    }
+}
