@@ -348,6 +348,26 @@ pub(super) async fn upload(
     }
 }
 
+/// Sends the data of the file part just started into `tx` up to its end, or the error that
+/// stopped it; stops early when the reader on the other side is gone (its answer says why).
+async fn pump_file_part<B: UploadBody>(
+    form: &mut Reader<'_, B>,
+    tx: &async_channel::Sender<Result<Vec<u8>, String>>,
+) {
+    loop {
+        let piece = match form.next().await {
+            Ok(Part::Data(d)) => Ok(d),
+            Ok(Part::End) => break,
+            Ok(_) => Err("malformed form".to_string()),
+            Err(e) => Err(e),
+        };
+        let failed = piece.is_err();
+        if tx.send(piece).await.is_err() || failed {
+            break;
+        }
+    }
+}
+
 /// Streams the form's `mbox` file part (after its `mailbox` field) into an import for the
 /// signed-in user; the import's report, or why it failed.
 async fn import_upload<B: UploadBody>(
@@ -394,18 +414,7 @@ async fn import_upload<B: UploadBody>(
         );
         (result, String::from_utf8_lossy(&report).into_owned())
     });
-    loop {
-        let piece = match form.next().await {
-            Ok(Part::Data(d)) => Ok(d),
-            Ok(Part::End) => break,
-            Ok(_) => Err("malformed form".to_string()),
-            Err(e) => Err(e),
-        };
-        let failed = piece.is_err();
-        if tx.send(piece).await.is_err() || failed {
-            break;
-        }
-    }
+    pump_file_part(form, &tx).await;
     drop(tx);
     let (result, report) = task.await;
     log::info!(target: "maillog", "web: mail imported for {email}: {}", report.lines().last().unwrap_or(""));
@@ -433,19 +442,7 @@ async fn restore<B: UploadBody>(web: &Web, form: &mut Reader<'_, B>) -> Result<S
         };
         box_backup::restore(&store, &data, Box::new(reader))
     });
-    loop {
-        let piece = match form.next().await {
-            Ok(Part::Data(d)) => Ok(d),
-            Ok(Part::End) => break,
-            Ok(_) => Err("malformed form".to_string()),
-            Err(e) => Err(e),
-        };
-        let failed = piece.is_err();
-        // A closed channel means the restore stopped reading: its answer says why.
-        if tx.send(piece).await.is_err() || failed {
-            break;
-        }
-    }
+    pump_file_part(form, &tx).await;
     drop(tx);
     let summary = task.await.map_err(|e| e.to_string())?;
     (web.reload)();

@@ -458,35 +458,17 @@ async fn me(web: &Web, ctx: &Ctx, config: &Config, req: &Request, form: Option<F
             }
         }
     } else if let Some(f) = form.as_ref().filter(|f| f.text("action") == "import-imap") {
-        match super::download::import_imap(web, &s.email, f).await {
-            Ok(text) => message = (text, "ok"),
-            Err(e) => {
-                message = (e, "error");
-                status = 400;
-            }
-        }
+        (message, status) = outcome(super::download::import_imap(web, &s.email, f).await);
     } else if let Some(f) = form
         .as_ref()
         .filter(|f| f.text("action").starts_with("collect-"))
     {
-        match super::collect::action(web, &s.email, f).await {
-            Ok(text) => message = (text, "ok"),
-            Err(e) => {
-                message = (e, "error");
-                status = 400;
-            }
-        }
+        (message, status) = outcome(super::collect::action(web, &s.email, f).await);
     } else if let Some(f) = form
         .as_ref()
         .filter(|f| matches!(f.text("action"), "vacation" | "rule-add" | "rule-del"))
     {
-        match filters_action(web, &s.email, f).await {
-            Ok(text) => message = (text, "ok"),
-            Err(e) => {
-                message = (e, "error");
-                status = 400;
-            }
-        }
+        (message, status) = outcome(filters_action(web, &s.email, f).await);
     } else if let Some(f) = form
         .as_ref()
         .filter(|f| f.text("action").starts_with("totp-"))
@@ -716,6 +698,14 @@ async fn login_code(web: &Web, ctx: &Ctx, config: &Config, f: &Form) -> Response
         origin.peer.ip()
     );
     Response::see_other("/").with("Set-Cookie", cookie(session::COOKIE, &new, None))
+}
+
+/// A form's result as the page's message and status (400 for a refusal).
+fn outcome(r: Result<String, String>) -> ((String, &'static str), u16) {
+    match r {
+        Ok(text) => ((text, "ok"), 200),
+        Err(e) => ((e, "error"), 400),
+    }
 }
 
 /// Changes the user's vacation reply or rules from a form; says what changed.
