@@ -4,6 +4,9 @@
 //! message ([`run`]); [`vacation`] holds the rules for when an auto-reply may go and what it
 //! looks like.
 //!
+//! Written here rather than taken from a crate: the one complete Sieve interpreter in Rust
+//! (sieve-rs) is AGPL-licensed, which this MIT/Apache project cannot take in.
+//!
 //! Invariants: everything here is pure and bounded by [`Limits`] (script size, nesting, number
 //! of commands, actions and redirects), so a user's script can neither crash nor stall the
 //! delivery that runs it; a script that does not compile is never stored (ManageSieve and the
