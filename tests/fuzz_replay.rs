@@ -29,6 +29,7 @@ const TARGETS: &[(&str, Entry)] = &[
         mailnook::fuzz::fuzz_managesieve_session,
     ),
     ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
+    ("mbox_reader", mailnook::fuzz::fuzz_mbox_reader),
     ("srs_address", mailnook::fuzz::fuzz_srs_address),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
@@ -143,6 +144,11 @@ fn imap_mutf7() {
 #[test]
 fn srs_address() {
     replay("srs_address");
+}
+
+#[test]
+fn mbox_reader() {
+    replay("mbox_reader");
 }
 
 #[test]

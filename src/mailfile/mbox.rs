@@ -117,7 +117,10 @@ impl<W: Write> MboxWriter<W> {
                         continue;
                     } else {
                         dropping = false;
-                        eol = if p.ends_with(b"\r\n") { b"\r\n" } else { b"\n" };
+                        // A last line without an ending says nothing about the message's.
+                        if p.ends_with(b"\n") {
+                            eol = if p.ends_with(b"\r\n") { b"\r\n" } else { b"\n" };
+                        }
                     }
                 }
                 if needs_quote(p) {
@@ -138,7 +141,8 @@ impl<W: Write> MboxWriter<W> {
             ended = true;
         }
         if !ended {
-            out.write_all(b"\n")?;
+            // The line ending the message's own lines use, not a bare LF inside CRLF text.
+            out.write_all(eol)?;
         }
         out.write_all(b"\n")
     }
@@ -293,6 +297,22 @@ mod tests {
         }
         fn end(&mut self, meta: Meta) {
             self.0.last_mut().unwrap().1 = meta;
+        }
+    }
+
+    #[test]
+    fn a_message_without_a_final_line_ending_gains_its_own_kind() {
+        for (body, want) in [
+            (&b"Subject: x\r\nTo: y"[..], &b"Subject: x\r\nTo: y\r\n"[..]),
+            (b"Subject: x\r\n\r\nno end", b"Subject: x\r\n\r\nno end\r\n"),
+        ] {
+            let mut w = MboxWriter::new(Vec::new());
+            w.write_message(0, flags::SEEN, &[], body).unwrap();
+            let mut c = Collect::default();
+            read(&w.finish().unwrap()[..], &mut c).unwrap();
+            assert_eq!(c.0.len(), 1);
+            assert_eq!(c.0[0].0, want, "{:?}", String::from_utf8_lossy(&c.0[0].0));
+            assert_eq!(c.0[0].1.flags, flags::SEEN);
         }
     }
 
