@@ -687,17 +687,24 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
     let mut envelope_from = from.clone();
     let mut list_fields = String::new();
     if let Some((address, ListRole::Post)) = conn.txn.list.take() {
-        let expanded = match ctx.store.list(&address) {
-            Ok(Some(list)) => {
-                list_fields = lists::fields(&list, &header);
-                envelope_from = lists::bounce_address(&address);
-                lists::expand(&ctx.store, &ctx.config, &list)
-            }
-            Ok(None) => Ok((Vec::new(), Vec::new())),
-            Err(e) => Err(e),
+        // Up to `MAX_MEMBERS` recipient lookups: on the blocking pool, not the executor.
+        let expanded = {
+            let (store, config) = (ctx.store.clone(), Config::clone(&ctx.config));
+            let (address, header) = (address.clone(), header.clone());
+            blocking::unblock(move || -> store::Result<_> {
+                let Some(list) = store.list(&address)? else {
+                    return Ok(None);
+                };
+                let fields = lists::fields(&list, &header);
+                Ok(Some((fields, lists::expand(&store, &config, &list)?)))
+            })
+            .await
         };
         match expanded {
-            Ok((copies, remote)) => {
+            Ok(None) => {}
+            Ok(Some((fields, (copies, remote)))) => {
+                list_fields = fields;
+                envelope_from = lists::bounce_address(&address);
                 log::info!(target: "maillog", "list {address} cid={} post from=<{}> to {} local and {} remote members", ctx.cid, loggable(&from, 100), copies.len(), remote.len());
                 conn.txn.local = copies.into_iter().map(|c| (c, address.clone())).collect();
                 conn.txn.remote = remote;

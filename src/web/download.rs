@@ -90,7 +90,10 @@ pub(super) async fn import_imap(
         getrandom::fill(&mut r).map_err(|e| e.to_string())?;
         let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
         let path = web.data.join(format!("import-ca-{name}.pem"));
-        std::fs::write(&path, ca_pem.as_bytes()).map_err(|e| e.to_string())?;
+        let (p, pem) = (path.clone(), ca_pem.into_bytes());
+        blocking::unblock(move || std::fs::write(p, pem))
+            .await
+            .map_err(|e| e.to_string())?;
         Some(path)
     };
     let cmd = crate::cli::args::AdminCommand::Transfer(TransferCommand::ImportImap(ImapSource {
@@ -105,7 +108,7 @@ pub(super) async fn import_imap(
     }));
     let result = super::pages::run(web, cmd).await;
     if let Some(p) = ca {
-        let _ = std::fs::remove_file(p);
+        let _ = blocking::unblock(move || std::fs::remove_file(p)).await;
     }
     result.map_err(|e| e.to_string())
 }
