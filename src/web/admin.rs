@@ -557,6 +557,14 @@ async fn tls(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     ctx.page(web, status, "TLS certificate", &body)
 }
 
+/// The addresses of a form field, separated by commas or white space.
+fn address_list(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `cmd` and returns what it said as a notice, with the page's status (400 on a refusal).
 async fn noted(web: &Web, cmd: AdminCommand) -> (String, u16) {
     match run(web, cmd).await {
@@ -601,12 +609,7 @@ async fn aliases(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let mut status = 200;
     if let Some(f) = form {
         let alias = f.text("alias").trim().to_string();
-        let targets: Vec<String> = f
-            .text("targets")
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect();
+        let targets = address_list(f.text("targets"));
         let cmd = match f.text("action") {
             "add" if targets.is_empty() => {
                 return ctx.page(
@@ -663,12 +666,7 @@ async fn lists(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     let mut status = 200;
     if let Some(f) = form {
         let list = f.text("list").trim().to_string();
-        let addresses: Vec<String> = f
-            .text("addresses")
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect();
+        let addresses = address_list(f.text("addresses"));
         let members = |add: bool, moderators: bool| AdminCommand::ListMembers {
             list: list.clone(),
             add,
