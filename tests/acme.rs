@@ -538,7 +538,7 @@ fn the_renewal_task_replaces_the_self_signed_certificate() {
     .unwrap_or(());
 }
 
-/// A port base whose web ports (base+80, base+443) and MX port are free now.
+/// A port base all of whose role ports (the server binds every one) are free now.
 fn free_web_base() -> u16 {
     // Tests run in parallel: each call starts its search somewhere else.
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -546,7 +546,7 @@ fn free_web_base() -> u16 {
         + (std::process::id() as u16).wrapping_mul(7);
     for i in 0..400u16 {
         let base = 30_000 + (start.wrapping_add(i) % 300) * 100;
-        if [25, 80, 443]
+        if [25, 80, 110, 143, 443, 465, 587, 993, 995, 4190]
             .iter()
             .all(|p| TcpListener::bind(("127.0.0.1", base + p)).is_ok())
         {
