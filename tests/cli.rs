@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn run(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(bin())
+    let mut child = mailnook()
         .args(args)
         .arg("--data")
         .arg(data)
@@ -369,7 +369,7 @@ the million dollar lottery prize now http://claim.lottery.example/{i}\r\n"
             );
         }
     }
-    let out = Command::new(bin())
+    let out = mailnook()
         .args(["spam", "eval", "--train"])
         .arg(dir.path().join("train"))
         .arg("--test")
@@ -391,7 +391,7 @@ the million dollar lottery prize now http://claim.lottery.example/{i}\r\n"
         None,
     );
     assert_eq!(c, 2, "--data does not apply: {out} {err}");
-    let out = Command::new(bin())
+    let out = mailnook()
         .args(["spam", "eval", "--train", "/nonexistent/x", "--test", "/x"])
         .output()
         .unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Runs `mailnook ARGS --data DIR` with a deadline.
 fn cli(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out: Output = run_bounded(
-        Command::new(bin())
+        mailnook()
             .args(args)
             .arg("--data")
             .arg(data)

@@ -82,7 +82,7 @@ fn copies_every_folder_from_dovecot_and_only_new_mail_on_a_second_run() {
 
     // Again, through the running server, over STARTTLS, the password on stdin: nothing new.
     let rerun = |expect: &str| {
-        let mut child = Command::new(bin())
+        let mut child = mailnook()
             .args([
                 "import-imap",
                 ALICE,

@@ -11,9 +11,29 @@ use std::time::{Duration, Instant};
 
 pub mod dovecot;
 
-/// The binary under test.
+/// The binary under test: the one cargo built for the host, or `MAILNOOK_TEST_BIN` (a release
+/// build for a board, run through `MAILNOOK_TEST_RUNNER`; see [`mailnook`]).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_mailnook"))
+    match std::env::var_os("MAILNOOK_TEST_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_mailnook")),
+    }
+}
+
+/// A command running the binary under test. With `MAILNOOK_TEST_RUNNER` set (words separated
+/// by spaces, e.g. `qemu-aarch64-static -cpu cortex-a53`), the binary runs under it: a board's
+/// build emulated, the test's clients on the host.
+pub fn mailnook() -> Command {
+    let runner = std::env::var("MAILNOOK_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(bin());
+            cmd
+        }
+        None => Command::new(bin()),
+    }
 }
 
 /// The mail domain every test server owns.
@@ -78,7 +98,7 @@ impl DataDir {
 
     /// Runs `mailnook ARGS --data DIR`.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(bin())
+        mailnook()
             .args(args)
             .arg("--data")
             .arg(self.path())
@@ -162,7 +182,7 @@ impl Server {
     fn serve_on(data: DataDir, fixed: Option<u16>) -> Server {
         for _ in 0..5 {
             let base = fixed.unwrap_or_else(free_port_base);
-            let mut child = Command::new(bin())
+            let mut child = mailnook()
                 .args(["serve", "--port-base", &base.to_string(), "--data"])
                 .arg(data.path())
                 .env(
