@@ -145,21 +145,9 @@ fn the_package_holds_exactly_the_expected_files_and_control_data() {
     assert_eq!(got, want, "dpkg-deb --contents:\n{listing}");
 
     // The files are the repository's: the binary given, the unit, the sysusers entry.
-    let extract = |path: &str| {
-        let tar = Command::new("dpkg-deb")
-            .arg("--fsys-tarfile")
-            .arg(&deb)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = Command::new("tar")
-            .args(["-xO", path])
-            .stdin(tar.stdout.unwrap())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "tar -xO {path}");
-        out.stdout
-    };
+    let tree = dir.path().join("tree");
+    ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree));
+    let extract = |path: &str| std::fs::read(tree.join(path)).unwrap();
     assert!(
         extract("./usr/bin/mailnook") == std::fs::read(dir.path().join("mailnook")).unwrap(),
         "the packaged binary is not the one given"
@@ -341,7 +329,15 @@ fn the_unit_verifies_and_its_exposure_is_low() {
         unit_text().replace("/usr/bin/mailnook", bin().to_str().unwrap()),
     )
     .unwrap();
-    let out = run(Command::new("systemd-analyze").arg("verify").arg(&unit));
+    // verify also opens the unit's Documentation= manual page: the package's, found through
+    // MANPATH as it will be in /usr/share/man.
+    let man1 = dir.path().join("man/man1");
+    std::fs::create_dir_all(&man1).unwrap();
+    std::fs::copy(repo().join("board/deb/mailnook.1"), man1.join("mailnook.1")).unwrap();
+    let out = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .env("MANPATH", dir.path().join("man")));
     let err = text(&out.stderr);
     assert!(
         out.status.success() && !err.contains("mailnook.service"),
