@@ -335,6 +335,57 @@ fn missing_data_folder_is_a_one_line_error() {
     );
 }
 
+/// Without `--data` the folder is `$MAILNOOK_DATA` (how the Debian package's operators point the
+/// CLI at /var/lib/mailnook); `--data` still wins over it, and the server, stopped or running,
+/// sees the same store either way.
+#[test]
+fn mailnook_data_names_the_folder_when_data_is_not_given() {
+    let d = DataDir::new(&["alice@example.test"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], env: &std::path::Path| {
+        let out = Command::new(bin())
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env("MAILNOOK_DATA", env)
+            .env("MAILNOOK_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (c, out, err) = cli(&["user", "list"], d.path());
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("alice@example.test"), "{out}");
+    let (c, _, err) = cli(
+        &["user", "add", "bob@example.test", "--password", PASSWORD],
+        d.path(),
+    );
+    assert_eq!(c, 0, "{err}");
+    // --data over $MAILNOOK_DATA: an empty folder has no store.
+    let empty = elsewhere.path().join("other");
+    let (c, _, err) = cli(
+        &["user", "list", "--data", empty.to_str().unwrap()],
+        d.path(),
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("no store in"), "{err}");
+    assert!(
+        !elsewhere.path().join("mailnook-data").exists(),
+        "the ./mailnook-data default was used"
+    );
+    // The running server: the admin command goes through its control socket.
+    let s = Server::serve(d);
+    let (c, out, err) = cli(&["user", "list"], s.data.path());
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        out.contains("alice@example.test") && out.contains("bob@example.test"),
+        "{out}"
+    );
+}
+
 /// `spam eval` needs no data folder: a tiny corpus, written here, trains and tests; the last
 /// line is the machine-readable summary.
 #[test]

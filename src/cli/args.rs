@@ -10,6 +10,19 @@ use std::path::PathBuf;
 /// Default data folder.
 pub const DEFAULT_DATA: &str = "./mailnook-data";
 
+/// Environment variable naming the data folder when `--data` is not given (the Debian package's
+/// operators set it to /var/lib/mailnook).
+pub const DATA_ENV: &str = "MAILNOOK_DATA";
+
+/// The data folder of a command line without `--data`: `$MAILNOOK_DATA` when set and not empty,
+/// else [`DEFAULT_DATA`].
+pub fn default_data() -> PathBuf {
+    match std::env::var_os(DATA_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(DEFAULT_DATA),
+    }
+}
+
 /// Options of `mailnook serve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeArgs {
@@ -291,7 +304,7 @@ Usage: mailnook <command> [--data DIR]
                                  train the spam filter on DIR/{ham,spam}, score the
                                  other DIR's messages; false positive/negative rates
 
-  --data DIR                     data folder (default ./mailnook-data)
+  --data DIR                     data folder (default $MAILNOOK_DATA, else ./mailnook-data)
 
 Admin commands work with the server stopped (they open the store) or running
 (they go through DIR/control.sock).";
@@ -433,7 +446,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         }));
     }
     unused(&eval_flags)?;
-    let data = data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let data = data.unwrap_or_else(default_data);
     let serve_flags = [
         ("--port-base", port_base.is_some()),
         ("--bind", bind.is_some()),
@@ -764,7 +777,7 @@ mod tests {
         assert_eq!(
             parse(argv("serve")).unwrap(),
             Command::Serve(ServeArgs {
-                data: DEFAULT_DATA.into(),
+                data: default_data(),
                 port_base: None,
                 bind: None,
                 domain: None
@@ -823,7 +836,7 @@ mod tests {
             assert_eq!(
                 back,
                 Command::Admin {
-                    data: DEFAULT_DATA.into(),
+                    data: default_data(),
                     cmd
                 },
                 "{line}"

@@ -879,7 +879,7 @@ pub fn parse(args: &[OsString]) -> Option<Result<super::args::Command, String>> 
         })
     })();
     Some(result.map(|cmd| super::args::Command::Admin {
-        data: data.unwrap_or_else(|| PathBuf::from(super::args::DEFAULT_DATA)),
+        data: data.unwrap_or_else(super::args::default_data),
         cmd: super::args::AdminCommand::Collect(cmd),
     }))
 }

@@ -243,7 +243,7 @@ pub fn parse(args: &[OsString]) -> Option<Result<super::args::Command, String>> 
     match result {
         Ok(None) => None,
         Ok(Some(cmd)) => Some(Ok(super::args::Command::Admin {
-            data: data.unwrap_or_else(|| PathBuf::from(super::args::DEFAULT_DATA)),
+            data: data.unwrap_or_else(super::args::default_data),
             cmd: super::args::AdminCommand::Transfer(cmd),
         })),
         Err(e) => Some(Err(e)),
