@@ -1496,7 +1496,10 @@ mod tests {
         assert!(validate("quota.default_bytes", "2048T").is_err());
         let mut pairs = BTreeMap::new();
         pairs.insert("quota.default_bytes".to_string(), "1048576".to_string());
-        assert_eq!(Config::from_pairs(&pairs, Detected::Unknown).quota_default_bytes, 1 << 20);
+        assert_eq!(
+            Config::from_pairs(&pairs, Detected::Unknown).quota_default_bytes,
+            1 << 20
+        );
     }
 
     #[test]

@@ -171,7 +171,10 @@ fn server_sized_for_256_mib_says_so_and_caps_connections() {
             break;
         }
         assert!(greeting.starts_with("421 "), "{greeting}");
-        assert!(std::time::Instant::now() < deadline, "still full after 10 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still full after 10 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

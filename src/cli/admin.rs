@@ -593,7 +593,11 @@ pub fn execute(
                 key: key.clone(),
                 value: None,
             })?;
-            writeln!(out, "{key} = {} (default)", spec.default_on(&store.board()?))?;
+            writeln!(
+                out,
+                "{key} = {} (default)",
+                spec.default_on(&store.board()?)
+            )?;
             return Ok(Changed { config: true });
         }
         AdminCommand::ConfigList => {

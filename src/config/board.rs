@@ -104,12 +104,21 @@ impl Class {
 const SIZED: &[(&str, [&str; 4])] = &[
     ("net.max_conns", ["128", "256", "512", "768"]),
     ("net.max_conns_per_ip", ["16", "32", "32", "32"]),
-    ("store.cache_bytes", ["2097152", "4194304", "8388608", "16777216"]),
-    ("auth.argon2_memory_kib", ["8192", "19456", "19456", "19456"]),
+    (
+        "store.cache_bytes",
+        ["2097152", "4194304", "8388608", "16777216"],
+    ),
+    (
+        "auth.argon2_memory_kib",
+        ["8192", "19456", "19456", "19456"],
+    ),
     ("auth.argon2_iterations", ["3", "2", "2", "2"]),
     ("auth.max_parallel_hashes", ["1", "1", "2", "4"]),
     ("queue.concurrency", ["2", "4", "8", "16"]),
-    ("smtp.max_header_bytes", ["65536", "65536", "65536", "131072"]),
+    (
+        "smtp.max_header_bytes",
+        ["65536", "65536", "65536", "131072"],
+    ),
     ("spam.scan_bytes", ["65536", "65536", "131072", "131072"]),
 ];
 
@@ -249,7 +258,11 @@ pub fn limit_files(proc_cgroup: &str) -> Vec<std::path::PathBuf> {
         }
         let rel = path.trim_start_matches('/');
         if controllers.is_empty() {
-            out.push(std::path::Path::new("/sys/fs/cgroup").join(rel).join("memory.max"));
+            out.push(
+                std::path::Path::new("/sys/fs/cgroup")
+                    .join(rel)
+                    .join("memory.max"),
+            );
         } else if controllers.split(',').any(|c| c == "memory") {
             out.push(
                 std::path::Path::new("/sys/fs/cgroup/memory")
@@ -294,8 +307,8 @@ pub fn worst_case_bytes(c: &super::Config) -> u64 {
     let smtp = 3 * c.smtp_max_header_bytes as u64 + c.spam_scan_bytes as u64;
     let imap = c.imap_max_command_bytes as u64 + IMAP_EXTRA_BYTES;
     let conns = c.net_max_conns as u64 * (CONN_FIXED_BYTES + smtp.max(imap));
-    let web = c.net_max_conns_per_ip as u64
-        * (c.web_max_head_bytes as u64 + c.web_max_body_bytes as u64);
+    let web =
+        c.net_max_conns_per_ip as u64 * (c.web_max_head_bytes as u64 + c.web_max_body_bytes as u64);
     PROCESS_BYTES
         + conns
         + web
@@ -342,7 +355,10 @@ mod tests {
         let gib = "MemTotal: 1048576 kB\n";
         assert_eq!(usable_ram(Some(gib), &[]), Some(1 << 30));
         assert_eq!(usable_ram(Some(gib), &["max\n"]), Some(1 << 30));
-        assert_eq!(usable_ram(Some(gib), &["x", "536870912\n"]), Some(512 << 20));
+        assert_eq!(
+            usable_ram(Some(gib), &["x", "536870912\n"]),
+            Some(512 << 20)
+        );
         // cgroup v1's "no limit" is a huge number.
         assert_eq!(
             usable_ram(Some(gib), &["9223372036854771712\n"]),
@@ -393,13 +409,22 @@ mod tests {
             assert_eq!(Class::of(mib), class, "{mib} MiB");
         }
         let b = Board::new(0, Detected::Bytes(427_328 * 1024));
-        assert_eq!((b.ram_mib, b.class, b.source), (417, Class::Small, Source::Detected));
+        assert_eq!(
+            (b.ram_mib, b.class, b.source),
+            (417, Class::Small, Source::Detected)
+        );
         let b = Board::new(256, Detected::Bytes(16 << 30));
         assert_eq!((b.class, b.source), (Class::Tiny, Source::Setting));
         let b = Board::new(0, Detected::Unknown);
         assert_eq!((b.ram_mib, b.class), (UNKNOWN_RAM_MIB, Class::Medium));
-        assert_eq!(b.to_string(), "RAM not detected, sized as 1024 MiB (medium; set board.ram_mib)");
-        assert_eq!(Board::new(512, Detected::Unknown).to_string(), "512 MiB RAM (small, board.ram_mib)");
+        assert_eq!(
+            b.to_string(),
+            "RAM not detected, sized as 1024 MiB (medium; set board.ram_mib)"
+        );
+        assert_eq!(
+            Board::new(512, Detected::Unknown).to_string(),
+            "512 MiB RAM (small, board.ram_mib)"
+        );
     }
 
     fn board_pairs(mib: u64) -> BTreeMap<String, String> {
@@ -412,7 +437,11 @@ mod tests {
             let s = spec(key).unwrap_or_else(|| panic!("{key} is not a setting"));
             assert!(s.is_sized());
             // The fixed default in SPECS is the medium class's, the class of unknown RAM.
-            assert_eq!(s.default, sized_default(key, Class::Medium).unwrap(), "{key}");
+            assert_eq!(
+                s.default,
+                sized_default(key, Class::Medium).unwrap(),
+                "{key}"
+            );
         }
         for class in Class::ALL {
             for key in sized_keys() {
@@ -453,22 +482,34 @@ mod tests {
         assert_eq!(small.store_cache_bytes, 4 << 20);
         assert_eq!(small.auth_max_parallel_hashes, 1);
         let tiny = Config::from_pairs(&BTreeMap::new(), Detected::Bytes(200 << 20));
-        assert_eq!((tiny.board.class, tiny.board.source), (Class::Tiny, Source::Detected));
+        assert_eq!(
+            (tiny.board.class, tiny.board.source),
+            (Class::Tiny, Source::Detected)
+        );
         assert_eq!(tiny.net_max_conns, 128);
-        assert_eq!((tiny.auth_argon2_memory_kib, tiny.auth_argon2_iterations), (8192, 3));
+        assert_eq!(
+            (tiny.auth_argon2_memory_kib, tiny.auth_argon2_iterations),
+            (8192, 3)
+        );
         let mut pairs = board_pairs(256);
         pairs.insert("net.max_conns".into(), "2000".into());
         pairs.insert("auth.argon2_iterations".into(), "bad".into());
         let c = Config::from_pairs(&pairs, Detected::Unknown);
         assert_eq!(c.net_max_conns, 2000);
-        assert_eq!(c.auth_argon2_iterations, 3, "an invalid value falls back to the class's");
+        assert_eq!(
+            c.auth_argon2_iterations, 3,
+            "an invalid value falls back to the class's"
+        );
         assert_eq!(c.net_max_conns_per_ip, 16);
         // An invalid board.ram_mib is ignored; detection decides.
         let c = Config::from_pairs(
             &BTreeMap::from([("board.ram_mib".to_string(), "lots".to_string())]),
             Detected::Bytes(2 << 30),
         );
-        assert_eq!((c.board.class, c.board.source), (Class::Large, Source::Detected));
+        assert_eq!(
+            (c.board.class, c.board.source),
+            (Class::Large, Source::Detected)
+        );
         // Without detection and setting: the medium class, the same on every machine.
         assert_eq!(Config::default().board.class, Class::Medium);
         assert_eq!(

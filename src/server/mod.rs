@@ -247,7 +247,10 @@ pub fn run(args: ServeArgs) -> Result<(), ServerError> {
 
 fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let config = store.config()?;
-    println!("mailnook: board: {}", crate::config::board::summary(&config));
+    println!(
+        "mailnook: board: {}",
+        crate::config::board::summary(&config)
+    );
     store.set_commit_window(Duration::from_millis(config.store_commit_window_ms));
     crate::tls::ensure_self_signed(&args.data, &config.hostname)
         .map_err(|e| ServerError::Setup(e.to_string()))?;
