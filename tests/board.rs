@@ -80,7 +80,7 @@ fn config_reports_the_small_class_defaults_and_stored_values_win() {
     );
     data.cli_ok(&["config", "set", "board.ram_mib", "200"]);
     assert_eq!(get(&data, "net.max_conns"), "128");
-    assert_eq!(get(&data, "auth.argon2_iterations"), "3");
+    assert_eq!(get(&data, "auth.argon2_iterations"), "5");
     let out = data.cli(&["config", "set", "board.ram_mib", "lots"]);
     assert!(!out.status.success());
 }
@@ -124,7 +124,7 @@ fn server_sized_for_256_mib_says_so_and_caps_connections() {
     assert!(
         line.starts_with(
             "mailnook: board: 256 MiB RAM (tiny, board.ram_mib): max 128 connections, \
-             2 MiB store cache, argon2 8 MiB × 1, 2 outbound, worst case "
+             2 MiB store cache, argon2 7 MiB × 1, 2 outbound, worst case "
         ),
         "{line}"
     );
