@@ -5,7 +5,13 @@
 //! Every limit the servers enforce is a setting here, with its unit in its name. Reading never
 //! fails: an unknown or unparsable stored value falls back to the default and is reported by
 //! `mailnook config list`; writing validates first, so a bad value never reaches the store.
+//!
+//! The defaults of the memory-bound settings depend on the board's RAM ([`board`]): a missing
+//! value takes [`Spec::default_on`] the board in force, never the fixed text alone.
 
+pub mod board;
+
+use board::{Board, Detected};
 use std::collections::BTreeMap;
 
 /// How a setting's text is checked before it is stored.
@@ -46,8 +52,9 @@ enum Kind {
 pub struct Spec {
     /// The key, e.g. `smtp.max_message_bytes`.
     pub key: &'static str,
-    /// Default value as text.
-    pub default: &'static str,
+    /// Default value as text; for the settings sized by the board ([`board::sized_keys`])
+    /// this is the medium class's, and [`Spec::default_on`] gives the one in force.
+    default: &'static str,
     /// One-line description for `config list`.
     pub help: &'static str,
     kind: Kind,
@@ -81,6 +88,17 @@ impl Spec {
     /// Whether the value is a secret that is never shown.
     pub fn is_secret(&self) -> bool {
         matches!(self.kind, Kind::Secret)
+    }
+
+    /// The default on `board`: the board class's value for a memory-bound setting, else the
+    /// fixed one.
+    pub fn default_on(&self, board: &Board) -> &'static str {
+        board::sized_default(self.key, board.class).unwrap_or(self.default)
+    }
+
+    /// Whether the default depends on the board's RAM.
+    pub fn is_sized(&self) -> bool {
+        board::sized_default(self.key, board::Class::Medium).is_some()
     }
 
     /// The value as `config get|list` shows it (secrets masked).
@@ -248,8 +266,15 @@ pub const SPECS: &[Spec] = &[
         "ManageSieve: close a session after this long without a command",
     ),
     int(
+        "board.ram_mib",
+        "0",
+        0,
+        1 << 20,
+        "RAM in MiB the memory-bound defaults are sized for (0: detect from /proc/meminfo and the cgroup limit)",
+    ),
+    int(
         "net.max_conns",
-        "1024",
+        "512",
         1,
         100_000,
         "connections open at once, all ports together",
@@ -263,7 +288,7 @@ pub const SPECS: &[Spec] = &[
     ),
     int(
         "store.cache_bytes",
-        "4194304",
+        "8388608",
         65_536,
         1 << 34,
         "redb page cache (read cache plus write buffer)",
@@ -430,7 +455,7 @@ pub const SPECS: &[Spec] = &[
     ),
     int(
         "spam.scan_bytes",
-        "262144",
+        "131072",
         4096,
         16_777_216,
         "bytes of each inbound message held in memory for the content scorer",
@@ -593,7 +618,7 @@ pub const SPECS: &[Spec] = &[
     ),
     int(
         "smtp.max_header_bytes",
-        "262144",
+        "65536",
         4096,
         1 << 24,
         "largest header section of a message (held in memory to be checked, completed and signed)",
@@ -621,7 +646,7 @@ pub const SPECS: &[Spec] = &[
     ),
     int(
         "queue.concurrency",
-        "4",
+        "8",
         1,
         256,
         "outbound SMTP connections open at once",
@@ -1018,6 +1043,8 @@ pub fn is_hostname(s: &str) -> bool {
 /// The settings in force, typed. Built from the stored key/value pairs with defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The RAM the memory-bound defaults were sized for.
+    pub board: Board,
     /// This server's host name.
     pub hostname: String,
     /// Postmaster recipient; empty means the first user added.
@@ -1248,17 +1275,14 @@ impl std::fmt::Debug for Smarthost {
 }
 
 impl Config {
-    /// Builds the typed settings from stored pairs; bad or missing values take their defaults.
-    pub fn from_pairs(pairs: &BTreeMap<String, String>) -> Config {
-        let get = |key: &str| -> String {
-            let spec = spec(key).expect("every key read here is listed in SPECS");
-            match pairs.get(key) {
-                Some(v) if validate(key, v).is_ok() => v.clone(),
-                _ => spec.default.to_string(),
-            }
-        };
+    /// Builds the typed settings from stored pairs on a board whose RAM was `detected` (unless
+    /// `board.ram_mib` says otherwise); bad or missing values take their defaults on that board.
+    pub fn from_pairs(pairs: &BTreeMap<String, String>, detected: Detected) -> Config {
+        let board = Board::from_pairs(pairs, detected);
+        let get = |key: &str| -> String { value_in_force(pairs, key, &board) };
         let num = |key: &str| -> u64 { get(key).parse().expect("validated integers parse") };
         Config {
+            board,
             hostname: get("hostname"),
             admin: get("admin"),
             smtp_max_line_bytes: num("smtp.max_line_bytes") as usize,
@@ -1379,9 +1403,23 @@ impl Config {
     }
 }
 
+/// The value of `key` in force: the stored one when it is valid, else the default on `board`.
+///
+/// # Panics
+/// If `key` is not one of [`SPECS`].
+pub fn value_in_force(pairs: &BTreeMap<String, String>, key: &str, board: &Board) -> String {
+    let spec = spec(key).expect("every key read here is listed in SPECS");
+    match pairs.get(key) {
+        Some(v) if validate(key, v).is_ok() => v.clone(),
+        _ => spec.default_on(board).to_string(),
+    }
+}
+
 impl Default for Config {
+    /// The defaults on a board whose RAM is unknown (the medium class), the same on every
+    /// machine.
     fn default() -> Self {
-        Config::from_pairs(&BTreeMap::new())
+        Config::from_pairs(&BTreeMap::new(), Detected::Unknown)
     }
 }
 
@@ -1458,7 +1496,10 @@ mod tests {
         assert!(validate("quota.default_bytes", "2048T").is_err());
         let mut pairs = BTreeMap::new();
         pairs.insert("quota.default_bytes".to_string(), "1048576".to_string());
-        assert_eq!(Config::from_pairs(&pairs).quota_default_bytes, 1 << 20);
+        assert_eq!(
+            Config::from_pairs(&pairs, Detected::Unknown).quota_default_bytes,
+            1 << 20
+        );
     }
 
     #[test]
@@ -1466,7 +1507,7 @@ mod tests {
         let mut pairs = BTreeMap::new();
         pairs.insert("smtp.max_errors".to_string(), "lots".to_string());
         pairs.insert("smtp.max_recipients".to_string(), "7".to_string());
-        let c = Config::from_pairs(&pairs);
+        let c = Config::from_pairs(&pairs, Detected::Unknown);
         assert_eq!(c.smtp_max_errors, 10);
         assert_eq!(c.smtp_max_recipients, 7);
     }

@@ -73,7 +73,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
         mailnook::config::validate(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
         map.insert(k.to_string(), v.to_string());
     }
-    Config::from_pairs(&map)
+    Config::from_pairs(&map, mailnook::config::board::Detected::Unknown)
 }
 
 /// Settings for tests about the throttle: cheap argon2 and no delays unless asked.

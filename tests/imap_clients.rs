@@ -806,7 +806,10 @@ fn users_never_reach_each_others_mailboxes_or_messages() {
 
 #[test]
 fn huge_literals_are_refused_without_allocating() {
-    let s = Server::start(&[ALICE]);
+    // Sized as a 512 MB board (4 MiB store cache), whatever machine runs the test.
+    let data = DataDir::new(&[ALICE]);
+    data.cli_ok(&["config", "set", "board.ram_mib", "512"]);
+    let s = Server::serve(data);
     let mut c = ImapTls::login(&s, ALICE);
     c.ok("SELECT INBOX");
     let before = vm_hwm_kib(&s);

@@ -14,7 +14,10 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 
 #[test]
 fn fifty_megabyte_message_streams_without_buffering_it() {
-    let s = Server::start(&["alice@example.test"]);
+    // Sized as a 512 MB board (4 MiB store cache), whatever machine runs the test.
+    let data = DataDir::new(&["alice@example.test"]);
+    data.cli_ok(&["config", "set", "board.ram_mib", "512"]);
+    let s = Server::serve(data);
     let before = vm_hwm_kib(s.pid());
     // 50,000,000 bytes of 100-byte lines, some starting with a dot (stuffed on the wire).
     let mut body = Vec::with_capacity(50_000_100);

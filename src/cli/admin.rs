@@ -572,11 +572,8 @@ pub fn execute(
                 ))
             })?;
             let stored = store.settings()?;
-            let value = stored
-                .get(key)
-                .filter(|v| config::validate(key, v).is_ok())
-                .cloned();
-            let value = value.unwrap_or_else(|| spec.default.to_string());
+            let board = config::board::Board::from_pairs(&stored, store.ram());
+            let value = config::value_in_force(&stored, key, &board);
             writeln!(out, "{}", spec.shown(&value))?;
         }
         AdminCommand::ConfigSet(key, value) => {
@@ -596,23 +593,38 @@ pub fn execute(
                 key: key.clone(),
                 value: None,
             })?;
-            writeln!(out, "{key} = {} (default)", spec.default)?;
+            writeln!(
+                out,
+                "{key} = {} (default)",
+                spec.default_on(&store.board()?)
+            )?;
             return Ok(Changed { config: true });
         }
         AdminCommand::ConfigList => {
             let stored = store.settings()?;
+            let board = config::board::Board::from_pairs(&stored, store.ram());
+            writeln!(
+                out,
+                "# board: {board}; defaults marked `for {}` follow it",
+                board.class.name()
+            )?;
             for spec in config::SPECS {
+                let default = spec.default_on(&board);
+                let sized = if spec.is_sized() {
+                    format!(" for {}", board.class.name())
+                } else {
+                    String::new()
+                };
                 let line = match stored.get(spec.key) {
                     Some(v) if config::validate(spec.key, v).is_ok() => {
                         format!("{} = {}", spec.key, spec.shown(v))
                     }
                     Some(v) => format!(
-                        "{} = {}  # stored value `{}` is invalid; default used",
+                        "{} = {default}  # stored value `{}` is invalid; default{sized} used",
                         spec.key,
-                        spec.default,
                         spec.shown(v)
                     ),
-                    None => format!("{} = {}  # default", spec.key, spec.default),
+                    None => format!("{} = {default}  # default{sized}", spec.key),
                 };
                 writeln!(out, "{line}\t— {}", spec.help)?;
             }

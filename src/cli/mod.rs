@@ -214,9 +214,9 @@ fn run_local(data: &Path, cmd: &AdminCommand, out: &mut dyn Write) -> i32 {
         eprintln!("mailnook: {}: {e}", data.display());
         return 1;
     }
-    let store = match crate::store::Store::open(
+    let store = match crate::server::open_sized(
         &data.join(crate::server::STORE_FILE),
-        crate::config::Config::default().store_cache_bytes,
+        crate::config::board::detect(),
     ) {
         Ok(s) => s,
         Err(e) => {

@@ -195,19 +195,30 @@ fn raise_fd_limit() {
     }
 }
 
+/// Opens the store at `path` for a board with `ram` (as [`crate::config::board::detect`] found
+/// it), with the page cache its settings ask for: the default on this board unless
+/// `store.cache_bytes` or `board.ram_mib` is stored, which takes a reopen to learn.
+pub fn open_sized(
+    path: &Path,
+    ram: crate::config::board::Detected,
+) -> Result<Store, crate::store::Error> {
+    let default_cache = Config::from_pairs(&Default::default(), ram).store_cache_bytes;
+    let store = Store::open(path, default_cache)?.on_board(ram);
+    let wanted = store.config()?.store_cache_bytes;
+    if wanted == default_cache {
+        return Ok(store);
+    }
+    store.close();
+    Ok(Store::open(path, wanted)?.on_board(ram))
+}
+
 /// Opens the store with the configured cache size, initialising a new data folder first.
 fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
     let path = args.data.join(STORE_FILE);
     let first_run = !path.exists();
     crate::cli::admin::create_data_dir(&args.data)
         .map_err(|e| ServerError::Setup(format!("{}: {e}", args.data.display())))?;
-    let default_cache = Config::default().store_cache_bytes;
-    let mut store = Store::open(&path, default_cache)?;
-    let wanted = store.config()?.store_cache_bytes;
-    if wanted != default_cache {
-        store.close();
-        store = Store::open(&path, wanted)?;
-    }
+    let store = open_sized(&path, crate::config::board::detect())?;
     if first_run || args.domain.is_some() {
         let domain = args
             .domain
@@ -236,6 +247,10 @@ pub fn run(args: ServeArgs) -> Result<(), ServerError> {
 
 fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
     let config = store.config()?;
+    println!(
+        "mailnook: board: {}",
+        crate::config::board::summary(&config)
+    );
     store.set_commit_window(Duration::from_millis(config.store_commit_window_ms));
     crate::tls::ensure_self_signed(&args.data, &config.hostname)
         .map_err(|e| ServerError::Setup(e.to_string()))?;

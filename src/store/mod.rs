@@ -737,6 +737,9 @@ impl std::fmt::Debug for Shared {
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
+    /// The board's RAM as read when the process started ([`Store::on_board`]); the settings'
+    /// memory-bound defaults follow it.
+    ram: crate::config::board::Detected,
 }
 
 impl std::fmt::Debug for Store {
@@ -792,7 +795,21 @@ impl Store {
             .name("store".into())
             .spawn(move || writer::run(db, state, rx, weak, notify, reopen, cache_bytes))?;
         *shared.thread.lock().expect("not poisoned") = Some(handle);
-        Ok(Store { shared })
+        Ok(Store {
+            shared,
+            ram: crate::config::board::Detected::Unknown,
+        })
+    }
+
+    /// This handle (and its clones) with the board's RAM as [`crate::config::board::detect`]
+    /// found it; without it [`Store::config`] sizes the defaults for unknown RAM.
+    pub fn on_board(self, ram: crate::config::board::Detected) -> Store {
+        Store { ram, ..self }
+    }
+
+    /// The board's RAM this handle sizes the defaults for.
+    pub fn ram(&self) -> crate::config::board::Detected {
+        self.ram
     }
 
     /// Runs `op` on the writer thread and waits (async) for its committed result.

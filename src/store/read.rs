@@ -77,9 +77,21 @@ impl Store {
         Ok(out)
     }
 
-    /// The typed settings in force.
+    /// The typed settings in force: the stored values, else the defaults on this board.
     pub fn config(&self) -> Result<crate::config::Config> {
-        Ok(crate::config::Config::from_pairs(&self.settings()?))
+        Ok(crate::config::Config::from_pairs(
+            &self.settings()?,
+            self.ram(),
+        ))
+    }
+
+    /// The board the defaults are sized for: `board.ram_mib` when stored, else the RAM this
+    /// handle was opened with.
+    pub fn board(&self) -> Result<crate::config::board::Board> {
+        Ok(crate::config::board::Board::from_pairs(
+            &self.settings()?,
+            self.ram(),
+        ))
     }
 
     /// Local domains, sorted.

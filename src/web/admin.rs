@@ -358,10 +358,11 @@ async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
     }
     let form = form.filter(|f| f.text("group") != "preset");
     let stored = web.store.settings().unwrap_or_default();
+    let board = crate::config::board::Board::from_pairs(&stored, web.store.ram());
     let current = |key: &str| {
         stored.get(key).cloned().unwrap_or_else(|| {
             crate::config::spec(key)
-                .map(|s| s.default.to_string())
+                .map(|s| s.default_on(&board).to_string())
                 .unwrap_or_default()
         })
     };
@@ -396,6 +397,7 @@ async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
         }
     }
     let stored = web.store.settings().unwrap_or_default();
+    let board = crate::config::board::Board::from_pairs(&stored, web.store.ram());
     let csrf = html::csrf_field(&ctx.viewer(web).csrf);
     let mut body = notes;
     body.push_str(&spam_models(web).await);
@@ -414,7 +416,9 @@ async fn settings(web: &Web, ctx: &Ctx, form: Option<Form>) -> Response {
             let Some(spec) = crate::config::spec(key) else {
                 continue;
             };
-            let value = stored.get(*key).map_or(spec.default, String::as_str);
+            let value = stored
+                .get(*key)
+                .map_or(spec.default_on(&board), String::as_str);
             let (kind, shown) = if spec.is_secret() {
                 ("password", "")
             } else {
