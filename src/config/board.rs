@@ -1,8 +1,11 @@
 //! The board's RAM and the defaults it gives the memory-bound settings.
 //!
-//! Usable RAM is the smaller of `MemTotal` (`/proc/meminfo`) and the memory limit of the
+//! Usable RAM is the smaller of `MemTotal` (`/proc/meminfo`) and what the memory limit of the
 //! process's control group (cgroup v2 `memory.max`, cgroup v1 `memory.limit_in_bytes`, found
-//! through `/proc/self/cgroup`). It is read once when a process opens the store ([`detect`]),
+//! through `/proc/self/cgroup`) stands for. Each class keeps its worst case under 40 % of its
+//! RAM (below), so a limit L is read as the 40 % share of a board with L × 5/2 of RAM: the
+//! service unit's `MemoryMax=40%` (board/mailnook.service) leaves the board its own class, and
+//! a tighter limit (a container) lowers it. It is read once when a process opens the store ([`detect`]),
 //! never on the executor's hot path; the setting `board.ram_mib` (when not 0) replaces it, for
 //! containers, tests and boards shared with other programs. RAM that cannot be read is taken
 //! as 1 GiB (the medium class) and said so. A value stored with `mailnook config set` always
@@ -234,13 +237,15 @@ pub fn parse_limit(text: &str) -> Option<u64> {
     text.trim().parse().ok().filter(|&n| n > 0)
 }
 
-/// The usable RAM: `MemTotal`, lowered to the smallest control-group limit given.
+/// The usable RAM: `MemTotal`, lowered to the board size the smallest control-group limit
+/// given stands for (the limit × 5/2: the classes' worst case is 40 % of their RAM).
 pub fn usable_ram(meminfo: Option<&str>, limits: &[&str]) -> Option<u64> {
     let total = meminfo.and_then(parse_meminfo)?;
     Some(
         limits
             .iter()
             .filter_map(|l| parse_limit(l))
+            .map(|limit| limit.saturating_mul(5) / 2)
             .fold(total, u64::min),
     )
 }
@@ -355,14 +360,21 @@ mod tests {
         assert_eq!(parse_limit("garbage"), None);
         assert_eq!(parse_limit("0"), None);
         assert_eq!(parse_limit(""), None);
-        // The smaller of MemTotal and a numeric limit; `max` and garbage are no limit.
+        // The smaller of MemTotal and the board a numeric limit stands for (limit × 5/2);
+        // `max` and garbage are no limit.
         let gib = "MemTotal: 1048576 kB\n";
         assert_eq!(usable_ram(Some(gib), &[]), Some(1 << 30));
         assert_eq!(usable_ram(Some(gib), &["max\n"]), Some(1 << 30));
         assert_eq!(
-            usable_ram(Some(gib), &["x", "536870912\n"]),
+            usable_ram(Some(gib), &["x", "214748365\n"]),
             Some(512 << 20)
         );
+        // The unit's MemoryMax=40% of a 512 MB Pi (MemTotal 427 328 kB) keeps it small.
+        let pi = "MemTotal: 427328 kB\n";
+        let forty_percent = (427_328u64 * 1024 * 2 / 5).to_string();
+        let ram = usable_ram(Some(pi), &[&forty_percent]).unwrap();
+        assert!(ram >= (427_328 * 1024) - 2, "{ram}");
+        assert_eq!(Class::of(ram >> 20), Class::Small);
         // cgroup v1's "no limit" is a huge number.
         assert_eq!(
             usable_ram(Some(gib), &["9223372036854771712\n"]),
