@@ -14,7 +14,7 @@ use common::*;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 const ALICE: &str = "alice@example.test";
 
