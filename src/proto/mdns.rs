@@ -517,6 +517,23 @@ mod tests {
         p.build_bytes_vec().unwrap()
     }
 
+    /// A question for our name.
+    fn ours(qtype: QTYPE, class: CLASS, qu: bool) -> Question<'static> {
+        Question::new(
+            Name::new_unchecked("mailnook.local"),
+            qtype,
+            QCLASS::CLASS(class),
+            qu,
+        )
+    }
+
+    fn assert_ignored(r: &mut Responder, q: &[u8]) {
+        assert_eq!(
+            r.handle(q, mdns_src(), &v4_only(), later(5)),
+            Outcome::Ignore
+        );
+    }
+
     fn a() -> QTYPE {
         QTYPE::TYPE(TYPE::A)
     }
@@ -631,24 +648,13 @@ mod tests {
             "x.mailnook.local",
         ] {
             let q = query(0, name, a(), false);
-            assert_eq!(
-                r.handle(&q, mdns_src(), &v4_only(), later(5)),
-                Outcome::Ignore
-            );
+            assert_ignored(&mut r, &q);
         }
         // Class CHAOS is not ours either.
         let mut p = Packet::new_query(0);
-        p.questions.push(Question::new(
-            Name::new_unchecked("mailnook.local"),
-            a(),
-            QCLASS::CLASS(CLASS::CH),
-            false,
-        ));
+        p.questions.push(ours(a(), CLASS::CH, false));
         let q = p.build_bytes_vec().unwrap();
-        assert_eq!(
-            r.handle(&q, mdns_src(), &v4_only(), later(5)),
-            Outcome::Ignore
-        );
+        assert_ignored(&mut r, &q);
     }
 
     #[test]
@@ -698,10 +704,7 @@ mod tests {
     fn nothing_is_answered_before_the_announcement() {
         let mut r = Responder::new(&["mailnook".to_string()]).unwrap();
         let q = query(0, "mailnook.local", a(), false);
-        assert_eq!(
-            r.handle(&q, mdns_src(), &v4_only(), later(5)),
-            Outcome::Ignore
-        );
+        assert_ignored(&mut r, &q);
         let probe = r.probe(&v4_only());
         let p = Packet::parse(&probe).unwrap();
         assert!(!p.has_flags(PacketFlag::RESPONSE));
@@ -760,18 +763,10 @@ mod tests {
         let mut r = responder();
         let mut p = Packet::new_query(0);
         for _ in 0..=MAX_QUESTIONS {
-            p.questions.push(Question::new(
-                Name::new_unchecked("mailnook.local"),
-                a(),
-                QCLASS::CLASS(CLASS::IN),
-                false,
-            ));
+            p.questions.push(ours(a(), CLASS::IN, false));
         }
         let q = p.build_bytes_vec().unwrap();
-        assert_eq!(
-            r.handle(&q, mdns_src(), &v4_only(), later(5)),
-            Outcome::Ignore
-        );
+        assert_ignored(&mut r, &q);
     }
 
     #[test]
@@ -800,12 +795,7 @@ mod tests {
     fn known_answers_suppress_the_reply() {
         let mut r = responder();
         let mut p = Packet::new_query(0);
-        p.questions.push(Question::new(
-            Name::new_unchecked("mailnook.local"),
-            a(),
-            QCLASS::CLASS(CLASS::IN),
-            false,
-        ));
+        p.questions.push(ours(a(), CLASS::IN, false));
         p.answers.push(ResourceRecord::new(
             Name::new_unchecked("mailnook.local"),
             CLASS::IN,
@@ -813,10 +803,7 @@ mod tests {
             RData::A(A::from(Ipv4Addr::new(192, 168, 1, 20))),
         ));
         let q = p.build_bytes_vec().unwrap();
-        assert_eq!(
-            r.handle(&q, mdns_src(), &v4_only(), later(5)),
-            Outcome::Ignore
-        );
+        assert_ignored(&mut r, &q);
         // Below half the TTL, the answer is refreshed.
         p.answers[0].ttl = 30;
         let q = p.build_bytes_vec().unwrap();
