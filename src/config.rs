@@ -25,6 +25,8 @@ enum Kind {
     Email,
     /// A host name, or empty for "off".
     OptionalHost,
+    /// One DNS label (a host name without dots), or empty.
+    OptionalLabel,
     /// Comma-separated `ip:port` socket addresses, or empty.
     Servers,
     /// One of a fixed list of words.
@@ -809,6 +811,19 @@ pub const SPECS: &[Spec] = &[
         86_400,
         "time allowed for one whole certificate order, validation and issuance included",
     ),
+    int(
+        "mdns.enabled",
+        "0",
+        0,
+        1,
+        "1: answer multicast DNS (RFC 6762) for <mdns.name>.local on the LAN, port 5353 (at next start)",
+    ),
+    text(
+        "mdns.name",
+        "",
+        Kind::OptionalLabel,
+        "the name answered as <name>.local (empty: the host name's first label; at next start)",
+    ),
     text(
         "quota.default_bytes",
         "0",
@@ -913,6 +928,17 @@ pub fn validate(key: &str, value: &str) -> Result<String, ConfigError> {
                 Ok(value.to_ascii_lowercase())
             } else {
                 Err(invalid(format!("`{value}` is not an email address")))
+            }
+        }
+        Kind::OptionalLabel => {
+            let v = value.trim_end_matches('.');
+            let v = v.strip_suffix(".local").unwrap_or(v);
+            if v.is_empty() || (is_hostname(v) && !v.contains('.')) {
+                Ok(v.to_ascii_lowercase())
+            } else {
+                Err(invalid(format!(
+                    "`{value}` is not one DNS label (e.g. mailnook)"
+                )))
             }
         }
         Kind::OptionalHost => {
@@ -1243,6 +1269,10 @@ pub struct Config {
     pub acme_retry_base_secs: u64,
     /// Storage quota of a new user in bytes; 0: unlimited.
     pub quota_default_bytes: u64,
+    /// Answer multicast DNS for [`Config::mdns_label`]`.local`.
+    pub mdns_enabled: bool,
+    /// The mDNS name as set; empty: the host name's first label.
+    pub mdns_name: String,
 }
 
 /// How to reach the relay that carries all outbound mail.
@@ -1399,6 +1429,24 @@ impl Config {
             acme_order_timeout_secs: num("acme.order_timeout_secs"),
             acme_retry_base_secs: num("acme.retry_base_secs"),
             quota_default_bytes: num("quota.default_bytes"),
+            mdns_enabled: num("mdns.enabled") == 1,
+            mdns_name: get("mdns.name"),
+        }
+    }
+}
+
+impl Config {
+    /// The label answered over mDNS: `mdns.name`, else the host name's first label
+    /// (`mailnook` for `mailnook.example.org`).
+    pub fn mdns_label(&self) -> String {
+        if self.mdns_name.is_empty() {
+            self.hostname
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            self.mdns_name.clone()
         }
     }
 }
@@ -1433,6 +1481,27 @@ mod tests {
             validate(s.key, s.default).unwrap_or_else(|e| panic!("{}: {e}", s.key));
         }
         let _ = Config::default();
+    }
+
+    #[test]
+    fn mdns_name_is_one_label_defaulting_to_the_host_names_first() {
+        assert_eq!(
+            validate("mdns.name", " MailNook.local. ").unwrap(),
+            "mailnook"
+        );
+        assert_eq!(validate("mdns.name", "").unwrap(), "");
+        assert!(validate("mdns.name", "a.b").is_err());
+        assert!(validate("mdns.name", "bad_name").is_err());
+        let mut pairs = BTreeMap::new();
+        pairs.insert("hostname".to_string(), "mailnook.example.org".to_string());
+        let c = Config::from_pairs(&pairs, Detected::Unknown);
+        assert!(!c.mdns_enabled);
+        assert_eq!(c.mdns_label(), "mailnook");
+        pairs.insert("mdns.name".to_string(), "postbox".to_string());
+        assert_eq!(
+            Config::from_pairs(&pairs, Detected::Unknown).mdns_label(),
+            "postbox"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ const TARGETS: &[(&str, Entry)] = &[
         "pop3_client_responses",
         mailnook::fuzz::fuzz_pop3_client_responses,
     ),
+    ("mdns_packet", mailnook::fuzz::fuzz_mdns_packet),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -238,4 +239,9 @@ fn multipart() {
 #[test]
 fn pop3_client_responses() {
     replay("pop3_client_responses");
+}
+
+#[test]
+fn mdns_packet() {
+    replay("mdns_packet");
 }

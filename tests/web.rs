@@ -390,6 +390,11 @@ fn checks_say_what_works_and_what_needs_the_owner() {
             && srv.contains("_submissions._tcp.example.test. SRV 0 1 465 mx.example.test."),
         "{srv}"
     );
+    let mdns = line("Local name mx.local");
+    assert!(
+        mdns.starts_with("note|") && mdns.contains("off:") && mdns.contains("mdns.enabled 1"),
+        "{mdns}"
+    );
     // A closed port: blocked, and the relay is suggested.
     s.data
         .cli_ok(&["config", "set", "web.port25_probe", "127.0.0.1:9"]);

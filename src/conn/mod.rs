@@ -8,6 +8,7 @@
 pub mod compress;
 pub mod imap;
 pub mod managesieve;
+pub mod mdns;
 pub mod pop3;
 pub mod smtp;
 pub mod stream;

@@ -9,6 +9,7 @@ pub mod http;
 pub mod imap;
 pub mod line;
 pub mod managesieve;
+pub mod mdns;
 pub mod multipart;
 pub mod pop3;
 pub mod smtp;

@@ -374,6 +374,14 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
             ))
             .detach();
             ex.spawn(tls_reload_loop(shared.clone())).detach();
+            let cfg = shared.config();
+            if cfg.mdns_enabled {
+                ex.spawn(crate::conn::mdns::run(
+                    cfg.mdns_label(),
+                    shared.shutdown.clone(),
+                ))
+                .detach();
+            }
             ex.spawn(crate::stats::run_flusher(
                 shared.stats.clone(),
                 shared.store.clone(),

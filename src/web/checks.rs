@@ -158,12 +158,35 @@ pub async fn run(web: &Web) -> Vec<Finding> {
             },
         );
     }
+    out.push(local_name(&config));
     out.push(finding(
         "Reverse DNS (PTR)",
         None,
         format!("ask your ISP or hosting provider to set the PTR of the box's public address to {host}; many receivers refuse mail without it"),
     ));
     out
+}
+
+/// Whether the box answers for `<name>.local` on the LAN (multicast DNS, `conn::mdns`).
+fn local_name(config: &crate::config::Config) -> Finding {
+    let name = format!("{}.local", config.mdns_label());
+    if config.mdns_enabled {
+        finding(
+            format!("Local name {name}"),
+            None,
+            format!(
+                "on: devices on the same network reach the box as http://{name} (multicast DNS, port 5353; the log says if the port was taken)"
+            ),
+        )
+    } else {
+        finding(
+            format!("Local name {name}"),
+            None,
+            format!(
+                "off: `mailnook config set mdns.enabled 1` and a restart let devices on the same network reach the box as http://{name}"
+            ),
+        )
+    }
 }
 
 /// The answer of a lookup, or `None` when it failed or took longer than [`PROBE_SECS`].
