@@ -9,9 +9,10 @@
 //! the scripts of the user it authenticated as; logs carry names, never passwords or script text.
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, Input, loggable, read_some, with_timeout};
+use super::{ConnError, ConnId, Input, loggable, read_some, send_output, with_timeout};
 use crate::auth::{AuthFailure, Authenticator, Principal, Secret, decode_plain};
 use crate::config::Config;
+use crate::proto::line::Exchange;
 use crate::proto::managesieve::{
     Event, LoginFailure, MAX_LINE_BYTES, ManageSieveSession, Outcome, SessionConfig,
 };
@@ -82,12 +83,12 @@ pub async fn serve(stream: Stream, ctx: ManageSieveContext) -> Result<(), ConnEr
 impl Conn {
     /// Sends the session's pending output.
     async fn flush(&mut self) -> Result<(), ConnError> {
-        if !self.session.output().is_empty() {
-            let out = self.session.output().to_vec();
-            self.session.clear_output();
-            with_timeout(Duration::from_secs(WRITE_SECS), self.stream.write_all(&out)).await?;
-        }
-        with_timeout(Duration::from_secs(WRITE_SECS), self.stream.flush()).await
+        send_output(
+            &mut self.stream,
+            &mut self.session,
+            Duration::from_secs(WRITE_SECS),
+        )
+        .await
     }
 
     async fn read(&mut self, buf: &mut [u8]) -> Input {

@@ -87,6 +87,26 @@ pub async fn read_some(
     .await
 }
 
+/// Sends a sans-IO session's pending output within `limit` and flushes the stream. The output
+/// buffer is handed to the write and given back emptied, so its capacity is kept and nothing is
+/// copied.
+pub async fn send_output(
+    stream: &mut stream::Stream,
+    session: &mut impl crate::proto::line::Exchange,
+    limit: Duration,
+) -> Result<(), ConnError> {
+    use futures_lite::AsyncWriteExt;
+    if !session.output().is_empty() {
+        let out = std::mem::take(&mut session.buffers_mut().out);
+        let sent = with_timeout(limit, stream.write_all(&out)).await;
+        let buf = &mut session.buffers_mut().out;
+        *buf = out;
+        buf.clear();
+        sent?;
+    }
+    with_timeout(limit, stream.flush()).await
+}
+
 /// Longest server-side TLS handshake allowed.
 const HANDSHAKE_SECS: u64 = 30;
 

@@ -9,9 +9,10 @@
 //! POP3 never changes flags; a message is streamed in store-sized pieces, never held whole.
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, Input, loggable, read_some, with_timeout};
+use super::{ConnError, ConnId, Input, loggable, read_some, send_output, with_timeout};
 use crate::auth::{AuthFailure, Authenticator, Principal, Secret, decode_plain};
 use crate::config::Config;
+use crate::proto::line::Exchange;
 use crate::proto::pop3::{
     DotEncoder, Entry, Event, LoginFailure, Maildrop, Pop3Session, SessionConfig,
 };
@@ -120,12 +121,12 @@ impl Conn {
 
     /// Sends the session's pending output.
     async fn flush(&mut self) -> Result<(), ConnError> {
-        if !self.session.output().is_empty() {
-            let out = self.session.output().to_vec();
-            self.session.clear_output();
-            self.write(&out).await?;
-        }
-        with_timeout(Duration::from_secs(WRITE_SECS), self.stream.flush()).await
+        send_output(
+            &mut self.stream,
+            &mut self.session,
+            Duration::from_secs(WRITE_SECS),
+        )
+        .await
     }
 
     async fn read(&mut self, buf: &mut [u8]) -> Input {

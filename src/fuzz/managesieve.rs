@@ -2,6 +2,7 @@
 //! SASL exchange and script commands.
 
 use super::{chunks, header, into_tokens, until};
+use crate::proto::line::Exchange;
 use crate::proto::managesieve::{
     Event, LoginFailure, ManageSieveSession, Outcome, SessionConfig, State,
 };

@@ -1,6 +1,7 @@
 //! POP3 fuzz entry point: the server session's line framing, states and maildrop commands.
 
 use super::{chunks, header, into_tokens};
+use crate::proto::line::Exchange;
 use crate::proto::pop3::{
     DotEncoder, Entry, Event, LoginFailure, Maildrop, Pop3Session, SessionConfig, State,
 };

@@ -3,6 +3,10 @@
 //! A line ends at LF; a CR before it is stripped. A line longer than the limit is reported once
 //! as [`Split::TooLong`] and the rest of it is discarded up to its LF, so a flood of bytes without
 //! a newline never grows a buffer beyond the limit.
+//!
+//! [`Buffers`] and [`Exchange`] are the byte side every sans-IO session shares with its driver:
+//! the driver feeds what it read and sends what the session wrote; consumed input is dropped on
+//! the next feed, so the held input is what the session has not parsed yet.
 
 /// One step of splitting.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,5 +93,51 @@ mod tests {
         assert_eq!(s.split(b"next\r\n"), (6, line(b"next", true)));
         // Exactly at the limit is fine.
         assert_eq!(s.split(b"1234\r\n"), (6, line(b"1234", true)));
+    }
+}
+
+/// A sans-IO session's bytes: input read from the peer (consumed up to `pos`) and output the
+/// driver has not sent yet.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    /// Bytes read from the peer; those before `pos` are consumed.
+    pub input: Vec<u8>,
+    /// How much of `input` the session has consumed.
+    pub pos: usize,
+    /// Bytes to send before the next read.
+    pub out: Vec<u8>,
+}
+
+/// The driver's side of a session over [`Buffers`]: feed, send, clear.
+pub trait Exchange {
+    /// The session's buffers.
+    fn buffers(&self) -> &Buffers;
+    /// The session's buffers, to change.
+    fn buffers_mut(&mut self) -> &mut Buffers;
+
+    /// Bytes to send before the next read.
+    fn output(&self) -> &[u8] {
+        &self.buffers().out
+    }
+
+    /// Call after sending [`output`](Self::output).
+    fn clear_output(&mut self) {
+        self.buffers_mut().out.clear();
+    }
+
+    /// Adds bytes read from the peer, dropping what the session already consumed.
+    fn feed(&mut self, bytes: &[u8]) {
+        let b = self.buffers_mut();
+        if b.pos > 0 {
+            b.input.drain(..b.pos);
+            b.pos = 0;
+        }
+        b.input.extend_from_slice(bytes);
+    }
+
+    /// Input bytes held but not yet consumed.
+    fn buffered_input(&self) -> usize {
+        let b = self.buffers();
+        b.input.len() - b.pos
     }
 }

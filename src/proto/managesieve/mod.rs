@@ -23,6 +23,8 @@ pub mod frame;
 use super::imap::response::{literal, quoted};
 use frame::{Assembled, Assembler, Failure, Part, Token};
 
+use super::line::{Buffers, Exchange};
+
 /// Longest command line the driver allows, in octets, literals excluded: the grammar's longest
 /// line is a verb and two quoted strings of 1024 characters, each of which may need escaping
 /// (RFC 5804 §4).
@@ -151,9 +153,7 @@ pub struct ManageSieveSession {
     state: State,
     mode: Mode,
     assembler: Assembler,
-    input: Vec<u8>,
-    pos: usize,
-    out: Vec<u8>,
+    io: Buffers,
     errors: u32,
     tls: bool,
     /// The logged-in user (the OWNER capability).
@@ -201,6 +201,16 @@ impl Args {
     }
 }
 
+impl Exchange for ManageSieveSession {
+    fn buffers(&self) -> &Buffers {
+        &self.io
+    }
+
+    fn buffers_mut(&mut self) -> &mut Buffers {
+        &mut self.io
+    }
+}
+
 impl ManageSieveSession {
     /// Starts a session; the greeting (the capabilities, RFC 5804 §1.8) is already in the
     /// output.
@@ -214,39 +224,13 @@ impl ManageSieveSession {
             cfg,
             state: State::NonAuthenticated,
             mode: Mode::Command,
-            input: Vec::new(),
-            pos: 0,
-            out: Vec::new(),
+            io: Buffers::default(),
             errors: 0,
             owner: None,
         };
         s.capabilities();
         s.ok(None, "mailnook ManageSieve ready");
         s
-    }
-
-    /// Bytes to send before the next read.
-    pub fn output(&self) -> &[u8] {
-        &self.out
-    }
-
-    /// Call after sending [`output`](Self::output).
-    pub fn clear_output(&mut self) {
-        self.out.clear();
-    }
-
-    /// Adds bytes read from the client. Call only after [`Event::NeedInput`].
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.pos > 0 {
-            self.input.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.input.extend_from_slice(bytes);
-    }
-
-    /// Input bytes held but not yet consumed.
-    pub fn buffered_input(&self) -> usize {
-        self.input.len() - self.pos
     }
 
     /// The connection state.
@@ -266,17 +250,17 @@ impl ManageSieveSession {
 
     /// `OK`, `NO` or `BYE` with an optional response code and a text.
     fn respond(&mut self, word: &str, code: Option<&str>, text: &str) {
-        self.out.extend_from_slice(word.as_bytes());
+        self.io.out.extend_from_slice(word.as_bytes());
         if let Some(code) = code {
-            self.out.extend_from_slice(b" (");
-            self.out.extend_from_slice(code.as_bytes());
-            self.out.push(b')');
+            self.io.out.extend_from_slice(b" (");
+            self.io.out.extend_from_slice(code.as_bytes());
+            self.io.out.push(b')');
         }
         if !text.is_empty() {
-            self.out.push(b' ');
-            put_string(&mut self.out, text.as_bytes());
+            self.io.out.push(b' ');
+            put_string(&mut self.io.out, text.as_bytes());
         }
-        self.out.extend_from_slice(b"\r\n");
+        self.io.out.extend_from_slice(b"\r\n");
     }
 
     fn ok(&mut self, code: Option<&str>, text: &str) {
@@ -306,12 +290,12 @@ impl ManageSieveSession {
     }
 
     fn capability(&mut self, name: &str, value: Option<&str>) {
-        put_string(&mut self.out, name.as_bytes());
+        put_string(&mut self.io.out, name.as_bytes());
         if let Some(v) = value {
-            self.out.push(b' ');
-            put_string(&mut self.out, v.as_bytes());
+            self.io.out.push(b' ');
+            put_string(&mut self.io.out, v.as_bytes());
         }
-        self.out.extend_from_slice(b"\r\n");
+        self.io.out.extend_from_slice(b"\r\n");
     }
 
     /// The capability lines (RFC 5804 §1.7), without the closing OK.
@@ -343,8 +327,8 @@ impl ManageSieveSession {
             if self.mode == Mode::Busy {
                 return Event::NeedInput;
             }
-            let (used, found) = self.assembler.next(&self.input[self.pos..]);
-            self.pos += used;
+            let (used, found) = self.assembler.next(&self.io.input[self.io.pos..]);
+            self.io.pos += used;
             let event = match found {
                 Assembled::Incomplete => return Event::NeedInput,
                 Assembled::Unframeable => {
@@ -462,8 +446,8 @@ impl ManageSieveSession {
                 } else {
                     self.ok(None, "Begin TLS negotiation now");
                     // Nothing sent before the handshake may count after it.
-                    self.input.clear();
-                    self.pos = 0;
+                    self.io.input.clear();
+                    self.io.pos = 0;
                     self.assembler.reset();
                     self.mode = Mode::Busy;
                     return Some(Event::StartTls);
@@ -584,8 +568,8 @@ impl ManageSieveSession {
             Some(initial) => self.busy(Event::AuthPlain(initial)),
             None => {
                 // An empty challenge; the response is a string on a line of its own.
-                put_string(&mut self.out, b"");
-                self.out.extend_from_slice(b"\r\n");
+                put_string(&mut self.io.out, b"");
+                self.io.out.extend_from_slice(b"\r\n");
                 self.mode = Mode::Sasl;
                 None
             }
@@ -638,27 +622,27 @@ impl ManageSieveSession {
     /// LISTSCRIPTS' answer: each name, the active one marked (RFC 5804 §2.7).
     pub fn listing(&mut self, scripts: &[(String, bool)]) {
         for (name, active) in scripts {
-            put_string(&mut self.out, name.as_bytes());
+            put_string(&mut self.io.out, name.as_bytes());
             if *active {
-                self.out.extend_from_slice(b" ACTIVE");
+                self.io.out.extend_from_slice(b" ACTIVE");
             }
-            self.out.extend_from_slice(b"\r\n");
+            self.io.out.extend_from_slice(b"\r\n");
         }
         self.done(Outcome::Ok);
     }
 
     /// GETSCRIPT's answer: the script as a literal, then OK (RFC 5804 §2.9).
     pub fn script(&mut self, text: &str) {
-        literal(&mut self.out, text.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        literal(&mut self.io.out, text.as_bytes());
+        self.io.out.extend_from_slice(b"\r\n");
         self.done(Outcome::Ok);
     }
 
     /// The TLS handshake after [`Event::StartTls`] succeeded: the capabilities again (§2.2).
     pub fn tls_started(&mut self) {
         self.tls = true;
-        self.input.clear();
-        self.pos = 0;
+        self.io.input.clear();
+        self.io.pos = 0;
         self.assembler.reset();
         self.mode = Mode::Command;
         self.capabilities();

@@ -17,7 +17,7 @@
 
 pub use super::dot::DotEncoder;
 
-use super::line::{LineSplitter, Split};
+use super::line::{Buffers, Exchange, LineSplitter, Split};
 
 /// Limits and facts fixed for one session.
 #[derive(Debug, Clone)]
@@ -128,9 +128,7 @@ pub struct Pop3Session {
     state: State,
     mode: Mode,
     splitter: LineSplitter,
-    input: Vec<u8>,
-    pos: usize,
-    out: Vec<u8>,
+    io: Buffers,
     errors: u32,
     tls: bool,
     /// The name given by USER.
@@ -147,6 +145,16 @@ enum Msg {
     Err(&'static str),
 }
 
+impl Exchange for Pop3Session {
+    fn buffers(&self) -> &Buffers {
+        &self.io
+    }
+
+    fn buffers_mut(&mut self) -> &mut Buffers {
+        &mut self.io
+    }
+}
+
 impl Pop3Session {
     /// Starts a session; the greeting is already in the output.
     pub fn new(cfg: SessionConfig) -> Pop3Session {
@@ -156,9 +164,7 @@ impl Pop3Session {
             cfg,
             state: State::Authorization,
             mode: Mode::Command,
-            input: Vec::new(),
-            pos: 0,
-            out: Vec::new(),
+            io: Buffers::default(),
             errors: 0,
             user: None,
             maildrop: Maildrop::default(),
@@ -167,30 +173,6 @@ impl Pop3Session {
         };
         s.ok("mailnook POP3 ready");
         s
-    }
-
-    /// Bytes to send before the next read.
-    pub fn output(&self) -> &[u8] {
-        &self.out
-    }
-
-    /// Call after sending [`output`](Self::output).
-    pub fn clear_output(&mut self) {
-        self.out.clear();
-    }
-
-    /// Adds bytes read from the client. Call only after [`Event::NeedInput`].
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.pos > 0 {
-            self.input.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.input.extend_from_slice(bytes);
-    }
-
-    /// Input bytes held but not yet consumed.
-    pub fn buffered_input(&self) -> usize {
-        self.input.len() - self.pos
     }
 
     /// Whether part of a command line is buffered (for the driver's read deadline).
@@ -219,18 +201,18 @@ impl Pop3Session {
     }
 
     fn ok(&mut self, text: &str) {
-        self.out.extend_from_slice(b"+OK");
+        self.io.out.extend_from_slice(b"+OK");
         if !text.is_empty() {
-            self.out.push(b' ');
-            self.out.extend_from_slice(text.as_bytes());
+            self.io.out.push(b' ');
+            self.io.out.extend_from_slice(text.as_bytes());
         }
-        self.out.extend_from_slice(b"\r\n");
+        self.io.out.extend_from_slice(b"\r\n");
     }
 
     fn err(&mut self, text: &str) {
-        self.out.extend_from_slice(b"-ERR ");
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        self.io.out.extend_from_slice(b"-ERR ");
+        self.io.out.extend_from_slice(text.as_bytes());
+        self.io.out.extend_from_slice(b"\r\n");
     }
 
     /// A protocol error: counted, and past the limit the session ends.
@@ -244,8 +226,8 @@ impl Pop3Session {
     }
 
     fn line(&mut self, text: &str) {
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        self.io.out.extend_from_slice(text.as_bytes());
+        self.io.out.extend_from_slice(b"\r\n");
     }
 
     /// Ends the session with an -ERR line (timeouts, shutdown).
@@ -295,15 +277,15 @@ impl Pop3Session {
             if self.mode == Mode::Busy {
                 return Event::NeedInput;
             }
-            let (used, split) = self.splitter.split(&self.input[self.pos..]);
+            let (used, split) = self.splitter.split(&self.io.input[self.io.pos..]);
             let line = match split {
                 Split::Incomplete if used == 0 => return Event::NeedInput,
                 Split::Incomplete => {
-                    self.pos += used;
+                    self.io.pos += used;
                     continue;
                 }
                 Split::TooLong => {
-                    self.pos += used;
+                    self.io.pos += used;
                     if self.mode == Mode::Sasl {
                         self.mode = Mode::Command;
                     }
@@ -312,7 +294,7 @@ impl Pop3Session {
                 }
                 Split::Line { line, .. } => line.to_vec(),
             };
-            self.pos += used;
+            self.io.pos += used;
             if self.mode == Mode::Sasl {
                 self.mode = Mode::Command;
                 if line == b"*" {
@@ -363,8 +345,8 @@ impl Pop3Session {
                 } else {
                     self.ok("Begin TLS negotiation");
                     // RFC 2595 §4: nothing sent before the handshake may count after it.
-                    self.input.clear();
-                    self.pos = 0;
+                    self.io.input.clear();
+                    self.io.pos = 0;
                     self.mode = Mode::Busy;
                     return Some(Event::StartTls);
                 }
@@ -447,7 +429,7 @@ impl Pop3Session {
                 Msg::Ok(i) => {
                     let e = &self.maildrop.entries[i];
                     let (uid, size) = (e.uid, e.size);
-                    self.retrieve_ok_at = self.out.len();
+                    self.retrieve_ok_at = self.io.out.len();
                     self.ok(&format!("{size} octets"));
                     self.mode = Mode::Busy;
                     return Some(Event::Retrieve { uid, top: None });
@@ -457,7 +439,7 @@ impl Pop3Session {
             "TOP" if args.len() == 2 => match (self.number(args[0]), args[1].parse::<u32>()) {
                 (Msg::Ok(i), Ok(lines)) if is_number(args[1]) => {
                     let uid = self.maildrop.entries[i].uid;
-                    self.retrieve_ok_at = self.out.len();
+                    self.retrieve_ok_at = self.io.out.len();
                     self.ok("");
                     self.mode = Mode::Busy;
                     return Some(Event::Retrieve {
@@ -554,7 +536,7 @@ impl Pop3Session {
     /// The message to retrieve was expunged by another session since login: its +OK line (not
     /// sent yet) becomes an -ERR.
     pub fn retrieve_gone(&mut self) {
-        self.out.truncate(self.retrieve_ok_at);
+        self.io.out.truncate(self.retrieve_ok_at);
         self.err("[SYS/TEMP] Message was removed by another session");
         self.mode = Mode::Command;
     }
@@ -571,8 +553,8 @@ impl Pop3Session {
     /// The TLS handshake after [`Event::StartTls`] succeeded.
     pub fn tls_started(&mut self) {
         self.tls = true;
-        self.input.clear();
-        self.pos = 0;
+        self.io.input.clear();
+        self.io.pos = 0;
         self.splitter = LineSplitter::new(self.cfg.max_line_bytes);
         self.user = None;
         self.mode = Mode::Command;
