@@ -17,6 +17,13 @@
 //! are read on the blocking pool every [`REFRESH`] ([`RETRY`] until there is an address). On a
 //! Pi with one wired interface this is that interface's address; on loopback it is 127.0.0.1.
 //!
+//! Announcements go out from the address the route to 224.0.0.251 leaves from; on a LAN
+//! without a router (no default route, nothing routes the group) there is no such route, so
+//! they go out from the first multicast-capable interface that holds an IPv4 address of one of
+//! its connected networks ([`HostNet::announce_from`]): the group is link-local (§3) and needs
+//! no router. Without that, a box on an isolated LAN would never announce and, since nothing is
+//! answered before the announcement, never answer.
+//!
 //! Sequence (§8): once an address exists, three probes 250 ms apart after a random 0–250 ms
 //! wait, then two announcements one second apart; when the addresses change, two announcements
 //! again; at shutdown a goodbye (TTL 0, §10.1). A host answering for our name with other
@@ -53,6 +60,9 @@ pub struct HostNet {
     pub v6: Vec<(String, Ipv6Addr)>,
     /// Interfaces up and multicast-capable (loopback excluded): name and index.
     pub links: Vec<(String, u32)>,
+    /// Of those, each one holding an IPv4 address of its own connected network: the address
+    /// it sends to the group from. In the order of `links`.
+    pub link_v4: Vec<(String, Ipv4Addr)>,
 }
 
 impl HostNet {
@@ -77,11 +87,36 @@ impl HostNet {
             }
         }
         links.sort_by_key(|l| l.1);
-        HostNet {
+        let mut net = HostNet {
             routes: parse_routes(&text("/proc/net/route")),
             v6: parse_if_inet6(&text("/proc/net/if_inet6")),
             links,
-        }
+            link_v4: Vec::new(),
+        };
+        net.link_v4 = net.link_addresses(group_source);
+        net
+    }
+
+    /// The address each link sends to the group from, as `source` (given the interface index)
+    /// finds it, kept only when it belongs to a connected network of that same link (the
+    /// kernel picks another interface's address for a link that has none).
+    pub fn link_addresses(
+        &self,
+        source: impl Fn(u32) -> Option<Ipv4Addr>,
+    ) -> Vec<(String, Ipv4Addr)> {
+        self.links
+            .iter()
+            .filter_map(|(name, index)| {
+                let a = source(*index)?;
+                (self.interface_of(a) == Some(name.as_str())).then(|| (name.clone(), a))
+            })
+            .collect()
+    }
+
+    /// The address announcements go out from: `routed` (where the route to the group leaves
+    /// from) when there is one, else the first link's own address (a LAN without a router).
+    pub fn announce_from(&self, routed: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+        routed.or_else(|| self.link_v4.first().map(|(_, a)| *a))
     }
 
     /// The interface that holds local address `local` (`lo` for loopback).
@@ -167,10 +202,30 @@ pub fn parse_if_inet6(text: &str) -> Vec<(String, Ipv6Addr)> {
 fn route_source(dest: Ipv4Addr) -> Option<Ipv4Addr> {
     let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     s.connect((dest, PORT)).ok()?;
+    connected_from(&s)
+}
+
+/// The local address of connected socket `s`, if the route lookup gave it one.
+fn connected_from(s: &UdpSocket) -> Option<Ipv4Addr> {
     match s.local_addr().ok()?.ip() {
         IpAddr::V4(a) if !a.is_unspecified() => Some(a),
         _ => None,
     }
+}
+
+/// The address interface `index` sends to the group from: IP_MULTICAST_IF makes the route
+/// lookup of a connect to 224.0.0.251 take that interface, routes or not (no packet is sent).
+fn group_source(index: u32) -> Option<Ipv4Addr> {
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    rustix::net::sockopt::set_ip_multicast_if_with_ifindex(
+        &s,
+        &GROUP_V4,
+        &Ipv4Addr::UNSPECIFIED,
+        index,
+    )
+    .ok()?;
+    s.connect((GROUP_V4, PORT)).ok()?;
+    connected_from(&s)
 }
 
 /// Binds the mDNS socket on `port` (5353 but in tests).
@@ -354,7 +409,7 @@ async fn announce(
             }
         }
         // The address the group is reached from: the interface announcements go out on.
-        let local = route_source(GROUP_V4);
+        let local = net.announce_from(route_source(GROUP_V4));
         let addrs = local.map(|l| net.addresses(l)).unwrap_or_default();
         {
             let mut st = state.borrow_mut();
@@ -426,7 +481,49 @@ mod tests {
             routes: parse_routes(ROUTE),
             v6: parse_if_inet6(INET6),
             links: vec![],
+            link_v4: vec![],
         }
+    }
+
+    /// A LAN without a router: eth0's connected network only, no default route.
+    fn no_router() -> HostNet {
+        let route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+            eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        HostNet {
+            routes: parse_routes(route),
+            links: vec![("eth0".into(), 2), ("eth1".into(), 3), ("eth2".into(), 4)],
+            ..HostNet::default()
+        }
+    }
+
+    #[test]
+    fn links_keep_only_addresses_of_their_own_networks() {
+        let n = no_router();
+        let found = n.link_addresses(|index| match index {
+            2 => Some(Ipv4Addr::new(10, 0, 2, 15)),
+            // No IPv4 address of its own: the kernel offers another interface's.
+            3 => Some(Ipv4Addr::new(10, 0, 2, 15)),
+            _ => None,
+        });
+        assert_eq!(found, vec![("eth0".into(), Ipv4Addr::new(10, 0, 2, 15))]);
+    }
+
+    #[test]
+    fn without_a_route_to_the_group_announcements_leave_from_the_first_link() {
+        let mut n = no_router();
+        assert_eq!(
+            n.announce_from(None),
+            None,
+            "no address yet: nothing to announce"
+        );
+        n.link_v4 = vec![("eth0".into(), Ipv4Addr::new(10, 0, 2, 15))];
+        assert_eq!(n.announce_from(None), Some(Ipv4Addr::new(10, 0, 2, 15)));
+        let routed = Ipv4Addr::new(192, 168, 1, 5);
+        assert_eq!(n.announce_from(Some(routed)), Some(routed));
+        assert_eq!(
+            n.addresses(Ipv4Addr::new(10, 0, 2, 15)).v4,
+            vec![Ipv4Addr::new(10, 0, 2, 15)]
+        );
     }
 
     #[test]

@@ -171,18 +171,32 @@ impl Server {
 
     /// Serves an existing data folder (retrying on a port clash).
     pub fn serve(data: DataDir) -> Server {
-        Server::serve_on(data, None)
+        Server::serve_on(data, None, &[])
     }
 
     /// Serves an existing data folder on port base `base` (a restart that keeps its ports).
     pub fn serve_at(data: DataDir, base: u16) -> Server {
-        Server::serve_on(data, Some(base))
+        Server::serve_on(data, Some(base), &[])
     }
 
-    fn serve_on(data: DataDir, fixed: Option<u16>) -> Server {
+    /// Serves an existing data folder through `launcher` (a command line the server's own is
+    /// appended to, e.g. `nsenter` into another network namespace).
+    pub fn serve_via(data: DataDir, launcher: &[String]) -> Server {
+        Server::serve_on(data, None, launcher)
+    }
+
+    fn serve_on(data: DataDir, fixed: Option<u16>, launcher: &[String]) -> Server {
         for _ in 0..5 {
             let base = fixed.unwrap_or_else(free_port_base);
-            let mut child = mailnook()
+            let mut cmd = mailnook();
+            if let Some((program, args)) = launcher.split_first() {
+                let inner = cmd;
+                cmd = Command::new(program);
+                cmd.args(args)
+                    .arg(inner.get_program())
+                    .args(inner.get_args());
+            }
+            let mut child = cmd
                 .args(["serve", "--port-base", &base.to_string(), "--data"])
                 .arg(data.path())
                 .env(
