@@ -302,6 +302,14 @@ pub const SPECS: &[Spec] = &[
         1000,
         "how long a commit may wait for other messages being received (fewer SD-card writes)",
     ),
+    text(
+        "store.min_free_bytes",
+        "16777216",
+        Kind::Size {
+            max: MAX_QUOTA_BYTES,
+        },
+        "free space kept on the data folder's disk: below it SMTP refuses new mail with 452 4.3.1, so the store keeps room for its own commits (0: off)",
+    ),
     int(
         "auth.argon2_memory_kib",
         "19456",
@@ -1123,6 +1131,8 @@ pub struct Config {
     pub store_cache_bytes: usize,
     /// Group-commit window in milliseconds.
     pub store_commit_window_ms: u64,
+    /// Free bytes kept on the store's filesystem (SMTP refuses new mail below it).
+    pub store_min_free_bytes: u64,
     /// argon2id memory cost in KiB.
     pub auth_argon2_memory_kib: u32,
     /// argon2id passes.
@@ -1339,6 +1349,7 @@ impl Config {
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
             store_cache_bytes: num("store.cache_bytes") as usize,
             store_commit_window_ms: num("store.commit_window_ms"),
+            store_min_free_bytes: num("store.min_free_bytes"),
             auth_argon2_memory_kib: num("auth.argon2_memory_kib") as u32,
             auth_argon2_iterations: num("auth.argon2_iterations") as u32,
             auth_max_parallel_hashes: num("auth.max_parallel_hashes") as usize,

@@ -8,7 +8,9 @@
 //! header is completed ([`HeaderFixer`]) and the message DKIM-signed (RSA and Ed25519, the RSA
 //! signature computed on the blocking pool). Message bytes stream into the store through a
 //! [`MessageSink`], and the 250 for a message is sent only after the durable commit that holds
-//! its local copies and its queue row. A store fault becomes 451 4.3.0; the session goes on.
+//! its local copies and its queue row. A store fault becomes 451 4.3.0, and a full disk 452
+//! 4.3.1 (after the data, or already at MAIL while the store knows it is full or has less than
+//! `store.min_free_bytes` free); the session goes on.
 //! Quotas: a recipient at their quota is refused at RCPT with 452 4.2.2; after the data, the
 //! rule of `delivery` applies (552 5.2.2 when the message fits no recipient, else delivery to
 //! those with room and a failure report to the sender for the others).
@@ -214,7 +216,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                 let result = login(ctx, response).await;
                 answer_login(conn, result);
             }
-            Event::Mail { from, .. } => {
+            Event::Mail { from, size, .. } => {
                 let from = from.to_string();
                 log::debug!("cid={} mail from=<{}>", ctx.cid, loggable(&from, 100));
                 conn.txn.clear_recipients();
@@ -222,6 +224,12 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     Some(p) if ctx.submission.is_some() && !owns(&ctx.store, p, &from) => {
                         log::info!(target: "maillog", "refused cid={} user={} from=<{}>: not the user's address", ctx.cid, loggable(&p.email, 80), loggable(&from, 100));
                         conn.session.reject(r::NOT_YOUR_ADDRESS);
+                    }
+                    // The disk is known to be full, or the announced size does not fit above the
+                    // reserve: refused before any data is received (RFC 1870 §6.1).
+                    _ if ctx.store.known_full(cfg.store_min_free_bytes, size) => {
+                        log::warn!(target: "maillog", "refused cid={} ip={} from=<{}>: storage full", ctx.cid, ctx.peer.ip(), loggable(&from, 100));
+                        conn.session.reject(r::STORAGE_FULL);
                     }
                     _ => conn.session.accept_mail(),
                 }
@@ -311,7 +319,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     && let Err(e) = sink.write(data).await
                 {
                     log::warn!("cid={} storing message data failed: {e}", ctx.cid);
-                    txn.failed = Some(r::LOCAL_ERROR);
+                    txn.failed = Some(store_fault(&e));
                 }
             }
             Event::MessageAbort => {
@@ -542,7 +550,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
             if let Err(e) = sink.write(&rest).await {
                 log::warn!("cid={} storing message data failed: {e}", ctx.cid);
-                return refuse(conn, sink, r::LOCAL_ERROR).await;
+                return refuse(conn, sink, store_fault(&e)).await;
             }
         }
         header = fixer.header().unwrap_or_default().to_vec();
@@ -571,7 +579,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                 .await
             {
                 log::warn!("cid={} list change failed: {e}", ctx.cid);
-                return refuse(conn, sink, r::LOCAL_ERROR).await;
+                return refuse(conn, sink, store_fault(&e)).await;
             }
         }
         sink.discard().await;
@@ -711,7 +719,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
             }
             Err(e) => {
                 log::warn!("cid={} list expansion failed: {e}", ctx.cid);
-                return refuse(conn, sink, r::LOCAL_ERROR).await;
+                return refuse(conn, sink, store_fault(&e)).await;
             }
         }
     }
@@ -777,7 +785,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         Ok(f) => f,
         Err(e) => {
             log::warn!("cid={} filtering failed: {e}", ctx.cid);
-            return refuse(conn, sink, r::LOCAL_ERROR).await;
+            return refuse(conn, sink, store_fault(&e)).await;
         }
     };
     if let Some(reason) = &filtered.reject {
@@ -833,7 +841,7 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
                     // The copies with room are stored, the report is not: 451 makes the client
                     // send again rather than leave the sender uninformed.
                     log::warn!("cid={} over-quota report failed: {e}", ctx.cid);
-                    conn.session.reject(r::LOCAL_ERROR);
+                    conn.session.reject(store_fault(&e));
                     return;
                 }
             }
@@ -862,8 +870,18 @@ async fn finish_message(stream: &Stream, conn: &mut Conn<'_>) {
         }
         Err(e) => {
             log::warn!("cid={} commit failed: {e}", ctx.cid);
-            conn.session.reject(r::LOCAL_ERROR);
+            conn.session.reject(store_fault(&e));
         }
+    }
+}
+
+/// The reply to a message the store could not take: 452 4.3.1 when its disk is full (the
+/// client keeps the message and retries, RFC 5321 §4.5.3.1.10), else 451 4.3.0. Never 250.
+fn store_fault(e: &store::Error) -> Reply {
+    if e.is_full() {
+        r::STORAGE_FULL
+    } else {
+        r::LOCAL_ERROR
     }
 }
 

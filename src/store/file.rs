@@ -7,6 +7,13 @@
 //! whole folio; redb rewrites small B-tree pages all the time, so without this a 4 KiB page
 //! update could cost 64 KiB of writes. Readahead is turned off for the same reason (redb reads
 //! single pages, never streams). Locking and everything else is redb's `FileBackend`.
+//!
+//! The file never has holes: when redb grows it, the new range is allocated on the disk first
+//! (`fallocate`), so a full disk fails the growth (`ENOSPC`, [`super::Error::Full`]) rather than
+//! a later write into a hole, and every page inside the file, once freed, can be written again
+//! without new space: deleting mail on a full disk makes room for new mail. Holes left by an
+//! older file are filled when it is opened, as far as space allows. A filesystem without
+//! `fallocate` keeps redb's plain growth.
 
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
@@ -31,6 +38,9 @@ impl DataFile {
         let _ = rustix::fs::fadvise(&advise, 0, None, rustix::fs::Advice::DontNeed);
         let _ = rustix::fs::fadvise(&advise, 0, None, rustix::fs::Advice::Random);
         let inner = FileBackend::new(file).map_err(std::io::Error::other)?;
+        if let Ok(len) = inner.len() {
+            let _ = allocate(&advise, 0, len);
+        }
         Ok(DataFile {
             inner,
             advise,
@@ -55,6 +65,19 @@ impl DataFile {
     }
 }
 
+/// Allocates `len` bytes from `offset` on the disk (growing the file if they reach past its
+/// end). A filesystem that cannot is left to allocate on write.
+fn allocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), offset, len) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl StorageBackend for DataFile {
     fn len(&self) -> Result<u64, std::io::Error> {
         self.inner.len()
@@ -63,6 +86,10 @@ impl StorageBackend for DataFile {
         self.inner.read(offset, out)
     }
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        let old = self.inner.len()?;
+        if len > old {
+            allocate(&self.advise, old, len - old)?;
+        }
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> Result<(), std::io::Error> {

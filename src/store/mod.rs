@@ -14,9 +14,14 @@
 //! - Every commit rewrites a handful of B-tree pages whatever it holds, so commits are shared:
 //!   all requests queued together commit together, and a commit may wait up to the commit window
 //!   for deliveries of messages still being received ([`Store::set_commit_window`]).
-//! - After a storage I/O error the writer reopens the database (redb poisons its handle) and
-//!   answers [`Error::Unavailable`] until it succeeds; uploads in flight are then lost and
-//!   their deliveries refused, so nothing half-written is ever acknowledged.
+//! - After a storage I/O error the writer reopens the database (redb fails every later
+//!   operation on the handle with `PreviousIo`) and answers [`Error::Unavailable`] until it
+//!   succeeds; uploads in flight are then lost and their deliveries refused, so nothing
+//!   half-written is ever acknowledged. A write that failed because the disk is full
+//!   (`ENOSPC`/`EDQUOT`) is [`Error::Full`], for it and for everything refused until the reopen
+//!   succeeds, and marks the store full until a commit succeeds or space appears ([`space`]).
+//!   The reopen needs no free space: the file is only read and rewritten in place, so the
+//!   store serves reads (and deletions, which free pages inside the file) on a full disk.
 //! - Logical refusals ([`Refusal`]) are decided before an operation mutates anything, so one bad
 //!   request never spoils the others in its batch.
 //! - IMAP state follows RFC 9051 and RFC 7162: every change to a message (append, flags, copy
@@ -48,6 +53,7 @@ mod quota;
 mod read;
 pub mod schema;
 pub mod sieve;
+mod space;
 pub mod spam;
 mod writer;
 
@@ -108,6 +114,11 @@ pub enum Error {
     /// An I/O or database error; the writer reopens the database after one.
     #[error("store I/O error: {0}")]
     Io(String),
+    /// A write failed because the filesystem holding the store is full, or its owner's disk
+    /// quota is reached (`ENOSPC`/`EDQUOT` somewhere in the error's chain). Like [`Error::Io`]
+    /// the writer reopens the database after one; unlike it, the cure is space, not a retry.
+    #[error("store storage full: {0}")]
+    Full(String),
     /// A row could not be decoded.
     #[error("store row corrupt: {0}")]
     Corrupt(&'static str),
@@ -224,21 +235,85 @@ pub enum Refusal {
     BadBackup(String),
 }
 
+impl Error {
+    /// Whether this is [`Error::Full`].
+    pub fn is_full(&self) -> bool {
+        matches!(self, Error::Full(_))
+    }
+
+    /// The same fault for another waiter of a failed batch: [`Error::Full`] stays full, anything
+    /// else becomes [`Error::Io`].
+    pub(crate) fn fault(&self) -> Error {
+        match self {
+            Error::Full(m) => Error::Full(m.clone()),
+            other => Error::Io(other.to_string()),
+        }
+    }
+}
+
+/// Whether an I/O error, or any error in its source chain, is `ENOSPC` ("No space left on
+/// device") or `EDQUOT` ("Disk quota exceeded").
+pub fn is_storage_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind;
+            if matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded) {
+                return true;
+            }
+            // An error wrapped by `io::Error::other` is its own kind; look inside.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner);
+                continue;
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The I/O error a redb storage error carries, if it carries one.
+fn storage_io(e: &redb::StorageError) -> Option<&std::io::Error> {
+    match e {
+        redb::StorageError::Io(io) => Some(io),
+        _ => None,
+    }
+}
+
+/// Converts redb's errors, keeping a full disk apart from other I/O errors ([`Error::Full`]).
 macro_rules! io_errors {
-    ($($t:ty),*) => {$(
+    ($($t:ty => |$e:ident| $io:expr),* $(,)?) => {$(
         impl From<$t> for Error {
-            fn from(e: $t) -> Error { Error::Io(e.to_string()) }
+            fn from($e: $t) -> Error {
+                let io: Option<&std::io::Error> = $io;
+                match io {
+                    Some(io) if is_storage_full(io) => Error::Full($e.to_string()),
+                    _ => Error::Io($e.to_string()),
+                }
+            }
         }
     )*};
 }
 io_errors!(
-    redb::Error,
-    redb::StorageError,
-    redb::TableError,
-    redb::TransactionError,
-    redb::CommitError,
-    redb::SetDurabilityError,
-    std::io::Error
+    redb::Error => |e| match &e {
+        redb::Error::Io(io) => Some(io),
+        _ => None,
+    },
+    redb::StorageError => |e| storage_io(&e),
+    redb::TableError => |e| match &e {
+        redb::TableError::Storage(s) => storage_io(s),
+        _ => None,
+    },
+    redb::TransactionError => |e| match &e {
+        redb::TransactionError::Storage(s) => storage_io(s),
+        _ => None,
+    },
+    redb::CommitError => |e| match &e {
+        redb::CommitError::Storage(s) => storage_io(s),
+        _ => None,
+    },
+    redb::SetDurabilityError => |_e| None,
+    std::io::Error => |e| Some(&e),
 );
 
 /// Shorthand.
@@ -713,6 +788,8 @@ struct Shared {
     pins: Arc<body::PinTable>,
     /// Generations of mailboxes and users, and their waiters.
     notify: Arc<notify::Notify>,
+    /// Free space, and whether the last write failed for lack of it.
+    space: space::Space,
 }
 
 /// Marks one message as being received, from its first byte to its commit or abandonment. While
@@ -789,6 +866,13 @@ impl Store {
             commit_window_us: AtomicU64::new(0),
             pins,
             notify: notify.clone(),
+            space: space::Space::new(reopen.as_deref().and_then(Path::parent).map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d.to_path_buf()
+                }
+            })),
         });
         let weak = Arc::downgrade(&shared);
         let handle = std::thread::Builder::new()
@@ -918,6 +1002,14 @@ impl Store {
         seen: u64,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         notify::Notify::wait_user(self.shared.notify.clone(), user.0, seen)
+    }
+
+    /// Whether new mail of `size` bytes (if announced) should be refused at once for lack of
+    /// storage: the store's filesystem has less than `reserve` bytes free (or not `size` above
+    /// it), or a write failed with [`Error::Full`] and no commit succeeded nor space appeared
+    /// since ([`space`]). A `statvfs` call; no disk I/O.
+    pub fn known_full(&self, reserve: u64, size: Option<u64>) -> bool {
+        self.shared.space.known_full(reserve, size)
     }
 
     /// Stops the writer after it has finished every request already queued, and waits for it.

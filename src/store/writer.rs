@@ -44,6 +44,9 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
         {
             Error::Locked(path.to_path_buf())
         }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if super::is_storage_full(&io) => {
+            Error::Full(io.to_string())
+        }
         other => Error::Io(other.to_string()),
     }
 }
@@ -406,8 +409,18 @@ pub(super) fn run(
             rest = after;
             if let Err(e) = result {
                 log::error!("store: write failed, reopening the database: {e}");
+                // While the disk is full, what cannot be written is refused as full.
+                let refusal = || match &e {
+                    Error::Full(m) => Error::Full(m.clone()),
+                    _ => Error::Unavailable,
+                };
+                if e.is_full()
+                    && let Some(s) = shared.upgrade()
+                {
+                    s.space.failed();
+                }
                 for r in rest.drain(..) {
-                    let _ = r.reply.try_send(Err(Error::Unavailable));
+                    let _ = r.reply.try_send(Err(refusal()));
                 }
                 state.pins.reset();
                 let Some(path) = &reopen else {
@@ -417,12 +430,14 @@ pub(super) fn run(
                     }
                     break 'serve;
                 };
-                match reopen_file(path, cache_bytes, &db, &state.pins, &shared, &rx) {
+                // The poisoned handle goes to the reopen, which waits for its last reference.
+                match reopen_file(path, cache_bytes, db, &state.pins, &shared, &rx, &refusal) {
                     Some((new_db, new_state)) => {
                         db = new_db;
                         state = new_state;
                     }
-                    None => break 'serve,
+                    // Closed while reopening: nothing is open to finish.
+                    None => return,
                 }
             }
         }
@@ -447,20 +462,21 @@ pub(super) fn run(
     }
 }
 
-/// Drops the poisoned handle and reopens the file, answering `Unavailable` meanwhile. Returns
+/// Drops the poisoned handle and reopens the file, answering `refusal()` meanwhile. Returns
 /// `None` if the channel closed first.
 fn reopen_file(
     path: &Path,
     cache_bytes: usize,
-    old: &Arc<Database>,
+    old: Arc<Database>,
     pins: &Arc<PinTable>,
     shared: &Weak<Shared>,
     rx: &async_channel::Receiver<Request>,
+    refusal: &dyn Fn() -> Error,
 ) -> Option<(Arc<Database>, State)> {
     if let Some(s) = shared.upgrade() {
         *s.db.write().expect("not poisoned") = None;
     }
-    let mut old = Some(old.clone());
+    let mut old = Some(old);
     let mut delay = std::time::Duration::from_millis(50);
     loop {
         // Readers may still hold the old handle for a moment; redb refuses a second open until
@@ -481,7 +497,7 @@ fn reopen_file(
             }
         }
         while let Ok(r) = rx.try_recv() {
-            let _ = r.reply.try_send(Err(Error::Unavailable));
+            let _ = r.reply.try_send(Err(refusal()));
         }
         if rx.is_closed() && rx.is_empty() {
             return None;
@@ -556,7 +572,7 @@ fn restore(
             Ok(())
         }
         Err(e) => {
-            let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
+            let _ = req.reply.try_send(Err(e.fault()));
             let _ = txn.abort();
             Err(e)
         }
@@ -597,6 +613,16 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
+    /// Marks the store full when `e` says so, before anyone hears of the failure: a client told
+    /// 452 may come straight back, and must find the mark.
+    fn failed(&self, e: &Error) {
+        if e.is_full()
+            && let Some(s) = self.shared.upgrade()
+        {
+            s.space.failed();
+        }
+    }
+
     /// Applies a batch in the open transaction (starting one if needed) and answers it. Requests
     /// that need no durability are answered as soon as they are applied. If any request needs
     /// durability, the transaction is committed (after waiting up to the commit window for
@@ -614,10 +640,12 @@ impl Batch<'_> {
             None => match self.db.begin_write() {
                 Ok(t) => t,
                 Err(e) => {
+                    let e = Error::from(e);
+                    self.failed(&e);
                     for req in batch {
-                        let _ = req.reply.try_send(Err(Error::Io(e.to_string())));
+                        let _ = req.reply.try_send(Err(e.fault()));
                     }
-                    return Err(e.into());
+                    return Err(e);
                 }
             },
         };
@@ -641,20 +669,22 @@ impl Batch<'_> {
                 match result {
                     Err(
                         e @ (Error::Io(_)
+                        | Error::Full(_)
                         | Error::Corrupt(_)
                         | Error::Unavailable
                         | Error::Locked(_)
                         | Error::NewerSchema { .. }),
                     ) => {
-                        let msg = e.to_string();
-                        let _ = req.reply.try_send(Err(Error::Io(msg.clone())));
+                        self.failed(&e);
+                        let _ = req.reply.try_send(Err(e.fault()));
                         for (r, _) in waiting.drain(..) {
-                            let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                            let _ = r.reply.try_send(Err(e.fault()));
                         }
                         for r in incoming.drain(..) {
-                            let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                            let _ = r.reply.try_send(Err(e.fault()));
                         }
-                        txn.abort()?;
+                        // The batch's own error is the one to report, not abort's echo of it.
+                        let _ = txn.abort();
                         return Err(e);
                     }
                     result if req.work.durable() => {
@@ -671,10 +701,11 @@ impl Batch<'_> {
             }
             // Parked bodies whose readers let go, in case their wake-up did not fit the queue.
             if let Err(e) = collect_parked(&txn, state) {
+                self.failed(&e);
                 for (r, _) in waiting.drain(..) {
-                    let _ = r.reply.try_send(Err(Error::Io(e.to_string())));
+                    let _ = r.reply.try_send(Err(e.fault()));
                 }
-                txn.abort()?;
+                let _ = txn.abort();
                 return Err(e);
             }
             // Messages still being received whose delivery is not in this commit: wait for them.
@@ -712,13 +743,15 @@ impl Batch<'_> {
                 .as_micros()
         );
         if let Err(e) = txn.commit() {
-            let msg = e.to_string();
+            let e = Error::from(e);
+            self.failed(&e);
             for (r, _) in waiting {
-                let _ = r.reply.try_send(Err(Error::Io(msg.clone())));
+                let _ = r.reply.try_send(Err(e.fault()));
             }
-            return Err(e.into());
+            return Err(e);
         }
         // Durable: bodies deleted in it may be forgotten, and waiters may look.
+        let was_full = self.shared.upgrade().is_some_and(|s| s.space.wrote());
         state.pins.settled(&std::mem::take(&mut state.dying));
         self.notify.publish(
             &std::mem::take(&mut state.touched_mailboxes),
@@ -728,6 +761,11 @@ impl Batch<'_> {
         );
         for (r, result) in waiting {
             let _ = r.reply.try_send(result);
+        }
+        if was_full {
+            // redb hands out the pages a commit freed only after a later commit: on a full disk,
+            // an empty one now lets the next message use the room a deletion just made.
+            self.db.begin_write()?.commit()?;
         }
         Ok(())
     }

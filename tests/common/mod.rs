@@ -24,6 +24,11 @@ pub fn bin() -> PathBuf {
 /// by spaces, e.g. `qemu-aarch64-static -cpu cortex-a53`), the binary runs under it: a board's
 /// build emulated, the test's clients on the host.
 pub fn mailnook() -> Command {
+    if let Some(prefix) = PREFIX.get() {
+        let mut cmd = Command::new(&prefix[0]);
+        cmd.args(&prefix[1..]).arg(bin());
+        return cmd;
+    }
     let runner = std::env::var("MAILNOOK_TEST_RUNNER").unwrap_or_default();
     let mut words = runner.split_whitespace();
     match words.next() {
@@ -34,6 +39,19 @@ pub fn mailnook() -> Command {
         }
         None => Command::new(bin()),
     }
+}
+
+/// A command every run of the binary goes through in this test process (e.g. `nsenter` into a
+/// mount namespace), set once with [`run_binary_under`].
+static PREFIX: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+
+/// Runs the binary under test through `prefix` (program and arguments) from now on, for the
+/// whole test process; panics if a prefix is already set.
+pub fn run_binary_under(prefix: Vec<std::ffi::OsString>) {
+    assert!(!prefix.is_empty(), "an empty prefix");
+    PREFIX
+        .set(prefix)
+        .expect("the prefix is set once per test process");
 }
 
 /// The mail domain every test server owns.
@@ -81,6 +99,17 @@ impl DataDir {
             .prefix("mailnook-test")
             .tempdir()
             .expect("tempdir");
+        DataDir::init_in(dir, domain, hostname, users)
+    }
+
+    /// `init` in an existing (empty) folder for `domain` with host name `hostname`, plus the
+    /// given users.
+    pub fn init_in(
+        dir: tempfile::TempDir,
+        domain: &str,
+        hostname: &str,
+        users: &[&str],
+    ) -> DataDir {
         let d = DataDir { dir };
         d.cli_ok(&["init", "--domain", domain, "--hostname", hostname]);
         // Cheap hashes keep the suite fast; the production default is set in config.rs.

@@ -106,10 +106,29 @@ pub(crate) fn refusal(conn: &mut Conn, tag: &str, e: store::Error) {
         store::Error::Refused(r) => (Some("CANNOT"), r.to_string()),
         other => {
             log::warn!("cid={} store error: {other}", conn.ctx.cid);
-            (Some("SERVERBUG"), "Internal error, try again".to_string())
+            let (code, text) = fault(other);
+            (Some(code), text.to_string())
         }
     };
     conn.session.tagged(tag, Status::No, code, &text);
+}
+
+/// The response code and text for a store fault (RFC 5530 §3). A full disk is `UNAVAILABLE`,
+/// "temporary failure because a subsystem is down": the storage cannot take writes until space
+/// returns, nothing is wrong with the request, and the same command will work later. It is not
+/// `OVERQUOTA` ("the user would be over quota after the operation": the user's own quota, which
+/// is a refusal with its own code), not `LIMIT` (an implementation limit the command ran into,
+/// which a retry would hit again) and not `SERVERBUG` (a bug or broken invariant). Any other
+/// fault is `SERVERBUG`.
+pub(crate) fn fault(e: &store::Error) -> (&'static str, &'static str) {
+    if e.is_full() {
+        (
+            "UNAVAILABLE",
+            "Insufficient system storage, try again later",
+        )
+    } else {
+        ("SERVERBUG", "Internal error, try again")
+    }
 }
 
 /// System flags and keywords used in a mailbox (for the FLAGS response).
@@ -751,7 +770,7 @@ pub(super) fn append_start(conn: &mut Conn, start: AppendStart) {
         flags,
         keywords,
         date,
-        failed: false,
+        failed: None,
     });
     conn.session.accept_append();
 }
@@ -760,12 +779,12 @@ pub(super) fn append_start(conn: &mut Conn, start: AppendStart) {
 pub(super) async fn append_data(conn: &mut Conn, bytes: &[u8]) {
     let cid = conn.ctx.cid;
     if let Some(a) = conn.appending.as_mut()
-        && !a.failed
+        && a.failed.is_none()
         && let Some(sink) = a.sink.as_mut()
         && let Err(e) = sink.write(bytes).await
     {
         log::warn!("cid={cid} append: storing data failed: {e}");
-        a.failed = true;
+        a.failed = Some(e);
     }
 }
 
@@ -777,10 +796,10 @@ pub(super) async fn append_end(conn: &mut Conn) {
         return;
     };
     let Some(sink) = a.sink.take() else { return };
-    if a.failed {
+    if let Some(e) = &a.failed {
         sink.discard().await;
-        conn.session
-            .finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
+        let (code, text) = fault(e);
+        conn.session.finish_append(Status::No, Some(code), text);
         return;
     }
     match sink.append(a.mailbox, a.flags, a.keywords, a.date).await {
@@ -808,8 +827,8 @@ pub(super) async fn append_end(conn: &mut Conn) {
         }
         Err(e) => {
             log::warn!("cid={} append: {e}", conn.ctx.cid);
-            conn.session
-                .finish_append(Status::No, Some("SERVERBUG"), "Internal error, try again");
+            let (code, text) = fault(&e);
+            conn.session.finish_append(Status::No, Some(code), text);
         }
     }
 }

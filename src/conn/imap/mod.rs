@@ -132,7 +132,7 @@ pub(crate) struct Appending {
     pub flags: u32,
     pub keywords: Vec<String>,
     pub date: u64,
-    pub failed: bool,
+    pub failed: Option<crate::store::Error>,
 }
 
 /// One connection's state beside the protocol session.
@@ -396,12 +396,8 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                     Err(e) => {
                         log::warn!("cid={} command failed: {e}", conn.ctx.cid);
                         if !conn.session.is_closed() {
-                            conn.session.tagged(
-                                &tag,
-                                Status::No,
-                                Some("SERVERBUG"),
-                                "Internal error, try again",
-                            );
+                            let (code, text) = mailbox::fault(&e);
+                            conn.session.tagged(&tag, Status::No, Some(code), text);
                         }
                     }
                 }

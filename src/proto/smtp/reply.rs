@@ -100,6 +100,11 @@ pub mod r {
     /// 451 for our own faults (store, resolver).
     pub const LOCAL_ERROR: Reply =
         Reply::new(451, (4, 3, 0), "Local error in processing, try again later");
+    /// 452 when the store's disk is full: after the data when the commit failed for lack of
+    /// space, at MAIL when the server already knows (RFC 5321 §4.2.2/§4.5.3.1.10 452
+    /// "insufficient system storage"; RFC 1870 §6.1 for a SIZE that does not fit; RFC 3463 §3.4:
+    /// 4.3.1 mail system full).
+    pub const STORAGE_FULL: Reply = Reply::new(452, (4, 3, 1), "Insufficient system storage");
     /// 452 when there are too many recipients (RFC 5321 §4.5.3.1.10).
     pub const TOO_MANY_RCPTS: Reply = Reply::new(452, (4, 5, 3), "Too many recipients");
     /// RCPT for a user already at their quota (RFC 5321 §4.5.3.1.10 allows 452 for "too much
