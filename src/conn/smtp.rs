@@ -220,6 +220,11 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                 let from = from.to_string();
                 log::debug!("cid={} mail from=<{}>", ctx.cid, loggable(&from, 100));
                 conn.txn.clear_recipients();
+                // statvfs is a system call on the data folder: asked on the blocking pool
+                let full = {
+                    let (store, reserve) = (ctx.store.clone(), cfg.store_min_free_bytes);
+                    blocking::unblock(move || store.known_full(reserve, size)).await
+                };
                 match &conn.principal {
                     Some(p) if ctx.submission.is_some() && !owns(&ctx.store, p, &from) => {
                         log::info!(target: "maillog", "refused cid={} user={} from=<{}>: not the user's address", ctx.cid, loggable(&p.email, 80), loggable(&from, 100));
@@ -227,7 +232,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     }
                     // The disk is known to be full, or the announced size does not fit above the
                     // reserve: refused before any data is received (RFC 1870 §6.1).
-                    _ if ctx.store.known_full(cfg.store_min_free_bytes, size) => {
+                    _ if full => {
                         log::warn!(target: "maillog", "refused cid={} ip={} from=<{}>: storage full", ctx.cid, ctx.peer.ip(), loggable(&from, 100));
                         conn.session.reject(r::STORAGE_FULL);
                     }

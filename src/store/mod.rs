@@ -1007,7 +1007,7 @@ impl Store {
     /// Whether new mail of `size` bytes (if announced) should be refused at once for lack of
     /// storage: the store's filesystem has less than `reserve` bytes free (or not `size` above
     /// it), or a write failed with [`Error::Full`] and no commit succeeded nor space appeared
-    /// since ([`space`]). A `statvfs` call; no disk I/O.
+    /// since ([`space`]). A `statvfs` call, which can wait on the filesystem: blocking.
     pub fn known_full(&self, reserve: u64, size: Option<u64>) -> bool {
         self.shared.space.known_full(reserve, size)
     }
