@@ -1186,14 +1186,15 @@ fn kill9_never_loses_an_acknowledged_message() {
         acked >= 2 * rounds,
         "only {acked} messages were acknowledged: the rounds were too short to test anything"
     );
-    for (what, n) in [
-        ("APPENDs", t.appends_acked),
-        ("flag changes", t.stores_acked),
-        ("expunges", t.expunges_acked),
-        ("submissions", t.submissions_acked),
+    // Lower bounds that a loaded machine still meets: the point is that every kind ran.
+    for (what, n, least) in [
+        ("APPENDs", t.appends_acked, rounds / 4),
+        ("flag changes", t.stores_acked, rounds / 4),
+        ("expunges", t.expunges_acked, 1),
+        ("submissions", t.submissions_acked, rounds / 4),
     ] {
         assert!(
-            n >= rounds / 2,
+            n >= least,
             "only {n} {what} were acknowledged in {rounds} rounds: the load did not run"
         );
     }
