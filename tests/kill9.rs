@@ -1,25 +1,52 @@
 //! Process-level crash consistency (STYLE.md "Crash consistency of the store", 2): the real
-//! binary is killed with SIGKILL while clients deliver over SMTP, restarted on the same data
-//! folder, and what it stored is compared with what the clients were told. Also a clean
+//! binary is killed with SIGKILL at a random moment under mixed load, restarted on the same
+//! data folder, and what it stored is compared with what the clients were told. Also a clean
 //! shutdown (SIGTERM) in the middle of DATA.
 //!
-//! A message that got a 250 must be stored, exactly once per recipient and byte-identical below
-//! the trace headers. One that got no 250 may be stored (the commit landed, the reply did not),
-//! but then whole and for all its recipients. UIDs never go back, and `mailnook check` is clean
-//! after every restart.
+//! The load of each round, all at once: raw SMTP clients delivering to INBOX over the MX;
+//! imaplib APPENDing to, changing flags in and expunging from one mailbox per user (the only
+//! writer of that mailbox); smtplib submitting (STARTTLS, AUTH) to an outside domain whose
+//! exchanger refuses connections, so the queue keeps attempting and deferring
+//! (tests/kill9_clients/load.py prints when each command went out and when its OK came back).
+//!
+//! After every restart:
+//! - a delivery that got a 250 is stored, exactly once per recipient and byte-identical below
+//!   the trace headers; one that got no 250 may be stored (the commit landed, the reply did
+//!   not), but then whole and for all its recipients;
+//! - an APPEND that got its tagged OK is stored exactly once, byte-identical, at the UID its
+//!   APPENDUID named; one without may be stored at most once, with the flags it was sent with;
+//! - a message's flags are those of its last acknowledged STORE, or of the one in flight at the
+//!   kill; an acknowledged expunge stays done, and an expunged UID never comes back;
+//! - a submission that got a 250 is in the queue exactly once, one without at most once, and a
+//!   queued message stays queued (its exchanger never answers);
+//! - no mailbox holds a Message-ID twice; UIDVALIDITY never changes, UIDNEXT never goes back,
+//!   and a new message's UID is at least the UIDNEXT seen before;
+//! - `mailnook check` is clean, and before each restart the crash image's bodies, chunks and
+//!   queue rows agree (reference counts, due index).
+//!
+//! `KILL9_ROUNDS` sets the number of kills (default 8; README "Crash torture" runs 200),
+//! `KILL9_SEED` replays a run's printed seed.
 
 mod common;
 mod store_support;
 use common::*;
+use mailnook::dns::testserver::{TestRecord, TestServer, Zone};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
+/// The mailbox each user's IMAP client works on (the MX delivers to INBOX).
+const LOAD_BOX: &str = "Torture";
+/// Where submissions go: its exchanger refuses connections, so the queue defers them.
+const REMOTE: &str = "someone@remote.test";
 
 /// An SMTP client that reports failures instead of panicking: the server dies under it.
 struct Client {
@@ -130,6 +157,7 @@ fn message(tag: &str, len: usize) -> Vec<u8> {
 /// One message a client sent.
 #[derive(Debug, Clone)]
 struct Sent {
+    /// What was sent; emptied once a check after a restart has settled the message.
     body: Vec<u8>,
     rcpts: Vec<&'static str>,
     /// The reply to the end of data, if one arrived.
@@ -193,32 +221,94 @@ fn client_loop(addr: SocketAddr, name: String, log: Log, stop: Arc<AtomicBool>) 
     }
 }
 
-/// `mail list` of a user's INBOX: UID → subject.
-fn listing(data: &DataDir, user: &str) -> BTreeMap<u32, String> {
-    let out = String::from_utf8(data.cli_ok(&["mail", "list", user, "INBOX"])).unwrap();
+/// `mail list` of a user's mailbox: UID → (flags, subject).
+fn flagged_listing(data: &DataDir, user: &str, mailbox: &str) -> BTreeMap<u32, (u8, String)> {
+    let out = String::from_utf8(data.cli_ok(&["mail", "list", user, mailbox])).unwrap();
     out.lines()
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             assert_eq!(f.len(), 6, "listing line {l:?}");
-            (f[0].parse().expect("uid"), f[5].to_string())
+            (
+                f[0].parse().expect("uid"),
+                (flag_bits(f[3]), f[5].to_string()),
+            )
         })
         .collect()
+}
+
+/// `mail list` of a user's INBOX: UID → subject.
+fn listing(data: &DataDir, user: &str) -> BTreeMap<u32, String> {
+    flagged_listing(data, user, "INBOX")
+        .into_iter()
+        .map(|(uid, (_, subject))| (uid, subject))
+        .collect()
+}
+
+/// The system flags in the letters of `mailnook mail list` and tests/kill9_clients/load.py
+/// (`S` \Seen, `A` \Answered, `F` \Flagged, `D` \Deleted, `T` \Draft; `-` for none), as bits.
+const LETTERS: &str = "SAFDT";
+const DELETED: u8 = 1 << 3;
+
+fn flag_bits(letters: &str) -> u8 {
+    letters
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| {
+            1 << LETTERS
+                .find(c)
+                .unwrap_or_else(|| panic!("flag letter {c:?}"))
+        })
+        .fold(0, |a, b| a | b)
+}
+
+fn flag_letters(bits: u8) -> String {
+    let s: String = LETTERS
+        .chars()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, c)| c)
+        .collect();
+    if s.is_empty() { "-".into() } else { s }
 }
 
 /// What is known to be stored: user → UID → tag.
 type Stored = BTreeMap<&'static str, BTreeMap<u32, String>>;
 
 /// Compares the data folder with everything the clients sent; `known` is what earlier checks
-/// found and is extended. Returns how many stored copies were read in full.
-fn verify(data: &DataDir, log: &BTreeMap<String, Sent>, known: &mut Stored, when: &str) -> usize {
+/// found and is extended. With `uids` (the server is up), also each INBOX's UIDVALIDITY and
+/// UIDNEXT against the last ones seen. Returns how many stored copies were read in full.
+fn verify(
+    data: &DataDir,
+    log: &BTreeMap<String, Sent>,
+    known: &mut Stored,
+    pruned: &BTreeSet<(&'static str, u32)>,
+    mut uids: Option<(&Status, &mut UidState)>,
+    when: &str,
+) -> usize {
     let mut read = 0;
     for user in [ALICE, BOB] {
         let now = listing(data, user);
+        if let Some((status, state)) = uids.as_mut() {
+            state.entry((user, "INBOX")).or_default().advance(
+                status[&(user, "INBOX")],
+                &now,
+                when,
+                user,
+            );
+        }
         let before = known.entry(user).or_default();
         let max_before = before.keys().next_back().copied().unwrap_or(0);
-        // Nothing stored earlier vanished or changed its UID.
+        // Nothing stored earlier vanished or changed its UID, and what the test expunged
+        // stays expunged.
         for (uid, tag) in before.iter() {
+            if pruned.contains(&(user, *uid)) {
+                assert!(
+                    !now.contains_key(uid),
+                    "{when}: {user} UID {uid} ({tag}) is back after its acknowledged expunge"
+                );
+                continue;
+            }
             assert_eq!(
                 now.get(uid),
                 Some(tag),
@@ -240,6 +330,10 @@ fn verify(data: &DataDir, log: &BTreeMap<String, Sent>, known: &mut Stored, when
                 sent.rcpts.contains(&user),
                 "{when}: {subject} stored for {user}, who was not a recipient"
             );
+            assert!(
+                !sent.body.is_empty(),
+                "{when}: {user} UID {uid} holds {subject}, which an earlier check found stored"
+            );
             let stored = data.show(user, "INBOX", *uid);
             assert!(
                 strip_trace(&stored) == sent.body.as_slice(),
@@ -257,12 +351,16 @@ fn verify(data: &DataDir, log: &BTreeMap<String, Sent>, known: &mut Stored, when
         }
     }
     // Every acknowledged message is there for each recipient; any other is all or nothing.
+    let held: BTreeMap<&str, BTreeSet<&String>> = known
+        .iter()
+        .map(|(user, stored)| (*user, stored.values().collect()))
+        .collect();
     for (tag, sent) in log {
         let holders: Vec<&str> = sent
             .rcpts
             .iter()
             .copied()
-            .filter(|u| known[u].values().any(|t| t == tag))
+            .filter(|u| held[u].contains(tag))
             .collect();
         if sent.acked() {
             assert_eq!(
@@ -283,9 +381,581 @@ fn verify(data: &DataDir, log: &BTreeMap<String, Sent>, known: &mut Stored, when
     read
 }
 
+/// STATUS (UIDVALIDITY, UIDNEXT) of each user's INBOX and load mailbox.
+type Status = BTreeMap<(&'static str, &'static str), (u32, u32)>;
+/// What the last checks saw of each mailbox's UIDs.
+type UidState = BTreeMap<(&'static str, &'static str), Uids>;
+
+/// One mailbox's UIDs as the last check saw them.
+#[derive(Debug, Default)]
+struct Uids {
+    validity: Option<u32>,
+    next: u32,
+    seen: BTreeSet<u32>,
+}
+
+impl Uids {
+    /// Checks STATUS `(validity, next)` and the UIDs now in the mailbox against the last check
+    /// (RFC 9051 §2.3.1.1: UIDVALIDITY stays, UIDs only go up and are never reused), and
+    /// remembers them.
+    fn advance<V>(
+        &mut self,
+        (validity, next): (u32, u32),
+        now: &BTreeMap<u32, V>,
+        when: &str,
+        what: &str,
+    ) {
+        let v = *self.validity.get_or_insert(validity);
+        assert_eq!(v, validity, "{when}: {what}: UIDVALIDITY changed");
+        assert!(
+            next >= self.next,
+            "{when}: {what}: UIDNEXT went back from {} to {next}",
+            self.next
+        );
+        if let Some(max) = now.keys().next_back() {
+            assert!(
+                *max < next,
+                "{when}: {what}: UID {max} is not below UIDNEXT {next}"
+            );
+        }
+        for uid in now.keys() {
+            assert!(
+                self.seen.contains(uid) || *uid >= self.next,
+                "{when}: {what}: UID {uid} is new but below the earlier UIDNEXT {}",
+                self.next
+            );
+        }
+        self.next = next;
+        self.seen = now.keys().copied().collect();
+    }
+}
+
+/// The bytes tests/kill9_clients/load.py sends for `tag` (its `message`).
+fn load_message(tag: &str, size: usize) -> Vec<u8> {
+    let mut out = format!(
+        "From: Load <load@client.test>\r\nTo: load@example.test\r\nMessage-ID: <{tag}@client.test>\r\nSubject: {tag}\r\n\r\n"
+    );
+    let mut n = 0;
+    while out.len() < size {
+        let c = char::from(b'a' + (n % 26) as u8);
+        out.push_str(&format!("{tag} {n:06} {}\r\n", c.to_string().repeat(60)));
+        n += 1;
+    }
+    out.into_bytes()
+}
+
+/// tests/kill9_clients/load.py against `server`.
+fn load_py(server: &Server, args: &[&str]) -> Command {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kill9_clients/load.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .args(args)
+        .env("CA", server.cert())
+        .env("PASSWORD", PASSWORD)
+        .env("IMAPS_PORT", server.imaps().port().to_string())
+        .env("SUBMISSION_PORT", server.submission().port().to_string())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd
+}
+
+/// A load client running during a round; its event lines are collected as they come.
+struct Py {
+    child: Child,
+    lines: JoinHandle<Vec<String>>,
+    stderr: JoinHandle<String>,
+}
+
+impl Py {
+    fn spawn(server: &Server, args: &[&str]) -> Py {
+        let mut child = load_py(server, args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        Py {
+            child,
+            lines: std::thread::spawn(move || {
+                BufReader::new(out).lines().map_while(Result::ok).collect()
+            }),
+            stderr: std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = err.read_to_string(&mut s);
+                s
+            }),
+        }
+    }
+
+    /// Waits for the client to notice the server is gone; returns its event lines, which must
+    /// end with its `end` line.
+    fn finish(mut self, what: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{what}: the load client still runs 30 s after the kill");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let lines = self.lines.join().unwrap();
+        let err = self.stderr.join().unwrap();
+        assert!(
+            status.success() && lines.last().is_some_and(|l| l.starts_with("end ")),
+            "{what}: load client failed ({status}):\n{}\n{err}",
+            lines.join("\n")
+        );
+        lines
+    }
+}
+
+/// STATUS of each user's INBOX and load mailbox, through imaplib.
+fn status(server: &Server) -> Status {
+    let mut out = Status::new();
+    for user in [ALICE, BOB] {
+        let run = run_bounded(
+            &mut load_py(server, &["status", user, "INBOX", LOAD_BOX]),
+            Duration::from_secs(60),
+        );
+        let text = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "status: {text}{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        for line in text.lines() {
+            let w: Vec<&str> = line.split(' ').collect();
+            let mailbox = match w[2] {
+                "INBOX" => "INBOX",
+                _ => LOAD_BOX,
+            };
+            out.insert(
+                (user, mailbox),
+                (w[3].parse().unwrap(), w[4].parse().unwrap()),
+            );
+        }
+    }
+    out
+}
+
+/// Whether a message is gone by an expunge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    No,
+    /// Its expunge was sent and not acknowledged.
+    InFlight,
+    /// Its expunge got its tagged OK.
+    Yes,
+}
+
+/// A message of the load mailbox the model knows to be stored.
+#[derive(Debug)]
+struct Item {
+    tag: String,
+    size: usize,
+    /// Its flags after the last acknowledged change.
+    flags: u8,
+    /// Its flags if the change in flight at the kill landed.
+    maybe: Option<u8>,
+    gone: Gone,
+    /// Whether its bytes were compared with what was sent.
+    compared: bool,
+}
+
+/// An APPEND sent without its tagged OK yet.
+#[derive(Debug)]
+struct Pending {
+    size: usize,
+    flags: u8,
+}
+
+/// Counts of what the load did and the checks found.
+#[derive(Debug, Default)]
+struct Totals {
+    appends_acked: usize,
+    appends_unacked_stored: usize,
+    stores_acked: usize,
+    stores_unacked_landed: usize,
+    expunges_acked: usize,
+    submissions_acked: usize,
+    submissions_unacked_queued: usize,
+    copies_read: usize,
+    /// Messages the test expunged between rounds to keep the store small.
+    pruned: usize,
+    /// Queued messages the test deleted between rounds.
+    queue_deleted: usize,
+}
+
+/// The exact expected state of one user's load mailbox (its IMAP client is its only writer).
+struct LoadBox {
+    user: &'static str,
+    items: BTreeMap<u32, Item>,
+    pending: BTreeMap<String, Pending>,
+    /// UIDs expunged for good, and what they held.
+    expunged: BTreeMap<u32, String>,
+    uids: Uids,
+}
+
+impl LoadBox {
+    fn new(user: &'static str) -> LoadBox {
+        LoadBox {
+            user,
+            items: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            expunged: BTreeMap::new(),
+            uids: Uids::default(),
+        }
+    }
+
+    fn item(&mut self, uid: &str) -> &mut Item {
+        let uid: u32 = uid.parse().expect("uid");
+        self.items
+            .get_mut(&uid)
+            .unwrap_or_else(|| panic!("{}: the client used UID {uid}, unknown here", self.user))
+    }
+
+    /// Takes in one round's events of the IMAP client, in order.
+    fn apply(&mut self, lines: &[String], totals: &mut Totals) {
+        for line in lines {
+            let w: Vec<&str> = line.split(' ').collect();
+            match w[..] {
+                ["append-begin", tag, size, flags] => {
+                    let p = Pending {
+                        size: size.parse().unwrap(),
+                        flags: flag_bits(flags),
+                    };
+                    self.pending.insert(tag.to_string(), p);
+                }
+                ["append-ok", tag, uid] => {
+                    let p = self.pending.remove(tag).expect("append-ok after its begin");
+                    let uid: u32 = uid.parse().unwrap();
+                    assert!(
+                        uid >= self.uids.next && !self.items.contains_key(&uid),
+                        "{}: APPENDUID {uid} for {tag} reuses a UID (UIDNEXT was {})",
+                        self.user,
+                        self.uids.next
+                    );
+                    let item = Item {
+                        tag: tag.to_string(),
+                        size: p.size,
+                        flags: p.flags,
+                        maybe: None,
+                        gone: Gone::No,
+                        compared: false,
+                    };
+                    self.items.insert(uid, item);
+                    totals.appends_acked += 1;
+                }
+                ["store-begin", uid, sign, flags] => {
+                    let f = flag_bits(flags);
+                    let it = self.item(uid);
+                    it.maybe = Some(if sign == "+" {
+                        it.flags | f
+                    } else {
+                        it.flags & !f
+                    });
+                }
+                ["store-ok", uid] => {
+                    let it = self.item(uid);
+                    it.flags = it.maybe.take().expect("store-ok after its begin");
+                    totals.stores_acked += 1;
+                }
+                ["xuid-begin", uid] => self.item(uid).gone = Gone::InFlight,
+                ["xuid-ok", uid] => {
+                    self.item(uid).gone = Gone::Yes;
+                    totals.expunges_acked += 1;
+                }
+                // EXPUNGE takes every message flagged \Deleted: the client changes nothing else
+                // meanwhile, so the model's flags are exact here.
+                ["xall-begin"] => {
+                    for it in self.items.values_mut() {
+                        if it.gone == Gone::No && it.flags & DELETED != 0 {
+                            it.gone = Gone::InFlight;
+                        }
+                    }
+                }
+                ["xall-ok"] => {
+                    for it in self.items.values_mut() {
+                        if it.gone == Gone::InFlight {
+                            it.gone = Gone::Yes;
+                            totals.expunges_acked += 1;
+                        }
+                    }
+                }
+                ["end", ..] => {}
+                _ => panic!("{}: load client said {line:?}", self.user),
+            }
+        }
+    }
+
+    /// Compares the mailbox as stored (`mail list`) with the model, then makes the model what
+    /// was found: the outcome of whatever was in flight at the kill is known from here on.
+    fn verify(
+        &mut self,
+        data: &DataDir,
+        status: Option<(u32, u32)>,
+        totals: &mut Totals,
+        when: &str,
+    ) {
+        let user = self.user;
+        let now = flagged_listing(data, user, LOAD_BOX);
+        let mut tags = BTreeSet::new();
+        for (uid, (_, subject)) in &now {
+            assert!(
+                tags.insert(subject),
+                "{when}: {user} {LOAD_BOX} holds {subject} twice (UID {uid} and another)"
+            );
+            if let Some(tag) = self.expunged.get(uid) {
+                panic!(
+                    "{when}: {user} {LOAD_BOX}: expunged UID {uid} ({tag}) is back, holding {subject}"
+                );
+            }
+        }
+        let compare = |uid: u32, tag: &str, size: usize| {
+            let stored = data.show(user, LOAD_BOX, uid);
+            assert!(
+                stored == load_message(tag, size),
+                "{when}: {user} {LOAD_BOX} UID {uid} ({tag}) differs from what was appended ({} bytes stored, {size} sent)",
+                stored.len()
+            );
+        };
+        let mut expunged = Vec::new();
+        for (uid, it) in self.items.iter_mut() {
+            let tag = &it.tag;
+            match (now.get(uid), it.gone) {
+                (Some(_), Gone::Yes) => {
+                    panic!(
+                        "{when}: {user} {LOAD_BOX}: UID {uid} ({tag}) is back after its acknowledged expunge"
+                    )
+                }
+                (None, Gone::Yes | Gone::InFlight) => expunged.push(*uid),
+                (None, Gone::No) => panic!("{when}: {user} {LOAD_BOX}: UID {uid} ({tag}) is gone"),
+                (Some((flags, subject)), _) => {
+                    assert_eq!(subject, tag, "{when}: {user} {LOAD_BOX} UID {uid}");
+                    assert!(
+                        *flags == it.flags || it.maybe == Some(*flags),
+                        "{when}: {user} {LOAD_BOX} UID {uid} ({tag}) has flags {}, not the acknowledged {}{}",
+                        flag_letters(*flags),
+                        flag_letters(it.flags),
+                        it.maybe
+                            .map(|m| format!(" or the in-flight {}", flag_letters(m)))
+                            .unwrap_or_default()
+                    );
+                    if it.maybe.is_some() && *flags != it.flags {
+                        totals.stores_unacked_landed += 1;
+                    }
+                    it.flags = *flags;
+                    it.maybe = None;
+                    it.gone = Gone::No;
+                    if !it.compared {
+                        compare(*uid, tag, it.size);
+                        it.compared = true;
+                        totals.copies_read += 1;
+                    }
+                }
+            }
+        }
+        for uid in expunged {
+            let it = self.items.remove(&uid).unwrap();
+            self.expunged.insert(uid, it.tag);
+        }
+        // Anything else is an APPEND whose commit landed without its OK: whole, once, with the
+        // flags it was sent with, at a UID never used before.
+        for (uid, (flags, subject)) in &now {
+            if self.items.contains_key(uid) {
+                continue;
+            }
+            let p = self.pending.remove(subject).unwrap_or_else(|| {
+                panic!("{when}: {user} {LOAD_BOX} UID {uid} holds {subject:?}, which no APPEND in flight sent")
+            });
+            assert!(
+                *uid >= self.uids.next,
+                "{when}: {user} {LOAD_BOX}: {subject} got UID {uid}, below the earlier UIDNEXT {}",
+                self.uids.next
+            );
+            assert_eq!(
+                flag_letters(*flags),
+                flag_letters(p.flags),
+                "{when}: flags of unacknowledged {subject}"
+            );
+            compare(*uid, subject, p.size);
+            totals.copies_read += 1;
+            totals.appends_unacked_stored += 1;
+            let item = Item {
+                tag: subject.clone(),
+                size: p.size,
+                flags: p.flags,
+                maybe: None,
+                gone: Gone::No,
+                compared: true,
+            };
+            self.items.insert(*uid, item);
+        }
+        // The other APPENDs in flight never landed: their tags are unknown from here on.
+        self.pending.clear();
+        if let Some(status) = status {
+            self.uids
+                .advance(status, &now, when, &format!("{user} {LOAD_BOX}"));
+        }
+    }
+}
+
+impl LoadBox {
+    /// Past [`PRUNE_AT`] messages, expunges all but the newest [`PRUNE_KEEP`]; they count as
+    /// expunged with an acknowledgement from here on.
+    fn prune(&mut self, server: &Server, totals: &mut Totals) {
+        if self.items.len() <= PRUNE_AT {
+            return;
+        }
+        let uids: Vec<u32> = self.items.keys().copied().collect();
+        let uids = &uids[..uids.len() - PRUNE_KEEP];
+        prune(server, self.user, LOAD_BOX, uids);
+        for uid in uids {
+            self.items.get_mut(uid).unwrap().gone = Gone::Yes;
+        }
+        totals.pruned += uids.len();
+    }
+}
+
+/// The expected state of the outbound queue.
+#[derive(Default)]
+struct Queue {
+    /// Submitted tag → whether it got its 250 (tags found neither queued nor acknowledged are
+    /// dropped: they may never appear later).
+    sent: BTreeMap<String, bool>,
+    /// Queue id → the tag it holds.
+    ids: BTreeMap<String, String>,
+    /// Delivery attempts of each queued message, as `queue list` counts them.
+    tries: BTreeMap<String, u64>,
+    /// Delivery attempts of the messages deleted between rounds.
+    tries_deleted: u64,
+}
+
+impl Queue {
+    fn apply(&mut self, lines: &[String], totals: &mut Totals) {
+        for line in lines {
+            let w: Vec<&str> = line.split(' ').collect();
+            match w[..] {
+                ["submit-begin", tag] => {
+                    self.sent.insert(tag.to_string(), false);
+                }
+                ["submit-ok", tag] => {
+                    *self.sent.get_mut(tag).expect("submit-ok after its begin") = true;
+                    totals.submissions_acked += 1;
+                }
+                ["end", ..] => {}
+                _ => panic!("submission client said {line:?}"),
+            }
+        }
+    }
+
+    fn verify(&mut self, data: &DataDir, totals: &mut Totals, when: &str) {
+        let out = String::from_utf8(data.cli_ok(&["queue", "list"])).unwrap();
+        let mut now = BTreeMap::new();
+        if out.trim() != "queue is empty" {
+            for l in out.lines().skip(1) {
+                let f: Vec<&str> = l.split('\t').collect();
+                assert!(f.len() >= 7, "queue list line {l:?}");
+                now.insert(f[0].to_string(), f[3].parse::<u64>().expect("tries"));
+            }
+        }
+        for (id, tag) in &self.ids {
+            assert!(
+                now.contains_key(id),
+                "{when}: queued {tag} ({id}) left the queue, though its exchanger never answers"
+            );
+        }
+        for id in now.keys() {
+            if self.ids.contains_key(id) {
+                continue;
+            }
+            let show = String::from_utf8(data.cli_ok(&["queue", "show", id])).unwrap();
+            let tag = show
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or_else(|| panic!("{when}: queued {id} has no subject:\n{show}"))
+                .to_string();
+            let acked = *self.sent.get(&tag).unwrap_or_else(|| {
+                panic!("{when}: queued {id} holds {tag:?}, which no submission in flight sent")
+            });
+            assert!(
+                !self.ids.values().any(|t| *t == tag),
+                "{when}: {tag} is queued twice"
+            );
+            if !acked {
+                totals.submissions_unacked_queued += 1;
+            }
+            self.ids.insert(id.clone(), tag);
+        }
+        let queued: BTreeSet<&String> = self.ids.values().collect();
+        for (tag, acked) in &self.sent {
+            assert!(
+                !acked || queued.contains(tag),
+                "{when}: {tag} got a 250 at submission but is not queued"
+            );
+        }
+        self.sent.retain(|tag, _| queued.contains(tag));
+        self.tries = now;
+    }
+}
+
+/// Past this many messages in a mailbox, or messages queued, the test removes the ones it has
+/// verified between two rounds (expunged over IMAP, deleted with `queue delete`), so that a
+/// long run keeps its store, and the time each crash image takes to check, small.
+const PRUNE_AT: usize = 150;
+/// Messages of a load mailbox that pruning leaves for the next round's flag changes and
+/// expunges.
+const PRUNE_KEEP: usize = 40;
+
+/// Expunges `uids` from `user`'s `mailbox` over IMAP (tagged OKs checked by the script).
+fn prune(server: &Server, user: &str, mailbox: &str, uids: &[u32]) {
+    let mut args = vec!["prune".to_string(), user.to_string(), mailbox.to_string()];
+    args.extend(uids.iter().map(u32::to_string));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_bounded(&mut load_py(server, &args), Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "prune {user} {mailbox}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Queue {
+    /// Past [`PRUNE_AT`] queued messages, deletes the ones verified (`queue delete`); their
+    /// tags are then unknown, so one that came back would fail the next check.
+    fn prune(&mut self, data: &DataDir, totals: &mut Totals) {
+        if self.ids.len() <= PRUNE_AT {
+            return;
+        }
+        for (id, tag) in std::mem::take(&mut self.ids) {
+            data.cli_ok(&["queue", "delete", &id]);
+            self.sent.remove(&tag);
+            self.tries_deleted += self.tries.remove(&id).unwrap_or(0);
+            totals.queue_deleted += 1;
+        }
+    }
+
+    /// Delivery attempts counted so far.
+    fn attempts(&self) -> u64 {
+        self.tries_deleted + self.tries.values().sum::<u64>()
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.parse().unwrap_or_else(|_| panic!("{name} is a number")))
+}
+
 fn seed() -> u64 {
-    if let Ok(s) = std::env::var("MAILNOOK_KILL9_SEED") {
-        return s.parse().expect("MAILNOOK_KILL9_SEED is a number");
+    if let Some(s) = env_number("KILL9_SEED").or_else(|| env_number("MAILNOOK_KILL9_SEED")) {
+        return s;
     }
     let mut b = [0u8; 8];
     std::fs::File::open("/dev/urandom")
@@ -311,12 +981,35 @@ fn take_data(s: &mut Server) -> DataDir {
     )
 }
 
+/// A data folder whose submissions to `remote.test` are deferred for ever: the test DNS server
+/// names 127.0.0.1 as its exchanger, on a port nothing listens on, and the queue retries within
+/// seconds.
+fn torture_data(dns: &TestServer) -> DataDir {
+    let closed = TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let data = DataDir::new(&[ALICE, BOB]);
+    for (k, v) in [
+        ("dns.nameservers", dns.addr().to_string()),
+        ("queue.remote_port", closed.to_string()),
+        ("queue.retry_base_secs", "1".to_string()),
+        ("queue.retry_max_secs", "30".to_string()),
+    ] {
+        data.cli_ok(&["config", "set", k, &v]);
+    }
+    data
+}
+
 #[test]
 fn kill9_never_loses_an_acknowledged_message() {
-    const ROUNDS: usize = 8;
     const CLIENTS: usize = 2;
+    if !require_tool("python3") {
+        return;
+    }
+    let rounds = env_number("KILL9_ROUNDS").unwrap_or(8) as usize;
     let seed = seed();
-    eprintln!("kill9: seed {seed} (set MAILNOOK_KILL9_SEED to repeat)");
+    eprintln!("kill9: seed {seed} (set KILL9_SEED to repeat), {rounds} rounds (KILL9_ROUNDS)");
     let mut rng = seed | 1;
     let mut next = move || {
         rng ^= rng << 13;
@@ -327,11 +1020,29 @@ fn kill9_never_loses_an_acknowledged_message() {
     let started = Instant::now();
     let log: Log = Arc::default();
     let mut known = Stored::new();
-    let mut server = Server::start(&[ALICE, BOB]);
-    let mut copies_read = 0;
+    let dns = TestServer::start(
+        Zone::new()
+            .add("remote.test", TestRecord::Mx(10, "mx.remote.test".into()))
+            .add("mx.remote.test", TestRecord::A(Ipv4Addr::LOCALHOST)),
+    )
+    .expect("test DNS server");
+    let mut server = Server::serve(torture_data(&dns));
+    for user in [ALICE, BOB] {
+        let out = run_bounded(
+            &mut load_py(&server, &["create", user, LOAD_BOX]),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "create: {out:?}");
+    }
+    let mut boxes = [LoadBox::new(ALICE), LoadBox::new(BOB)];
+    let mut queue = Queue::default();
+    let mut uid_state = UidState::new();
+    let mut totals = Totals::default();
+    // INBOX messages the test expunged between rounds.
+    let mut pruned = BTreeSet::new();
     // Chunks of uploads a kill interrupted, found on disk before the restart removed them.
     let mut orphaned = 0;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|c| {
@@ -339,27 +1050,88 @@ fn kill9_never_loses_an_acknowledged_message() {
                 std::thread::spawn(move || client_loop(addr, format!("r{round}c{c}"), log, stop))
             })
             .collect();
-        // Kill at a random moment: sometimes early, mostly mid-stream.
-        let delay = Duration::from_millis(50 + next() % 700);
+        let imap: Vec<Py> = boxes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let (seed, prefix) = (next().to_string(), format!("r{round}i{i}"));
+                Py::spawn(&server, &["imap", b.user, LOAD_BOX, &seed, &prefix])
+            })
+            .collect();
+        let (seed, prefix) = (next().to_string(), format!("r{round}s"));
+        let submit = Py::spawn(&server, &["submit", ALICE, REMOTE, &seed, &prefix]);
+        // Kill at a random moment: sometimes before the clients are in, mostly mid-stream.
+        let delay = Duration::from_millis(100 + next() % 1200);
         std::thread::sleep(delay);
         server.kill9();
+        let killed = Instant::now();
         stop.store(true, Ordering::SeqCst);
         for c in clients {
             c.join().expect("client thread");
         }
+        for (b, py) in boxes.iter_mut().zip(imap) {
+            b.apply(
+                &py.finish(&format!("round {round} imap {}", b.user)),
+                &mut totals,
+            );
+        }
+        queue.apply(
+            &submit.finish(&format!("round {round} submit")),
+            &mut totals,
+        );
         let data = take_data(&mut server);
         let when = format!("kill -9 #{round} at {delay:?}, before the restart");
         let raw = raw_copy(&data, &when);
-        // What the last commit left: chunk rows only for bodies and for uploads marked unfinished.
+        // What the last commit left: chunk rows only for bodies and for uploads marked
+        // unfinished, reference counts that count message and queue rows.
         raw.assert_bodies_and_chunks(&when);
         orphaned += raw.upload_chunks();
+        let image = killed.elapsed();
+        let checks = Instant::now();
         server = Server::serve(data);
-        let log = log.lock().unwrap().clone();
-        copies_read += verify(
+        let restarted = checks.elapsed();
+        let when = format!("after kill -9 #{round} at {delay:?} (seed {seed})");
+        let status = status(&server);
+        let mut log = log.lock().unwrap();
+        totals.copies_read += verify(
             &server.data,
             &log,
             &mut known,
-            &format!("after kill -9 #{round} at {delay:?}"),
+            &pruned,
+            Some((&status, &mut uid_state)),
+            &when,
+        );
+        // Every message sent so far is now stored for all its recipients or never will be:
+        // its bytes are not needed again (a long run would otherwise hold them all).
+        for sent in log.values_mut() {
+            sent.body = Vec::new();
+        }
+        drop(log);
+        for b in &mut boxes {
+            let st = status[&(b.user, LOAD_BOX)];
+            b.verify(&server.data, Some(st), &mut totals, &when);
+        }
+        queue.verify(&server.data, &mut totals, &when);
+        // Keep the store small: what was verified may go (acknowledged, so it stays gone).
+        for (user, stored) in &known {
+            let live: Vec<u32> = stored
+                .keys()
+                .copied()
+                .filter(|uid| !pruned.contains(&(*user, *uid)))
+                .collect();
+            if live.len() > PRUNE_AT {
+                prune(&server, user, "INBOX", &live);
+                totals.pruned += live.len();
+                pruned.extend(live.into_iter().map(|uid| (*user, uid)));
+            }
+        }
+        for b in &mut boxes {
+            b.prune(&server, &mut totals);
+        }
+        queue.prune(&server.data, &mut totals);
+        eprintln!(
+            "kill9: round {round}: killed after {delay:?}, crash image checked in {image:?}, restarted in {restarted:?}, checked in {:?}",
+            checks.elapsed() - restarted
         );
     }
     // A clean stop keeps everything too.
@@ -367,28 +1139,66 @@ fn kill9_never_loses_an_acknowledged_message() {
     assert!(status.success(), "exit status {status}");
     let data = take_data(&mut server);
     let log = log.lock().unwrap().clone();
-    copies_read += verify(&data, &log, &mut known, "after the final SIGTERM");
+    let when = "after the final SIGTERM";
+    totals.copies_read += verify(&data, &log, &mut known, &pruned, None, when);
+    for b in &mut boxes {
+        b.verify(&data, None, &mut totals, when);
+    }
+    queue.verify(&data, &mut totals, when);
     // `check` ran on the stopped store, whose open removed what interrupted uploads left.
-    let raw = raw_copy(&data, "after the final SIGTERM");
-    raw.assert_closed_consistent("after the final SIGTERM");
+    let raw = raw_copy(&data, when);
+    raw.assert_closed_consistent(when);
     assert_eq!(
         raw.messages.len(),
-        known.values().map(BTreeMap::len).sum::<usize>()
+        known.values().map(BTreeMap::len).sum::<usize>() - pruned.len()
+            + boxes.iter().map(|b| b.items.len()).sum::<usize>()
     );
+    assert_eq!(raw.queue.len(), queue.ids.len());
     let acked = log.values().filter(|s| s.acked()).count();
     let unacked_stored = log
         .iter()
         .filter(|(tag, s)| !s.acked() && known[s.rcpts[0]].values().any(|t| t == *tag))
         .count();
+    let t = &totals;
     eprintln!(
-        "kill9: {ROUNDS} kills, {} messages sent, {acked} acknowledged and found, {unacked_stored} stored without a 250, {copies_read} stored copies compared byte for byte, {orphaned} chunks of interrupted uploads removed at restart, {:?}",
+        "kill9: {rounds} kills in {:?}, seed {seed}\n\
+         kill9: SMTP: {} messages sent, {acked} acknowledged and found, {unacked_stored} stored without a 250\n\
+         kill9: IMAP: {} APPENDs acknowledged and found, {} stored without their OK; {} flag changes acknowledged, {} in flight that landed; {} messages expunged with an acknowledged EXPUNGE / UID EXPUNGE, {} expunged UIDs never back\n\
+         kill9: queue: {} submissions acknowledged and queued, {} queued without a 250, {} queued in all, {} delivery attempts deferred\n\
+         kill9: {} stored copies compared byte for byte, {orphaned} chunks of interrupted uploads removed at restart; {} verified messages expunged and {} queued ones deleted between rounds to keep the store small",
+        started.elapsed(),
         log.len(),
-        started.elapsed()
+        t.appends_acked,
+        t.appends_unacked_stored,
+        t.stores_acked,
+        t.stores_unacked_landed,
+        t.expunges_acked,
+        boxes.iter().map(|b| b.expunged.len()).sum::<usize>(),
+        t.submissions_acked,
+        t.submissions_unacked_queued,
+        queue.ids.len() + t.queue_deleted,
+        queue.attempts(),
+        t.copies_read,
+        t.pruned,
+        t.queue_deleted,
     );
     assert!(
-        acked >= 2 * ROUNDS,
+        acked >= 2 * rounds,
         "only {acked} messages were acknowledged: the rounds were too short to test anything"
     );
+    // Lower bounds that a loaded machine still meets: the point is that every kind ran.
+    for (what, n, least) in [
+        ("APPENDs", t.appends_acked, rounds / 4),
+        ("flag changes", t.stores_acked, rounds / 4),
+        ("expunges", t.expunges_acked, 1),
+        ("submissions", t.submissions_acked, rounds / 4),
+    ] {
+        assert!(
+            n >= least,
+            "only {n} {what} were acknowledged in {rounds} rounds: the load did not run"
+        );
+    }
+    assert!(queue.attempts() > 0, "the queue never attempted a delivery");
 }
 
 #[test]

@@ -5,8 +5,8 @@
 
 use mailnook::codec::Dec;
 use mailnook::store::schema::{
-    BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, PARKED, SUBSCRIPTIONS, SUMMARIES,
-    TRAINING, UPLOADS, USER_BY_EMAIL, USERS, VANISHED,
+    BODIES, CHUNKS, MAILBOX_BY_NAME, MAILBOXES, MESSAGES, META, PARKED, QUEUE, QUEUE_DUE,
+    SUBSCRIPTIONS, SUMMARIES, TRAINING, UPLOADS, USER_BY_EMAIL, USERS, VANISHED,
 };
 use mailnook::store::{
     self, BodyRow, CHUNK_BYTES, Delivery, Done, LocalCopy, MailboxId, Op, Store, UserId,
@@ -297,6 +297,10 @@ pub struct Raw {
     pub subscriptions: BTreeSet<(u64, String)>,
     /// (user, seq) → (body, spam, time).
     pub training: BTreeMap<(u64, u64), (u64, bool, u64)>,
+    /// Queue id → (the body its row names, its next attempt).
+    pub queue: BTreeMap<u64, (u64, u64)>,
+    /// (next attempt, queue id) of the queue's due index.
+    pub queue_due: BTreeSet<(u64, u64)>,
 }
 
 /// The bytes of one chunk row; compared in full, but shown as their length and a fingerprint
@@ -337,6 +341,17 @@ fn decode_message_body(b: &[u8]) -> Option<u64> {
     let mut d = Dec(b);
     (d.u8()? == 1).then_some(())?;
     d.u64()
+}
+
+/// The body id and next attempt a queue row names (version 1, body id, sender, created, next
+/// attempt, then the rest).
+fn decode_queue_row(b: &[u8]) -> Option<(u64, u64)> {
+    let mut d = Dec(b);
+    (d.u8()? == 1).then_some(())?;
+    let body = d.u64()?;
+    d.string()?;
+    d.u64()?;
+    Some((body, d.u64()?))
 }
 
 impl Raw {
@@ -396,6 +411,12 @@ impl Raw {
             raw.subscriptions.insert((user, name.to_string()))
         });
         each!(TRAINING, |k, v| raw.training.insert(k.value(), v.value()));
+        each!(QUEUE, |k, v| {
+            let row = decode_queue_row(v.value())
+                .unwrap_or_else(|| panic!("queue row {} does not decode", k.value()));
+            raw.queue.insert(k.value(), row)
+        });
+        each!(QUEUE_DUE, |k, _v| raw.queue_due.insert(k.value()));
         raw
     }
 
@@ -424,9 +445,10 @@ impl Raw {
     /// the chunk rows are exactly `(body, 0..chunks)` of every body plus `(upload, 0..n)` of
     /// every `UPLOADS` row, nothing else, each exactly `CHUNK_BYTES`; an upload's id is never a
     /// body's; every upload row counts at least one chunk; a body's size is its prefix, chunks
-    /// and inline bytes; every body has a summary and every summary a body; and a body's `refs`
-    /// is the number of message rows naming it, 0 only for a body listed in `PARKED` (whose
-    /// deletion waits for a reader), and `PARKED` lists nothing else.
+    /// and inline bytes; every body has a summary and every summary a body; a body's `refs` is
+    /// the number of message and queue rows naming it, 0 only for a body listed in `PARKED`
+    /// (whose deletion waits for a reader), and `PARKED` lists nothing else; and the queue's due
+    /// index holds exactly one entry per queue row, its next attempt.
     pub fn assert_bodies_and_chunks(&self, when: &str) {
         let mut want: BTreeSet<(u64, u32)> = BTreeSet::new();
         for (id, b) in &self.bodies {
@@ -464,6 +486,15 @@ impl Raw {
             );
             *uses.entry(*body).or_default() += 1;
         }
+        for (id, (body, _)) in &self.queue {
+            assert!(
+                self.bodies.contains_key(body),
+                "{when}: queue row {id:x} names missing body {body}"
+            );
+            *uses.entry(*body).or_default() += 1;
+        }
+        let due: BTreeSet<(u64, u64)> = self.queue.iter().map(|(id, (_, n))| (*n, *id)).collect();
+        assert_eq!(due, self.queue_due, "{when}: the queue's due index");
         for (id, b) in &self.bodies {
             assert_eq!(
                 b.refs == 0,
