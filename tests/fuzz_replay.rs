@@ -37,6 +37,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("http_request", mailnook::fuzz::fuzz_http_request),
     ("dkim_verify", mailnook::fuzz::fuzz_dkim_verify),
     ("dmarc_record", mailnook::fuzz::fuzz_dmarc_record),
+    ("dns_response", mailnook::fuzz::fuzz_dns_response),
     ("spf_record", mailnook::fuzz::fuzz_spf_record),
     ("spam_tokens", mailnook::fuzz::fuzz_spam_tokens),
     (
@@ -140,6 +141,11 @@ fn imap_parsers() {
 #[test]
 fn imap_mutf7() {
     replay("imap_mutf7");
+}
+
+#[test]
+fn dns_response() {
+    replay("dns_response");
 }
 
 #[test]
