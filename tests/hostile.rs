@@ -1,11 +1,12 @@
 //! Hostile clients on every port of the real binary, over raw sockets: slowloris (silent and
-//! dribbling clients), megabyte command lines, TLS handshake garbage, half-open connections,
-//! login brute force across IMAP and POP3, IMAP literal floods, BDAT floods and a 2000-connection
-//! flood over SMTP, IMAP and POP3. Every test sets short timeouts with `config set` before the
-//! server starts, asserts the protocol's exact reply where it defines one, and checks that the
-//! server still answers a fresh client afterwards. The MX-only attacks (connection caps, DATA
-//! timeouts, STARTTLS injection) are in `tests/smtp_attacks.rs`, submission AUTH brute force in
-//! `tests/submission_attacks.rs`.
+//! dribbling clients; silent ones on the implicit-TLS ports too), megabyte command lines, TLS
+//! handshake garbage, half-open connections and clients whose unread answers block the server's
+//! writes, login brute force across IMAP, POP3 and the web page, IMAP literal floods, BDAT
+//! floods and a 2000-connection flood over SMTP, IMAP and POP3. Every test sets short timeouts
+//! with `config set` before the server starts, asserts the protocol's exact reply where it
+//! defines one, and checks that the server still answers a fresh client afterwards. The MX-only
+//! attacks (connection caps, DATA timeouts, STARTTLS injection) are in `tests/smtp_attacks.rs`,
+//! submission AUTH brute force in `tests/submission_attacks.rs`.
 
 mod common;
 use common::*;
@@ -383,6 +384,23 @@ fn tls_handshake_garbage_is_closed_on_every_tls_port() {
         ("truncated ClientHello", TRUNCATED_HELLO.to_vec()),
         ("SSLv2 hello", SSLV2_HELLO.to_vec()),
     ];
+    // Clients that open a TLS port and say nothing are closed at the handshake deadline
+    // (src/conn/mod.rs HANDSHAKE_SECS, 30 s), without a byte.
+    let silent: Vec<_> = implicit
+        .iter()
+        .map(|&addr| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(addr);
+                c.stream
+                    .set_read_timeout(Some(Duration::from_secs(45)))
+                    .unwrap();
+                let start = Instant::now();
+                let mut rest = Vec::new();
+                let _ = c.reader.read_to_end(&mut rest);
+                (addr, start.elapsed(), rest)
+            })
+        })
+        .collect();
     for addr in implicit {
         for (what, bytes) in &garbage {
             garbage_is_closed(Raw::connect(addr), bytes, &format!("{addr} {what}"));
@@ -411,6 +429,14 @@ fn tls_handshake_garbage_is_closed_on_every_tls_port() {
     all_ports_answer(&s);
     for addr in implicit {
         tls_handshake_works(&s, addr);
+    }
+    for t in silent {
+        let (addr, waited, rest) = t.join().expect("silent client");
+        assert!(
+            waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+            "silent client on {addr} closed after {waited:?}"
+        );
+        assert!(rest.is_empty(), "{addr} sent {rest:?} to a silent client");
     }
     s.assert_alive();
 }
@@ -442,6 +468,52 @@ fn half_open_connections_do_not_starve_others_and_are_freed_by_timeout() {
         .collect();
     drop(fresh);
     drop(held);
+    s.assert_alive();
+}
+
+#[test]
+fn clients_that_never_read_are_dropped_when_output_blocks() {
+    // Each client pipelines 100 000 EHLOs (800 KB) and reads nothing: their answers (about 20 MB
+    // each) fill the socket buffers, the server's write waits, and smtp.command_timeout_secs
+    // (5 s, also the write deadline) ends the connection.
+    const CLIENTS: usize = 4;
+    let mut s = server_with(SHORT_TIMEOUTS);
+    let before = rss_kib(&s);
+    let started = Instant::now();
+    let flood = b"EHLO client.test\r\n".repeat(100_000);
+    let writers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let flood = flood.clone();
+            let mut t = Raw::connect(s.mx()).stream;
+            t.set_write_timeout(Some(Duration::from_secs(40))).unwrap();
+            std::thread::spawn(move || {
+                let result = t.write_all(&flood);
+                // Keep the socket open (and unread) until the server gives up on it.
+                while result.is_ok() && t.write(b"\r\n").is_ok() {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                result.map_err(|e| e.kind())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    all_ports_answer(&s);
+    let blocked = rss_kib(&s);
+    for w in writers {
+        // The server closed: the write fails (reset or broken pipe) instead of completing.
+        let _ = w.join().expect("writer");
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(30),
+        "blocked clients held for {took:?}"
+    );
+    all_ports_answer(&s);
+    println!("blocked output: server RSS {before} KiB before, {blocked} KiB while blocked");
+    assert!(
+        blocked < before + 16 * 1024,
+        "RSS grew from {before} KiB to {blocked} KiB"
+    );
     s.assert_alive();
 }
 
@@ -488,23 +560,7 @@ fn login_brute_force_blocks_the_client_on_imap_and_pop3_even_with_the_right_pass
         pop.cmd(&format!("AUTH PLAIN {}", plain(PASSWORD))),
         POP3_BLOCKED
     );
-    // Every failure is in the log (read as the server writes it), with the account, never the
-    // password.
-    let logged = format!("auth failed ip=127.0.0.1 user=\"{ALICE}\"");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while s.log().matches(&logged).count() < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "failures not logged:\n{}",
-            tail(&s.log(), 40)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let log = s.log();
-    assert!(
-        !log.contains("wrong-") && !log.contains(PASSWORD),
-        "a password was logged"
-    );
+    failures_logged_without_passwords(&s, 4);
     s.assert_alive();
     drop(s);
     // Failures over POP3 (USER/PASS and AUTH PLAIN) block IMAP too.
@@ -526,11 +582,42 @@ fn login_brute_force_blocks_the_client_on_imap_and_pop3_even_with_the_right_pass
         imap.cmd(&format!("c1 LOGIN {ALICE} {PASSWORD}")),
         format!("c1 {IMAP_BLOCKED}")
     );
+    failures_logged_without_passwords(&s, 4);
+    s.assert_alive();
+}
+
+/// Waits until the log (read as the server writes it) holds `n` failed logins of alice from
+/// loopback, and asserts no password (`wrong-N` or the right one) appears in it.
+fn failures_logged_without_passwords(s: &Server, n: usize) {
+    let logged = format!("auth failed ip=127.0.0.1 user=\"{ALICE}\"");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.log().matches(&logged).count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "failures not logged:\n{}",
+            tail(&s.log(), 40)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let log = s.log();
     assert!(
         !log.contains("wrong-") && !log.contains(PASSWORD),
         "a password was logged"
     );
+}
+
+#[test]
+fn web_login_brute_force_is_blocked_and_logged_without_the_password() {
+    if !require_tool("python3") {
+        return;
+    }
+    let mut s = server_with(&[
+        ("auth.max_failures_per_ip", "4"),
+        ("auth.delay_base_ms", "10"),
+        ("auth.delay_max_ms", "40"),
+    ]);
+    web_scenario(&s, "login_brute_force", &[]);
+    failures_logged_without_passwords(&s, 4);
     s.assert_alive();
 }
 
