@@ -180,6 +180,16 @@ fn rss_kib(s: &Server) -> u64 {
         .expect("VmRSS")
 }
 
+/// Asserts the server's RSS is at most `max_kib` above `before`, and prints both.
+fn rss_grew_at_most(s: &Server, what: &str, before: u64, max_kib: u64) {
+    let now = rss_kib(s);
+    println!("{what}: server RSS {before} KiB before, {now} KiB now");
+    assert!(
+        now < before + max_kib,
+        "{what}: RSS grew from {before} KiB to {now} KiB"
+    );
+}
+
 /// Asserts a fresh client on every plaintext port is greeted (the server still answers).
 fn all_ports_answer(s: &Server) {
     for port in PLAIN_PORTS {
@@ -301,13 +311,8 @@ fn megabyte_command_lines_are_refused_without_memory_growth() {
         }
     }
     all_ports_answer(&s);
-    let after = rss_kib(&s);
-    println!("megabyte lines: server RSS {before} KiB before, {after} KiB after");
     // Twelve megabytes went in; bounded buffers keep the growth to allocator noise.
-    assert!(
-        after < before + 8 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
+    rss_grew_at_most(&s, "megabyte lines", before, 8 * 1024);
     s.assert_alive();
 }
 
@@ -489,7 +494,7 @@ fn clients_that_never_read_are_dropped_when_output_blocks() {
             std::thread::spawn(move || {
                 let result = t.write_all(&flood);
                 // Keep the socket open (and unread) until the server gives up on it.
-                while result.is_ok() && t.write(b"\r\n").is_ok() {
+                while result.is_ok() && t.write(b"NOOP\r\n").is_ok() {
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 result.map_err(|e| e.kind())
@@ -498,22 +503,18 @@ fn clients_that_never_read_are_dropped_when_output_blocks() {
         .collect();
     std::thread::sleep(Duration::from_secs(1));
     all_ports_answer(&s);
-    let blocked = rss_kib(&s);
+    rss_grew_at_most(&s, "blocked output", before, 16 * 1024);
     for w in writers {
-        // The server closed: the write fails (reset or broken pipe) instead of completing.
+        // The writer ends only when the server has closed the connection.
         let _ = w.join().expect("writer");
     }
     let took = started.elapsed();
     assert!(
-        took < Duration::from_secs(30),
-        "blocked clients held for {took:?}"
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(30),
+        "blocked clients dropped after {took:?}, want the 5 s write deadline"
     );
+    println!("blocked output: clients dropped after {took:?}");
     all_ports_answer(&s);
-    println!("blocked output: server RSS {before} KiB before, {blocked} KiB while blocked");
-    assert!(
-        blocked < before + 16 * 1024,
-        "RSS grew from {before} KiB to {blocked} KiB"
-    );
     s.assert_alive();
 }
 
@@ -652,12 +653,7 @@ fn imap_literal_floods_are_refused_without_being_read() {
         c.cmd("a6 NOOP").starts_with("a6 OK"),
         "in step after the literals"
     );
-    let after = rss_kib(&s);
-    println!("literal floods: server RSS {before} KiB before, {after} KiB after");
-    assert!(
-        after < before + 8 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
+    rss_grew_at_most(&s, "literal floods", before, 8 * 1024);
     s.assert_alive();
 }
 
