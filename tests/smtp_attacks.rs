@@ -24,16 +24,6 @@ fn server_with(settings: &[(&str, &str)]) -> Server {
     Server::serve(data)
 }
 
-/// Lets this process hold a few thousand sockets (the server raises its own limit).
-fn raise_open_file_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut lim = getrlimit(Resource::Nofile);
-    if lim.current.is_some_and(|c| c < 4096) {
-        lim.current = Some(lim.maximum.map_or(8192, |m| m.min(8192)));
-        setrlimit(Resource::Nofile, lim).expect("raise RLIMIT_NOFILE");
-    }
-}
-
 /// One CRLF line from a fresh connection, or what went wrong.
 fn first_line(stream: &TcpStream) -> String {
     let mut r = BufReader::new(stream);

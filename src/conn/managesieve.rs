@@ -6,10 +6,12 @@
 //! Invariants: a script is stored only after it compiled, and OK is sent only after the store's
 //! commit; every change goes through `Store::call` (the writer thread) and every read of a script
 //! through the blocking pool, so the executor never waits on the database; a session reaches only
-//! the scripts of the user it authenticated as; logs carry names, never passwords or script text.
+//! the scripts of the user it authenticated as; logs carry names, never passwords or script text;
+//! a command (literals included) must arrive whole within `managesieve.timeout_secs` of its first
+//! byte (slowloris).
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, Input, loggable, read_some, send_output, with_timeout};
+use super::{ConnError, ConnId, Input, ReadClock, loggable, read_some, send_output, with_timeout};
 use crate::auth::{AuthFailure, Authenticator, Principal, Secret, decode_plain};
 use crate::config::Config;
 use crate::proto::line::Exchange;
@@ -54,6 +56,8 @@ struct Conn {
     ctx: ManageSieveContext,
     limits: sieve::Limits,
     principal: Option<Principal>,
+    /// The read deadline: the whole command line within the timeout of its first byte.
+    clock: ReadClock,
 }
 
 /// Serves one ManageSieve connection until it ends.
@@ -68,12 +72,15 @@ pub async fn serve(stream: Stream, ctx: ManageSieveContext) -> Result<(), ConnEr
         extensions: sieve::EXTENSIONS.to_string(),
         max_redirects: limits.max_redirects,
     });
+    let timeout = Duration::from_secs(ctx.config.managesieve_timeout_secs);
+    let clock = ReadClock::new(timeout, timeout, 0);
     let mut conn = Conn {
         stream,
         session,
         ctx,
         limits,
         principal: None,
+        clock,
     };
     let result = drive(&mut conn).await;
     let _ = with_timeout(Duration::from_secs(5), conn.stream.close()).await;
@@ -92,7 +99,10 @@ impl Conn {
     }
 
     async fn read(&mut self, buf: &mut [u8]) -> Input {
-        let limit = Duration::from_secs(self.ctx.config.managesieve_timeout_secs);
+        // A command line must arrive whole within the timeout of its first byte, so a client
+        // dribbling bytes cannot hold the connection (slowloris).
+        let partial = self.session.buffered_input() > 0;
+        let limit = self.clock.limit(false, partial);
         read_some(&mut self.stream, buf, limit, &self.ctx.shutdown).await
     }
 

@@ -6,10 +6,11 @@
 //! Invariants: the maildrop (INBOX) is held by at most one POP3 session per user (a second gets
 //! `-ERR [IN-USE]`, RFC 2449 §8.1.1), released when the connection ends however it ends;
 //! messages are removed only after QUIT, in one store commit, as an expunge IMAP sessions see;
-//! POP3 never changes flags; a message is streamed in store-sized pieces, never held whole.
+//! POP3 never changes flags; a message is streamed in store-sized pieces, never held whole; a
+//! command line must arrive whole within `pop3.timeout_secs` of its first byte (slowloris).
 
 use super::stream::Stream;
-use super::{ConnError, ConnId, Input, loggable, read_some, send_output, with_timeout};
+use super::{ConnError, ConnId, Input, ReadClock, loggable, read_some, send_output, with_timeout};
 use crate::auth::{AuthFailure, Authenticator, Principal, Secret, decode_plain};
 use crate::config::Config;
 use crate::proto::line::Exchange;
@@ -82,6 +83,8 @@ struct Conn {
     session: Pop3Session,
     ctx: Pop3Context,
     inbox: Option<Inbox>,
+    /// The read deadline: the whole command line within the timeout of its first byte.
+    clock: ReadClock,
 }
 
 /// Serves one POP3 connection until it ends.
@@ -99,11 +102,14 @@ pub async fn serve(stream: Stream, ctx: Pop3Context) -> Result<(), ConnError> {
         plaintext_auth: cfg.pop3_plaintext_loopback && ctx.peer.ip().is_loopback(),
         expire_days: cfg.pop3_expire_days,
     });
+    let timeout = Duration::from_secs(ctx.config.pop3_timeout_secs);
+    let clock = ReadClock::new(timeout, timeout, 0);
     let mut conn = Conn {
         stream,
         session,
         ctx,
         inbox: None,
+        clock,
     };
     let result = drive(&mut conn).await;
     let _ = with_timeout(Duration::from_secs(5), conn.stream.close()).await;
@@ -130,7 +136,10 @@ impl Conn {
     }
 
     async fn read(&mut self, buf: &mut [u8]) -> Input {
-        let limit = Duration::from_secs(self.ctx.config.pop3_timeout_secs);
+        // A command line must arrive whole within the timeout of its first byte, so a client
+        // dribbling bytes cannot hold the connection (slowloris).
+        let partial = self.session.buffered_input() > 0;
+        let limit = self.clock.limit(false, partial);
         read_some(&mut self.stream, buf, limit, &self.ctx.shutdown).await
     }
 }

@@ -464,7 +464,7 @@ async fn accept_loop(
                 .try_admit(peer.ip(), cfg.net_max_conns, cfg.net_max_conns_per_ip)
         else {
             log::info!("cid={cid} refused ip={}: connection limit", peer.ip());
-            ex.spawn(refuse(tcp)).detach();
+            ex.spawn(refuse(tcp, role)).detach();
             continue;
         };
         let shared = shared.clone();
@@ -623,10 +623,34 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
 }
 
 /// Tells a client over the connection limit to come back later (RFC 5321 §3.1: 421).
-async fn refuse(mut tcp: Async<std::net::TcpStream>) {
+/// Turns away a connection over the caps with the role's own "too busy" reply, then closes:
+/// SMTP `421 4.7.0` (RFC 5321 §3.8), an IMAP `BYE` greeting with `[UNAVAILABLE]` (RFC 9051
+/// §7.1.5, RFC 5530), POP3 `-ERR [SYS/TEMP]` (RFC 2449 §8.1.2, RFC 3206), a ManageSieve
+/// `BYE (TRYLATER)` (RFC 5804 §1.3) and HTTP 503. On the implicit-TLS ports, where plaintext
+/// would be read as a broken handshake, the connection is closed without a word.
+async fn refuse(mut tcp: Async<std::net::TcpStream>, role: Role) {
     let mut out = Vec::new();
-    crate::proto::smtp::reply::r::TOO_MANY_CONNS.write_to(&mut out);
-    let _ = crate::conn::with_timeout(Duration::from_secs(5), tcp.write_all(&out)).await;
+    match role {
+        Role::Mx | Role::Submission => {
+            crate::proto::smtp::reply::r::TOO_MANY_CONNS.write_to(&mut out)
+        }
+        Role::Imap => {
+            out.extend_from_slice(b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
+        }
+        Role::Pop3 => {
+            out.extend_from_slice(b"-ERR [SYS/TEMP] Too many connections, try again later\r\n")
+        }
+        Role::ManageSieve => out.extend_from_slice(
+            b"BYE (TRYLATER) \"Too many connections, try again later\"\r\n",
+        ),
+        Role::Web => out.extend_from_slice(
+            b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ),
+        Role::Submissions | Role::Imaps | Role::Pop3s | Role::WebTls => {}
+    }
+    if !out.is_empty() {
+        let _ = crate::conn::with_timeout(Duration::from_secs(5), tcp.write_all(&out)).await;
+    }
 }
 
 async fn control_loop(shared: Rc<Shared>, listener: Async<UnixListener>) {

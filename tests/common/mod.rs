@@ -734,3 +734,35 @@ pub fn boxes_on(s: &Server, cmd: &str, user: &str, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     boxes(&args)
 }
+
+/// Lets this process hold a few thousand sockets (the server raises its own limit).
+pub fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current.is_some_and(|c| c < 4096) {
+        lim.current = Some(lim.maximum.map_or(8192, |m| m.min(8192)));
+        setrlimit(Resource::Nofile, lim).expect("raise RLIMIT_NOFILE");
+    }
+}
+
+/// Base64 (RFC 4648 §4, with padding) of `bytes`, for SASL exchanges.
+pub fn b64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

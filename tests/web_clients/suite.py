@@ -1034,6 +1034,22 @@ def tls_files_upload():
     eq(status, 200, "back to self-signed")
 
 
+
+@scenario
+def login_brute_force():
+    """Past auth.max_failures_per_ip (4, set by tests/hostile.rs) the login page answers 429 even
+    for the right password, and IMAP from the same address is refused too."""
+    b = Browser()
+    for i in range(1, 5):
+        status, _, text = b.post("/login", {"email": "alice@example.test", "password": "wrong-%d" % i})
+        eq(status, 200, "failure %d" % i)
+        check("Wrong address or password" in text, "refused %d" % i, text[-600:])
+    status, headers, text = b.post("/login", {"email": "alice@example.test", "password": PASSWORD})
+    eq(status, 429, "the right password while blocked")
+    eq(headers.get("Retry-After"), "60", "Retry-After")
+    check("try again later" in text and "mn_session" not in b.cookies, "blocked", text[-600:])
+    check(not imap_login("alice@example.test", PASSWORD), "IMAP from the same address is blocked")
+
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
     print("scenario %s passed" % sys.argv[1])
