@@ -2,7 +2,7 @@
 """Memory soak: mailnook under mixed load for a long time, its RSS sampled and plotted.
 
     cargo build --release --target x86_64-unknown-linux-musl
-    python3 bench/soak.py [--minutes 30] [--interval 10] [--binary PATH] [--out DIR]
+    python3 bench/soak.py [--minutes 30] [--interval 10] [--binary PATH] [--out DIR] [--set KEY=VALUE]...
 
 Starts a release mailnook (by default the static musl build, the kind the boards and the SD image
 run; a glibc build keeps freed argon2 buffers in per-thread arenas, see README "Performance") on port base 21000 in a fresh data folder (domain peer.test, users
@@ -83,6 +83,8 @@ def main():
     ap.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
                                                      "x86_64-unknown-linux-musl", "release", "mailnook"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "soak"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for the data folder (mailnook config set), e.g. store.cache_bytes=1048576")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     data = tempfile.mkdtemp(prefix="mn-soak-")
@@ -92,6 +94,8 @@ def main():
         subprocess.run([mn, *args, "--data", data], check=True, input=stdin, capture_output=True, text=True)
     cli("init", "--domain", "peer.test", "--hostname", "localhost")
     cli("config", "set", "net.max_conns_per_ip", "1000")
+    for kv in a.set:
+        cli("config", "set", *kv.split("=", 1))
     for n in range(1, USERS + 1):
         cli("user", "add", "bench%d@peer.test" % n, "--password", "benchpass")
     log = open(os.path.join(a.out, "server.log"), "w")
