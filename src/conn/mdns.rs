@@ -63,10 +63,13 @@ pub struct HostNet {
     /// Of those, each one holding an IPv4 address of its own connected network: the address
     /// it sends to the group from. In the order of `links`.
     pub link_v4: Vec<(String, Ipv4Addr)>,
+    /// Where the route to 224.0.0.251 leaves from, if there is one.
+    pub group_route: Option<Ipv4Addr>,
 }
 
 impl HostNet {
-    /// Reads the host's interfaces (blocking: file reads; run it on the blocking pool).
+    /// Reads the host's interfaces and the group's route (blocking: file reads and socket
+    /// calls; run it on the blocking pool).
     pub fn read() -> HostNet {
         let text = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let mut links = Vec::new();
@@ -92,6 +95,7 @@ impl HostNet {
             v6: parse_if_inet6(&text("/proc/net/if_inet6")),
             links,
             link_v4: Vec::new(),
+            group_route: route_source(GROUP_V4),
         };
         net.link_v4 = net.link_addresses(group_source);
         net
@@ -409,7 +413,7 @@ async fn announce(
             }
         }
         // The address the group is reached from: the interface announcements go out on.
-        let local = net.announce_from(route_source(GROUP_V4));
+        let local = net.announce_from(net.group_route);
         let addrs = local.map(|l| net.addresses(l)).unwrap_or_default();
         {
             let mut st = state.borrow_mut();
@@ -482,6 +486,7 @@ mod tests {
             v6: parse_if_inet6(INET6),
             links: vec![],
             link_v4: vec![],
+            group_route: None,
         }
     }
 
