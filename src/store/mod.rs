@@ -246,6 +246,7 @@ impl Error {
     pub(crate) fn fault(&self) -> Error {
         match self {
             Error::Full(m) => Error::Full(m.clone()),
+            Error::Io(m) => Error::Io(m.clone()),
             other => Error::Io(other.to_string()),
         }
     }

@@ -424,9 +424,15 @@ pub(super) fn run(
                 }
                 state.pins.reset();
                 let Some(path) = &reopen else {
-                    // A caller-supplied backend cannot be reopened: stop taking writes.
+                    // A caller-supplied backend cannot be reopened: stop taking writes, and
+                    // refuse what is already queued (the store's own sender keeps the channel,
+                    // and the requests in it, alive: their callers would wait forever).
                     if let Some(s) = shared.upgrade() {
                         *s.db.write().expect("not poisoned") = None;
+                    }
+                    rx.close();
+                    while let Ok(r) = rx.try_recv() {
+                        let _ = r.reply.try_send(Err(refusal()));
                     }
                     break 'serve;
                 };
