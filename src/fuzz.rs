@@ -32,6 +32,7 @@ mod smtp_client;
 mod spam;
 mod spf;
 mod srs;
+mod store;
 pub use acme::fuzz_acme_response;
 pub use autodiscover_request::fuzz_autodiscover_request;
 pub use dkim_verify::fuzz_dkim_verify;
@@ -52,6 +53,7 @@ pub use smtp_client::fuzz_smtp_client;
 pub use spam::fuzz_spam_tokens;
 pub use spf::fuzz_spf_record;
 pub use srs::fuzz_srs_address;
+pub use store::fuzz_store_ops;
 
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
 use crate::message::mime::{MimeLimits, MimeParser};

@@ -31,6 +31,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("sieve_script", mailnook::fuzz::fuzz_sieve_script),
     ("mbox_reader", mailnook::fuzz::fuzz_mbox_reader),
     ("srs_address", mailnook::fuzz::fuzz_srs_address),
+    ("store_ops", mailnook::fuzz::fuzz_store_ops),
     ("smtp_client", mailnook::fuzz::fuzz_smtp_client),
     ("submission_header", mailnook::fuzz::fuzz_submission_header),
     ("dsn", mailnook::fuzz::fuzz_dsn),
@@ -151,6 +152,11 @@ fn dns_response() {
 #[test]
 fn srs_address() {
     replay("srs_address");
+}
+
+#[test]
+fn store_ops() {
+    replay("store_ops");
 }
 
 #[test]
