@@ -289,6 +289,13 @@ pub const SPECS: &[Spec] = &[
         "connections open at once from one client address",
     ),
     int(
+        "net.tls_handshake_secs",
+        "30",
+        5,
+        300,
+        "time allowed for a client's TLS handshake (implicit TLS ports, STARTTLS, STLS), in all",
+    ),
+    int(
         "store.cache_bytes",
         "8388608",
         65_536,
@@ -1127,6 +1134,8 @@ pub struct Config {
     pub net_max_conns: usize,
     /// Connections at once per client address.
     pub net_max_conns_per_ip: usize,
+    /// Deadline of a client's TLS handshake.
+    pub net_tls_handshake: std::time::Duration,
     /// redb cache size in bytes.
     pub store_cache_bytes: usize,
     /// Group-commit window in milliseconds.
@@ -1347,6 +1356,7 @@ impl Config {
             managesieve_timeout_secs: num("managesieve.timeout_secs"),
             net_max_conns: num("net.max_conns") as usize,
             net_max_conns_per_ip: num("net.max_conns_per_ip") as usize,
+            net_tls_handshake: std::time::Duration::from_secs(num("net.tls_handshake_secs")),
             store_cache_bytes: num("store.cache_bytes") as usize,
             store_commit_window_ms: num("store.commit_window_ms"),
             store_min_free_bytes: num("store.min_free_bytes"),

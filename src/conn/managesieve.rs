@@ -136,7 +136,8 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                     return Ok(());
                 };
                 let plain = std::mem::replace(&mut conn.stream, Stream::Upgrading);
-                conn.stream = super::tls_handshake(plain, config).await?;
+                let limit = conn.ctx.config.net_tls_handshake;
+                conn.stream = super::tls_handshake(plain, config, limit).await?;
                 conn.session.tls_started();
             }
             Event::AuthPlain(b64) => match decode_plain(&b64) {

@@ -107,18 +107,17 @@ pub async fn send_output(
     with_timeout(limit, stream.flush()).await
 }
 
-/// Longest server-side TLS handshake allowed.
-const HANDSHAKE_SECS: u64 = 30;
-
-/// The server side of a TLS handshake (implicit TLS, or after STARTTLS/STLS), with a deadline.
+/// The server side of a TLS handshake (implicit TLS, or after STARTTLS/STLS), which must end
+/// within `limit` (`net.tls_handshake_secs`) however the client spaces its bytes.
 pub async fn tls_handshake(
     stream: stream::Stream,
     config: std::sync::Arc<rustls::ServerConfig>,
+    limit: Duration,
 ) -> Result<stream::Stream, ConnError> {
     futures_lite::future::or(
         async { stream.upgrade(config).await.map_err(ConnError::Tls) },
         async {
-            async_io::Timer::after(Duration::from_secs(HANDSHAKE_SECS)).await;
+            async_io::Timer::after(limit).await;
             Err(ConnError::Timeout)
         },
     )
@@ -131,12 +130,13 @@ pub async fn starting_stream(
     stream: stream::Stream,
     implicit_tls: bool,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    limit: Duration,
 ) -> Result<Option<stream::Stream>, ConnError> {
     if !implicit_tls {
         return Ok(Some(stream));
     }
     match tls {
-        Some(config) => tls_handshake(stream, config).await.map(Some),
+        Some(config) => tls_handshake(stream, config, limit).await.map(Some),
         None => Ok(None),
     }
 }

@@ -89,7 +89,9 @@ struct Conn {
 
 /// Serves one POP3 connection until it ends.
 pub async fn serve(stream: Stream, ctx: Pop3Context) -> Result<(), ConnError> {
-    let Some(stream) = super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone()).await?
+    let handshake = ctx.config.net_tls_handshake;
+    let Some(stream) =
+        super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone(), handshake).await?
     else {
         return Ok(());
     };
@@ -177,7 +179,8 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                     return Ok(());
                 };
                 let plain = std::mem::replace(&mut conn.stream, Stream::Upgrading);
-                conn.stream = super::tls_handshake(plain, config).await?;
+                let limit = conn.ctx.config.net_tls_handshake;
+                conn.stream = super::tls_handshake(plain, config, limit).await?;
                 conn.session.tls_started();
             }
             Event::Retrieve { uid, top } => retrieve(conn, uid, top).await?,

@@ -151,7 +151,10 @@ struct Conn<'a> {
 /// Serves one SMTP connection (MX or submission) until it ends.
 pub async fn serve(stream: Stream, ctx: SmtpContext) -> Result<(), ConnError> {
     let implicit = ctx.submission.as_ref().is_some_and(|s| s.implicit_tls);
-    let Some(mut stream) = super::starting_stream(stream, implicit, ctx.tls.clone()).await? else {
+    let handshake = ctx.config.net_tls_handshake;
+    let Some(mut stream) =
+        super::starting_stream(stream, implicit, ctx.tls.clone(), handshake).await?
+    else {
         return Ok(());
     };
     let cfg = &ctx.config;
@@ -249,7 +252,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
                     return Ok(()); // not offered, so not reachable
                 };
                 let plain = std::mem::replace(stream, Stream::Upgrading);
-                *stream = super::tls_handshake(plain, config).await?;
+                *stream = super::tls_handshake(plain, config, ctx.config.net_tls_handshake).await?;
                 conn.session.tls_started();
                 conn.principal = None;
             }

@@ -112,7 +112,9 @@ impl crate::web::UploadBody for Upload<'_> {
 
 /// Serves one connection until either side ends it.
 pub async fn serve(stream: Stream, ctx: WebContext) -> Result<(), ConnError> {
-    let Some(mut stream) = starting_stream(stream, ctx.https, ctx.tls.clone()).await? else {
+    let handshake = (ctx.web.config)().net_tls_handshake;
+    let Some(mut stream) = starting_stream(stream, ctx.https, ctx.tls.clone(), handshake).await?
+    else {
         return Ok(());
     };
     // RFC 8737 §4: a TLS-ALPN-01 validation only completes the handshake; no request follows.

@@ -271,7 +271,9 @@ fn session_config(
 
 /// Serves one IMAP connection until it ends.
 pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
-    let Some(stream) = super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone()).await?
+    let handshake = ctx.config.net_tls_handshake;
+    let Some(stream) =
+        super::starting_stream(stream, ctx.implicit_tls, ctx.tls.clone(), handshake).await?
     else {
         return Ok(());
     };
@@ -434,7 +436,8 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                 else {
                     return Ok(());
                 };
-                let upgraded = super::tls_handshake(stream, config).await?;
+                let limit = conn.ctx.config.net_tls_handshake;
+                let upgraded = super::tls_handshake(stream, config, limit).await?;
                 conn.wire = Wire::Plain(upgraded);
                 conn.session.tls_started();
             }
