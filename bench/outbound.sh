@@ -21,79 +21,25 @@
 # and Dovecot with down.sh); the private peer stack is stopped only if this script started it.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/.." && pwd)"
+BENCH_NAME=outbound
+WORK="${WORK:-/tmp/mn-outbound}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MODE="${1:-all}"
-REPEATS="${REPEATS:-3}"
 N="${N:-1000}"
 K="${K:-8}"
-MAILNOOK="${MAILNOOK:-${CARGO_TARGET_DIR:-$REPO/target}/release/mailnook}"
-SHARED="${SHARED:-$REPO/../shared}"
-export MAILBENCH="${MAILBENCH:-$SHARED/bench/mailbench.py}"
-PEERS_UP="${PEERS_UP:-$SHARED/peers/up.sh}"
-PEERS_DOWN="${PEERS_DOWN:-$SHARED/peers/down.sh}"
-TEMPLATE="${TEMPLATE:-/tmp/mn-template2}"
-WORK="${WORK:-/tmp/mn-outbound}"
-PRIV_STATE="${PRIV_STATE:-/tmp/peers-priv}"      # private peer stack, offset 10000
 DRAIN_STATE="${DRAIN_STATE:-/tmp/peers-drain}"   # Postfix drain instance, offset 11000
 SINK_PORT="${SINK_PORT:-29525}"
-MN_BASE="${MN_BASE:-20000}"      # mailnook for submission + drain
 MN_RSS_BASE="${MN_RSS_BASE:-21000}"  # mailnook for the RSS check
 SUB_MPC="${SUB_MPC:-10 0}"       # submission: messages per connection (mailbench --msgs-per-conn; 0: unlimited)
 MN_QUEUE_CONCURRENCY="${MN_QUEUE_CONCURRENCY:-4}"  # mailnook queue.concurrency for the drain (4: default)
 RESULTS="$WORK/results.jsonl"
 
-say() { printf '[outbound] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
-[ -x "$MAILNOOK" ] || die "no mailnook binary at $MAILNOOK (cargo build --release)"
-[ -f "$MAILBENCH" ] || die "no mailbench.py at $MAILBENCH"
-"$MAILNOOK" user list --data "$TEMPLATE" 2>/dev/null | grep -q 'bench200@peer.test' \
-  || die "$TEMPLATE lacks users bench1..bench200@peer.test (see README, Performance)"
-mkdir -p "$WORK"
-
-STARTED_PIDS=()
-PRIV_STARTED=0
 DRAIN_STARTED=0
-cleanup() {
-  for p in "${STARTED_PIDS[@]:-}"; do
-    [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
-  done
-  for p in "${STARTED_PIDS[@]:-}"; do
-    [ -n "$p" ] || continue
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  done
+bench_cleanup_extra() {
   if [ "$DRAIN_STARTED" = 1 ]; then
     postfix -c "$DRAIN_STATE/postfix/etc" stop >/dev/null 2>&1 || true
     PEERS_STATE="$DRAIN_STATE" "$PEERS_DOWN" >/dev/null 2>&1 || true
   fi
-  if [ "$PRIV_STARTED" = 1 ]; then
-    PEERS_STATE="$PRIV_STATE" "$PEERS_DOWN" >/dev/null 2>&1 || true
-  fi
-}
-trap cleanup EXIT
-
-running() { # state dir -> 0 if its postfix master runs
-  local p; p="$(head -n1 "$1/postfix/spool/pid/master.pid" 2>/dev/null | tr -dc 0-9)"
-  [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = master ]
-}
-
-# ------------------------------------------------------------------ mailnook
-MN_PID=""
-start_mailnook() { # name port-base [key value]... -> sets MN_PID
-  local name="$1" base="$2"; shift 2
-  local data="$WORK/$name"
-  rm -rf "$data"; cp -a "$TEMPLATE" "$data"
-  "$MAILNOOK" config set net.max_conns_per_ip 1000 --data "$data" >/dev/null
-  while [ $# -ge 2 ]; do "$MAILNOOK" config set "$1" "$2" --data "$data" >/dev/null; shift 2; done
-  "$MAILNOOK" serve --port-base "$base" --data "$data" </dev/null >"$WORK/$name.log" 2>&1 &
-  local pid=$!
-  STARTED_PIDS+=("$pid")
-  for _ in $(seq 1 300); do
-    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$((base + 587)); head -n1 <&3" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null || die "mailnook $name did not start (see $WORK/$name.log)"
-  MN_PID="$pid"
 }
 
 # ------------------------------------------------------------------ sink
@@ -115,11 +61,6 @@ stop_sink() {
 }
 
 # ------------------------------------------------------------------ peers
-ensure_priv() {
-  running "$PRIV_STATE" || PRIV_STARTED=1
-  PEERS_STATE="$PRIV_STATE" PEERS_PORT_OFFSET=10000 "$PEERS_UP" >"$WORK/peers-priv-up.log" 2>&1 \
-    || die "private peer stack failed (see $WORK/peers-priv-up.log)"
-}
 ensure_drain() {
   running "$DRAIN_STATE" || DRAIN_STARTED=1
   # only bench1..bench8 log in here (8 submission connections)
@@ -145,18 +86,18 @@ postfix_queue_empty() {
 run_submission() {
   ensure_priv
   start_mailnook sub "$MN_BASE"; local pid="$MN_PID"
-  local b=$MN_BASE mpc
+  local mpc
   for mpc in $SUB_MPC; do
     say "submission: mailbench smtp-deliver --smtp-auth, n=$N k=$K msgs-per-conn=$mpc, $REPEATS repeats (mailnook pid $pid)"
     set -x
     python3 "$HERE/mailbench_auth.py" compare --repeats "$REPEATS" --scenarios smtp-deliver -n "$N" -k "$K" \
       --msgs-per-conn "$mpc" --out "$WORK/submission-mpc$mpc.jsonl" \
-      --a "--name postfix --smtp-auth --smtp-port 12525 --submission-port 12587 --imap-port 12143 --imaps-port 12993 --pop3-port 12110 --pop3s-port 12995 --pidfile $PRIV_STATE/pids" \
-      --b "--name mailnook --smtp-auth --domain peer.test --smtp-port $((b + 25)) --submission-port $((b + 587)) --imap-port $((b + 143)) --imaps-port $((b + 993)) --pop3-port $((b + 110)) --pop3s-port $((b + 995)) --pid $pid" \
+      --a "--name postfix --smtp-auth $PEERS_TARGET" \
+      --b "--name mailnook --smtp-auth $(mailnook_target "$pid")" \
       2>&1 | tee "$WORK/submission-mpc$mpc.txt"
     { set +x; } 2>/dev/null
   done
-  kill -TERM "$pid"; for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$pid"
 }
 
 drain_one() { # postfix|mailnook repeat mailnook-pid
@@ -183,7 +124,7 @@ run_drain() {
     if [ $((r % 2)) = 1 ]; then drain_one postfix "$r" "$pid"; drain_one mailnook "$r" "$pid"
     else drain_one mailnook "$r" "$pid"; drain_one postfix "$r" "$pid"; fi
   done
-  kill -TERM "$pid"; for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$pid"
 }
 
 run_rss() {
@@ -200,7 +141,7 @@ run_rss() {
     python3 "$HERE/outbound_drive.py" rss --pid "$pid" --label "mailnook $N queued, t=${t}s" | tee -a "$RESULTS"
   done
   echo "{\"label\": \"mailnook deferrals logged, 30 s after submitting\", \"deferred\": $(grep -c 'maillog: deferred' "$WORK/rss.log" || true)}" | tee -a "$RESULTS"
-  kill -TERM "$pid"; for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$pid"
 }
 
 case "$MODE" in
