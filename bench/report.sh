@@ -23,6 +23,16 @@ C="${C:-20}"            # imap-session and pop3-drain: clients
 M="${M:-500}"           # idle-conns: connections
 OUT_DIR="${OUT_DIR:-$REPO/bench/report}"
 
+compare() { # out-file mailnook-pid mailbench-options... (printed, output kept in compare.txt)
+  local out="$1" pid="$2"; shift 2
+  set -x
+  python3 "$MAILBENCH" compare "$@" --out "$out" \
+    --a "--name postfix+dovecot $PEERS_TARGET" \
+    --b "--name mailnook $(mailnook_target "$pid")" \
+    2>&1 | tee -a "$WORK/compare.txt"
+  { set +x; } 2>/dev/null
+}
+
 ensure_priv
 rm -f "$WORK/fresh.jsonl" "$WORK/load.jsonl" "$WORK/compare.txt"
 # Idle memory and idle connections on a freshly started mailnook each time (memory a busy server
@@ -30,27 +40,15 @@ rm -f "$WORK/fresh.jsonl" "$WORK/load.jsonl" "$WORK/compare.txt"
 for r in $(seq 1 "$REPEATS"); do
   start_mailnook "fresh$r" "$MN_BASE"; pid="$MN_PID"
   say "fresh server $r of $REPEATS: memory, idle-conns (mailnook pid $pid)"
-  set -x
-  python3 "$MAILBENCH" compare --repeats 1 --scenarios memory,idle-conns -m "$M" \
-    --out "$WORK/fresh.jsonl" \
-    --a "--name postfix+dovecot $PEERS_TARGET" \
-    --b "--name mailnook $(mailnook_target "$pid")" \
-    2>&1 | tee -a "$WORK/compare.txt"
-  { set +x; } 2>/dev/null
+  compare "$WORK/fresh.jsonl" "$pid" --repeats 1 --scenarios memory,idle-conns -m "$M"
   stop_pid "$pid"
 done
 # Throughput, latency, CPU and writes: one server, $REPEATS repeats.
 start_mailnook load "$MN_BASE"; pid="$MN_PID"
 say "mailbench compare, $REPEATS repeats (mailnook pid $pid)"
-set -x
-python3 "$MAILBENCH" compare --repeats "$REPEATS" \
+compare "$WORK/load.jsonl" "$pid" --repeats "$REPEATS" \
   --scenarios fill,smtp-deliver,imap-session,pop3-drain \
-  -n "$N" -k "$K" -c "$C" --mbox-users 20 --fill-count 50 --pop3-clients 10 \
-  --out "$WORK/load.jsonl" \
-  --a "--name postfix+dovecot $PEERS_TARGET" \
-  --b "--name mailnook $(mailnook_target "$pid")" \
-  2>&1 | tee -a "$WORK/compare.txt"
-{ set +x; } 2>/dev/null
+  -n "$N" -k "$K" -c "$C" --mbox-users 20 --fill-count 50 --pop3-clients 10
 stop_pid "$pid"
 mkdir -p "$OUT_DIR"
 python3 "$HERE/report.py" "$WORK/fresh.jsonl" "$WORK/load.jsonl" \
