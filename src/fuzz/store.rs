@@ -4,9 +4,10 @@
 //! Two users' mailboxes and the outbound queue are driven through the real [`Store`] API
 //! (deliveries inline and chunked, with a queue row or not; APPEND, STORE, COPY, MOVE, EXPUNGE,
 //! UID EXPUNGE, POP3's removal; mailboxes created and deleted; queue rows dropped), while
-//! [`Model`] says what each request must do. The backend ([`FaultyDisk`]) fails its n-th write,
-//! resize or sync after setup with `EIO` or `ENOSPC`, as the input's fault plan says; a failed
-//! write may leave a sector-aligned prefix behind.
+//! [`Model`] says what each request must do. The backend ([`FaultyDisk`], kept in the store, the
+//! only module that uses redb) fails its n-th write, resize or sync after setup with `EIO` or
+//! `ENOSPC`, as the input's fault plan says; a failed write may leave a sector-aligned prefix
+//! behind.
 //!
 //! Properties, checked after every request:
 //! - a request answered `Ok` did exactly what the model says, and that holds even when a fault
@@ -23,139 +24,20 @@
 //! - always: UIDVALIDITY never changes, UIDNEXT and HIGHESTMODSEQ never go back, expunged UIDs
 //!   never return.
 
+use crate::store::faulty::{Fault, FaultyDisk};
 use crate::store::{
     self, BodyId, CHUNK_BYTES, Delivery, Done, Error, LocalCopy, MailboxId, NewQueued, Op, QueueId,
     SpecialUse, Store, StoreMode, UserId, flags,
 };
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use std::sync::{Arc, Mutex};
 
 /// The store's page cache in this target.
 const CACHE_BYTES: usize = 256 * 1024;
 /// Requests per input.
 const MAX_REQUESTS: usize = 48;
-/// A torn write leaves a multiple of this many bytes.
-const SECTOR: usize = 512;
 /// Mailbox names a request may create or delete (`A/C` makes `A` first when it is missing).
 const NAMES: [&str; 5] = ["A", "A/C", "B", "Junk", "Sent"];
-
-/// One planned failure: the `at`-th mutating call (write, resize or sync) after setup.
-#[derive(Debug, Clone, Copy)]
-struct Fault {
-    at: u32,
-    enospc: bool,
-    /// A failed write leaves the first half of its sectors.
-    torn: bool,
-    /// The store is then reopened on the bytes a power cut leaves, not the process's view.
-    power_cut: bool,
-}
-
-#[derive(Debug, Default)]
-struct Disk {
-    /// The file as the process sees it.
-    live: Vec<u8>,
-    /// The file as of the last sync that returned.
-    durable: Vec<u8>,
-    /// Mutating calls since the plan was armed.
-    calls: u32,
-    armed: bool,
-    plan: Vec<Fault>,
-    /// Faults that fired and have not been taken by [`FaultyDisk::take_fired`].
-    fired: Vec<Fault>,
-}
-
-/// A redb backend over memory that fails where the plan says; clones share the bytes.
-#[derive(Debug, Clone, Default)]
-struct FaultyDisk(Arc<Mutex<Disk>>);
-
-impl FaultyDisk {
-    fn on(image: Vec<u8>, plan: Vec<Fault>, calls: u32) -> FaultyDisk {
-        FaultyDisk(Arc::new(Mutex::new(Disk {
-            durable: image.clone(),
-            live: image,
-            calls,
-            armed: true,
-            plan,
-            fired: Vec::new(),
-        })))
-    }
-
-    fn disk(&self) -> std::sync::MutexGuard<'_, Disk> {
-        self.0.lock().expect("not poisoned")
-    }
-
-    /// Counts a mutating call and answers whether it fails.
-    fn fault(&self) -> Option<Fault> {
-        let mut d = self.disk();
-        if !d.armed {
-            return None;
-        }
-        d.calls += 1;
-        let calls = d.calls;
-        let f = d.plan.iter().copied().find(|f| f.at == calls)?;
-        d.fired.push(f);
-        Some(f)
-    }
-
-    fn take_fired(&self) -> Vec<Fault> {
-        std::mem::take(&mut self.disk().fired)
-    }
-}
-
-fn io_error(f: Fault) -> std::io::Error {
-    std::io::Error::from_raw_os_error(if f.enospc { 28 } else { 5 })
-}
-
-impl redb::StorageBackend for FaultyDisk {
-    fn len(&self) -> Result<u64, std::io::Error> {
-        Ok(self.disk().live.len() as u64)
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
-        let d = self.disk();
-        let start = usize::try_from(offset).map_err(std::io::Error::other)?;
-        let src = d
-            .live
-            .get(start..start + out.len())
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
-        out.copy_from_slice(src);
-        Ok(())
-    }
-    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-        if let Some(f) = self.fault() {
-            return Err(io_error(f));
-        }
-        let len = usize::try_from(len).map_err(std::io::Error::other)?;
-        self.disk().live.resize(len, 0);
-        Ok(())
-    }
-    fn sync_data(&self) -> Result<(), std::io::Error> {
-        if let Some(f) = self.fault() {
-            return Err(io_error(f));
-        }
-        let mut d = self.disk();
-        d.durable = d.live.clone();
-        Ok(())
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-        let fault = self.fault();
-        let len = match fault {
-            Some(f) if f.torn => (data.len() / 2) & !(SECTOR - 1),
-            Some(_) => 0,
-            None => data.len(),
-        };
-        let start = usize::try_from(offset).map_err(std::io::Error::other)?;
-        let mut d = self.disk();
-        if start + len > d.live.len() {
-            d.live.resize(start + len, 0);
-        }
-        d.live[start..start + len].copy_from_slice(&data[..len]);
-        match fault {
-            Some(f) => Err(io_error(f)),
-            None => Ok(()),
-        }
-    }
-}
 
 /// A mailbox as the model knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -676,13 +558,8 @@ fn reopen(image: Vec<u8>, plan: &[Fault], calls: u32, users: &[UserId]) -> Rig {
             Err(e) => {
                 let fired = disk.take_fired();
                 assert!(!fired.is_empty(), "the store does not open: {e}");
-                let d = disk.disk();
-                image = if fired[0].power_cut {
-                    d.durable.clone()
-                } else {
-                    d.live.clone()
-                };
-                calls = d.calls;
+                image = disk.image(fired[0].power_cut);
+                calls = disk.calls();
             }
         }
     }
@@ -708,11 +585,7 @@ fn setup(plan: &[Fault]) -> Rig {
             }
         })
         .collect();
-    {
-        let mut d = disk.disk();
-        d.plan = plan.to_vec();
-        d.armed = true;
-    }
+    disk.arm(plan.to_vec());
     Rig { store, disk, users }
 }
 
@@ -738,16 +611,8 @@ pub fn fuzz_store_ops(input: &[u8]) {
                 Err(e) => panic!("{req:?} met {f:?} and answered {e}"),
             }
             rig.store.close();
-            let image = {
-                let d = rig.disk.disk();
-                if f.power_cut {
-                    d.durable.clone()
-                } else {
-                    d.live.clone()
-                }
-            };
-            let calls = rig.disk.disk().calls;
-            rig = reopen(image, &plan, calls, &rig.users);
+            let image = rig.disk.image(f.power_cut);
+            rig = reopen(image, &plan, rig.disk.calls(), &rig.users);
         }
         let seen = read_back(&rig.store, &rig.users, !fired.is_empty());
         let after = want.as_ref().is_some_and(|w| matches(w, &seen.model));

@@ -42,6 +42,7 @@
 pub mod aliases;
 pub mod backup;
 mod body;
+pub mod faulty;
 mod file;
 pub mod greylist;
 pub mod lists;
