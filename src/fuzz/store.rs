@@ -24,6 +24,7 @@
 //! - always: UIDVALIDITY never changes, UIDNEXT and HIGHESTMODSEQ never go back, expunged UIDs
 //!   never return.
 
+use crate::spam::tokens::token_hash;
 use crate::store::faulty::{Fault, FaultyDisk};
 use crate::store::{
     self, BodyId, CHUNK_BYTES, Delivery, Done, Error, LocalCopy, MailboxId, NewQueued, Op, QueueId,
@@ -67,12 +68,6 @@ struct Seen {
     modseq: BTreeMap<u64, u64>,
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 fn body_hash(store: &Store, body: BodyId) -> u64 {
     let reader = store
         .open_body(body)
@@ -87,7 +82,7 @@ fn body_hash(store: &Store, body: BodyId) -> u64 {
         assert!(n > 0, "body {body:?} ends early");
         at += n;
     }
-    fnv(&bytes)
+    token_hash(&bytes)
 }
 
 /// Reads the store back; with `check`, also runs the store's own consistency check.
@@ -331,7 +326,7 @@ fn expect(model: &Model, gone: &[u64], req: &Req, n: usize) -> Option<Model> {
             let data = payload(n, *len);
             let mut body = PREFIX.to_vec();
             body.extend_from_slice(&data);
-            let h = fnv(&body);
+            let h = token_hash(&body);
             for u in 0..2 {
                 if to & (1 << u) != 0 {
                     let mb = next.boxes.get_mut(&key(u, "INBOX")).expect("INBOX");
@@ -346,7 +341,8 @@ fn expect(model: &Model, gone: &[u64], req: &Req, n: usize) -> Option<Model> {
         Req::Append { mbox, flags, len } => {
             let (u, name, _) = pick(model, gone, *mbox)?;
             let mb = next.boxes.get_mut(&key(u, &name))?;
-            mb.msgs.insert(mb.uidnext, (fnv(&payload(n, *len)), *flags));
+            mb.msgs
+                .insert(mb.uidnext, (token_hash(&payload(n, *len)), *flags));
             mb.uidnext += 1;
         }
         Req::Store {
@@ -497,22 +493,15 @@ fn send(rig: &Rig, model: &Model, gone: &[u64], req: &Req, n: usize) -> Result<D
             from,
             to,
             uids,
-            moving: false,
-        } => Op::Copy {
-            from: id_of(*from),
-            uids: vec![uids.clone()],
-            to: id_of(*to),
-        },
-        Req::Copy {
-            from,
-            to,
-            uids,
-            moving: true,
-        } => Op::Move {
-            from: id_of(*from),
-            uids: vec![uids.clone()],
-            to: id_of(*to),
-        },
+            moving,
+        } => {
+            let (from, to, uids) = (id_of(*from), id_of(*to), vec![uids.clone()]);
+            if *moving {
+                Op::Move { from, uids, to }
+            } else {
+                Op::Copy { from, uids, to }
+            }
+        }
         Req::Expunge { mbox, uids } => Op::Expunge {
             mailbox: id_of(*mbox),
             uids: uids.clone().map(|r| vec![r]),
