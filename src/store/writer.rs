@@ -431,9 +431,7 @@ pub(super) fn run(
                         *s.db.write().expect("not poisoned") = None;
                     }
                     rx.close();
-                    while let Ok(r) = rx.try_recv() {
-                        let _ = r.reply.try_send(Err(refusal()));
-                    }
+                    refuse_queued(&rx, &refusal);
                     break 'serve;
                 };
                 // The poisoned handle goes to the reopen, which waits for its last reference.
@@ -465,6 +463,13 @@ pub(super) fn run(
     drop(db);
     if let Some(s) = shared.upgrade() {
         *s.db.write().expect("not poisoned") = None;
+    }
+}
+
+/// Answers every request waiting in the channel with `refusal()`.
+fn refuse_queued(rx: &async_channel::Receiver<Request>, refusal: &dyn Fn() -> Error) {
+    while let Ok(r) = rx.try_recv() {
+        let _ = r.reply.try_send(Err(refusal()));
     }
 }
 
@@ -502,9 +507,7 @@ fn reopen_file(
                 Err(e) => log::error!("store: reopen failed: {e}"),
             }
         }
-        while let Ok(r) = rx.try_recv() {
-            let _ = r.reply.try_send(Err(refusal()));
-        }
+        refuse_queued(rx, refusal);
         if rx.is_closed() && rx.is_empty() {
             return None;
         }
