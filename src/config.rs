@@ -212,6 +212,20 @@ pub const SPECS: &[Spec] = &[
         "keep-alive interval inside IDLE (sparse: phones wake for each one)",
     ),
     int(
+        "imap.command_timeout_secs",
+        "300",
+        5,
+        3600,
+        "logged in: time allowed to finish a command once its first byte has arrived, and the longest pause inside an APPEND message",
+    ),
+    int(
+        "imap.min_append_rate",
+        "1024",
+        0,
+        1 << 30,
+        "bytes per second APPEND message data must average after its first imap.command_timeout_secs (0: off)",
+    ),
+    int(
         "imap.plaintext_loopback",
         "0",
         0,
@@ -1114,6 +1128,10 @@ pub struct Config {
     pub imap_idle_timeout_secs: u64,
     /// Keep-alive inside IDLE, seconds.
     pub imap_idle_keepalive_secs: u64,
+    /// Logged in: seconds to finish a command, and the longest pause inside APPEND data.
+    pub imap_command_timeout_secs: u64,
+    /// Minimum average APPEND data rate in bytes per second.
+    pub imap_min_append_rate: u64,
     /// LOGIN without TLS from loopback.
     pub imap_plaintext_loopback: bool,
     /// Longest POP3 command line in octets.
@@ -1346,6 +1364,8 @@ impl Config {
             imap_login_timeout_secs: num("imap.login_timeout_secs"),
             imap_idle_timeout_secs: num("imap.idle_timeout_secs"),
             imap_idle_keepalive_secs: num("imap.idle_keepalive_secs"),
+            imap_command_timeout_secs: num("imap.command_timeout_secs"),
+            imap_min_append_rate: num("imap.min_append_rate"),
             imap_plaintext_loopback: num("imap.plaintext_loopback") == 1,
             pop3_max_line_bytes: num("pop3.max_line_bytes") as usize,
             pop3_max_errors: num("pop3.max_errors") as u32,

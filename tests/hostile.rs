@@ -1,8 +1,9 @@
 //! Hostile clients on every port of the real binary, over raw sockets: slowloris (silent and
 //! dribbling clients; silent ones on the implicit-TLS ports too), megabyte command lines, TLS
 //! handshake garbage, half-open connections and clients whose unread answers block the server's
-//! writes, login brute force across IMAP, POP3 and the web page, IMAP literal floods, BDAT
-//! floods and a 2000-connection flood over SMTP, IMAP and POP3. Every test sets short timeouts
+//! writes, IMAP commands and APPEND messages dribbled after login, login brute force across
+//! IMAP, POP3 and the web page, IMAP literal floods, BDAT
+//! floods and 2000-connection floods over SMTP, IMAP and POP3, plaintext and implicit TLS. Every test sets short timeouts
 //! with `config set` before the server starts, asserts the protocol's exact reply where it
 //! defines one, and checks that the server still answers a fresh client afterwards. The MX-only
 //! attacks (connection caps, DATA timeouts, STARTTLS injection) are in `tests/smtp_attacks.rs`,
@@ -658,6 +659,101 @@ fn imap_literal_floods_are_refused_without_being_read() {
     s.assert_alive();
 }
 
+const IMAP_BYE_COMMAND: &str = "* BYE Autologout; command not completed in time";
+
+/// A plaintext IMAP session logged in as alice (`imap.plaintext_loopback` must be 1).
+fn imap_logged_in(s: &Server) -> Raw {
+    let mut c = Raw::greeted(Port::Imap, s);
+    let answer = c.cmd(&format!("a LOGIN {ALICE} {PASSWORD}"));
+    assert!(answer.starts_with("a OK "), "{answer}");
+    c
+}
+
+/// Sends `bytes` in `chunk`-byte pieces `every` apart from a thread of its own, until the server
+/// stops taking them.
+fn send_slowly(c: &Raw, bytes: Vec<u8>, chunk: usize, every: Duration) {
+    let mut w = c.stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for piece in bytes.chunks(chunk) {
+            if w.write_all(piece).is_err() {
+                return;
+            }
+            std::thread::sleep(every);
+        }
+    });
+}
+
+#[test]
+fn imap_commands_after_login_must_arrive_whole_and_appends_must_keep_moving() {
+    const COMMAND_SECS: u64 = 5;
+    let mut s = server_with(&[
+        ("imap.plaintext_loopback", "1"),
+        ("imap.command_timeout_secs", "5"),
+        ("imap.min_append_rate", "100"),
+    ]);
+    // Logged in, a command line dribbled a byte every 300 ms: every read is prompt, but the
+    // line must be whole within imap.command_timeout_secs of its first byte.
+    let line = std::thread::spawn({
+        let mut c = imap_logged_in(&s);
+        move || {
+            let start = Instant::now();
+            send_slowly(&c, vec![b'x'; 1000], 1, Duration::from_millis(300));
+            let rest = String::from_utf8_lossy(&c.rest()).into_owned();
+            (start.elapsed(), rest)
+        }
+    });
+    // An APPEND message at 33 bytes/s: never a pause, but below imap.min_append_rate (100) once
+    // the first command timeout has passed (5 s + bytes/100 is outrun at about 7.5 s).
+    let slow_append = std::thread::spawn({
+        let mut c = imap_logged_in(&s);
+        move || {
+            c.send(b"b APPEND INBOX {5000}\r\n");
+            assert!(c.line().starts_with("+ "), "continuation");
+            let start = Instant::now();
+            send_slowly(&c, vec![b'y'; 5000], 10, Duration::from_millis(300));
+            let rest = String::from_utf8_lossy(&c.rest()).into_owned();
+            (start.elapsed(), rest)
+        }
+    });
+    // A silent logged-in session is only idle: the command limit does not end it.
+    let mut silent = imap_logged_in(&s);
+    // An APPEND that pauses 3 s mid-message, inside the limits, is stored.
+    let mut paused = imap_logged_in(&s);
+    let message = b"Subject: paused\r\n\r\nwritten in two halves\r\n";
+    paused.send(format!("c APPEND INBOX {{{}}}\r\n", message.len()).as_bytes());
+    assert!(paused.line().starts_with("+ "), "continuation");
+    paused.send(&message[..20]);
+    std::thread::sleep(Duration::from_secs(3));
+    paused.send(&message[20..]);
+    paused.send(b"\r\n");
+    let answer = paused.line();
+    assert!(answer.starts_with("c OK [APPENDUID "), "{answer}");
+    // A command begun, paused 3 s, then finished: answered.
+    paused.send(b"d NO");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(paused.cmd("OP").starts_with("d OK"), "finished command");
+
+    let want = Duration::from_secs(COMMAND_SECS);
+    let (waited, rest) = line.join().expect("dribbling client");
+    assert!(
+        waited >= want - Duration::from_millis(500) && waited < want + Duration::from_secs(4),
+        "dribbled command cut off after {waited:?}, want {want:?}"
+    );
+    assert_eq!(rest.lines().next(), Some(IMAP_BYE_COMMAND), "{rest}");
+    let (waited, rest) = slow_append.join().expect("slow APPEND client");
+    assert!(
+        waited >= Duration::from_secs(7) && waited < Duration::from_secs(12),
+        "slow APPEND cut off after {waited:?}, want about 7.5 s"
+    );
+    assert_eq!(rest.lines().next(), Some(IMAP_BYE_COMMAND), "{rest}");
+    // The silent session outlived both (more than 7 s) and still answers.
+    assert!(silent.cmd("e NOOP").starts_with("e OK"), "silent session");
+    // Only the paused APPEND was stored.
+    assert_eq!(s.data.uids(ALICE, "INBOX").len(), 1);
+    assert!(paused.cmd("f LOGOUT").starts_with("* BYE"));
+    s.assert_alive();
+}
+
 #[test]
 fn bdat_chunks_beyond_the_size_limit_are_refused_and_nothing_is_stored() {
     let mut s = server_with(&[("smtp.max_message_bytes", "100000")]);
@@ -693,11 +789,46 @@ fn bdat_chunks_beyond_the_size_limit_are_refused_and_nothing_is_stored() {
     s.assert_alive();
 }
 
+/// Logs in on an IMAP connection whose greeting has been read and fetches message 1, which must
+/// be the one delivered before the flood.
+fn imap_login_and_fetch_on<S: Read + Write>(stream: S) {
+    fn cmd<S: Read + Write>(c: &mut BufReader<S>, line: &str) {
+        c.get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send");
+        c.get_mut().flush().expect("send");
+    }
+    /// The untagged lines before `tag`'s answer, which must be OK.
+    fn answer<S: Read>(c: &mut BufReader<S>, tag: &str) -> String {
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            let n = c.read_line(&mut line).expect("IMAP answer");
+            assert!(n > 0, "closed while waiting for {tag}: {seen}");
+            if line.starts_with(&format!("{tag} ")) {
+                assert!(line.starts_with(&format!("{tag} OK")), "{line}");
+                return seen;
+            }
+            seen.push_str(&line);
+        }
+    }
+    let mut c = BufReader::new(stream);
+    cmd(&mut c, &format!("a LOGIN {ALICE} {PASSWORD}"));
+    answer(&mut c, "a");
+    cmd(&mut c, "b SELECT INBOX");
+    answer(&mut c, "b");
+    cmd(&mut c, "c FETCH 1 BODY[]");
+    let seen = answer(&mut c, "c");
+    assert!(seen.contains("Subject: before the flood"), "{seen}");
+    cmd(&mut c, "d LOGOUT");
+    answer(&mut c, "d");
+}
+
 /// Logs in over plaintext IMAP (allowed on loopback by `imap.plaintext_loopback`) and fetches
 /// message 1, retrying the connect while the server is full.
 fn imap_login_and_fetch(s: &Server) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut c = loop {
+    let c = loop {
         let mut c = Raw::connect(s.imap());
         let line = c.line();
         if Port::Imap.is_greeting(&line) {
@@ -707,27 +838,53 @@ fn imap_login_and_fetch(s: &Server) {
         assert!(Instant::now() < deadline, "IMAP still full after 10 s");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(
-        c.cmd(&format!("a LOGIN {ALICE} {PASSWORD}"))
-            .starts_with("a OK ")
-    );
-    c.send(b"b SELECT INBOX\r\n");
-    while !c.line().starts_with("b OK") {}
-    c.send(b"c FETCH 1 BODY[]\r\n");
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = c.reader.read_line(&mut line).expect("FETCH answer");
-        assert!(n > 0, "closed during FETCH");
-        if line.starts_with("c ") {
-            assert!(line.starts_with("c OK"), "{line}");
-            break;
-        }
-        seen.push_str(&line);
-        seen.push('\n');
+    imap_login_and_fetch_on(c.stream);
+}
+
+/// A TLS connection to `addr`, handshaken with the server's certificate verified; `None` when
+/// the server closed it instead (over the connection cap on an implicit-TLS port).
+fn tls_session(
+    s: &Server,
+    tcp: TcpStream,
+) -> Option<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let name = rustls::pki_types::ServerName::try_from(HOSTNAME).unwrap();
+    let conn = rustls::ClientConnection::new(tls_client_config(&s.cert()), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).ok()?;
     }
-    assert!(seen.contains("Subject: before the flood"), "{seen}");
-    assert!(c.cmd("d LOGOUT").starts_with("* BYE"));
+    Some(tls)
+}
+
+/// Reads one line over TLS.
+fn tls_line<S: Read>(stream: &mut S) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&line).trim_end().to_string()
+}
+
+/// Logs in over IMAPS and fetches message 1, retrying while the server is full (it then closes
+/// the connection without a word).
+fn imaps_login_and_fetch(s: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tls = loop {
+        let tcp = Raw::connect(s.imaps()).stream;
+        if let Some(mut tls) = tls_session(s, tcp) {
+            let greeting = tls_line(&mut tls);
+            if Port::Imap.is_greeting(&greeting) {
+                break tls;
+            }
+        }
+        assert!(Instant::now() < deadline, "IMAPS still full after 10 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    imap_login_and_fetch_on(&mut tls);
 }
 
 #[test]
@@ -809,5 +966,118 @@ fn two_thousand_connections_over_smtp_imap_and_pop3() {
     drop(greeted);
     // After the load.
     imap_login_and_fetch(&s);
+    s.assert_alive();
+}
+
+#[test]
+fn two_thousand_connections_over_the_tls_ports() {
+    const FLOOD: usize = 2000;
+    const THREADS: usize = 10;
+    const MAX_CONNS: usize = 1024;
+    // Held connections that complete their handshake and are greeted while the server is full
+    // (the others stay silent, waiting in the handshake).
+    const HANDSHAKEN: usize = MAX_CONNS - 16;
+    // As in the plaintext flood: src/config/board.rs's worst case for this many connections.
+    const RSS_BOUND_KIB: u64 = 8 * 1024 + MAX_CONNS as u64 * 64 + 16 * 1024;
+    raise_open_file_limit();
+    let mut s = server_with(&[
+        ("net.max_conns", &MAX_CONNS.to_string()),
+        ("net.max_conns_per_ip", "5000"),
+        // Long enough that no held connection reaches its handshake deadline during the test.
+        ("net.tls_handshake_secs", "300"),
+    ]);
+    assert!(
+        s.deliver_to_alice("bob@remote.test", "Subject: before the flood\r\n\r\nhello")
+            .starts_with("250 ")
+    );
+    let idle = rss_kib(&s);
+    let ports = [Port::Submission, Port::Imap, Port::Pop3];
+    let addrs = [s.submissions(), s.imaps(), s.pop3s()];
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..FLOOD / THREADS)
+                    .map(|i| {
+                        let k = (t + i) % 3;
+                        let stream = TcpStream::connect(addrs[k]).expect("connect under load");
+                        (ports[k], stream)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut pending: Vec<(Port, TcpStream)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("connector thread"))
+        .collect();
+    assert_eq!(pending.len(), FLOOD);
+    // Over the cap the server closes a TLS port's connection without a byte (plaintext would
+    // read as a broken handshake); under it, the connection waits for the ClientHello.
+    let mut refused = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refused < FLOOD - MAX_CONNS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        pending.retain(|(port, stream)| {
+            stream.set_nonblocking(true).unwrap();
+            let mut byte = [0u8; 1];
+            match stream.peek(&mut byte) {
+                Ok(0) => {
+                    refused += 1;
+                    false
+                }
+                Ok(_) => panic!("{port:?}: the server spoke before the TLS handshake"),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    refused += 1;
+                    false
+                }
+                Err(e) => panic!("{port:?}: {e}"),
+            }
+        });
+    }
+    // A moment more: nothing else is closed.
+    std::thread::sleep(Duration::from_secs(1));
+    let held: Vec<(Port, TcpStream)> = pending
+        .into_iter()
+        .filter(|(_, stream)| {
+            let mut byte = [0u8; 1];
+            !matches!(stream.peek(&mut byte), Ok(0))
+        })
+        .collect();
+    assert_eq!(refused, FLOOD - MAX_CONNS, "refused over the cap");
+    assert_eq!(held.len(), MAX_CONNS, "exactly net.max_conns are served");
+    // The held connections complete their handshakes and hear their greetings.
+    let mut sessions = Vec::new();
+    let mut silent = Vec::new();
+    for (i, (port, stream)) in held.into_iter().enumerate() {
+        if i >= HANDSHAKEN {
+            silent.push(stream);
+            continue;
+        }
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut tls = tls_session(&s, stream)
+            .unwrap_or_else(|| panic!("{port:?}: handshake of a held connection"));
+        let greeting = tls_line(&mut tls);
+        assert!(port.is_greeting(&greeting), "{port:?} greeting: {greeting}");
+        sessions.push(tls);
+    }
+    let loaded = rss_kib(&s);
+    println!(
+        "2000 TLS connections: server RSS {idle} KiB idle, {loaded} KiB with {MAX_CONNS} held ({HANDSHAKEN} in TLS sessions; bound {RSS_BOUND_KIB} KiB)"
+    );
+    assert!(loaded < RSS_BOUND_KIB, "RSS {loaded} KiB under load");
+    // During the load: a few held connections go, and an IMAPS login and fetch gets a slot.
+    silent.truncate(silent.len() - 8);
+    imaps_login_and_fetch(&s);
+    drop(silent);
+    drop(sessions);
+    // After the load.
+    imaps_login_and_fetch(&s);
     s.assert_alive();
 }

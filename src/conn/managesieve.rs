@@ -73,7 +73,7 @@ pub async fn serve(stream: Stream, ctx: ManageSieveContext) -> Result<(), ConnEr
         max_redirects: limits.max_redirects,
     });
     let timeout = Duration::from_secs(ctx.config.managesieve_timeout_secs);
-    let clock = ReadClock::new(timeout, timeout, 0);
+    let clock = ReadClock::new(timeout, timeout);
     let mut conn = Conn {
         stream,
         session,

@@ -142,11 +142,14 @@ pub async fn starting_stream(
 }
 
 /// Read deadlines that stop slow clients (slowloris), not only idle ones:
-/// - a command line must arrive whole within the command timeout of its first byte;
+/// - between commands a client may stay silent for the idle timeout;
+/// - once a command's first byte has arrived, the whole command (its literals included) must
+///   arrive within the command timeout, however the client spaces its bytes;
 /// - message data may pause at most the data timeout between reads, and must keep an average
 ///   rate: after the first data timeout, each second must have brought `min_rate` bytes.
 #[derive(Debug)]
 pub struct ReadClock {
+    idle: Duration,
     command: Duration,
     data: Duration,
     min_rate: u64,
@@ -155,18 +158,29 @@ pub struct ReadClock {
 }
 
 impl ReadClock {
-    /// A clock with the given limits (`min_rate` in bytes per second; 0 disables the rate rule).
-    pub fn new(command: Duration, data: Duration, min_rate: u64) -> ReadClock {
+    /// A clock for commands only: `idle` between them, `command` to finish one.
+    pub fn new(idle: Duration, command: Duration) -> ReadClock {
         ReadClock {
+            idle,
             command,
-            data,
-            min_rate,
+            data: command,
+            min_rate: 0,
             line_started: None,
             data_started: None,
         }
     }
 
-    /// How long the next read may wait. `partial` says whether part of a line is buffered.
+    /// The same clock with limits for message data (`min_rate` in bytes per second; 0 disables
+    /// the rate rule).
+    pub fn with_data(self, data: Duration, min_rate: u64) -> ReadClock {
+        ReadClock {
+            data,
+            min_rate,
+            ..self
+        }
+    }
+
+    /// How long the next read may wait. `partial` says whether part of a command is buffered.
     pub fn limit(&mut self, in_data: bool, partial: bool) -> Duration {
         let now = std::time::Instant::now();
         if in_data {
@@ -181,10 +195,13 @@ impl ReadClock {
                 .min((start + budget).saturating_duration_since(now));
         }
         self.data_started = None;
-        if !partial || self.line_started.is_none() {
-            self.line_started = Some(now);
+        if !partial {
+            self.line_started = None;
+            return self.idle;
         }
-        let start = self.line_started.unwrap_or(now);
+        // The first call that sees part of a command follows the read that brought its first
+        // bytes: the command's time starts there.
+        let start = *self.line_started.get_or_insert(now);
         (start + self.command).saturating_duration_since(now)
     }
 

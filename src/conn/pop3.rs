@@ -105,7 +105,7 @@ pub async fn serve(stream: Stream, ctx: Pop3Context) -> Result<(), ConnError> {
         expire_days: cfg.pop3_expire_days,
     });
     let timeout = Duration::from_secs(ctx.config.pop3_timeout_secs);
-    let clock = ReadClock::new(timeout, timeout, 0);
+    let clock = ReadClock::new(timeout, timeout);
     let mut conn = Conn {
         stream,
         session,

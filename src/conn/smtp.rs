@@ -191,8 +191,7 @@ async fn drive(stream: &mut Stream, conn: &mut Conn<'_>) -> Result<(), ConnError
     let ctx = conn.ctx;
     let cfg = &ctx.config;
     let command_timeout = Duration::from_secs(cfg.smtp_command_timeout_secs);
-    let mut clock = ReadClock::new(
-        command_timeout,
+    let mut clock = ReadClock::new(command_timeout, command_timeout).with_data(
         Duration::from_secs(cfg.smtp_data_timeout_secs),
         cfg.smtp_min_data_rate,
     );

@@ -622,7 +622,6 @@ fn web_page(shared: &Rc<Shared>, https_port: u16, port_base: u16) -> crate::web:
     }
 }
 
-/// Tells a client over the connection limit to come back later (RFC 5321 §3.1: 421).
 /// Turns away a connection over the caps with the role's own "too busy" reply, then closes:
 /// SMTP `421 4.7.0` (RFC 5321 §3.8), an IMAP `BYE` greeting with `[UNAVAILABLE]` (RFC 9051
 /// §7.1.5, RFC 5530), POP3 `-ERR [SYS/TEMP]` (RFC 2449 §8.1.2, RFC 3206), a ManageSieve

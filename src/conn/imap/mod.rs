@@ -2,8 +2,10 @@
 //! an [`ImapSession`] over a [`Stream`] and executes its commands against the store.
 //!
 //! Invariants:
-//! - every read has a deadline (login, idle-session and IDLE limits) and output is flushed before
-//!   each read; message literals of FETCH stream from the store in chunks straight to the socket,
+//! - every read has a deadline and output is flushed before each read: before login the login
+//!   limit bounds the whole exchange; after it, a silent session may wait the idle limit (the
+//!   keep-alive interval inside IDLE), but a command must arrive whole within the command limit
+//!   of its first byte and APPEND message data must keep moving ([`ReadClock`]); message literals of FETCH stream from the store in chunks straight to the socket,
 //!   and APPEND literals stream into the store, so no message is held whole in memory;
 //! - changes made by other sessions are reported when RFC 9051 §7.5.1 allows: new messages and
 //!   flag changes after any command, expunges never while answering FETCH, STORE or SEARCH;
@@ -18,7 +20,7 @@ mod quota;
 
 use super::compress::Deflate;
 use super::stream::Stream;
-use super::{ConnError, ConnId, loggable, with_timeout};
+use super::{ConnError, ConnId, ReadClock, loggable, with_timeout};
 use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
 use crate::proto::imap::response::Status;
@@ -151,6 +153,8 @@ pub(crate) struct Conn {
     /// When a connection that has not logged in is dropped (`imap.login_timeout_secs` after
     /// it opened, however the client spaces its bytes).
     login_deadline: Instant,
+    /// Read deadlines once logged in.
+    clock: ReadClock,
 }
 
 enum Input {
@@ -284,6 +288,12 @@ pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
         &ctx.peer,
     ));
     let login_deadline = Instant::now() + Duration::from_secs(ctx.config.imap_login_timeout_secs);
+    let command = Duration::from_secs(ctx.config.imap_command_timeout_secs);
+    let clock = ReadClock::new(
+        Duration::from_secs(ctx.config.imap_idle_timeout_secs),
+        command,
+    )
+    .with_data(command, ctx.config.imap_min_append_rate);
     let mut conn = Conn {
         wire: Wire::Plain(stream),
         session,
@@ -295,6 +305,7 @@ pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
         sasl_tag: None,
         idle_tag: None,
         login_deadline,
+        clock,
     };
     let result = drive(&mut conn).await;
     if let Some(mut a) = conn.appending.take()
@@ -307,14 +318,17 @@ pub async fn serve(stream: Stream, ctx: ImapContext) -> Result<(), ConnError> {
 }
 
 async fn read_input(conn: &mut Conn, buf: &mut Vec<u8>) -> Input {
-    let cfg = &conn.ctx.config;
     let limit = if conn.user.is_none() {
         conn.login_deadline
             .saturating_duration_since(Instant::now())
-    } else if conn.session.idling() {
-        Duration::from_secs(cfg.imap_idle_keepalive_secs)
     } else {
-        Duration::from_secs(cfg.imap_idle_timeout_secs)
+        let partial = conn.session.has_partial_input();
+        let limit = conn.clock.limit(conn.session.in_append(), partial);
+        if conn.session.idling() && !partial {
+            Duration::from_secs(conn.ctx.config.imap_idle_keepalive_secs)
+        } else {
+            limit
+        }
     };
     if buf.is_empty() {
         buf.resize(READ_BYTES, 0);
@@ -357,9 +371,18 @@ async fn drive(conn: &mut Conn) -> Result<(), ConnError> {
                 conn.flush().await?;
                 match read_input(conn, &mut buf).await {
                     Input::Bytes(n) => {
+                        conn.clock.received(n);
                         conn.session.feed(&buf[..n]);
                     }
                     Input::Eof => return Ok(()),
+                    Input::Timeout
+                        if conn.user.is_some()
+                            && (conn.session.has_partial_input() || conn.session.in_append()) =>
+                    {
+                        log::info!("cid={} command timeout", conn.ctx.cid);
+                        conn.session
+                            .bye("Autologout; command not completed in time");
+                    }
                     Input::Timeout if conn.session.idling() => {
                         // Sparse keep-alive for NAT boxes; phones sleep between (RFC 2177).
                         conn.session.untagged(b"* OK Still here\r\n");
