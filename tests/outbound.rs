@@ -44,46 +44,6 @@ fn instance_a(dns: &TestServer, b_port_base: u16) -> DataDir {
     a
 }
 
-/// B's MX port while B is down: every connection is accepted and closed at once (a server that
-/// does not answer), and no other test's server can take the port meanwhile. Dropping it frees
-/// the port for B to come back.
-struct Down {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Down {
-    /// Takes B's MX port (B was stopped just before).
-    fn hold(b_port_base: u16) -> Down {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", b_port_base + 25))
-            .expect("B's MX port is free again");
-        listener.set_nonblocking(true).unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => drop(conn),
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Down {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// The DNS server, B, and A pointed at both.
 fn pair() -> (TestServer, Server, Server) {
     let dns = TestServer::start(zone()).unwrap();

@@ -5,6 +5,8 @@
 //! Delivery is at-least-once: results are recorded only after an attempt ends, so a crash (or
 //! kill -9) between a remote server's 250 and that commit sends the message again on restart.
 //! Nothing acknowledged is ever lost: the queue row was committed before the client got its 250.
+//! No attempt starts while the store's writes fail for lack of space, so a full disk does not
+//! turn into the same message sent over and over.
 //!
 //! Retry policy: 4xx replies, connection and DNS trouble defer a recipient; the next attempt comes
 //! after `queue.retry_base_secs · 2^(n-1)` (at most `queue.retry_max_secs`, ±20 % jitter). A 5xx
@@ -124,29 +126,62 @@ impl Queue {
 }
 
 /// Runs the scheduler until shutdown.
+///
+/// An attempt runs only when its outcome can be recorded: while the store's writes fail for lack
+/// of space ([`Store::writes_failing`]) nothing is attempted (a remote 250 that cannot be written
+/// down would send the message again), and the scheduler looks again every
+/// `queue.retry_base_secs` (at most a minute). A message whose attempt could not be recorded for
+/// another reason waits `queue.retry_base_secs` before the next one.
 pub async fn run(queue: Rc<Queue>) {
     let in_flight: Rc<RefCell<HashSet<QueueId>>> = Rc::default();
+    // Messages whose last attempt could not be recorded, and when they may go again (unix time).
+    let held: Rc<RefCell<BTreeMap<QueueId, u64>>> = Rc::default();
+    let mut waiting_for_room = false;
     let (done_tx, done_rx) = async_channel::unbounded::<()>();
     loop {
         let seen = queue.store.queue_generation();
         let cfg = (queue.config)();
         let now = crate::time::unix_now();
         let mut wait = IDLE_WAKE;
-        // Only the head of the due order is read: the entries in flight, then as many as there
-        // are free slots, then the first one not yet due (for the timer).
-        let limit = in_flight.borrow().len() + cfg.queue_concurrency + 1;
+        held.borrow_mut().retain(|_, until| *until > now);
+        for until in held.borrow().values() {
+            wait = wait.min(Duration::from_secs(until - now));
+        }
+        // Only the head of the due order is read: the entries in flight or held, then as many
+        // as there are free slots, then the first one not yet due (for the timer).
+        let limit = in_flight.borrow().len() + held.borrow().len() + cfg.queue_concurrency + 1;
+        // Whether the store can record outcomes: asked once per pass, when something is due.
+        let mut writable = None;
         match queue.store.queue_schedule(limit) {
             Ok(schedule) => {
                 for (due, id) in schedule {
-                    if in_flight.borrow().contains(&id) {
+                    if in_flight.borrow().contains(&id) || held.borrow().contains_key(&id) {
                         continue;
                     }
                     if due > now {
-                        wait = Duration::from_secs(due - now);
+                        wait = wait.min(Duration::from_secs(due - now));
                         break;
                     }
                     // Due, but every slot is busy: a finishing attempt wakes the loop.
                     if in_flight.borrow().len() >= cfg.queue_concurrency {
+                        break;
+                    }
+                    if writable.is_none() {
+                        let store = queue.store.clone();
+                        let failing = blocking::unblock(move || store.writes_failing()).await;
+                        if failing != waiting_for_room {
+                            if failing {
+                                log::warn!("queue: storage full; no attempt until writes succeed");
+                            } else {
+                                log::info!("queue: storage writable again; attempts resume");
+                            }
+                            waiting_for_room = failing;
+                        }
+                        writable = Some(!failing);
+                    }
+                    if writable == Some(false) {
+                        let recheck = cfg.queue_retry_base_secs.min(60);
+                        wait = wait.min(Duration::from_secs(recheck));
                         break;
                     }
                     let row = match queue.store.queued(id) {
@@ -167,12 +202,16 @@ pub async fn run(queue: Rc<Queue>) {
                         unreachable: queue.unreachable.clone(),
                         stats: queue.stats.clone(),
                     };
-                    let (in_flight, done_tx) = (in_flight.clone(), done_tx.clone());
+                    let (in_flight, held, done_tx) =
+                        (in_flight.clone(), held.clone(), done_tx.clone());
                     queue
                         .executor
                         .spawn(async move {
                             if let Err(e) = attempt(&env, row).await {
                                 log::warn!("queue: recording an attempt on {id} failed: {e}");
+                                let until =
+                                    crate::time::unix_now() + env.config.queue_retry_base_secs;
+                                held.borrow_mut().insert(id, until);
                             }
                             in_flight.borrow_mut().remove(&id);
                             let _ = done_tx.send(()).await;

@@ -1014,6 +1014,13 @@ impl Store {
         self.shared.space.known_full(reserve, size)
     }
 
+    /// Whether a write failed for lack of storage and neither a successful commit nor more free
+    /// space has shown room since: work whose outcome must be recorded waits ([`space`]). A
+    /// `statvfs` call: blocking.
+    pub fn writes_failing(&self) -> bool {
+        self.shared.space.writes_failing()
+    }
+
     /// Stops the writer after it has finished every request already queued, and waits for it.
     pub fn close(&self) {
         self.shared.tx.close();

@@ -6,9 +6,12 @@
 //!   filesystem showing more free space than it had at the failure (the disk was grown or other
 //!   files removed). Until then [`Space::known_full`] says so, and callers refuse new mail early
 //!   instead of receiving a message the store cannot keep (RFC 1870 §6.1, RFC 3463 §3.4 X.3.1).
-//! - The mark is a hint, never a lock: [`FULL_RETRY`] after the failure it lapses, so one message
-//!   may try again even if nothing visible changed (redb reuses pages freed inside the file,
-//!   which `statvfs` does not show).
+//! - For new mail the mark is a hint, never a lock: [`FULL_RETRY`] after the failure
+//!   [`Space::known_full`] stops heeding it, so one message may try again even if nothing visible
+//!   changed (redb reuses pages freed inside the file, which `statvfs` does not show). Work that
+//!   must not run unless its outcome can be recorded (an outbound attempt: a remote server's 250
+//!   that cannot be written down means sending the message again) asks
+//!   [`Space::writes_failing`], which heeds the mark until a commit succeeds or room appears.
 //! - Free space is read with `statvfs`, which answers from the kernel's in-memory counters of a
 //!   local filesystem without disk I/O; it is read once per call, never cached.
 
@@ -78,14 +81,26 @@ impl Space {
         {
             return true;
         }
+        self.marked(available, Some(FULL_RETRY))
+    }
+
+    /// Whether a write failed for lack of space and neither a successful commit nor more free
+    /// space has shown room since (the mark never lapses here).
+    pub(super) fn writes_failing(&self) -> bool {
+        self.marked(self.available(), None)
+    }
+
+    /// Whether the failure mark stands, given the free space now: more of it than at the failure
+    /// clears the mark; a mark older than `lapse` is not heeded (but kept).
+    fn marked(&self, available: Option<u64>, lapse: Option<Duration>) -> bool {
         let mut failure = self.failure.lock().expect("not poisoned");
         let Some(f) = *failure else { return false };
         let grown = matches!((available, f.available), (Some(now), Some(then)) if now > then);
-        if grown || f.at.elapsed() >= FULL_RETRY {
+        if grown {
             *failure = None;
             return false;
         }
-        true
+        lapse.is_none_or(|lapse| f.at.elapsed() < lapse)
     }
 }
 
@@ -129,6 +144,28 @@ mod tests {
             at: Instant::now() - FULL_RETRY,
             available: Some(u64::MAX),
         });
-        assert!(!s.known_full(0, None), "the mark lapses");
+        assert!(!s.known_full(0, None), "the mark lapses for new mail");
+        assert!(
+            s.writes_failing(),
+            "but not for work that must record its outcome"
+        );
+        s.wrote();
+        assert!(!s.writes_failing(), "a commit clears it");
+    }
+
+    #[test]
+    fn writes_fail_until_a_commit_succeeds_or_room_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Space::new(Some(dir.path().to_path_buf()));
+        assert!(!s.writes_failing());
+        s.failed();
+        assert!(s.writes_failing());
+        s.wrote();
+        assert!(!s.writes_failing());
+        *s.failure.lock().unwrap() = Some(Failure {
+            at: Instant::now(),
+            available: Some(0),
+        });
+        assert!(!s.writes_failing(), "more free space than at the failure");
     }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod dovecot;
+pub mod tmpfs;
 
 /// The binary under test: the one cargo built for the host, or `MAILNOOK_TEST_BIN` (a release
 /// build for a board, run through `MAILNOOK_TEST_RUNNER`; see [`mailnook`]).
@@ -765,4 +766,44 @@ pub fn b64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The MX port of a server that is down: every connection is accepted and closed at once (a
+/// server that does not answer), and no other test's server can take the port meanwhile.
+/// Dropping it frees the port for the server to come back ([`Server::serve_at`]).
+pub struct Down {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Down {
+    /// Takes the MX port of port base `port_base` (its server was stopped just before).
+    pub fn hold(port_base: u16) -> Down {
+        let listener =
+            TcpListener::bind(("127.0.0.1", port_base + 25)).expect("the MX port is free again");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Down {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
