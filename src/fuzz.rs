@@ -58,7 +58,7 @@ pub use store::fuzz_store_ops;
 use crate::cli::control::{MAX_ARG_BYTES, MAX_ARGS, read_request, read_response, write_request};
 use crate::message::mime::{MimeLimits, MimeParser};
 use crate::message::summary::{Address, Part, PartBody, Summary};
-use crate::proto::line::{LineSplitter, Split};
+use crate::proto::line::{Exchange, LineSplitter, Split};
 use crate::proto::smtp::data::{DataDecoder, NewlineCheck};
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, SaslResponse, SessionConfig, SmtpServerSession};
@@ -285,9 +285,9 @@ impl SessionRun {
         // Before a read the session holds less than one command line (the rest was consumed).
         self.held_bound = MAX_LINE + chunk.len();
         assert!(
-            self.session.buffered_input() <= self.held_bound,
+            self.session.held_input() <= self.held_bound,
             "input buffer {} > line limit + read {}",
-            self.session.buffered_input(),
+            self.session.held_input(),
             self.held_bound
         );
     }
@@ -372,7 +372,7 @@ impl SessionRun {
                 Event::Close => Some(Seen::Close),
             };
             assert!(
-                self.session.buffered_input() <= self.held_bound,
+                self.session.held_input() <= self.held_bound,
                 "input buffer grew without a read"
             );
             self.record_output();
@@ -442,7 +442,7 @@ impl SessionRun {
                     Some(&Seen::Reply("220 2.0.0 Ready to start TLS\r\n".to_string()))
                 );
                 // CVE-2011-0411: nothing read before the handshake survives it.
-                assert_eq!(self.session.buffered_input(), 0, "pre-TLS input kept");
+                assert_eq!(self.session.held_input(), 0, "pre-TLS input kept");
                 self.session.tls_started();
                 assert!(self.session.tls() && self.session.helo().is_none());
                 assert!(self.session.mail_from().is_none());

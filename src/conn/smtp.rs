@@ -31,6 +31,7 @@ use crate::dkim::verify::DkimVerifier;
 use crate::dmarc::Disposition;
 use crate::message::submit::{HeaderFixer, from_addresses};
 use crate::message::trace::{Received, with_keyword};
+use crate::proto::line::Exchange;
 use crate::proto::smtp::reply::r;
 use crate::proto::smtp::{Event, Recipient, Reply, SaslResponse, SessionConfig, SmtpServerSession};
 use crate::store::lists::ListChange;

@@ -6,6 +6,7 @@ use super::{chunks, header, into_tokens, until};
 use crate::proto::imap::extended::{is_list, parse_list, split_create_params, split_search_return};
 use crate::proto::imap::response::Status;
 use crate::proto::imap::{ConnState, Event, ImapSession, Request, SessionConfig, list, mutf7};
+use crate::proto::line::Exchange;
 use imap_codec::imap_types::command::CommandBody;
 
 /// Small enough that default-sized (4 KiB) fuzz inputs cross every limit.

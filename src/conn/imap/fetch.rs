@@ -9,6 +9,7 @@ use super::{Conn, mailbox};
 use crate::message::Summary;
 use crate::message::transfer::{Decoder, Encoding};
 use crate::proto::imap::response::Status;
+use crate::proto::line::Exchange;
 use crate::store::{self, BodyId, Done, Op, StoreMode, flags};
 use imap_codec::imap_types::command::FetchModifier;
 use imap_codec::imap_types::fetch::{

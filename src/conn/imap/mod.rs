@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::proto::imap::response::Status;
 use crate::proto::imap::view::{MailboxView, Updates};
 use crate::proto::imap::{ConnState, Event, ImapSession, SessionConfig};
+use crate::proto::line::Exchange;
 use crate::store::{MailboxId, Store};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::net::SocketAddr;

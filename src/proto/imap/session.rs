@@ -18,6 +18,7 @@
 
 use super::extended::{ListCommand, SearchReturn};
 use super::response::{self, Status};
+use crate::proto::line::{Buffers, Exchange};
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::IntoStatic;
@@ -182,9 +183,7 @@ pub struct ImapSession {
     cfg: SessionConfig,
     state: ConnState,
     mode: Mode,
-    input: Vec<u8>,
-    pos: usize,
-    out: Vec<u8>,
+    io: Buffers,
     errors: u32,
     tls: bool,
     compressed: bool,
@@ -215,6 +214,33 @@ fn trailing_literal(line: &[u8]) -> Option<(u64, bool)> {
     Some((std::str::from_utf8(digits).ok()?.parse().ok()?, nonsync))
 }
 
+/// Feed only after [`Event::NeedInput`]. Input held is bounded by `max_command_bytes` plus one
+/// read.
+impl Exchange for ImapSession {
+    fn buffers(&self) -> &Buffers {
+        &self.io
+    }
+
+    fn buffers_mut(&mut self) -> &mut Buffers {
+        &mut self.io
+    }
+
+    /// Adds bytes read from the client, dropping what was consumed; offsets into the input
+    /// (a literal's end, the continuation mark) move with it.
+    fn feed(&mut self, bytes: &[u8]) {
+        let pos = self.io.pos;
+        if pos > 0 {
+            self.io.input.drain(..pos);
+            if let Mode::Literal { until } = &mut self.mode {
+                *until -= pos;
+            }
+            self.acked = self.acked.and_then(|a| a.checked_sub(pos));
+            self.io.pos = 0;
+        }
+        self.io.input.extend_from_slice(bytes);
+    }
+}
+
 impl ImapSession {
     /// Starts a session; the greeting is already in the output.
     pub fn new(cfg: SessionConfig) -> ImapSession {
@@ -223,9 +249,7 @@ impl ImapSession {
             cfg,
             state: ConnState::NotAuthenticated,
             mode: Mode::Command,
-            input: Vec::new(),
-            pos: 0,
-            out: Vec::new(),
+            io: Buffers::default(),
             errors: 0,
             compressed: false,
             append_tag: String::new(),
@@ -233,36 +257,14 @@ impl ImapSession {
             line_too_long: false,
         };
         let caps = format!("CAPABILITY {}", s.capabilities());
-        response::status(&mut s.out, "*", Status::Ok, Some(&caps), "mailnook ready");
+        response::status(
+            &mut s.io.out,
+            "*",
+            Status::Ok,
+            Some(&caps),
+            "mailnook ready",
+        );
         s
-    }
-
-    /// Bytes to send before the next read.
-    pub fn output(&self) -> &[u8] {
-        &self.out
-    }
-
-    /// Call after sending [`output`](Self::output).
-    pub fn clear_output(&mut self) {
-        self.out.clear();
-    }
-
-    /// Adds bytes read from the client. Call only after [`Event::NeedInput`].
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.pos > 0 {
-            self.input.drain(..self.pos);
-            if let Mode::Literal { until } = &mut self.mode {
-                *until -= self.pos;
-            }
-            self.acked = self.acked.and_then(|a| a.checked_sub(self.pos));
-            self.pos = 0;
-        }
-        self.input.extend_from_slice(bytes);
-    }
-
-    /// Input bytes held but not yet consumed (bounded by `max_command_bytes` plus one read).
-    pub fn buffered_input(&self) -> usize {
-        self.input.len() - self.pos
     }
 
     /// The connection state.
@@ -282,7 +284,7 @@ impl ImapSession {
 
     /// Whether bytes of an unfinished command are buffered (the driver bounds its duration).
     pub fn has_partial_input(&self) -> bool {
-        self.pos < self.input.len()
+        self.io.pos < self.io.input.len()
     }
 
     /// Whether the session waits in IDLE.
@@ -368,17 +370,17 @@ impl ImapSession {
 
     /// Appends untagged response bytes (a complete `* ...\r\n` line, literals included).
     pub fn untagged(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+        self.io.out.extend_from_slice(bytes);
     }
 
     /// The output buffer, for writers that build responses in place.
     pub fn out_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.out
+        &mut self.io.out
     }
 
     /// Completes the current command; NO and BAD count as errors.
     pub fn tagged(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) {
-        response::status(&mut self.out, tag, status, code, text);
+        response::status(&mut self.io.out, tag, status, code, text);
         if matches!(self.mode, Mode::Busy) {
             self.mode = Mode::Command;
         }
@@ -390,7 +392,7 @@ impl ImapSession {
     fn count_error(&mut self) {
         self.errors += 1;
         if self.errors >= self.cfg.max_errors && !matches!(self.mode, Mode::Closed) {
-            response::status(&mut self.out, "*", Status::Bye, None, "Too many errors");
+            response::status(&mut self.io.out, "*", Status::Bye, None, "Too many errors");
             self.state = ConnState::Logout;
             self.mode = Mode::Closed;
         }
@@ -399,7 +401,7 @@ impl ImapSession {
     /// Ends the session with an untagged BYE (timeout, shutdown, LOGOUT).
     pub fn bye(&mut self, text: &str) {
         if !matches!(self.mode, Mode::Closed) {
-            response::status(&mut self.out, "*", Status::Bye, None, text);
+            response::status(&mut self.io.out, "*", Status::Bye, None, text);
             self.state = ConnState::Logout;
             self.mode = Mode::Closed;
         }
@@ -418,7 +420,7 @@ impl ImapSession {
             Step::NeedInput => Event::NeedInput,
             Step::Command(tag, request) => Event::Command { tag, request },
             Step::AppendStart(a) => Event::AppendStart(a),
-            Step::AppendData(a, b) => Event::AppendData(&self.input[a..b]),
+            Step::AppendData(a, b) => Event::AppendData(&self.io.input[a..b]),
             Step::AppendEnd => Event::AppendEnd,
             Step::AppendAbort => Event::AppendAbort,
             Step::Sasl(r) => Event::SaslResponse(r),
@@ -435,7 +437,7 @@ impl ImapSession {
             Mode::Busy | Mode::AppendDecision { .. } => Step::NeedInput,
             Mode::Command => self.command_step(),
             Mode::Literal { until } => {
-                if self.input.len() >= until {
+                if self.io.input.len() >= until {
                     self.mode = Mode::Command;
                     Step::Continue
                 } else {
@@ -444,13 +446,13 @@ impl ImapSession {
             }
             Mode::Discard { literal } => self.discard_step(literal),
             Mode::AppendData { remaining } => {
-                let avail = (self.input.len() - self.pos) as u64;
+                let avail = (self.io.input.len() - self.io.pos) as u64;
                 if avail == 0 {
                     return Step::NeedInput;
                 }
                 let take = remaining.min(avail).min(64 * 1024) as usize;
-                let (a, b) = (self.pos, self.pos + take);
-                self.pos = b;
+                let (a, b) = (self.io.pos, self.io.pos + take);
+                self.io.pos = b;
                 let left = remaining - take as u64;
                 self.mode = if left == 0 {
                     Mode::AppendTrailer
@@ -460,17 +462,17 @@ impl ImapSession {
                 Step::AppendData(a, b)
             }
             Mode::AppendTrailer => {
-                let avail = &self.input[self.pos..];
+                let avail = &self.io.input[self.io.pos..];
                 match find_crlf(avail) {
                     Some(0) => {
-                        self.pos += 2;
+                        self.io.pos += 2;
                         self.mode = Mode::Busy;
                         Step::AppendEnd
                     }
                     Some(n) => {
                         // MULTIAPPEND is not offered: anything after the literal is an error.
                         let rest = avail[..n].to_vec();
-                        self.pos += n + 2;
+                        self.io.pos += n + 2;
                         let tag = std::mem::take(&mut self.append_tag);
                         self.mode = Mode::Command;
                         if let Some((len, true)) = trailing_literal(&rest) {
@@ -511,7 +513,7 @@ impl ImapSession {
     /// `max_command_bytes` (CRLF included, as for commands) is dropped as it arrives and handed over empty once it has ended,
     /// whatever the reads were.
     fn line_step(&mut self, f: impl FnOnce(&mut Self, &[u8]) -> Step) -> Step {
-        let avail = &self.input[self.pos..];
+        let avail = &self.io.input[self.io.pos..];
         match find_crlf(avail) {
             Some(n) => {
                 let too_long =
@@ -521,7 +523,7 @@ impl ImapSession {
                 } else {
                     avail[..n].to_vec()
                 };
-                self.pos += n + 2;
+                self.io.pos += n + 2;
                 f(self, &line)
             }
             None if self.line_too_long || avail.len() > self.cfg.max_command_bytes => {
@@ -534,23 +536,23 @@ impl ImapSession {
     }
 
     fn discard_step(&mut self, literal: u64) -> Step {
-        let avail = (self.input.len() - self.pos) as u64;
+        let avail = (self.io.input.len() - self.io.pos) as u64;
         if literal > 0 {
             if avail == 0 {
                 return Step::NeedInput;
             }
             let skip = literal.min(avail);
-            self.pos += skip as usize;
+            self.io.pos += skip as usize;
             self.mode = Mode::Discard {
                 literal: literal - skip,
             };
             return Step::Continue;
         }
-        match find_crlf(&self.input[self.pos..]) {
+        match find_crlf(&self.io.input[self.io.pos..]) {
             Some(n) => {
-                let line_end = self.pos + n;
-                let next = trailing_literal(&self.input[self.pos..line_end]);
-                self.pos = line_end + 2;
+                let line_end = self.io.pos + n;
+                let next = trailing_literal(&self.io.input[self.io.pos..line_end]);
+                self.io.pos = line_end + 2;
                 self.mode = match next {
                     // A non-synchronising literal follows anyway: skip it too.
                     Some((len, true)) => Mode::Discard { literal: len },
@@ -569,8 +571,8 @@ impl ImapSession {
     /// could still become its end: a literal announcement (`{` 20 digits `+}`) and a partial
     /// "\r", so the outcome does not depend on how the line was split into reads.
     fn skip_to_tail(&mut self) {
-        let keep = (self.input.len() - self.pos).min(DISCARD_KEEP);
-        self.pos = self.input.len() - keep;
+        let keep = (self.io.input.len() - self.io.pos).min(DISCARD_KEEP);
+        self.io.pos = self.io.input.len() - keep;
     }
 
     fn bad_and_discard(
@@ -594,7 +596,7 @@ impl ImapSession {
     }
 
     fn command_step(&mut self) -> Step {
-        let buf = &self.input[self.pos..];
+        let buf = &self.io.input[self.io.pos..];
         if buf.is_empty() {
             return Step::NeedInput;
         }
@@ -605,7 +607,7 @@ impl ImapSession {
             // the continuation request: treat it as non-synchronising (RFC 7888), so a refusal
             // skips it instead of parsing message bytes as commands.
             let nonsync = nonsync || buf.len() > header_end + 2;
-            self.pos += header_end + 2;
+            self.io.pos += header_end + 2;
             let refusal = if !matches!(
                 self.state,
                 ConnState::Authenticated | ConnState::Selected { .. }
@@ -632,14 +634,14 @@ impl ImapSession {
             };
             return Step::AppendStart(append);
         }
-        let acked = self.acked.and_then(|a| a.checked_sub(self.pos));
+        let acked = self.acked.and_then(|a| a.checked_sub(self.io.pos));
         match scan(buf, acked) {
             Scan::Partial { line_start } => {
                 if buf.len() > self.cfg.max_command_bytes {
                     let tag = guess_tag(buf);
                     // Drop the command up to its current line, whose end decides what follows
                     // (a trailing literal to skip); earlier lines and literals are done with.
-                    self.pos += line_start;
+                    self.io.pos += line_start;
                     self.skip_to_tail();
                     return self.bad_and_discard(tag.as_deref(), "Command too long", None);
                 }
@@ -652,19 +654,21 @@ impl ImapSession {
             } => {
                 let tag = guess_tag(buf).unwrap_or_else(|| "*".to_string());
                 let already = buf.len() - data_start;
-                let abs_data = self.pos + data_start;
+                let abs_data = self.io.pos + data_start;
                 let room = self.cfg.max_command_bytes.saturating_sub(data_start) as u64;
                 // An announcement line already past the limit is refused even for `{0}`: the
                 // same answer as when the limit is noticed before the line's CRLF arrives.
                 if data_start > self.cfg.max_command_bytes || length > room {
                     // Skip the part of the literal already here, then the rest as it comes.
-                    self.pos = abs_data + already;
+                    self.io.pos = abs_data + already;
                     let pending = Some((length - already as u64, nonsync || already > 0));
                     return self.bad_and_discard(Some(&tag), "Command too long", pending);
                 }
                 // RFC 7888: LITERAL+ literals need no continuation request.
                 if !nonsync && already == 0 {
-                    self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                    self.io
+                        .out
+                        .extend_from_slice(b"+ Ready for literal data\r\n");
                     self.acked = Some(abs_data);
                 }
                 self.mode = Mode::Literal {
@@ -676,7 +680,7 @@ impl ImapSession {
                 // Everything arrived in one read, literals included: still over the limit (the same
                 // answer as when the limit is noticed part way, whatever the reads were).
                 let tag = guess_tag(buf);
-                self.pos += end;
+                self.io.pos += end;
                 self.tagged(
                     tag.as_deref().unwrap_or("*"),
                     Status::Bad,
@@ -687,7 +691,7 @@ impl ImapSession {
             }
             Scan::Complete(end) => {
                 let command = buf[..end].to_vec();
-                self.pos += end;
+                self.io.pos += end;
                 self.decode_complete(&command)
             }
         }
@@ -804,7 +808,9 @@ impl ImapSession {
     pub fn accept_append(&mut self) {
         if let Mode::AppendDecision { length, sync } = self.mode {
             if sync {
-                self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                self.io
+                    .out
+                    .extend_from_slice(b"+ Ready for literal data\r\n");
             }
             self.mode = if length == 0 {
                 Mode::AppendTrailer
@@ -841,23 +847,23 @@ impl ImapSession {
 
     /// Starts IDLE (RFC 2177): sends the continuation request and waits for DONE.
     pub fn start_idle(&mut self) {
-        self.out.extend_from_slice(b"+ idling\r\n");
+        self.io.out.extend_from_slice(b"+ idling\r\n");
         self.mode = Mode::Idle;
     }
 
     /// Sends a SASL challenge (base64 text, may be empty) and waits for the response line.
     pub fn sasl_challenge(&mut self, challenge: &[u8]) {
-        self.out.extend_from_slice(b"+ ");
-        self.out.extend_from_slice(challenge);
-        self.out.extend_from_slice(b"\r\n");
+        self.io.out.extend_from_slice(b"+ ");
+        self.io.out.extend_from_slice(challenge);
+        self.io.out.extend_from_slice(b"\r\n");
         self.mode = Mode::Sasl;
     }
 
     /// The TLS handshake after [`Event::StartTls`] succeeded.
     pub fn tls_started(&mut self) {
         self.tls = true;
-        self.input.clear();
-        self.pos = 0;
+        self.io.input.clear();
+        self.io.pos = 0;
         self.acked = None;
         self.line_too_long = false;
         self.mode = Mode::Command;
@@ -866,8 +872,8 @@ impl ImapSession {
     /// Compression is on after [`Event::Compress`].
     pub fn compress_started(&mut self) {
         self.compressed = true;
-        self.input.clear();
-        self.pos = 0;
+        self.io.input.clear();
+        self.io.pos = 0;
         self.acked = None;
         self.line_too_long = false;
         self.mode = Mode::Command;
@@ -952,7 +958,7 @@ impl ImapSession {
         match body {
             C::Capability => {
                 let caps = format!("* CAPABILITY {}\r\n", self.capabilities());
-                self.out.extend_from_slice(caps.as_bytes());
+                self.io.out.extend_from_slice(caps.as_bytes());
                 self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
                 Step::Continue
             }
@@ -962,7 +968,7 @@ impl ImapSession {
                     return Step::Continue;
                 }
                 self.tagged(&tag, Status::Ok, None, "Begin TLS negotiation now");
-                self.input.truncate(self.pos);
+                self.io.input.truncate(self.io.pos);
                 Step::StartTls
             }
             C::Compress { .. } if !self.cfg.compress => {
@@ -981,11 +987,11 @@ impl ImapSession {
             }
             C::Compress { .. } => {
                 self.tagged(&tag, Status::Ok, None, "DEFLATE active");
-                self.input.truncate(self.pos);
+                self.io.input.truncate(self.io.pos);
                 Step::Compress
             }
             C::Logout => {
-                response::status(&mut self.out, "*", Status::Bye, None, "Logging out");
+                response::status(&mut self.io.out, "*", Status::Bye, None, "Logging out");
                 self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
                 self.state = ConnState::Logout;
                 self.mode = Mode::Closed;

@@ -9,7 +9,7 @@
 use super::data::{DataDecoder, NewlineCheck};
 use super::path::{PathKind, classify, raw_path};
 use super::reply::{Reply, r};
-use crate::proto::line::{LineSplitter, Split};
+use crate::proto::line::{Buffers, Exchange, LineSplitter, Split};
 use smtp_proto::Request;
 
 /// Limits and facts fixed for one session.
@@ -157,9 +157,7 @@ pub struct SmtpServerSession {
     cfg: SessionConfig,
     state: State,
     splitter: LineSplitter,
-    input: Vec<u8>,
-    pos: usize,
-    out: Vec<u8>,
+    io: Buffers,
     data: Vec<u8>,
     helo: Option<String>,
     esmtp: bool,
@@ -173,6 +171,17 @@ pub struct SmtpServerSession {
     /// SASL lines of the exchange in progress (wiped once answered).
     sasl: [Vec<u8>; 2],
     authenticated: bool,
+}
+
+/// Feed only after [`Event::NeedInput`].
+impl Exchange for SmtpServerSession {
+    fn buffers(&self) -> &Buffers {
+        &self.io
+    }
+
+    fn buffers_mut(&mut self) -> &mut Buffers {
+        &mut self.io
+    }
 }
 
 const HTTP_VERBS: &[&str] = &[
@@ -189,9 +198,7 @@ impl SmtpServerSession {
             tls: cfg.tls_active,
             cfg,
             state: State::Command,
-            input: Vec::new(),
-            pos: 0,
-            out: Vec::new(),
+            io: Buffers::default(),
             data: Vec::new(),
             helo: None,
             esmtp: false,
@@ -207,25 +214,6 @@ impl SmtpServerSession {
         let greeting = format!("{} ESMTP mailnook", s.cfg.hostname);
         s.reply(Reply::owned(220, None, greeting));
         s
-    }
-
-    /// Bytes to send before the next read.
-    pub fn output(&self) -> &[u8] {
-        &self.out
-    }
-
-    /// Call after sending [`output`](Self::output).
-    pub fn clear_output(&mut self) {
-        self.out.clear();
-    }
-
-    /// Adds bytes read from the client. Call only after [`Event::NeedInput`].
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.pos > 0 {
-            self.input.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.input.extend_from_slice(bytes);
     }
 
     /// The EHLO/HELO name, once given.
@@ -266,7 +254,7 @@ impl SmtpServerSession {
     /// Whether part of a command line (or message data) is buffered, waiting for the rest:
     /// drivers use it to bound the time a whole command line may take.
     pub fn has_partial_input(&self) -> bool {
-        self.pos < self.input.len()
+        self.io.pos < self.io.input.len()
     }
 
     /// Whether the session has ended.
@@ -281,12 +269,12 @@ impl SmtpServerSession {
 
     /// Bytes held in the input buffer, consumed or not (the fuzz target checks its bound).
     #[doc(hidden)]
-    pub fn buffered_input(&self) -> usize {
-        self.input.len()
+    pub fn held_input(&self) -> usize {
+        self.io.input.len()
     }
 
     fn reply(&mut self, reply: Reply) {
-        reply.write_to(&mut self.out);
+        reply.write_to(&mut self.io.out);
     }
 
     /// Replies with an error; closes the session once too many were sent.
@@ -335,7 +323,7 @@ impl SmtpServerSession {
             }),
             Step::MessageStart => Event::MessageStart,
             Step::Data => Event::Data(&self.data),
-            Step::DataInput(a, b) => Event::Data(&self.input[a..b]),
+            Step::DataInput(a, b) => Event::Data(&self.io.input[a..b]),
             Step::MessageEnd => Event::MessageEnd,
             Step::MessageAbort => Event::MessageAbort,
             Step::Close => Event::Close,
@@ -385,8 +373,8 @@ impl SmtpServerSession {
     }
 
     fn command_step(&mut self) -> Step {
-        let (n, split) = self.splitter.split(&self.input[self.pos..]);
-        self.pos += n;
+        let (n, split) = self.splitter.split(&self.io.input[self.io.pos..]);
+        self.io.pos += n;
         match split {
             Split::Incomplete if n == 0 => Step::NeedInput,
             Split::Incomplete => Step::Continue,
@@ -678,7 +666,7 @@ impl SmtpServerSession {
         let State::Data(decoder) = &mut self.state else {
             unreachable!("called in Data")
         };
-        let avail = &self.input[self.pos..];
+        let avail = &self.io.input[self.io.pos..];
         if avail.is_empty() {
             return Step::NeedInput;
         }
@@ -686,7 +674,7 @@ impl SmtpServerSession {
         self.data.clear();
         let (n, ended) = decoder.decode(avail, &mut self.data);
         let bare = decoder.bare_newline;
-        self.pos += n;
+        self.io.pos += n;
         if ended {
             self.state = State::DataEnded(bare);
         }
@@ -759,18 +747,18 @@ impl SmtpServerSession {
             unreachable!("called in Bdat")
         };
         if *left > 0 {
-            let avail = self.input.len() - self.pos;
+            let avail = self.io.input.len() - self.io.pos;
             if avail == 0 {
                 return Step::NeedInput;
             }
             let take = (*left).min(avail as u64).min(DATA_STEP_BYTES as u64) as usize;
             *left -= take as u64;
-            let (a, b) = (self.pos, self.pos + take);
-            self.pos = b;
+            let (a, b) = (self.io.pos, self.io.pos + take);
+            self.io.pos = b;
             if refuse.is_some() || self.tx.too_big {
                 return Step::Continue;
             }
-            self.tx.newlines.scan(&self.input[a..b]);
+            self.tx.newlines.scan(&self.io.input[a..b]);
             self.tx.bytes += take as u64;
             return Step::DataInput(a, b);
         }
@@ -819,8 +807,8 @@ impl SmtpServerSession {
         }
         self.reply(r::TLS_GO);
         // RFC 3207 §6 / CVE-2011-0411: nothing sent before the handshake may be acted on after it.
-        self.input.clear();
-        self.pos = 0;
+        self.io.input.clear();
+        self.io.pos = 0;
         self.state = State::AwaitTls;
         Step::StartTls
     }
@@ -879,8 +867,8 @@ impl SmtpServerSession {
 
     /// One SASL response line (RFC 4954 §4): `*` cancels; anything else goes to the driver.
     fn sasl_step(&mut self) -> Step {
-        let (n, split) = self.splitter.split(&self.input[self.pos..]);
-        self.pos += n;
+        let (n, split) = self.splitter.split(&self.io.input[self.io.pos..]);
+        self.io.pos += n;
         let line = match split {
             Split::Incomplete if n == 0 => return Step::NeedInput,
             Split::Incomplete => return Step::Continue,
@@ -943,8 +931,8 @@ impl SmtpServerSession {
             self.helo = None;
             self.esmtp = false;
             self.tx = Transaction::default();
-            self.input.clear();
-            self.pos = 0;
+            self.io.input.clear();
+            self.io.pos = 0;
             self.state = State::Command;
         }
     }
