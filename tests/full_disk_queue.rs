@@ -15,23 +15,12 @@ use common::*;
 use mailnook::dns::testserver::{TestRecord, TestServer, Zone};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ALICE: &str = "alice@a.test";
 const FORWARD: &str = "fwd@a.test";
 const BOB: &str = "bob@b.test";
 const QUEUED: [&str; 3] = ["queued one", "queued two", "queued three"];
-
-fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// One message over the MX: the reply to MAIL when it is not 250, else the reply to the data.
 fn send(s: &Server, rcpt: &str, subject: &str, body_kib: usize) -> String {

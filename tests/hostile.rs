@@ -887,43 +887,52 @@ fn imaps_login_and_fetch(s: &Server) {
     imap_login_and_fetch_on(&mut tls);
 }
 
-#[test]
-fn two_thousand_connections_over_smtp_imap_and_pop3() {
-    const FLOOD: usize = 2000;
-    const THREADS: usize = 10;
-    const MAX_CONNS: usize = 1024;
-    // The fixed part of src/config/board.rs's worst-case model for this many connections: the
-    // process (8 MiB), 64 KiB per connection and the largest class's store cache (16 MiB), 88 MiB
-    // in all. Measured: about 25 MiB idle and 50 MiB with 1024 sessions open (debug build).
-    const RSS_BOUND_KIB: u64 = 8 * 1024 + MAX_CONNS as u64 * 64 + 16 * 1024;
+/// Connections each flood opens at once, from this many threads.
+const FLOOD: usize = 2000;
+const FLOOD_THREADS: usize = 10;
+/// `net.max_conns` during a flood.
+const FLOOD_MAX_CONNS: usize = 1024;
+/// The fixed part of src/config/board.rs's worst-case model for this many connections: the
+/// process (8 MiB), 64 KiB per connection and the largest class's store cache (16 MiB), 88 MiB in
+/// all. Measured: about 25 MiB idle, 50 MiB with 1024 plaintext sessions open and 57 MiB with
+/// 1008 TLS sessions (debug build).
+const FLOOD_RSS_BOUND_KIB: u64 = 8 * 1024 + FLOOD_MAX_CONNS as u64 * 64 + 16 * 1024;
+
+/// A server for a flood, capped at [`FLOOD_MAX_CONNS`], with `settings` too and one message for
+/// alice; and its RSS in KiB before the flood.
+fn flood_server(settings: &[(&str, &str)]) -> (Server, u64) {
     raise_open_file_limit();
-    let mut s = server_with(&[
-        ("net.max_conns", &MAX_CONNS.to_string()),
+    let max_conns = FLOOD_MAX_CONNS.to_string();
+    let mut all = vec![
+        ("net.max_conns", max_conns.as_str()),
         ("net.max_conns_per_ip", "5000"),
-        ("imap.plaintext_loopback", "1"),
-    ]);
+    ];
+    all.extend_from_slice(settings);
+    let s = server_with(&all);
     assert!(
         s.deliver_to_alice("bob@remote.test", "Subject: before the flood\r\n\r\nhello")
             .starts_with("250 ")
     );
     let idle = rss_kib(&s);
-    let ports = [Port::Mx, Port::Imap, Port::Pop3];
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let addrs: Vec<SocketAddr> = ports.iter().map(|p| p.addr(&s)).collect();
-    let handles: Vec<_> = (0..THREADS)
+    (s, idle)
+}
+
+/// Opens [`FLOOD`] connections at once from [`FLOOD_THREADS`] threads, in turn to each target.
+fn open_flood(targets: [(Port, SocketAddr); 3]) -> Vec<(Port, TcpStream)> {
+    let barrier = Arc::new(Barrier::new(FLOOD_THREADS));
+    let handles: Vec<_> = (0..FLOOD_THREADS)
         .map(|t| {
             let barrier = barrier.clone();
-            let addrs = addrs.clone();
             std::thread::spawn(move || {
                 barrier.wait();
-                (0..FLOOD / THREADS)
+                (0..FLOOD / FLOOD_THREADS)
                     .map(|i| {
-                        let k = (t + i) % 3;
-                        let stream = TcpStream::connect(addrs[k]).expect("connect under load");
+                        let (port, addr) = targets[(t + i) % 3];
+                        let stream = TcpStream::connect(addr).expect("connect under load");
                         stream
                             .set_read_timeout(Some(Duration::from_secs(20)))
                             .unwrap();
-                        (ports[k], stream)
+                        (port, stream)
                     })
                     .collect::<Vec<_>>()
             })
@@ -934,6 +943,14 @@ fn two_thousand_connections_over_smtp_imap_and_pop3() {
         .flat_map(|h| h.join().expect("connector thread"))
         .collect();
     assert_eq!(open.len(), FLOOD);
+    open
+}
+
+#[test]
+fn two_thousand_connections_over_smtp_imap_and_pop3() {
+    const MAX_CONNS: usize = FLOOD_MAX_CONNS;
+    let (mut s, idle) = flood_server(&[("imap.plaintext_loopback", "1")]);
+    let open = open_flood([Port::Mx, Port::Imap, Port::Pop3].map(|p| (p, p.addr(&s))));
     let mut greeted = Vec::new();
     let mut refused = 0;
     for (port, stream) in open {
@@ -957,9 +974,9 @@ fn two_thousand_connections_over_smtp_imap_and_pop3() {
     assert_eq!(refused, FLOOD - MAX_CONNS);
     let loaded = rss_kib(&s);
     println!(
-        "2000 connections: server RSS {idle} KiB idle, {loaded} KiB with {MAX_CONNS} sessions (bound {RSS_BOUND_KIB} KiB)"
+        "2000 connections: server RSS {idle} KiB idle, {loaded} KiB with {MAX_CONNS} sessions (bound {FLOOD_RSS_BOUND_KIB} KiB)"
     );
-    assert!(loaded < RSS_BOUND_KIB, "RSS {loaded} KiB under load");
+    assert!(loaded < FLOOD_RSS_BOUND_KIB, "RSS {loaded} KiB under load");
     // During the load: a few sessions end, and a normal login and fetch gets a slot.
     greeted.truncate(MAX_CONNS - 8);
     imap_login_and_fetch(&s);
@@ -971,49 +988,17 @@ fn two_thousand_connections_over_smtp_imap_and_pop3() {
 
 #[test]
 fn two_thousand_connections_over_the_tls_ports() {
-    const FLOOD: usize = 2000;
-    const THREADS: usize = 10;
-    const MAX_CONNS: usize = 1024;
+    const MAX_CONNS: usize = FLOOD_MAX_CONNS;
     // Held connections that complete their handshake and are greeted while the server is full
     // (the others stay silent, waiting in the handshake).
     const HANDSHAKEN: usize = MAX_CONNS - 16;
-    // As in the plaintext flood: src/config/board.rs's worst case for this many connections.
-    const RSS_BOUND_KIB: u64 = 8 * 1024 + MAX_CONNS as u64 * 64 + 16 * 1024;
-    raise_open_file_limit();
-    let mut s = server_with(&[
-        ("net.max_conns", &MAX_CONNS.to_string()),
-        ("net.max_conns_per_ip", "5000"),
-        // Long enough that no held connection reaches its handshake deadline during the test.
-        ("net.tls_handshake_secs", "300"),
+    // Long enough that no held connection reaches its handshake deadline during the test.
+    let (mut s, idle) = flood_server(&[("net.tls_handshake_secs", "300")]);
+    let mut pending = open_flood([
+        (Port::Submission, s.submissions()),
+        (Port::Imap, s.imaps()),
+        (Port::Pop3, s.pop3s()),
     ]);
-    assert!(
-        s.deliver_to_alice("bob@remote.test", "Subject: before the flood\r\n\r\nhello")
-            .starts_with("250 ")
-    );
-    let idle = rss_kib(&s);
-    let ports = [Port::Submission, Port::Imap, Port::Pop3];
-    let addrs = [s.submissions(), s.imaps(), s.pop3s()];
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                (0..FLOOD / THREADS)
-                    .map(|i| {
-                        let k = (t + i) % 3;
-                        let stream = TcpStream::connect(addrs[k]).expect("connect under load");
-                        (ports[k], stream)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut pending: Vec<(Port, TcpStream)> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("connector thread"))
-        .collect();
-    assert_eq!(pending.len(), FLOOD);
     // Over the cap the server closes a TLS port's connection without a byte (plaintext would
     // read as a broken handshake); under it, the connection waits for the ClientHello.
     let mut refused = 0;
@@ -1069,9 +1054,9 @@ fn two_thousand_connections_over_the_tls_ports() {
     }
     let loaded = rss_kib(&s);
     println!(
-        "2000 TLS connections: server RSS {idle} KiB idle, {loaded} KiB with {MAX_CONNS} held ({HANDSHAKEN} in TLS sessions; bound {RSS_BOUND_KIB} KiB)"
+        "2000 TLS connections: server RSS {idle} KiB idle, {loaded} KiB with {MAX_CONNS} held ({HANDSHAKEN} in TLS sessions; bound {FLOOD_RSS_BOUND_KIB} KiB)"
     );
-    assert!(loaded < RSS_BOUND_KIB, "RSS {loaded} KiB under load");
+    assert!(loaded < FLOOD_RSS_BOUND_KIB, "RSS {loaded} KiB under load");
     // During the load: a few held connections go, and an IMAPS login and fetch gets a slot.
     silent.truncate(silent.len() - 8);
     imaps_login_and_fetch(&s);

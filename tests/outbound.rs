@@ -12,7 +12,7 @@ use mailnook::dns::testserver::{TestRecord, TestServer, Zone};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
@@ -99,17 +99,6 @@ fn message(from: &str, to: &str, subject: &str) -> String {
 }
 
 /// Waits until `f` returns `Some`, or fails with `what` after `limit`.
-fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The messages in a mailbox, read through the running server's control socket.
 fn messages(d: &DataDir, user: &str, mailbox: &str) -> Vec<String> {
     d.uids(user, mailbox)

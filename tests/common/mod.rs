@@ -768,6 +768,18 @@ pub fn b64(bytes: &[u8]) -> String {
     out
 }
 
+/// Polls `f` every 100 ms until it gives a value; panics naming `what` after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The MX port of a server that is down: every connection is accepted and closed at once (a
 /// server that does not answer), and no other test's server can take the port meanwhile.
 /// Dropping it frees the port for the server to come back ([`Server::serve_at`]).
