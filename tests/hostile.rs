@@ -1,7 +1,8 @@
 //! Hostile clients on every port of the real binary, over raw sockets: slowloris (silent and
 //! dribbling clients; silent ones on the implicit-TLS ports too), megabyte command lines, TLS
 //! handshake garbage, half-open connections and clients whose unread answers block the server's
-//! writes, IMAP commands and APPEND messages dribbled after login, login brute force across
+//! writes, one address over its connection cap on every port, IMAP commands and APPEND
+//! messages dribbled after login, login brute force across
 //! IMAP, POP3 and the web page, IMAP literal floods, BDAT
 //! floods and 2000-connection floods over SMTP, IMAP and POP3, plaintext and implicit TLS. Every test sets short timeouts
 //! with `config set` before the server starts, asserts the protocol's exact reply where it
@@ -28,6 +29,8 @@ const POP3_IDLE: &str = "-ERR Autologout; idle for too long";
 const POP3_BUSY: &str = "-ERR [SYS/TEMP] Too many connections, try again later";
 const SIEVE_IDLE: &str = "BYE \"Disconnected for inactivity\"";
 const HTTP_TIMEOUT: &str = "HTTP/1.1 408 Request Timeout";
+const SIEVE_BUSY: &str = "BYE (TRYLATER) \"Too many connections, try again later\"";
+const HTTP_BUSY: &str = "HTTP/1.1 503 Service Unavailable";
 
 /// A data folder with alice and the given settings applied before the server starts.
 fn server_with(settings: &[(&str, &str)]) -> Server {
@@ -90,6 +93,17 @@ impl Port {
             Port::Pop3 => 30,
             Port::Sieve => 10,
             _ => 5,
+        }
+    }
+
+    /// What the server says to a connection over a connection cap, before closing it.
+    fn busy_reply(self) -> &'static str {
+        match self {
+            Port::Mx | Port::Submission => SMTP_BUSY,
+            Port::Imap => IMAP_BUSY,
+            Port::Pop3 => POP3_BUSY,
+            Port::Sieve => SIEVE_BUSY,
+            Port::Http => HTTP_BUSY,
         }
     }
 
@@ -885,6 +899,47 @@ fn imaps_login_and_fetch(s: &Server) {
         std::thread::sleep(Duration::from_millis(100));
     };
     imap_login_and_fetch_on(&mut tls);
+}
+
+#[test]
+fn one_address_gets_net_max_conns_per_ip_over_all_ports_and_each_role_says_so() {
+    let mut s = server_with(&[("net.max_conns_per_ip", "4")]);
+    // Four sessions from 127.0.0.1, on four ports.
+    let mut held: Vec<Raw> = [Port::Mx, Port::Imap, Port::Pop3, Port::Sieve]
+        .into_iter()
+        .map(|port| Raw::greeted(port, &s))
+        .collect();
+    // One more on any port is turned away with that role's own reply, then closed.
+    for port in PLAIN_PORTS {
+        let mut c = Raw::connect(port.addr(&s));
+        let rest = String::from_utf8_lossy(&c.rest()).into_owned();
+        assert_eq!(rest.lines().next(), Some(port.busy_reply()), "{port:?}");
+    }
+    // On the implicit-TLS ports, where plaintext would read as a broken handshake: closed
+    // without a byte.
+    let https = SocketAddr::from(([127, 0, 0, 1], s.port_base + 443));
+    for addr in [s.submissions(), s.imaps(), s.pop3s(), https] {
+        let mut c = Raw::connect(addr);
+        assert_eq!(c.rest(), b"", "{addr}");
+    }
+    // A session that ends frees its slot for any port.
+    held.pop();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = Raw::connect(Port::Http.addr(&s));
+        c.send(b"GET / HTTP/1.1\r\nHost: mx.example.test\r\nConnection: close\r\n\r\n");
+        let status = c.line();
+        if !status.starts_with(HTTP_BUSY) {
+            assert!(status.starts_with("HTTP/1.1 "), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for c in &mut held {
+        c.send(b"QUIT\r\n");
+    }
+    s.assert_alive();
 }
 
 /// Connections each flood opens at once, from this many threads.
