@@ -278,7 +278,10 @@ pub fn quota_report(
 pub struct MessageSink {
     store: Store,
     upload: UploadId,
-    _in_flight: store::InFlight,
+    /// Held while the message is small: commits wait for it (group commit). A message that
+    /// spills a chunk lets go, since the rest of it takes longer to arrive than the commit
+    /// window is worth waiting for, and its own commit is spread over its size.
+    in_flight: Option<store::InFlight>,
     buf: Vec<u8>,
     chunks_sent: usize,
     mime: MimeParser,
@@ -290,7 +293,7 @@ impl MessageSink {
     pub fn new(store: &Store) -> MessageSink {
         MessageSink {
             upload: store.new_upload(),
-            _in_flight: store.in_flight(),
+            in_flight: Some(store.in_flight()),
             store: store.clone(),
             buf: Vec::new(),
             chunks_sent: 0,
@@ -330,6 +333,7 @@ impl MessageSink {
                     })
                     .await?;
                 self.chunks_sent += 1;
+                self.in_flight = None;
             }
         }
         Ok(())

@@ -794,9 +794,10 @@ struct Shared {
     space: space::Space,
 }
 
-/// Marks one message as being received, from its first byte to its commit or abandonment. While
-/// any are alive, a durable commit may wait up to the commit window for their deliveries to
-/// join it (see [`Store::set_commit_window`]).
+/// Marks one message being received whose delivery should join the next durable commit: while
+/// any are alive, a durable commit may wait up to the commit window for them (see
+/// [`Store::set_commit_window`]). Held from the message's first byte to its commit or
+/// abandonment, or until it proves too large to wait for.
 #[derive(Debug)]
 pub struct InFlight(Arc<Shared>);
 
