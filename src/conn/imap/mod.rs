@@ -5,8 +5,9 @@
 //! - every read has a deadline and output is flushed before each read: before login the login
 //!   limit bounds the whole exchange; after it, a silent session may wait the idle limit (the
 //!   keep-alive interval inside IDLE), but a command must arrive whole within the command limit
-//!   of its first byte and APPEND message data must keep moving ([`ReadClock`]); message literals of FETCH stream from the store in chunks straight to the socket,
-//!   and APPEND literals stream into the store, so no message is held whole in memory;
+//!   of its first byte and APPEND message data must keep moving ([`ReadClock`]);
+//! - message literals of FETCH stream from the store in chunks straight to the socket, and
+//!   APPEND literals stream into the store, so no message is held whole in memory;
 //! - changes made by other sessions are reported when RFC 9051 §7.5.1 allows: new messages and
 //!   flag changes after any command, expunges never while answering FETCH, STORE or SEARCH;
 //! - a session only ever reaches mailboxes of the user it authenticated as (every lookup is by
