@@ -378,16 +378,25 @@ fn garbage_is_closed(mut c: Raw, garbage: &[u8], what: &str) {
     );
 }
 
-/// A full TLS handshake on `addr` with the server's certificate verified.
-fn tls_handshake_works(s: &Server, addr: SocketAddr) {
-    let tcp = Raw::connect(addr).stream;
+/// A TLS session over `tcp`, handshaken with the server's certificate verified; the handshake's
+/// error when it fails (the server also closes an implicit-TLS connection over its cap so).
+fn tls_session(
+    s: &Server,
+    tcp: TcpStream,
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
     let name = rustls::pki_types::ServerName::try_from(HOSTNAME).unwrap();
     let conn = rustls::ClientConnection::new(tls_client_config(&s.cert()), name).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     while tls.conn.is_handshaking() {
-        tls.conn
-            .complete_io(&mut tls.sock)
-            .unwrap_or_else(|e| panic!("handshake on {addr}: {e}"));
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// A full TLS handshake on `addr` with the server's certificate verified.
+fn tls_handshake_works(s: &Server, addr: SocketAddr) {
+    if let Err(e) = tls_session(s, Raw::connect(addr).stream) {
+        panic!("handshake on {addr}: {e}");
     }
 }
 
@@ -855,21 +864,6 @@ fn imap_login_and_fetch(s: &Server) {
     imap_login_and_fetch_on(c.stream);
 }
 
-/// A TLS connection to `addr`, handshaken with the server's certificate verified; `None` when
-/// the server closed it instead (over the connection cap on an implicit-TLS port).
-fn tls_session(
-    s: &Server,
-    tcp: TcpStream,
-) -> Option<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
-    let name = rustls::pki_types::ServerName::try_from(HOSTNAME).unwrap();
-    let conn = rustls::ClientConnection::new(tls_client_config(&s.cert()), name).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    while tls.conn.is_handshaking() {
-        tls.conn.complete_io(&mut tls.sock).ok()?;
-    }
-    Some(tls)
-}
-
 /// Reads one line over TLS.
 fn tls_line<S: Read>(stream: &mut S) -> String {
     let mut line = Vec::new();
@@ -889,7 +883,7 @@ fn imaps_login_and_fetch(s: &Server) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut tls = loop {
         let tcp = Raw::connect(s.imaps()).stream;
-        if let Some(mut tls) = tls_session(s, tcp) {
+        if let Ok(mut tls) = tls_session(s, tcp) {
             let greeting = tls_line(&mut tls);
             if Port::Imap.is_greeting(&greeting) {
                 break tls;
@@ -1102,7 +1096,7 @@ fn two_thousand_connections_over_the_tls_ports() {
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         let mut tls = tls_session(&s, stream)
-            .unwrap_or_else(|| panic!("{port:?}: handshake of a held connection"));
+            .unwrap_or_else(|e| panic!("{port:?}: handshake of a held connection: {e}"));
         let greeting = tls_line(&mut tls);
         assert!(port.is_greeting(&greeting), "{port:?} greeting: {greeting}");
         sessions.push(tls);
