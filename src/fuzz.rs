@@ -946,11 +946,21 @@ fn tiny_mime_limits() -> MimeLimits {
 
 /// Parses `msg` fed in chunks of `sizes`, checking the parser's buffers after every chunk.
 fn parse_in_chunks(limits: &MimeLimits, msg: &[u8], sizes: &[u8]) -> Summary {
+    parse_stored_in_chunks(limits, 0, msg, sizes)
+}
+
+/// As [`parse_in_chunks`] for a message stored behind a trace prefix of `prefix_len` bytes.
+fn parse_stored_in_chunks(
+    limits: &MimeLimits,
+    prefix_len: usize,
+    msg: &[u8],
+    sizes: &[u8],
+) -> Summary {
     // Vec growth may double the header capture once past its limit.
-    let bound = 2 * (limits.max_header_bytes + 1)
+    let bound = 2 * (limits.max_header_bytes + prefix_len + 1)
         + 2 * (limits.max_boundary_bytes + 4)
         + limits.max_boundary_bytes * (limits.max_depth + 1);
-    let mut p = MimeParser::new(limits.clone());
+    let mut p = MimeParser::after_prefix(limits.clone(), prefix_len);
     for chunk in chunks(msg, sizes) {
         p.feed(chunk);
         assert!(
@@ -1036,19 +1046,17 @@ pub fn fuzz_mime_structure(data: &[u8]) {
     check_mime_part(&whole.root, 0, &limits, &mut parts);
     assert!(parts <= limits.max_parts.max(1), "{parts} parts");
     let _ = crate::message::summary::render_reference_fetch(1, &msg, &whole);
-    if h[0] & 2 == 0 {
-        let prefix = b"Return-Path: <a@b.test>\r\nReceived: from x\r\n\tby y; now\r\n";
-        let mut p = MimeParser::new(limits.clone());
-        p.feed(&msg);
-        let shifted = p.finish_with_prefix(prefix);
-        let mut stored = prefix.to_vec();
-        stored.extend_from_slice(&msg);
-        assert_eq!(
-            shifted,
-            parse_in_chunks(&limits, &stored, &[0]),
-            "finish_with_prefix differs from parsing the stored bytes"
-        );
-    }
+    let prefix = b"Return-Path: <a@b.test>\r\nReceived: from x\r\n\tby y; now\r\n";
+    let mut p = MimeParser::new(limits.clone());
+    p.feed(&msg);
+    let shifted = p.finish_with_prefix(prefix);
+    let mut stored = prefix.to_vec();
+    stored.extend_from_slice(&msg);
+    assert_eq!(
+        shifted,
+        parse_stored_in_chunks(&limits, prefix.len(), &stored, &h[1..3]),
+        "finish_with_prefix differs from parsing the stored bytes"
+    );
 }
 
 #[cfg(test)]

@@ -422,19 +422,11 @@ struct ImapTls {
     n: u32,
 }
 
-fn tls_connector(s: &Server) -> native_tls::TlsConnector {
-    let pem = std::fs::read(s.cert()).unwrap();
-    native_tls::TlsConnector::builder()
-        .add_root_certificate(native_tls::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap()
-}
-
 impl ImapTls {
     fn connect(s: &Server) -> ImapTls {
         let tcp = TcpStream::connect(s.imaps()).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let tls = tls_connector(s).connect(HOSTNAME, tcp).unwrap();
+        let tls = s.tls_connector().connect(HOSTNAME, tcp).unwrap();
         let mut c = ImapTls {
             stream: BufReader::new(tls),
             n: 0,
@@ -524,12 +516,7 @@ fn imap_crate_login_select_fetch_store_idle() {
     let s = Server::start(&[ALICE]);
     let first = small_message("crate one");
     deliver(&s, ALICE, &first);
-    let tcp = TcpStream::connect(s.imaps()).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let tls = tls_connector(&s).connect(HOSTNAME, tcp).unwrap();
-    let mut client = imap::Client::new(tls);
-    client.read_greeting().unwrap();
-    let mut session = client.login(ALICE, PASSWORD).map_err(|e| e.0).unwrap();
+    let mut session = s.imap_session(ALICE);
     let caps = session.capabilities().unwrap();
     for cap in ["IMAP4rev1", "IDLE", "UIDPLUS", "MOVE"] {
         assert!(caps.has_str(cap), "{cap}");
@@ -997,12 +984,7 @@ fn moving_into_and_out_of_junk_over_imap_records_training_events() {
     let mut s = Server::start(&[ALICE]);
     deliver(&s, ALICE, &small_message("spam to be"));
     deliver(&s, ALICE, &small_message("ham after all"));
-    let tcp = TcpStream::connect(s.imaps()).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let tls = tls_connector(&s).connect(HOSTNAME, tcp).unwrap();
-    let mut client = imap::Client::new(tls);
-    client.read_greeting().unwrap();
-    let mut session = client.login(ALICE, PASSWORD).map_err(|e| e.0).unwrap();
+    let mut session = s.imap_session(ALICE);
     session.select("INBOX").unwrap();
     // The user marks both as spam (MOVE into Junk), then one back as ham (MOVE out of Junk).
     session.uid_mv("1:2", "Junk").unwrap();

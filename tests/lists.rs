@@ -93,6 +93,23 @@ fn posts_reach_members_and_dead_members_stop_bouncing() {
             assert!(m.contains(want), "{want:?} missing for {user}:\n{m}");
         }
     }
+    // The list's Reply-To, added at delivery, is in the ENVELOPE a client reads (RFC 3501
+    // §7.4.2), not only in the stored bytes.
+    let mut imap = s.imap_session(BOB);
+    imap.select("INBOX").unwrap();
+    let fetched = imap.uid_fetch("1", "ENVELOPE").unwrap();
+    let envelope = fetched.iter().next().unwrap().envelope().unwrap();
+    let reply_to: Vec<_> = envelope
+        .reply_to
+        .iter()
+        .flatten()
+        .map(|a| (a.mailbox.as_deref(), a.host.as_deref()))
+        .collect();
+    assert_eq!(
+        reply_to,
+        [(Some(&b"family"[..]), Some(&b"example.test"[..]))]
+    );
+    imap.logout().unwrap();
     assert!(
         s.messages_of(CAROL, "INBOX").is_empty(),
         "a moderator is not a member"

@@ -1035,6 +1035,45 @@ impl Budget {
     }
 }
 
+/// Joins the envelope fields of a block written before the top header (`earlier`) with the
+/// header's own in `s`, as [`header_facts`] reads one block holding both: an address list of
+/// the header adds to the earlier one, a text field of the header replaces the earlier one.
+fn join_earlier_fields(s: &mut Summary, earlier: HeaderFacts, max_addresses: usize) {
+    let e = earlier.envelope;
+    let env = &mut s.envelope;
+    for (first, list) in [
+        (e.from, &mut env.from),
+        (e.sender, &mut env.sender),
+        (e.reply_to, &mut env.reply_to),
+        (e.to, &mut env.to),
+        (e.cc, &mut env.cc),
+        (e.bcc, &mut env.bcc),
+    ] {
+        if !first.is_empty() {
+            let then = std::mem::replace(list, first);
+            let room = max_addresses.saturating_sub(list.len());
+            list.extend(then.into_iter().take(room));
+        }
+    }
+    if env.date.is_none() {
+        env.date = e.date;
+        s.date = earlier.date;
+    }
+    if env.subject.is_none() {
+        env.subject = e.subject;
+        s.subject = earlier.subject;
+    }
+    if env.in_reply_to.is_none() {
+        env.in_reply_to = e.in_reply_to;
+    }
+    if env.message_id.is_none() {
+        env.message_id = e.message_id;
+    }
+    if s.references.is_empty() {
+        s.references = earlier.references;
+    }
+}
+
 /// Drops continuation lines at the very start of a block: they cannot belong to a field of this
 /// block (after a stored trace prefix they continue its last field).
 fn skip_leading_continuations(block: &[u8]) -> &[u8] {
@@ -1315,6 +1354,10 @@ pub struct MimeParser {
     hdr_line: usize,
     hdr_field: usize,
     hdr_full: bool,
+    /// Bytes at the start of the top header that `max_header_bytes` does not count and that are
+    /// never cut: the trace prefix of a stored message ([`MimeParser::after_prefix`]); 0 once
+    /// the top header has ended.
+    exempt: usize,
     nodes: Vec<Node>,
     cur: usize,
     /// Active boundaries, outermost first, with the multipart that owns each.
@@ -1359,6 +1402,7 @@ impl MimeParser {
             hdr_line: 0,
             hdr_field: 0,
             hdr_full: false,
+            exempt: 0,
             nodes: vec![Node::new(None, 0, 0)],
             cur: 0,
             boundaries: Vec::new(),
@@ -1367,6 +1411,17 @@ impl MimeParser {
             references: Vec::new(),
             limits,
         }
+    }
+
+    /// A parser for a message as stored: behind a trace prefix of `prefix_len` bytes that
+    /// [`finish_with_prefix`](Self::finish_with_prefix) accounted for at delivery. The header
+    /// limit applies to the header the sender wrote, so the prefix's bytes are not counted
+    /// against `max_header_bytes` and its fields are never cut; this parse of the stored bytes
+    /// gives the summary `finish_with_prefix` gave.
+    pub fn after_prefix(limits: MimeLimits, prefix_len: usize) -> MimeParser {
+        let mut p = MimeParser::new(limits);
+        p.exempt = prefix_len;
+        p
     }
 
     /// Bytes fed so far.
@@ -1444,18 +1499,32 @@ impl MimeParser {
         self.build()
     }
 
-    /// As [`finish`](Self::finish) for a message stored behind `prefix`: trace fields (RFC 5321
-    /// §4.4 Return-Path/Received lines, each ending in LF) written before the fed bytes. The
-    /// prefix only adds lines to the top header block, so the summary is that of the fed bytes
-    /// with every offset moved by the prefix length; the prefix's fields are not envelope or
-    /// MIME fields. A continuation line at the start of the fed bytes is ignored either way.
-    pub fn finish_with_prefix(self, prefix: &[u8]) -> Summary {
+    /// As [`finish`](Self::finish) for a message stored behind `prefix`: header fields written
+    /// before the fed bytes at delivery (RFC 5321 §4.4 Return-Path and Received, our
+    /// Authentication-Results, a signature, a list's fields), each line ending in LF. The prefix
+    /// only adds fields to the top header block and carries no MIME field, so the structure is
+    /// that of the fed bytes with every offset moved by the prefix length. Its envelope fields
+    /// (a list's `Reply-To:`) join the header's own as one block reads them: address lists add
+    /// up, a text field of the header replaces the prefix's. The header limit counts only the
+    /// fed bytes; [`after_prefix`](Self::after_prefix) parses the stored bytes the same way. A
+    /// continuation line at the start of the fed bytes is ignored either way.
+    pub fn finish_with_prefix(mut self, prefix: &[u8]) -> Summary {
         debug_assert!(prefix.is_empty() || prefix.ends_with(b"\n"));
-        let mut s = self.finish();
         let p = prefix.len() as u64;
         if p == 0 {
-            return s;
+            return self.finish();
         }
+        let earlier = header_facts(
+            &self.splitter,
+            &self.limits,
+            &mut self.budget,
+            prefix,
+            true,
+            true,
+        );
+        let max_addresses = self.limits.max_addresses;
+        let mut s = self.finish();
+        join_earlier_fields(&mut s, earlier, max_addresses);
         shift(&mut s.root, p);
         s.root.header_start = 0;
         s.size += p;
@@ -1481,7 +1550,7 @@ impl MimeParser {
             if self.line_len == 0 && !is_lwsp(seg[0]) {
                 self.hdr_field = self.hdr_line;
             }
-            if self.hdr.len() + seg.len() <= self.limits.max_header_bytes {
+            if self.hdr.len() + seg.len() <= self.header_limit() {
                 self.hdr.extend_from_slice(seg);
             } else {
                 // Keep whole fields only; skip the rest of this header block.
@@ -1490,6 +1559,7 @@ impl MimeParser {
                 } else {
                     self.hdr_field
                 };
+                let keep = keep.max(self.exempt.min(self.hdr.len()));
                 self.hit.header_bytes_skipped += (self.hdr.len() - keep + seg.len()) as u64;
                 self.hdr.truncate(keep);
                 self.hdr_full = true;
@@ -1550,11 +1620,17 @@ impl MimeParser {
 
     /// Checks the capture limit after a complete header line was appended.
     fn note_field_line(&mut self) {
-        if self.hdr.len() > self.limits.max_header_bytes {
-            self.hit.header_bytes_skipped += (self.hdr.len() - self.hdr_field) as u64;
-            self.hdr.truncate(self.hdr_field);
+        if self.hdr.len() > self.header_limit() {
+            let keep = self.hdr_field.max(self.exempt.min(self.hdr.len()));
+            self.hit.header_bytes_skipped += (self.hdr.len() - keep) as u64;
+            self.hdr.truncate(keep);
             self.hdr_full = true;
         }
+    }
+
+    /// Bytes the current header block may keep: `max_header_bytes` plus an exempt prefix.
+    fn header_limit(&self) -> usize {
+        self.limits.max_header_bytes.saturating_add(self.exempt)
     }
 
     /// RFC 2046 §5.1.1: a line `--boundary` (close delimiter `--boundary--`) of any active
@@ -1635,6 +1711,7 @@ impl MimeParser {
         let parent = self.nodes[idx].parent;
         let parent_kind = parent.map(|p| (self.nodes[p].kind, self.nodes[p].digest));
         let is_root = parent_kind.is_none_or(|(k, _)| k == Kind::Message);
+        self.exempt = 0;
         let block = std::mem::take(&mut self.hdr);
         let f = header_facts(
             &self.splitter,
@@ -2233,6 +2310,68 @@ mod tests {
             slice(&stored, shifted.root.children()[0].body_range()),
             b"x"
         );
+    }
+
+    /// Parses `stored` as [`MimeParser::after_prefix`] does.
+    fn parse_after(limits: MimeLimits, prefix_len: usize, stored: &[u8]) -> Summary {
+        let mut p = MimeParser::after_prefix(limits, prefix_len);
+        p.feed(stored);
+        p.finish()
+    }
+
+    #[test]
+    fn the_header_limit_counts_only_what_follows_the_prefix() {
+        // Found by fuzzing: the prefix spent part of the header limit of the stored parse.
+        let limits = MimeLimits {
+            max_header_bytes: 100,
+            ..MimeLimits::default()
+        };
+        let prefix = b"Return-Path: <a@b.test>\r\nReceived: from x\r\n\tby y; now\r\n";
+        for msg in [
+            crlf(
+                "Subject: s\nX-Pad: 0123456789012345678901234567890123456789\nTo: t@example.org\nFrom: f@example.org\n\nbody\n",
+            ),
+            // A continuation line first continues the prefix's last field in the stored bytes.
+            crlf(&format!(
+                " {}\nTo: t@example.org\n\nbody\n",
+                "c".repeat(150)
+            )),
+            crlf(&format!(
+                "To: t@example.org\nX-Long: {}\n\nbody\n",
+                "l".repeat(150)
+            )),
+        ] {
+            let mut p = MimeParser::new(limits.clone());
+            p.feed(&msg);
+            let shifted = p.finish_with_prefix(prefix);
+            let mut stored = prefix.to_vec();
+            stored.extend_from_slice(&msg);
+            assert_eq!(shifted, parse_after(limits.clone(), prefix.len(), &stored));
+            assert_eq!(
+                shifted.limits_hit.header_bytes_skipped,
+                with_limits(&msg, limits.clone())
+                    .limits_hit
+                    .header_bytes_skipped
+            );
+            assert!(shifted.limits_hit.header_bytes_skipped > 0);
+        }
+    }
+
+    #[test]
+    fn a_reply_to_in_the_prefix_is_in_the_envelope() {
+        // A list that sets Reply-To adds it in the prefix (delivery::lists::fields).
+        let msg = crlf("From: a@example.org\nTo: l@example.org\nSubject: s\n\nbody\n");
+        let prefix = b"Return-Path: <l-bounces@example.org>\r\nList-Id: <l.example.org>\r\nReply-To: <l@example.org>\r\n";
+        let mut p = MimeParser::new(MimeLimits::default());
+        p.feed(&msg);
+        let shifted = p.finish_with_prefix(prefix);
+        let mut stored = prefix.to_vec();
+        stored.extend_from_slice(&msg);
+        assert_eq!(shifted, parse(&stored));
+        let reply_to = &shifted.envelope.reply_to;
+        assert_eq!(reply_to.len(), 1);
+        assert_eq!(reply_to[0].mailbox.as_deref(), Some(&b"l"[..]));
+        assert_eq!(shifted.envelope.subject.as_deref(), Some(&b"s"[..]));
     }
 
     #[test]

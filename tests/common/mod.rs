@@ -321,6 +321,28 @@ impl Server {
         self.data.path().join("tls/selfsigned-cert.pem")
     }
 
+    /// A native-tls (OpenSSL) connector trusting only the server's self-signed certificate.
+    pub fn tls_connector(&self) -> native_tls::TlsConnector {
+        let pem = std::fs::read(self.cert()).unwrap();
+        native_tls::TlsConnector::builder()
+            .add_root_certificate(native_tls::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// A logged-in session of the `imap` crate over IMAPS.
+    pub fn imap_session(
+        &self,
+        user: &str,
+    ) -> imap::Session<native_tls::TlsStream<std::net::TcpStream>> {
+        let tcp = std::net::TcpStream::connect(self.imaps()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let tls = self.tls_connector().connect(HOSTNAME, tcp).unwrap();
+        let mut client = imap::Client::new(tls);
+        client.read_greeting().unwrap();
+        client.login(user, PASSWORD).map_err(|e| e.0).unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
