@@ -2300,16 +2300,21 @@ mod tests {
         let msg =
             crlf("Subject: p\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n");
         let prefix = b"Received: from a\r\n\tby b; now\r\n";
-        let mut p = MimeParser::new(MimeLimits::default());
-        p.feed(&msg);
-        let shifted = p.finish_with_prefix(prefix);
-        let mut stored = prefix.to_vec();
-        stored.extend_from_slice(&msg);
+        let (shifted, stored) = delivered(MimeLimits::default(), prefix, &msg);
         assert_eq!(shifted, parse(&stored));
         assert_eq!(
             slice(&stored, shifted.root.children()[0].body_range()),
             b"x"
         );
+    }
+
+    /// The summary delivery stores for `msg` behind `prefix`, and the stored bytes.
+    fn delivered(limits: MimeLimits, prefix: &[u8], msg: &[u8]) -> (Summary, Vec<u8>) {
+        let mut p = MimeParser::new(limits);
+        p.feed(msg);
+        let mut stored = prefix.to_vec();
+        stored.extend_from_slice(msg);
+        (p.finish_with_prefix(prefix), stored)
     }
 
     /// Parses `stored` as [`MimeParser::after_prefix`] does.
@@ -2341,11 +2346,7 @@ mod tests {
                 "l".repeat(150)
             )),
         ] {
-            let mut p = MimeParser::new(limits.clone());
-            p.feed(&msg);
-            let shifted = p.finish_with_prefix(prefix);
-            let mut stored = prefix.to_vec();
-            stored.extend_from_slice(&msg);
+            let (shifted, stored) = delivered(limits.clone(), prefix, &msg);
             assert_eq!(shifted, parse_after(limits.clone(), prefix.len(), &stored));
             assert_eq!(
                 shifted.limits_hit.header_bytes_skipped,
@@ -2362,11 +2363,7 @@ mod tests {
         // A list that sets Reply-To adds it in the prefix (delivery::lists::fields).
         let msg = crlf("From: a@example.org\nTo: l@example.org\nSubject: s\n\nbody\n");
         let prefix = b"Return-Path: <l-bounces@example.org>\r\nList-Id: <l.example.org>\r\nReply-To: <l@example.org>\r\n";
-        let mut p = MimeParser::new(MimeLimits::default());
-        p.feed(&msg);
-        let shifted = p.finish_with_prefix(prefix);
-        let mut stored = prefix.to_vec();
-        stored.extend_from_slice(&msg);
+        let (shifted, stored) = delivered(MimeLimits::default(), prefix, &msg);
         assert_eq!(shifted, parse(&stored));
         let reply_to = &shifted.envelope.reply_to;
         assert_eq!(reply_to.len(), 1);
