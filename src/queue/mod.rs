@@ -131,7 +131,8 @@ impl Queue {
 /// of space ([`Store::writes_failing`]) nothing is attempted (a remote 250 that cannot be written
 /// down would send the message again), and the scheduler looks again every
 /// `queue.retry_base_secs` (at most a minute). A message whose attempt could not be recorded for
-/// another reason waits `queue.retry_base_secs` before the next one.
+/// another reason waits `queue.retry_base_secs` before the next one, and so does the scheduler
+/// when the queue cannot be read (at most 30 s).
 pub async fn run(queue: Rc<Queue>) {
     let in_flight: Rc<RefCell<HashSet<QueueId>>> = Rc::default();
     // Messages whose last attempt could not be recorded, and when they may go again (unix time).
@@ -189,7 +190,7 @@ pub async fn run(queue: Rc<Queue>) {
                         Ok(None) => continue,
                         Err(e) => {
                             log::warn!("queue: reading {id} failed: {e}");
-                            wait = Duration::from_secs(30);
+                            wait = read_retry(&cfg);
                             break;
                         }
                     };
@@ -221,7 +222,7 @@ pub async fn run(queue: Rc<Queue>) {
             }
             Err(e) => {
                 log::warn!("queue: reading the queue failed: {e}");
-                wait = Duration::from_secs(30);
+                wait = read_retry(&cfg);
             }
         }
         let woke = futures_lite::future::or(
@@ -251,6 +252,12 @@ pub async fn run(queue: Rc<Queue>) {
             return;
         }
     }
+}
+
+/// How long the scheduler waits after the queue could not be read (the store reopening after a
+/// failed write, say): `queue.retry_base_secs`, at most 30 s.
+fn read_retry(cfg: &Config) -> Duration {
+    Duration::from_secs(cfg.queue_retry_base_secs.clamp(1, 30))
 }
 
 /// The domain part of an address, lowercased.
