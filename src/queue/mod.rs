@@ -255,9 +255,9 @@ pub async fn run(queue: Rc<Queue>) {
 }
 
 /// How long the scheduler waits after the queue could not be read (the store reopening after a
-/// failed write, say): `queue.retry_base_secs`, at most 30 s.
+/// failed write, say): `queue.retry_base_secs` (at least 1, by config), at most 30 s.
 fn read_retry(cfg: &Config) -> Duration {
-    Duration::from_secs(cfg.queue_retry_base_secs.clamp(1, 30))
+    Duration::from_secs(cfg.queue_retry_base_secs.min(30))
 }
 
 /// The domain part of an address, lowercased.
