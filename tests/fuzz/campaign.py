@@ -86,6 +86,19 @@ def group_cpu_seconds(pgid):
     return ticks / TICK
 
 
+def nice_session(pid, nice):
+    """Gives the session of `pid` the niceness `nice` as a whole. Linux schedules each session
+    as one autogroup (`/proc/sys/kernel/sched_autogroup_enabled`) and shares the CPU between
+    autogroups first, so a process's own niceness only counts within its session: a fuzzer in
+    a session of its own at `nice 19` would still take half the machine from the shell's
+    session (a test suite run alongside starves). Ignored where there are no autogroups."""
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass
+
+
 def run(target, seconds, pause_file, log_dir, nice, build_lock):
     args = ["nice", "-n", str(nice), "cargo", "+nightly", "fuzz", "run", "--fuzz-dir", FUZZ_DIR, target, "--",
             # Wall-time bound: ends a fuzzer left behind if this script dies (it runs in a
@@ -103,6 +116,7 @@ def run(target, seconds, pause_file, log_dir, nice, build_lock):
     with open(log_path, "w") as log:
         proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        nice_session(proc.pid, nice)
         # The group's CPU time, kept across samples because a process that has exited (cargo's
         # children) no longer shows in /proc; the fuzzer itself lives for the whole run.
         active, paused = 0.0, False
@@ -166,6 +180,10 @@ def main():
     if unknown:
         p.error(f"unknown targets: {' '.join(sorted(unknown))}")
     os.makedirs(a.log_dir, exist_ok=True)
+    if os.getsid(0) == os.getpid():
+        # Started with setsid: the builds run in this script's own session. (In a shell's
+        # session, this would renice the shell and everything else in it.)
+        nice_session(os.getpid(), a.nice)
     if not os.path.exists(a.record):
         with open(a.record, "w") as f:
             f.write("\t".join(FIELDS) + "\n")
