@@ -239,6 +239,10 @@ fn exercise(data: &std::path::Path) {
         "deleted carol@example.test and all their mail\n"
     );
     assert_eq!(run(data, &["check"], None).1, "store ok\n");
+    assert_eq!(
+        run(data, &["reparse"], None).1,
+        "0 stored messages read, 0 summaries rewritten\n"
+    );
 }
 
 #[test]
@@ -448,4 +452,127 @@ the million dollar lottery prize now http://claim.lottery.example/{i}\r\n"
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("mailnook: /nonexistent/x/ham"));
+}
+
+/// Delivers a multipart message with a 300 KiB attachment (several chunks) over the MX with
+/// smtplib, so the stored body has a trace prefix and chunk rows.
+const SEND_LARGE: &str = r#"
+import smtplib, sys
+from email.message import EmailMessage
+from email.policy import SMTP
+m = EmailMessage()
+m["From"] = "bob@remote.test"
+m["To"] = "alice@example.test"
+m["Subject"] = "large"
+m.set_content("see the attachment\n")
+m.add_attachment(bytes(range(256)) * 1200, maintype="application", subtype="octet-stream", filename="a.bin")
+c = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.test", timeout=30)
+c.sendmail("bob@remote.test", ["alice@example.test"], m.as_bytes(policy=SMTP))
+c.quit()
+print("ok")
+"#;
+
+/// The subject in the ENVELOPE of alice's INBOX message `uid`.
+fn envelope_subject(s: &Server, uid: u32) -> String {
+    let mut imap = s.imap_session("alice@example.test");
+    imap.select("INBOX").unwrap();
+    let fetched = imap.uid_fetch(uid.to_string(), "ENVELOPE").unwrap();
+    let subject = fetched
+        .iter()
+        .next()
+        .unwrap()
+        .envelope()
+        .unwrap()
+        .subject
+        .clone();
+    imap.logout().unwrap();
+    String::from_utf8_lossy(&subject.unwrap_or_default()).into_owned()
+}
+
+#[test]
+fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() {
+    let mut s = Server::start(&["alice@example.test"]);
+    // Every golden MIME case through IMAP APPEND, and a large message through the MX.
+    let mut goldens: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mime"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    goldens.sort();
+    assert!(goldens.len() >= 10);
+    let mut imap = s.imap_session("alice@example.test");
+    for path in &goldens {
+        let bytes = std::fs::read(path).unwrap();
+        imap.append("INBOX", &bytes)
+            .finish()
+            .unwrap_or_else(|e| panic!("APPEND {}: {e}", path.display()));
+    }
+    imap.logout().unwrap();
+    let out = run_bounded(
+        Command::new("python3")
+            .arg("-c")
+            .arg(SEND_LARGE)
+            .arg(s.mx().port().to_string()),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let large = goldens.len() as u32 + 1;
+    assert_eq!(envelope_subject(&s, large), "large");
+    // Through the control socket: every stored summary is what a parse of the stored bytes
+    // (the delivery's trace prefix included) gives.
+    assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
+
+    // A stale summary, as a parser fix or a damaged row leaves it: the large message's.
+    assert!(s.stop().success());
+    let data = std::mem::replace(&mut s.data, DataDir::new(&[]));
+    let store = mailnook::store::Store::open(&data.path().join("mail.redb"), 1 << 20).unwrap();
+    let alice = store.user("alice@example.test").unwrap().unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap();
+    let body = store
+        .message(inbox.id, large)
+        .unwrap()
+        .expect("the large message")
+        .row
+        .body;
+    let wrong = mailnook::message::Summary::from_message(b"Subject: stale\r\n\r\nx\r\n").encode();
+    store
+        .call_blocking(mailnook::store::Op::SetSummaries(vec![(
+            mailnook::store::BodyId(body),
+            wrong,
+        )]))
+        .unwrap();
+    store.close();
+
+    // Offline, `check` names that body and fails.
+    let (code, out, err) = run(data.path(), &["check"], None);
+    assert_eq!(code, 1, "{out} {err}");
+    assert_eq!(
+        out,
+        format!(
+            "1 bodies have a summary that differs from a parse of their bytes (bodies {body}); `mailnook reparse` rewrites them\n"
+        )
+    );
+    let s = Server::serve(data);
+    assert_eq!(
+        envelope_subject(&s, large),
+        "stale",
+        "IMAP answers from the summary"
+    );
+    // Through the control socket, with the server running: one rewritten, and IMAP sees it.
+    assert_eq!(
+        run(s.data.path(), &["reparse"], None).1,
+        format!(
+            "{} stored messages read, 1 summaries rewritten\n",
+            goldens.len() + 1
+        )
+    );
+    assert_eq!(envelope_subject(&s, large), "large");
+    assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
+    assert_eq!(
+        run(s.data.path(), &["reparse"], None).1,
+        format!(
+            "{} stored messages read, 0 summaries rewritten\n",
+            goldens.len() + 1
+        )
+    );
 }

@@ -691,7 +691,8 @@ pub fn execute(
             }
         }
         AdminCommand::Check => {
-            let problems = store.check()?;
+            let mut problems = store.check()?;
+            problems.extend(super::summaries::check(store)?);
             if problems.is_empty() {
                 writeln!(out, "store ok")?;
             } else {
@@ -699,6 +700,23 @@ pub fn execute(
                     writeln!(out, "{p}")?;
                 }
                 return Err(invalid(format!("{} problems found", problems.len())));
+            }
+        }
+        AdminCommand::Reparse => {
+            let r = super::summaries::reparse(store)?;
+            for (body, e) in &r.unreadable {
+                writeln!(out, "body {}: not read, summary left as is: {e}", body.0)?;
+            }
+            writeln!(
+                out,
+                "{} stored messages read, {} summaries rewritten",
+                r.read, r.rewritten
+            )?;
+            if !r.unreadable.is_empty() {
+                return Err(invalid(format!(
+                    "{} bodies could not be read (see `mailnook check`)",
+                    r.unreadable.len()
+                )));
             }
         }
         AdminCommand::QueueList => super::queue::list(store, out)?,

@@ -180,6 +180,8 @@ pub enum AdminCommand {
     },
     /// `check`
     Check,
+    /// `reparse`
+    Reparse,
     /// `queue list`
     QueueList,
     /// `queue show ID` (the id as typed: checked when run, so a bad one is a one-line error)
@@ -290,7 +292,10 @@ Usage: mailnook <command> [--data DIR]
   config get KEY | set KEY VALUE | unset KEY | list
   mail list USER [MAILBOX]       list mailboxes, or the messages in one
   mail show USER MAILBOX UID     write a stored message to stdout
-  check                          verify the store's invariants
+  check                          verify the store's invariants and that each message's
+                                 stored summary (ENVELOPE, BODYSTRUCTURE) matches it
+  reparse                        rewrite the summaries `check` finds stale (after an
+                                 upgrade whose notes ask for it)
   queue list                     messages waiting for remote delivery
   queue show ID                  one queued message: recipients, results, header
   queue retry ID | --all         try again now
@@ -583,6 +588,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
                 .map_err(|_| format!("UID `{uid}` is not a number"))?,
         },
         ["check"] => AdminCommand::Check,
+        ["reparse"] => AdminCommand::Reparse,
         ["queue", "list"] => AdminCommand::QueueList,
         ["queue", "show", id] => AdminCommand::QueueShow(id.to_string()),
         ["queue", "retry", id] if !all => AdminCommand::QueueRetry(Some(id.to_string())),
@@ -606,7 +612,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         [first, ..] => {
             let known = [
                 "serve", "init", "user", "alias", "list", "sieve", "quota", "domain", "config",
-                "mail", "check", "queue", "dns", "spam", "help", "version", "backup", "restore",
+                "mail", "check", "reparse", "queue", "dns", "spam", "help", "version", "backup",
+                "restore",
             ];
             return Err(if known.contains(first) {
                 format!(
@@ -715,6 +722,7 @@ impl AdminCommand {
                 s(&["mail", "show", user, mailbox, &uid.to_string()])
             }
             AdminCommand::Check => s(&["check"]),
+            AdminCommand::Reparse => s(&["reparse"]),
             AdminCommand::QueueList => s(&["queue", "list"]),
             AdminCommand::QueueShow(id) => s(&["queue", "show", id]),
             AdminCommand::QueueRetry(Some(id)) => s(&["queue", "retry", id]),
@@ -818,6 +826,7 @@ mod tests {
             "mail list a@example.test INBOX",
             "mail show a@example.test INBOX 7",
             "check",
+            "reparse",
             "queue list",
             "queue show 1a",
             "queue retry 1a",

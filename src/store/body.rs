@@ -193,6 +193,11 @@ impl BodyReader {
         self.size
     }
 
+    /// Length of the trace prefix written at delivery, the first bytes of the body.
+    pub fn prefix_len(&self) -> u64 {
+        self.prefix_len
+    }
+
     /// Reads from `offset` into `buf` in one short read transaction; returns the bytes read,
     /// 0 at or past the end. Blocking (a few page reads): fine on the executor thread for one
     /// chunk at a time, never across an `.await`.

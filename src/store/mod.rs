@@ -459,6 +459,10 @@ pub enum Op {
         /// Encoded `message::Summary`.
         summary: Vec<u8>,
     },
+    /// Replaces bodies' summaries (`mailnook reparse`): each pair is a body and the encoded
+    /// `message::Summary` of its stored bytes. A body that is gone by then is skipped, so no
+    /// summary outlives its body.
+    SetSummaries(Vec<(BodyId, Vec<u8>)>),
     /// Changes flags of the messages in `uids` (IMAP STORE, RFC 7162 §3.1.3 UNCHANGEDSINCE).
     /// Answers [`Done::Stored`].
     Store {

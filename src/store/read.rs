@@ -430,6 +430,21 @@ impl Store {
         Ok(t.get(body.0)?.map(|v| v.value().to_vec()))
     }
 
+    /// Every body that messages or queued messages still use (parked ones are left out), in id
+    /// order.
+    pub fn live_bodies(&self) -> Result<Vec<BodyId>> {
+        let txn = self.db()?.begin_read()?;
+        let t = txn.open_table(BODIES)?;
+        let mut out = Vec::new();
+        for e in t.iter()? {
+            let (k, v) = e?;
+            if BodyView::parse(v.value()).is_some_and(|b| b.refs > 0) {
+                out.push(BodyId(k.value()));
+            }
+        }
+        Ok(out)
+    }
+
     /// A body's size in bytes (prefix and data).
     pub fn body_size(&self, body: BodyId) -> Result<Option<u64>> {
         let txn = self.db()?.begin_read()?;

@@ -12,7 +12,8 @@
 //! - a body row's `refs` equals the number of message rows and `QUEUE` rows naming it; every
 //!   `QUEUE` row has exactly one `QUEUE_DUE` entry (its next attempt and id) and no other exists; a body with `refs` 0
 //!   exists only while a reader pins it, and is then listed in `PARKED` (and only then);
-//! - every body has exactly one `SUMMARIES` row and every `SUMMARIES` row a body;
+//! - every body has exactly one `SUMMARIES` row and every `SUMMARIES` row a body (that the row
+//!   is what a parse of the body gives is checked above the store, in `cli::summaries`);
 //! - a body's data is its chunks `(body, 0..chunks)` in order, then its inline bytes, and `size`
 //!   is the prefix plus that data; every chunk row holds exactly [`CHUNK_BYTES`]; chunk rows
 //!   exist only for bodies and for uploads listed in `UPLOADS` (startup removes the latter);

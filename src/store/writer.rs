@@ -837,6 +837,16 @@ fn apply(txn: &WriteTransaction, state: &mut State, op: &Op) -> Result<Done> {
             t.insert(d.as_str(), crate::time::unix_now())?;
             Ok(Done::Unit)
         }
+        Op::SetSummaries(summaries) => {
+            let bodies = txn.open_table(BODIES)?;
+            let mut t = txn.open_table(SUMMARIES)?;
+            for (body, summary) in summaries {
+                if bodies.get(body.0)?.is_some() {
+                    t.insert(body.0, summary.as_slice())?;
+                }
+            }
+            Ok(Done::Unit)
+        }
         Op::DelDomain(d) => {
             let mut t = txn.open_table(DOMAINS)?;
             if t.get(d.as_str())?.is_none() {
