@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn run(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut child = mailnook()
@@ -489,10 +490,9 @@ fn envelope_subject(s: &Server, uid: u32) -> String {
     String::from_utf8_lossy(&subject.unwrap_or_default()).into_owned()
 }
 
-#[test]
-fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() {
-    let mut s = Server::start(&["alice@example.test"]);
-    // Every golden MIME case through IMAP APPEND, and a large message through the MX.
+/// Stores every golden MIME case through IMAP APPEND, then a large message through the MX;
+/// returns the large message's UID (the last).
+fn store_goldens_and_a_large_message(s: &Server) -> u32 {
     let mut goldens: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mime"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -513,25 +513,33 @@ fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() 
             .arg("-c")
             .arg(SEND_LARGE)
             .arg(s.mx().port().to_string()),
-        std::time::Duration::from_secs(60),
+        Duration::from_secs(60),
     );
     assert!(out.status.success(), "{out:?}");
     let large = goldens.len() as u32 + 1;
-    assert_eq!(envelope_subject(&s, large), "large");
-    // Through the control socket: every stored summary is what a parse of the stored bytes
-    // (the delivery's trace prefix included) gives.
-    assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
+    assert_eq!(envelope_subject(s, large), "large");
+    large
+}
 
-    // A stale summary, as a parser fix or a damaged row leaves it: the large message's.
+/// Stops `s` and gives alice's INBOX message `uid` a stale summary (one with the subject
+/// "stale"), as a parser fix or a damaged row leaves it; with `forget_revision`, also removes the
+/// record of the summaries' revision, as in a store older than that record. Returns the data
+/// folder and the message's body id.
+fn with_a_stale_summary(mut s: Server, uid: u32, forget_revision: bool) -> (DataDir, u64) {
     assert!(s.stop().success());
     let data = std::mem::replace(&mut s.data, DataDir::new(&[]));
     let store = mailnook::store::Store::open(&data.path().join("mail.redb"), 1 << 20).unwrap();
+    assert_eq!(
+        mailnook::delivery::summaries::stored_revision(&store).unwrap(),
+        mailnook::message::summary::SUMMARY_REVISION,
+        "the first start recorded the revision"
+    );
     let alice = store.user("alice@example.test").unwrap().unwrap();
     let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap();
     let body = store
-        .message(inbox.id, large)
+        .message(inbox.id, uid)
         .unwrap()
-        .expect("the large message")
+        .expect("message")
         .row
         .body;
     let wrong = mailnook::message::Summary::from_message(b"Subject: stale\r\n\r\nx\r\n").encode();
@@ -541,8 +549,27 @@ fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() 
             wrong,
         )]))
         .unwrap();
+    if forget_revision {
+        store
+            .call_blocking(mailnook::store::Op::SetState {
+                key: mailnook::delivery::summaries::REVISION_KEY.to_string(),
+                value: None,
+            })
+            .unwrap();
+    }
     store.close();
+    (data, body)
+}
 
+#[test]
+fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() {
+    let s = Server::start(&["alice@example.test"]);
+    let large = store_goldens_and_a_large_message(&s);
+    // Through the control socket: every stored summary is what a parse of the stored bytes
+    // (the delivery's trace prefix included) gives.
+    assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
+
+    let (data, body) = with_a_stale_summary(s, large, false);
     // Offline, `check` names that body and fails.
     let (code, out, err) = run(data.path(), &["check"], None);
     assert_eq!(code, 1, "{out} {err}");
@@ -552,6 +579,7 @@ fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() 
             "1 bodies have a summary that differs from a parse of their bytes (bodies {body}); `mailnook reparse` rewrites them\n"
         )
     );
+    // The revision is current, so the server does not reparse by itself.
     let s = Server::serve(data);
     assert_eq!(
         envelope_subject(&s, large),
@@ -561,18 +589,44 @@ fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() 
     // Through the control socket, with the server running: one rewritten, and IMAP sees it.
     assert_eq!(
         run(s.data.path(), &["reparse"], None).1,
-        format!(
-            "{} stored messages read, 1 summaries rewritten\n",
-            goldens.len() + 1
-        )
+        format!("{large} stored messages read, 1 summaries rewritten\n")
     );
     assert_eq!(envelope_subject(&s, large), "large");
     assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
     assert_eq!(
         run(s.data.path(), &["reparse"], None).1,
-        format!(
-            "{} stored messages read, 0 summaries rewritten\n",
-            goldens.len() + 1
-        )
+        format!("{large} stored messages read, 0 summaries rewritten\n")
     );
+    assert!(!s.log().contains("summaries:"), "{}", s.log());
+}
+
+#[test]
+fn a_server_started_on_summaries_of_an_older_revision_rewrites_them() {
+    let s = Server::start(&["alice@example.test"]);
+    let large = store_goldens_and_a_large_message(&s);
+    let (data, _) = with_a_stale_summary(s, large, true);
+    let mut s = Server::serve(data);
+    wait_for(Duration::from_secs(30), "the reparse at start", || {
+        s.log()
+            .contains(&format!(
+                "summaries: {large} stored messages read, 1 summaries rewritten"
+            ))
+            .then_some(())
+    });
+    assert!(
+        s.log().contains(&format!(
+            "summaries: made by revision 0, this server makes {}: reparsing {large} stored messages",
+            mailnook::message::summary::SUMMARY_REVISION
+        )),
+        "{}",
+        s.log()
+    );
+    assert_eq!(envelope_subject(&s, large), "large");
+    assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
+    // Recorded: the next start does not read the messages again.
+    assert!(s.stop().success());
+    let data = std::mem::replace(&mut s.data, DataDir::new(&[]));
+    let s = Server::serve(data);
+    assert_eq!(envelope_subject(&s, large), "large");
+    assert!(!s.log().contains("summaries:"), "{}", s.log());
 }

@@ -692,7 +692,7 @@ pub fn execute(
         }
         AdminCommand::Check => {
             let mut problems = store.check()?;
-            problems.extend(super::summaries::check(store)?);
+            problems.extend(crate::delivery::summaries::check(store)?);
             if problems.is_empty() {
                 writeln!(out, "store ok")?;
             } else {
@@ -703,7 +703,7 @@ pub fn execute(
             }
         }
         AdminCommand::Reparse => {
-            let r = super::summaries::reparse(store)?;
+            let r = crate::delivery::summaries::reparse(store)?;
             for (body, e) in &r.unreadable {
                 writeln!(out, "body {}: not read, summary left as is: {e}", body.0)?;
             }

@@ -294,8 +294,8 @@ Usage: mailnook <command> [--data DIR]
   mail show USER MAILBOX UID     write a stored message to stdout
   check                          verify the store's invariants and that each message's
                                  stored summary (ENVELOPE, BODYSTRUCTURE) matches it
-  reparse                        rewrite the summaries `check` finds stale (after an
-                                 upgrade whose notes ask for it)
+  reparse                        rewrite the summaries `check` finds stale (the server
+                                 does it by itself after an upgrade of its parser)
   queue list                     messages waiting for remote delivery
   queue show ID                  one queued message: recipients, results, header
   queue retry ID | --all         try again now

@@ -14,7 +14,6 @@ pub mod import_imap;
 pub mod outbound;
 pub mod queue;
 pub mod spam_eval;
-pub mod summaries;
 pub mod transfer;
 
 use args::{AdminCommand, Command};

@@ -26,6 +26,7 @@ pub mod greylist;
 pub mod lists;
 pub mod scoring;
 pub mod sender_auth;
+pub mod summaries;
 
 use crate::config::Config;
 use crate::message::dsn::{self, DsnInput, DsnKind, DsnRecipient};

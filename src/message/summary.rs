@@ -199,6 +199,15 @@ pub struct LimitsHit {
     pub boundaries_ignored: u32,
 }
 
+/// The revision of the summaries this parser makes: what [`super::MimeParser`] finds in a
+/// message and how [`Summary::encode`] writes it. Raise it with every change that alters some
+/// message's summary; a server that starts on a store whose summaries an older revision made
+/// rewrites them (`delivery::summaries`).
+///
+/// 1: the first recorded. Stores from before it may hold list posts whose ENVELOPE lacks the
+/// list's Reply-To, and summaries of over-limit headers that counted the trace prefix.
+pub const SUMMARY_REVISION: u64 = 1;
+
 /// The stored summary of one message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {

@@ -552,20 +552,12 @@ mod tests {
     use super::*;
     use crate::dns::stub::Options;
     use crate::dns::testserver::{TestRecord, TestServer, Zone};
-    use crate::store::{Done, NewQueued, UserId};
+    use crate::store::{NewQueued, UserId};
 
     /// A store with alice@example.test and one queued message from `from` to x@null.test.
     fn queued(dir: &std::path::Path, from: &str) -> (Store, UserId, QueuedMessage) {
         let store = Store::open(&dir.join("mail.redb"), 1 << 20).unwrap();
-        store
-            .call_blocking(Op::AddDomain("example.test".into()))
-            .unwrap();
-        let Ok(Done::User(alice)) = store.call_blocking(Op::AddUser {
-            email: "alice@example.test".into(),
-            password_hash: "$argon2id$test".into(),
-        }) else {
-            panic!("user")
-        };
+        let alice = store.add_test_user("alice@example.test");
         let message = b"From: alice@example.test\r\nSubject: s\r\n\r\nhi\r\n".to_vec();
         let d = Delivery {
             upload: store.new_upload(),

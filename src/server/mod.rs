@@ -237,6 +237,36 @@ fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
 }
 
 /// Runs the server until SIGTERM or SIGINT.
+/// Brings the stored summaries to this binary's revision, on the blocking pool
+/// (`delivery::summaries::upgrade`); a stop cuts the pass short, and the next start runs it again.
+async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) {
+    use crate::delivery::summaries;
+    let result =
+        blocking::unblock(move || summaries::upgrade(&store, &|| shutdown.is_closed())).await;
+    match result {
+        Ok(None) => {}
+        Ok(Some((r, whole))) => {
+            for (body, e) in &r.unreadable {
+                log::warn!(
+                    "summaries: body {} not read, summary left as is: {e}",
+                    body.0
+                );
+            }
+            log::info!(
+                "summaries: {} stored messages read, {} summaries rewritten{}",
+                r.read,
+                r.rewritten,
+                if whole {
+                    ""
+                } else {
+                    "; stopped, the next start goes on"
+                }
+            );
+        }
+        Err(e) => log::warn!("summaries: reparse failed, the next start tries again: {e}"),
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<(), ServerError> {
     raise_fd_limit();
     let store = open_store(&args)?;
@@ -404,6 +434,11 @@ fn run_with_store(args: &ServeArgs, store: Store) -> Result<(), ServerError> {
                 let shared = shared.clone();
                 Rc::new(move || shared.config()) as Rc<dyn Fn() -> Rc<Config>>
             };
+            ex.spawn(upgrade_summaries(
+                shared.store.clone(),
+                shared.shutdown.clone(),
+            ))
+            .detach();
             ex.spawn(crate::cli::collect::run_task(
                 shared.store.clone(),
                 shared.data.clone(),

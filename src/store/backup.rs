@@ -544,14 +544,7 @@ mod tests {
     }
 
     fn fill(store: &Store) {
-        store.call_blocking(Op::AddDomain("b.test".into())).unwrap();
-        store
-            .call_blocking(Op::AddUser {
-                email: "a@b.test".into(),
-                password_hash: "$argon2id$x".into(),
-            })
-            .unwrap();
-        let user = store.user("a@b.test").unwrap().unwrap().id;
+        let user = store.add_test_user("a@b.test");
         store
             .call_blocking(Op::SetSetting {
                 key: "hostname".into(),

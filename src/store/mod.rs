@@ -931,6 +931,20 @@ impl Store {
         answer.recv_blocking().map_err(|_| Error::Unavailable)?
     }
 
+    /// Unit tests: adds `email`'s domain and `email` as a user (with a dummy password hash).
+    #[cfg(test)]
+    pub(crate) fn add_test_user(&self, email: &str) -> UserId {
+        let domain = email.rsplit_once('@').expect("an address").1;
+        self.call_blocking(Op::AddDomain(domain.into())).unwrap();
+        match self.call_blocking(Op::AddUser {
+            email: email.into(),
+            password_hash: "$argon2id$test".into(),
+        }) {
+            Ok(Done::User(id)) => id,
+            other => panic!("adding {email}: {other:?}"),
+        }
+    }
+
     /// A fresh upload id for [`Op::PutChunk`] / [`Op::Deliver`].
     pub fn new_upload(&self) -> UploadId {
         UploadId(self.shared.next_upload.fetch_add(1, Ordering::Relaxed))
