@@ -3,9 +3,10 @@
 //!
 //! Runtime (DESIGN.md): one `LocalExecutor` on this thread runs every connection, the control
 //! socket acceptor and the reload timers; the store's writer has its own thread; blocking work
-//! (control commands, certificate loading) goes to the `blocking` pool. On SIGTERM/SIGINT the
-//! listeners stop, sessions are told to finish (421 to idle ones; a commit in flight completes and
-//! its reply is sent), and the store writer drains its queue before the process exits.
+//! (control commands, certificate loading, the summaries' reparse after a parser upgrade) goes to
+//! the `blocking` pool. On SIGTERM/SIGINT the listeners stop, sessions are told to finish (421 to
+//! idle ones; a commit in flight completes and its reply is sent), and the store writer drains
+//! its queue before the process exits.
 
 pub mod limits;
 
@@ -236,7 +237,6 @@ fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
     Ok(store)
 }
 
-/// Runs the server until SIGTERM or SIGINT.
 /// Brings the stored summaries to this binary's revision, on the blocking pool
 /// (`delivery::summaries::upgrade`); a stop cuts the pass short, and the next start runs it again.
 async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) {
@@ -267,6 +267,7 @@ async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) 
     }
 }
 
+/// Runs the server until SIGTERM or SIGINT.
 pub fn run(args: ServeArgs) -> Result<(), ServerError> {
     raise_fd_limit();
     let store = open_store(&args)?;
