@@ -1046,7 +1046,9 @@ pub fn fuzz_mime_structure(data: &[u8]) {
     check_mime_part(&whole.root, 0, &limits, &mut parts);
     assert!(parts <= limits.max_parts.max(1), "{parts} parts");
     let _ = crate::message::summary::render_reference_fetch(1, &msg, &whole);
-    let prefix = b"Return-Path: <a@b.test>\r\nReceived: from x\r\n\tby y; now\r\n";
+    // A list's prefix: its envelope fields join the header's and meet the text budget last.
+    let prefix = b"Return-Path: <a@b.test>\r\nReceived: from x\r\n\tby y; now\r\n\
+        Reply-To: List <l@b.test>\r\nList-Id: <l.b.test>\r\n";
     let mut p = MimeParser::new(limits.clone());
     p.feed(&msg);
     let shifted = p.finish_with_prefix(prefix);

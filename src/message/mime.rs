@@ -1358,6 +1358,10 @@ pub struct MimeParser {
     /// never cut: the trace prefix of a stored message ([`MimeParser::after_prefix`]); 0 once
     /// the top header has ended.
     exempt: usize,
+    /// The trace prefix's fields, read into the summary last, by [`MimeParser::build`]: the
+    /// prefix given to [`MimeParser::finish_with_prefix`], or the exempt start of a stored top
+    /// header. Read last either way, they meet the text budget in the same state.
+    prefix: Vec<u8>,
     nodes: Vec<Node>,
     cur: usize,
     /// Active boundaries, outermost first, with the multipart that owns each.
@@ -1403,6 +1407,7 @@ impl MimeParser {
             hdr_field: 0,
             hdr_full: false,
             exempt: 0,
+            prefix: Vec::new(),
             nodes: vec![Node::new(None, 0, 0)],
             cur: 0,
             boundaries: Vec::new(),
@@ -1505,26 +1510,19 @@ impl MimeParser {
     /// only adds fields to the top header block and carries no MIME field, so the structure is
     /// that of the fed bytes with every offset moved by the prefix length. Its envelope fields
     /// (a list's `Reply-To:`) join the header's own as one block reads them: address lists add
-    /// up, a text field of the header replaces the prefix's. The header limit counts only the
-    /// fed bytes; [`after_prefix`](Self::after_prefix) parses the stored bytes the same way. A
-    /// continuation line at the start of the fed bytes is ignored either way.
+    /// up, a text field of the header replaces the prefix's. They are read last, after every
+    /// part, so they meet the text budget as the parts left it. The header limit counts only the
+    /// fed bytes; [`after_prefix`](Self::after_prefix) parses the stored bytes the same way,
+    /// reading the prefix last too. A continuation line at the start of the fed bytes is ignored
+    /// either way.
     pub fn finish_with_prefix(mut self, prefix: &[u8]) -> Summary {
         debug_assert!(prefix.is_empty() || prefix.ends_with(b"\n"));
         let p = prefix.len() as u64;
         if p == 0 {
             return self.finish();
         }
-        let earlier = header_facts(
-            &self.splitter,
-            &self.limits,
-            &mut self.budget,
-            prefix,
-            true,
-            true,
-        );
-        let max_addresses = self.limits.max_addresses;
+        self.prefix = prefix.to_vec();
         let mut s = self.finish();
-        join_earlier_fields(&mut s, earlier, max_addresses);
         shift(&mut s.root, p);
         s.root.header_start = 0;
         s.size += p;
@@ -1711,13 +1709,17 @@ impl MimeParser {
         let parent = self.nodes[idx].parent;
         let parent_kind = parent.map(|p| (self.nodes[p].kind, self.nodes[p].digest));
         let is_root = parent_kind.is_none_or(|(k, _)| k == Kind::Message);
-        self.exempt = 0;
+        // The exempt start is the trace prefix: its fields are read last (`build`).
+        let exempt = std::mem::take(&mut self.exempt).min(self.hdr.len());
+        if exempt > 0 {
+            self.prefix = self.hdr[..exempt].to_vec();
+        }
         let block = std::mem::take(&mut self.hdr);
         let f = header_facts(
             &self.splitter,
             &self.limits,
             &mut self.budget,
-            &block,
+            &block[exempt..],
             is_root,
             idx == 0,
         );
@@ -1808,8 +1810,18 @@ impl MimeParser {
         let nodes = std::mem::take(&mut self.nodes);
         let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
         let (root, envelope) = build_part(&mut slots, 0);
+        let prefix = (!self.prefix.is_empty()).then(|| {
+            header_facts(
+                &self.splitter,
+                &self.limits,
+                &mut self.budget,
+                &self.prefix,
+                true,
+                true,
+            )
+        });
         self.hit.fields_truncated = self.budget.truncated;
-        Summary {
+        let mut s = Summary {
             envelope: envelope.unwrap_or_default(),
             root,
             size: self.pos,
@@ -1819,7 +1831,11 @@ impl MimeParser {
             subject: self.subject,
             references: self.references,
             limits_hit: self.hit,
+        };
+        if let Some(facts) = prefix {
+            join_earlier_fields(&mut s, facts, self.limits.max_addresses);
         }
+        s
     }
 }
 
@@ -2369,6 +2385,25 @@ mod tests {
         assert_eq!(reply_to.len(), 1);
         assert_eq!(reply_to[0].mailbox.as_deref(), Some(&b"l"[..]));
         assert_eq!(shifted.envelope.subject.as_deref(), Some(&b"s"[..]));
+    }
+
+    #[test]
+    fn the_prefix_spends_the_text_budget_last_in_a_stored_parse_too() {
+        // At delivery the prefix is read when the whole message has been parsed, so its body
+        // parts may have used up the text budget before the list's Reply-To is kept.
+        let limits = MimeLimits {
+            max_text_bytes: 60,
+            ..MimeLimits::default()
+        };
+        let msg = crlf(
+            "From: a@example.org\nSubject: s\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Description: a description that spends the budget\n\nx\n--b--\n",
+        );
+        let prefix = b"Reply-To: <list@example.org>\r\n";
+        let (shifted, stored) = delivered(limits.clone(), prefix, &msg);
+        assert_eq!(shifted, parse_after(limits, prefix.len(), &stored));
+        assert!(shifted.limits_hit.fields_truncated > 0);
     }
 
     #[test]
