@@ -462,6 +462,8 @@ fn load_py(server: &Server, args: &[&str]) -> Command {
 struct Py {
     child: Child,
     lines: JoinHandle<Vec<String>>,
+    /// Its first event line came: it is logged in and its first command is going out.
+    started: std::sync::mpsc::Receiver<()>,
     stderr: JoinHandle<String>,
 }
 
@@ -475,17 +477,31 @@ impl Py {
             .expect("python3");
         let out = child.stdout.take().unwrap();
         let mut err = child.stderr.take().unwrap();
+        let (started, started_rx) = std::sync::mpsc::channel();
         Py {
             child,
             lines: std::thread::spawn(move || {
-                BufReader::new(out).lines().map_while(Result::ok).collect()
+                let mut lines = Vec::new();
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = started.send(());
+                    lines.push(line);
+                }
+                lines
             }),
+            started: started_rx,
             stderr: std::thread::spawn(move || {
                 let mut s = String::new();
                 let _ = err.read_to_string(&mut s);
                 s
             }),
         }
+    }
+
+    /// Waits until the client's first event line (or `until`).
+    fn wait_started(&self, until: Instant) {
+        let _ = self
+            .started
+            .recv_timeout(until.saturating_duration_since(Instant::now()));
     }
 
     /// Waits for the client to notice the server is gone; returns its event lines, which must
@@ -1060,8 +1076,18 @@ fn kill9_never_loses_an_acknowledged_message() {
             .collect();
         let (seed, prefix) = (next().to_string(), format!("r{round}s"));
         let submit = Py::spawn(&server, &["submit", ALICE, REMOTE, &seed, &prefix]);
-        // Kill at a random moment: sometimes before the clients are in, mostly mid-stream.
-        let delay = Duration::from_millis(100 + next() % 1200);
+        // Kill at a random moment: in one round of four counted from the clients' start, so
+        // sometimes before they are in; otherwise counted from when every load client is in
+        // (its first command going out), so that on a loaded machine, where Python's start and
+        // the TLS handshakes take long, the kill still comes mid-stream.
+        let r = next();
+        let delay = Duration::from_millis(100 + r % 1200);
+        if (r / 1200) % 4 != 0 {
+            let until = Instant::now() + Duration::from_secs(30);
+            for py in imap.iter().chain([&submit]) {
+                py.wait_started(until);
+            }
+        }
         std::thread::sleep(delay);
         server.kill9();
         let killed = Instant::now();
