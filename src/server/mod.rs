@@ -239,8 +239,14 @@ fn open_store(args: &ServeArgs) -> Result<Store, ServerError> {
 
 /// Brings the stored summaries to this binary's revision, on the blocking pool
 /// (`delivery::summaries::upgrade`); a stop cuts the pass short, and the next start runs it again.
+/// When the revision is current (one small read here), no worker thread is started.
 async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) {
     use crate::delivery::summaries;
+    if summaries::stored_revision(&store)
+        .is_ok_and(|r| r >= crate::message::summary::SUMMARY_REVISION)
+    {
+        return;
+    }
     let result =
         blocking::unblock(move || summaries::upgrade(&store, &|| shutdown.is_closed())).await;
     match result {
