@@ -242,7 +242,7 @@ fn exercise(data: &std::path::Path) {
     assert_eq!(run(data, &["check"], None).1, "store ok\n");
     assert_eq!(
         run(data, &["reparse"], None).1,
-        "0 stored messages read, 0 summaries rewritten\n"
+        "summaries rewritten: 0 of 0 stored messages\n"
     );
 }
 
@@ -576,7 +576,7 @@ fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() 
     assert_eq!(
         out,
         format!(
-            "1 bodies have a summary that differs from a parse of their bytes (bodies {body}); `mailnook reparse` rewrites them\n"
+            "stale summaries (they differ from a parse of their message's bytes): 1, bodies {body}; `mailnook reparse` rewrites them\n"
         )
     );
     // The revision is current, so the server does not reparse by itself.
@@ -589,13 +589,13 @@ fn check_compares_each_summary_with_its_message_and_reparse_mends_a_stale_one() 
     // Through the control socket, with the server running: one rewritten, and IMAP sees it.
     assert_eq!(
         run(s.data.path(), &["reparse"], None).1,
-        format!("{large} stored messages read, 1 summaries rewritten\n")
+        format!("summaries rewritten: 1 of {large} stored messages\n")
     );
     assert_eq!(envelope_subject(&s, large), "large");
     assert_eq!(run(s.data.path(), &["check"], None).1, "store ok\n");
     assert_eq!(
         run(s.data.path(), &["reparse"], None).1,
-        format!("{large} stored messages read, 0 summaries rewritten\n")
+        format!("summaries rewritten: 0 of {large} stored messages\n")
     );
     assert!(!s.log().contains("summaries:"), "{}", s.log());
 }
@@ -609,13 +609,13 @@ fn a_server_started_on_summaries_of_an_older_revision_rewrites_them() {
     wait_for(Duration::from_secs(30), "the reparse at start", || {
         s.log()
             .contains(&format!(
-                "summaries: {large} stored messages read, 1 summaries rewritten"
+                "summaries: rewritten 1 of {large} stored messages"
             ))
             .then_some(())
     });
     assert!(
         s.log().contains(&format!(
-            "summaries: made by revision 0, this server makes {}: reparsing {large} stored messages",
+            "summaries: made by revision 0, this server makes {}; stored messages to reparse: {large}",
             mailnook::message::summary::SUMMARY_REVISION
         )),
         "{}",

@@ -709,8 +709,8 @@ pub fn execute(
             }
             writeln!(
                 out,
-                "{} stored messages read, {} summaries rewritten",
-                r.read, r.rewritten
+                "summaries rewritten: {} of {} stored messages",
+                r.rewritten, r.read
             )?;
             if !r.unreadable.is_empty() {
                 return Err(invalid(format!(

@@ -109,7 +109,7 @@ pub fn check(store: &Store) -> store::Result<Vec<String>> {
     })?;
     if count > 0 {
         problems.push(format!(
-            "{count} bodies have a summary that differs from a parse of their bytes (bodies {}{}); `mailnook reparse` rewrites them",
+            "stale summaries (they differ from a parse of their message's bytes): {count}, bodies {}{}; `mailnook reparse` rewrites them",
             stale.join(", "),
             if count > NAMED as u64 { ", …" } else { "" }
         ));
@@ -188,7 +188,7 @@ pub fn upgrade(store: &Store, stop: &dyn Fn() -> bool) -> store::Result<Option<(
     let bodies = store.live_bodies()?;
     if !bodies.is_empty() {
         log::info!(
-            "summaries: made by revision {from}, this server makes {SUMMARY_REVISION}: reparsing {} stored messages",
+            "summaries: made by revision {from}, this server makes {SUMMARY_REVISION}; stored messages to reparse: {}",
             bodies.len()
         );
     }

@@ -259,9 +259,9 @@ async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) 
                 );
             }
             log::info!(
-                "summaries: {} stored messages read, {} summaries rewritten{}",
-                r.read,
+                "summaries: rewritten {} of {} stored messages{}",
                 r.rewritten,
+                r.read,
                 if whole {
                     ""
                 } else {
