@@ -126,24 +126,26 @@ pub struct Reparsed {
     pub rewritten: u64,
     /// Bodies whose bytes could not be read, with why; their summaries are left as they are.
     pub unreadable: Vec<(BodyId, String)>,
+    /// Every listed body was read: no stop cut the pass short.
+    pub whole: bool,
 }
 
 /// `reparse`: rewrites every stale summary, [`BATCH`] to a commit. A message expunged meanwhile
 /// is skipped (the writer writes no summary for a body that is gone).
 pub fn reparse(store: &Store) -> store::Result<Reparsed> {
-    Ok(reparse_until(store, &store.live_bodies()?, &|| false)?.0)
+    reparse_until(store, &store.live_bodies()?, &|| false)
 }
 
-/// [`reparse`] of `bodies` until `stop` says so; also returns whether every body was read.
+/// [`reparse`] of `bodies` until `stop` says so.
 fn reparse_until(
     store: &Store,
     bodies: &[BodyId],
     stop: &dyn Fn() -> bool,
-) -> store::Result<(Reparsed, bool)> {
+) -> store::Result<Reparsed> {
     let mut batch = Vec::new();
     let mut rewritten = 0;
     let mut unreadable = Vec::new();
-    let (read, complete) = for_each_finding(store, bodies, stop, |body, finding| {
+    let (read, whole) = for_each_finding(store, bodies, stop, |body, finding| {
         match finding {
             Finding::Stale(fresh) => {
                 batch.push((body, fresh));
@@ -159,12 +161,12 @@ fn reparse_until(
     if !batch.is_empty() {
         store.call_blocking(Op::SetSummaries(batch))?;
     }
-    let done = Reparsed {
+    Ok(Reparsed {
         read,
         rewritten,
         unreadable,
-    };
-    Ok((done, complete))
+        whole,
+    })
 }
 
 /// The [`SUMMARY_REVISION`] the stored summaries were brought to (0: none recorded).
@@ -178,9 +180,9 @@ pub fn stored_revision(store: &Store) -> store::Result<u64> {
 /// At a server's start: if the stored summaries are of an older revision than this binary's
 /// parser, reparses every message (until `stop` says so) and, once the pass is whole, records
 /// [`SUMMARY_REVISION`]. `None` when nothing was due or there was nothing to read; else what the
-/// pass did and whether it was whole. A store of a newer revision (a downgrade) is left alone.
+/// pass did. A store of a newer revision (a downgrade) is left alone.
 /// Blocking.
-pub fn upgrade(store: &Store, stop: &dyn Fn() -> bool) -> store::Result<Option<(Reparsed, bool)>> {
+pub fn upgrade(store: &Store, stop: &dyn Fn() -> bool) -> store::Result<Option<Reparsed>> {
     let from = stored_revision(store)?;
     if from >= SUMMARY_REVISION {
         return Ok(None);
@@ -192,14 +194,14 @@ pub fn upgrade(store: &Store, stop: &dyn Fn() -> bool) -> store::Result<Option<(
             bodies.len()
         );
     }
-    let (done, complete) = reparse_until(store, &bodies, stop)?;
-    if complete {
+    let done = reparse_until(store, &bodies, stop)?;
+    if done.whole {
         store.call_blocking(Op::SetState {
             key: REVISION_KEY.to_string(),
             value: Some(SUMMARY_REVISION.to_le_bytes().to_vec()),
         })?;
     }
-    Ok((!bodies.is_empty()).then_some((done, complete)))
+    Ok((!bodies.is_empty()).then_some(done))
 }
 
 #[cfg(test)]
@@ -243,14 +245,14 @@ mod tests {
         assert_eq!(check(&store).unwrap().len(), 1);
         assert_eq!(stored_revision(&store).unwrap(), 0);
 
-        let (done, whole) = upgrade(&store, &|| true).unwrap().expect("due");
-        assert!(!whole);
+        let done = upgrade(&store, &|| true).unwrap().expect("due");
+        assert!(!done.whole);
         assert_eq!((done.read, done.rewritten), (0, 0));
         assert_eq!(stored_revision(&store).unwrap(), 0, "not recorded");
         assert_eq!(subject(&store).as_deref(), Some("stale"));
 
-        let (done, whole) = upgrade(&store, &|| false).unwrap().expect("still due");
-        assert!(whole);
+        let done = upgrade(&store, &|| false).unwrap().expect("still due");
+        assert!(done.whole);
         assert_eq!((done.read, done.rewritten), (1, 1));
         assert_eq!(stored_revision(&store).unwrap(), SUMMARY_REVISION);
         assert_eq!(subject(&store).as_deref(), Some("fresh"));

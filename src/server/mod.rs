@@ -251,7 +251,7 @@ async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) 
         blocking::unblock(move || summaries::upgrade(&store, &|| shutdown.is_closed())).await;
     match result {
         Ok(None) => {}
-        Ok(Some((r, whole))) => {
+        Ok(Some(r)) => {
             for (body, e) in &r.unreadable {
                 log::warn!(
                     "summaries: body {} not read, summary left as is: {e}",
@@ -262,7 +262,7 @@ async fn upgrade_summaries(store: Store, shutdown: async_channel::Receiver<()>) 
                 "summaries: rewritten {} of {} stored messages{}",
                 r.rewritten,
                 r.read,
-                if whole {
+                if r.whole {
                     ""
                 } else {
                     "; stopped, the next start goes on"
