@@ -483,7 +483,9 @@ impl Py {
             lines: std::thread::spawn(move || {
                 let mut lines = Vec::new();
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    let _ = started.send(());
+                    if lines.is_empty() {
+                        let _ = started.send(());
+                    }
                     lines.push(line);
                 }
                 lines
