@@ -63,16 +63,16 @@ fn fresh_summary(store: &Store, body: BodyId) -> Result<Option<Vec<u8>>, String>
 
 /// Calls `found` for each of `bodies` whose stored summary differs from a parse of its bytes, or
 /// whose bytes cannot be read, until `stop` says so (it is asked before each body). Returns how
-/// many bodies were read, and whether that was all of them.
+/// many bodies were read: all of them unless `stop` cut the pass short.
 fn for_each_finding(
     store: &Store,
     bodies: &[BodyId],
     stop: &dyn Fn() -> bool,
     mut found: impl FnMut(BodyId, Finding) -> store::Result<()>,
-) -> store::Result<(u64, bool)> {
+) -> store::Result<usize> {
     for (read, &body) in bodies.iter().enumerate() {
         if stop() {
-            return Ok((read as u64, false));
+            return Ok(read);
         }
         match fresh_summary(store, body) {
             Ok(None) => {}
@@ -84,7 +84,7 @@ fn for_each_finding(
             Err(e) => found(body, Finding::Unreadable(e))?,
         }
     }
-    Ok((bodies.len() as u64, true))
+    Ok(bodies.len())
 }
 
 /// `check`'s part: one line naming the bodies whose summary is stale, and one per body that
@@ -145,7 +145,7 @@ fn reparse_until(
     let mut batch = Vec::new();
     let mut rewritten = 0;
     let mut unreadable = Vec::new();
-    let (read, whole) = for_each_finding(store, bodies, stop, |body, finding| {
+    let read = for_each_finding(store, bodies, stop, |body, finding| {
         match finding {
             Finding::Stale(fresh) => {
                 batch.push((body, fresh));
@@ -162,10 +162,10 @@ fn reparse_until(
         store.call_blocking(Op::SetSummaries(batch))?;
     }
     Ok(Reparsed {
-        read,
+        read: read as u64,
         rewritten,
         unreadable,
-        whole,
+        whole: read == bodies.len(),
     })
 }
 
